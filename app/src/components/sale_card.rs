@@ -1,0 +1,42 @@
+//! One sale in the list of the home page.
+
+use leptos::prelude::*;
+use leptos_router::components::A;
+
+use crate::api::{SaleListing, SaleState};
+use crate::components::Countdown;
+use crate::money::{discount_percent, format_cents};
+
+/// Title, price against list price, stock and state of a sale, with a countdown
+/// while it is scheduled or live.
+#[component]
+pub fn SaleCard(listing: SaleListing) -> impl IntoView {
+    let SaleListing {
+        sale,
+        state,
+        stock_left,
+    } = listing;
+    let href = format!("/sales/{}", sale.id);
+    let discount = discount_percent(sale.price_cents, sale.list_price_cents);
+    let ticking = matches!(state, SaleState::Scheduled | SaleState::Live);
+    view! {
+        <li class="sale-card" data-sale-id=sale.id.to_string() data-state=state.as_str()>
+            <div class="sale-card-head">
+                <A href=href attr:class="sale-title">{sale.title.clone()}</A>
+                <span class=format!("badge badge-{}", state.as_str())>{state.label()}</span>
+            </div>
+            <p class="price">
+                <span class="price-now">{format_cents(sale.price_cents)}</span>
+                {(sale.list_price_cents > sale.price_cents).then(|| view! {
+                    " "
+                    <s class="price-list">{format_cents(sale.list_price_cents)}</s>
+                })}
+                {discount.map(|d| view! { " " <span class="discount">{format!("−{d}%")}</span> })}
+            </p>
+            <p class="stock">{format!("{stock_left} of {} left · limit {} per shopper", sale.stock, sale.per_user_limit)}</p>
+            {ticking.then(|| view! {
+                <Countdown sale_id=sale.id starts_at_ms=sale.starts_at_ms ends_at_ms=sale.ends_at_ms/>
+            })}
+        </li>
+    }
+}

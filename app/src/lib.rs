@@ -1,0 +1,82 @@
+//! The part of the flash-sale platform that runs on both sides of the wire.
+//!
+//! # Layout
+//! - [`api`]: the JSON shapes of `../shared/API.md` (sales, status, errors), shared by
+//!   the server, the WASM client, the system tests and the load generator.
+//! - [`sale_state`]: the pure rule that turns a sale, a clock reading and the stock
+//!   left into `scheduled` / `live` / `sold_out` / `ended` / `paused`.
+//! - [`clock`]: estimating the server clock from the browser (round-trip midpoint)
+//!   and formatting what is left of a countdown.
+//! - [`money`]: cents to a price label.
+//! - [`server_fns`]: the `#[server]` functions that load page data; their bodies
+//!   call the ports of [`ssr`] and stay thin.
+//! - [`ssr`] (feature `ssr` only): the port traits the server implements and hands
+//!   over as Leptos context. `app` never names Redis or SQL.
+//! - [`components`] and [`pages`]: the Leptos views.
+//!
+//! Features: `ssr` for the server build, `hydrate` for the WASM build. Never both.
+
+pub mod api;
+pub mod clock;
+pub mod components;
+pub mod money;
+pub mod pages;
+pub mod sale_state;
+pub mod server_fns;
+#[cfg(feature = "ssr")]
+pub mod ssr;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
+use leptos_router::{
+    components::{Route, Router, Routes, A},
+    path, SsrMode,
+};
+
+/// The HTML document around the application, rendered on the server only.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options=options.clone()/>
+                <HashedStylesheet options id="leptos"/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+/// The application: header, routes, and a marker that tells tests (and curious
+/// humans) when the WASM client has taken over the server-rendered page.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    // Effects run only in the browser, so this flips once hydration is done.
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
+
+    view! {
+        <Title text="Flash sale"/>
+        <Router>
+            <header class="site-header">
+                <A href="/" attr:class="brand">"⚡ Flash sale"</A>
+            </header>
+            <main data-hydrated=move || hydrated.get().to_string()>
+                <Routes fallback=pages::NotFound>
+                    <Route path=path!("") view=pages::HomePage/>
+                    // Async mode: the status code (404 for a missing sale) is known
+                    // before the first byte is sent.
+                    <Route path=path!("/sales/:id") view=pages::SalePage ssr=SsrMode::Async/>
+                </Routes>
+            </main>
+        </Router>
+    }
+}

@@ -1,0 +1,77 @@
+//! The one rule that says where a sale stands. Server (status endpoint, pages) and
+//! client (countdown switching to live) both use it, so they cannot disagree.
+
+use crate::api::{Sale, SaleState};
+
+/// The state of `sale` at `now_ms` (a reading of the *server's* clock) with
+/// `stock_left` units left. Paused wins over everything but the end; an ended sale
+/// stays ended; a live sale with nothing left is sold out.
+pub fn sale_state(sale: &Sale, now_ms: i64, stock_left: i64) -> SaleState {
+    if now_ms >= sale.ends_at_ms {
+        SaleState::Ended
+    } else if sale.paused {
+        SaleState::Paused
+    } else if now_ms < sale.starts_at_ms {
+        SaleState::Scheduled
+    } else if stock_left <= 0 {
+        SaleState::SoldOut
+    } else {
+        SaleState::Live
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::CaptchaKind;
+
+    fn sale(starts_at_ms: i64, ends_at_ms: i64) -> Sale {
+        Sale {
+            id: 1,
+            title: "Keyboard".into(),
+            description: String::new(),
+            image_url: String::new(),
+            price_cents: 100,
+            list_price_cents: 200,
+            stock: 5,
+            per_user_limit: 1,
+            starts_at_ms,
+            ends_at_ms,
+            payment_window_secs: 900,
+            captcha: CaptchaKind::Pow,
+            min_account_age_days: 0,
+            paused: false,
+        }
+    }
+
+    #[test]
+    fn the_start_instant_itself_is_live() {
+        let s = sale(1_000, 2_000);
+        assert_eq!(sale_state(&s, 999, 5), SaleState::Scheduled);
+        assert_eq!(sale_state(&s, 1_000, 5), SaleState::Live);
+    }
+
+    #[test]
+    fn the_end_instant_itself_is_ended_even_with_stock() {
+        let s = sale(1_000, 2_000);
+        assert_eq!(sale_state(&s, 1_999, 5), SaleState::Live);
+        assert_eq!(sale_state(&s, 2_000, 5), SaleState::Ended);
+    }
+
+    #[test]
+    fn no_stock_left_while_open_is_sold_out() {
+        let s = sale(1_000, 2_000);
+        assert_eq!(sale_state(&s, 1_500, 0), SaleState::SoldOut);
+        // Before start nothing can be sold yet, whatever the counter says.
+        assert_eq!(sale_state(&s, 500, 0), SaleState::Scheduled);
+    }
+
+    #[test]
+    fn paused_hides_live_and_scheduled_but_not_ended() {
+        let mut s = sale(1_000, 2_000);
+        s.paused = true;
+        assert_eq!(sale_state(&s, 500, 5), SaleState::Paused);
+        assert_eq!(sale_state(&s, 1_500, 5), SaleState::Paused);
+        assert_eq!(sale_state(&s, 2_500, 5), SaleState::Ended);
+    }
+}

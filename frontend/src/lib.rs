@@ -1,0 +1,9 @@
+//! The WASM entry point. It holds no logic: it installs the panic hook and hydrates
+//! the page the server rendered, so every component lives in `app`.
+
+/// Called by the generated JS once the WASM module is loaded.
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(app::App);
+}

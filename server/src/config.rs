@@ -1,0 +1,278 @@
+//! Settings, read once from the environment at start. Local development needs none
+//! of them: every value has a default that matches the README's set-up. In
+//! production (`FLASHSALE_ENV=production`) a signing secret is required.
+//!
+//! | variable | default | meaning |
+//! | --- | --- | --- |
+//! | `LEPTOS_SITE_ADDR` | `127.0.0.1:3000` | address to listen on |
+//! | `LEPTOS_SITE_ROOT` | `target/site` | folder with the built JS, WASM, CSS |
+//! | `DATABASE_URL` | `postgres://postgres:postgres@127.0.0.1:5432/flashsale` | Postgres |
+//! | `REDIS_URL` | `redis://127.0.0.1:6379` | Redis |
+//! | `FLASHSALE_REDIS_PREFIX` | `fs:` | prefix of every Redis key this instance writes |
+//! | `FLASHSALE_SECRET` | random per process in development | key for signing tickets and sessions, ≥ 32 bytes |
+//! | `FLASHSALE_ENV` | `development` | `production` makes the secret mandatory |
+//! | `FLASHSALE_DEMO` | `false` | create a demo sale when none is scheduled or live (also `--demo`) |
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use leptos::config::{Env, LeptosOptions};
+
+/// Default name of the built JS/WASM/CSS files (`[[workspace.metadata.leptos]] name`),
+/// used when the binary was not built by cargo-leptos (e.g. by `cargo test`).
+const OUTPUT_NAME: &str = "flashsale";
+const MIN_SECRET_LEN: usize = 32;
+
+/// A value that must never reach a log line: `Debug` prints `[redacted]`.
+#[derive(Clone)]
+pub struct Secret<T>(T);
+
+impl<T> Secret<T> {
+    pub fn new(value: T) -> Self {
+        Self(value)
+    }
+
+    /// The value itself, for the one place that needs it.
+    pub fn expose(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> fmt::Debug for Secret<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// Development is forgiving (random secret, demo data); production is strict.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Environment {
+    Development,
+    Production,
+}
+
+/// Everything the application needs to start.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub leptos: LeptosOptions,
+    /// Carries a password in most deployments.
+    pub database_url: Secret<String>,
+    pub redis_url: Secret<String>,
+    pub redis_prefix: String,
+    pub secret_key: Secret<Vec<u8>>,
+    pub environment: Environment,
+    pub demo: bool,
+}
+
+/// Why the configuration cannot be used; each message names the variable to fix.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("FLASHSALE_SECRET must be set in production (at least {MIN_SECRET_LEN} bytes of random text)")]
+    MissingSecret,
+    #[error("FLASHSALE_SECRET is too short: use at least {MIN_SECRET_LEN} bytes of random text")]
+    ShortSecret,
+    #[error("{name} is not valid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads settings through `lookup`, so tests can pass their own.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
+        let environment = match get("FLASHSALE_ENV").as_deref() {
+            None | Some("development") | Some("dev") => Environment::Development,
+            Some("production") | Some("prod") => Environment::Production,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    name: "FLASHSALE_ENV",
+                    reason: format!("`{other}` is neither `development` nor `production`"),
+                })
+            }
+        };
+        let secret_key = match (get("FLASHSALE_SECRET"), environment) {
+            (Some(secret), _) if secret.len() < MIN_SECRET_LEN => {
+                return Err(ConfigError::ShortSecret)
+            }
+            (Some(secret), _) => secret.into_bytes(),
+            (None, Environment::Production) => return Err(ConfigError::MissingSecret),
+            (None, Environment::Development) => random_secret()?,
+        };
+        let site_addr: SocketAddr = get("LEPTOS_SITE_ADDR")
+            .unwrap_or_else(|| "127.0.0.1:3000".into())
+            .parse()
+            .map_err(|error| ConfigError::Invalid {
+                name: "LEPTOS_SITE_ADDR",
+                reason: format!("{error}"),
+            })?;
+        let hash_files = match get("LEPTOS_HASH_FILES")
+            .or_else(|| option_env!("LEPTOS_HASH_FILES").map(String::from))
+        {
+            Some(value) => value.parse().map_err(|_| ConfigError::Invalid {
+                name: "LEPTOS_HASH_FILES",
+                reason: "expected `true` or `false`".into(),
+            })?,
+            None => false,
+        };
+        let leptos_env = match get("LEPTOS_ENV").as_deref() {
+            Some("PROD") | Some("prod") | Some("production") => Env::PROD,
+            _ => Env::DEV,
+        };
+        let output_name = get("LEPTOS_OUTPUT_NAME")
+            .or_else(|| option_env!("LEPTOS_OUTPUT_NAME").map(String::from))
+            .unwrap_or_else(|| OUTPUT_NAME.into());
+        let leptos = LeptosOptions::builder()
+            .output_name(Arc::<str>::from(output_name))
+            .site_root(Arc::<str>::from(
+                get("LEPTOS_SITE_ROOT").unwrap_or_else(|| "target/site".into()),
+            ))
+            .site_pkg_dir(Arc::<str>::from(
+                get("LEPTOS_SITE_PKG_DIR").unwrap_or_else(|| "pkg".into()),
+            ))
+            .site_addr(site_addr)
+            .env(leptos_env)
+            .reload_port(parse_or(
+                get("LEPTOS_RELOAD_PORT"),
+                "LEPTOS_RELOAD_PORT",
+                3001,
+            )?)
+            .hash_files(hash_files)
+            .build();
+        let demo = match get("FLASHSALE_DEMO").as_deref() {
+            None => false,
+            Some(value) => matches!(value, "1" | "true" | "yes" | "on"),
+        };
+        Ok(Config {
+            leptos,
+            database_url: Secret::new(
+                get("DATABASE_URL").unwrap_or_else(|| {
+                    "postgres://postgres:postgres@127.0.0.1:5432/flashsale".into()
+                }),
+            ),
+            redis_url: Secret::new(
+                get("REDIS_URL").unwrap_or_else(|| "redis://127.0.0.1:6379".into()),
+            ),
+            redis_prefix: get("FLASHSALE_REDIS_PREFIX").unwrap_or_else(|| "fs:".into()),
+            secret_key: Secret::new(secret_key),
+            environment,
+            demo,
+        })
+    }
+
+    /// Turns the demo sale on (the `--demo` flag); never turns it off.
+    pub fn with_demo(mut self, demo: bool) -> Self {
+        self.demo |= demo;
+        self
+    }
+
+    /// Listens on `addr` instead (tests pass `127.0.0.1:0`).
+    pub fn with_site_addr(mut self, addr: SocketAddr) -> Self {
+        self.leptos.site_addr = addr;
+        self
+    }
+}
+
+fn parse_or<T: std::str::FromStr>(
+    value: Option<String>,
+    name: &'static str,
+    default: T,
+) -> Result<T, ConfigError> {
+    match value {
+        None => Ok(default),
+        Some(value) => value.parse().map_err(|_| ConfigError::Invalid {
+            name,
+            reason: format!("`{value}` is not a number"),
+        }),
+    }
+}
+
+/// A per-process key for development: tickets signed by an earlier run stop
+/// verifying, which is harmless there.
+fn random_secret() -> Result<Vec<u8>, ConfigError> {
+    let mut bytes = vec![0u8; 64];
+    getrandom::fill(&mut bytes).map_err(|error| ConfigError::Invalid {
+        name: "FLASHSALE_SECRET",
+        reason: format!("unset, and no random source to make one: {error}"),
+    })?;
+    Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn development_needs_no_settings() {
+        let config = config(&[]).expect("defaults are valid");
+        assert_eq!(config.environment, Environment::Development);
+        assert_eq!(config.leptos.site_addr.to_string(), "127.0.0.1:3000");
+        assert_eq!(config.redis_prefix, "fs:");
+        assert!(config.secret_key.expose().len() >= MIN_SECRET_LEN);
+        assert!(!config.demo);
+    }
+
+    #[test]
+    fn production_refuses_to_start_without_a_secret() {
+        assert_eq!(
+            config(&[("FLASHSALE_ENV", "production")]).unwrap_err(),
+            ConfigError::MissingSecret
+        );
+        assert_eq!(
+            config(&[
+                ("FLASHSALE_ENV", "production"),
+                ("FLASHSALE_SECRET", "short")
+            ])
+            .unwrap_err(),
+            ConfigError::ShortSecret
+        );
+        let secret = "s".repeat(40);
+        let ok = config(&[
+            ("FLASHSALE_ENV", "production"),
+            ("FLASHSALE_SECRET", &secret),
+        ])
+        .unwrap();
+        assert_eq!(ok.secret_key.expose(), secret.as_bytes());
+    }
+
+    #[test]
+    fn the_standard_leptos_variables_configure_the_site() {
+        let config = config(&[
+            ("LEPTOS_SITE_ADDR", "0.0.0.0:8080"),
+            ("LEPTOS_SITE_ROOT", "/srv/site"),
+        ])
+        .unwrap();
+        assert_eq!(config.leptos.site_addr.to_string(), "0.0.0.0:8080");
+        assert_eq!(&*config.leptos.site_root, "/srv/site");
+        let error =
+            Config::from_lookup(|name| (name == "LEPTOS_SITE_ADDR").then(|| "nowhere".to_string()))
+                .unwrap_err();
+        assert!(error.to_string().contains("LEPTOS_SITE_ADDR"));
+    }
+
+    #[test]
+    fn secrets_do_not_show_in_debug_output() {
+        let secret = "p".repeat(40);
+        let config = config(&[
+            ("FLASHSALE_SECRET", &secret),
+            ("DATABASE_URL", "postgres://shop:hunter2@db/shop"),
+        ])
+        .unwrap();
+        let printed = format!("{config:?}");
+        assert!(!printed.contains(&secret));
+        assert!(!printed.contains("hunter2"));
+    }
+}

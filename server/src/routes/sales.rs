@@ -1,0 +1,40 @@
+//! The shopper's read API: the list of sales, one sale (cacheable), and the tiny
+//! uncacheable status the client's countdown and buy button run on.
+
+use app::api::{Sale, SaleListing, SaleStatus};
+use axum::extract::State;
+use axum::http::header::CACHE_CONTROL;
+use axum::response::IntoResponse;
+use axum::Json;
+
+use crate::catalog::Catalog;
+use crate::error::ApiError;
+use crate::routes::SaleId;
+
+/// `GET /api/sales`: scheduled, live and recent sales with their state.
+pub async fn list(State(catalog): State<Catalog>) -> Result<Json<Vec<SaleListing>>, ApiError> {
+    Ok(Json(catalog.listings().await?))
+}
+
+/// `GET /api/sales/{id}`: the sale's definition. It changes only when an admin
+/// edits it, so caches may keep it briefly.
+pub async fn get(
+    State(catalog): State<Catalog>,
+    SaleId(id): SaleId,
+) -> Result<impl IntoResponse, ApiError> {
+    let sale: Sale = catalog.sale(id).await?.ok_or(ApiError::NotFound("sale"))?;
+    Ok(([(CACHE_CONTROL, "public, max-age=5")], Json(sale)))
+}
+
+/// `GET /api/sales/{id}/status`: state, server clock and stock left. Never cached:
+/// the countdown syncs its clock on it.
+pub async fn status(
+    State(catalog): State<Catalog>,
+    SaleId(id): SaleId,
+) -> Result<impl IntoResponse, ApiError> {
+    let status: SaleStatus = catalog
+        .status(id)
+        .await?
+        .ok_or(ApiError::NotFound("sale"))?;
+    Ok(([(CACHE_CONTROL, "no-store")], Json(status)))
+}

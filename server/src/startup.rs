@@ -1,0 +1,194 @@
+//! Building and running the application. [`Application::build`] connects to
+//! Postgres (and migrates it), prepares Redis, wires the routes and binds the
+//! listener; [`Application::run_until_stopped`] serves until the given signal and
+//! then drains in-flight requests. Tests build it on port 0.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use app::ssr::Ports;
+use app::{shell, App};
+use axum::extract::FromRef;
+use axum::http::{header, HeaderValue};
+use axum::routing::{any, get};
+use axum::Router;
+use leptos::config::LeptosOptions;
+use leptos::prelude::provide_context;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use sqlx::postgres::PgPoolOptions;
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+use tower_http::services::ServeDir;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::catalog::Catalog;
+use crate::config::Config;
+use crate::keys::RedisKeys;
+use crate::metrics::Metrics;
+use crate::routes::{self, health, sales};
+
+/// Shared by every handler; each takes only the part it needs.
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pub db: PgPool,
+    pub redis: ConnectionManager,
+    pub catalog: Catalog,
+    pub leptos: LeptosOptions,
+    pub metrics: Arc<Metrics>,
+}
+
+/// Why the application could not start; each says which dependency to look at.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("cannot reach Postgres (check DATABASE_URL and that the server runs): {0}")]
+    Postgres(#[source] sqlx::Error),
+    #[error("cannot apply the database migrations: {0}")]
+    Migrations(#[from] sqlx::migrate::MigrateError),
+    #[error("REDIS_URL is not usable: {0}")]
+    Redis(#[from] redis::RedisError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// A built application, bound to its port, not yet serving.
+pub struct Application {
+    listener: TcpListener,
+    address: SocketAddr,
+    router: Router,
+    state: AppState,
+}
+
+impl Application {
+    /// Connects, migrates, wires and binds. Redis is connected lazily so that an
+    /// instance starts (and reports not-ready) while Redis is briefly away.
+    pub async fn build(config: Config) -> Result<Self, StartupError> {
+        let db = PgPoolOptions::new()
+            .max_connections(32)
+            .acquire_timeout(Duration::from_secs(3))
+            .connect(config.database_url.expose())
+            .await
+            .map_err(StartupError::Postgres)?;
+        sqlx::migrate!("../migrations").run(&db).await?;
+
+        let redis_config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(1)))
+            .set_response_timeout(Some(Duration::from_secs(2)))
+            .set_max_delay(Duration::from_millis(500));
+        let redis = ConnectionManager::new_lazy_with_config(
+            redis::Client::open(config.redis_url.expose().as_str())?,
+            redis_config,
+        )?;
+        let keys = RedisKeys::new(config.redis_prefix.clone());
+        let catalog = Catalog::new(db.clone(), redis.clone(), keys);
+
+        if config.demo {
+            // A demo is a convenience: a failure is worth a warning, not a refusal to start.
+            if let Err(error) = crate::demo::ensure_demo_sale(&catalog).await {
+                tracing::warn!("could not create the demo sale: {error}");
+            }
+        }
+
+        let state = AppState {
+            db,
+            redis,
+            catalog,
+            leptos: config.leptos.clone(),
+            metrics: Arc::new(Metrics::new()),
+        };
+        let router = router(state.clone());
+        let addr = config.leptos.site_addr;
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| StartupError::Bind { addr, source })?;
+        let address = listener
+            .local_addr()
+            .map_err(|source| StartupError::Bind { addr, source })?;
+        tracing::info!(%address, "flash-sale server ready to serve");
+        Ok(Self {
+            listener,
+            address,
+            router,
+            state,
+        })
+    }
+
+    /// The address actually bound (the real port when 0 was asked for).
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    pub fn port(&self) -> u16 {
+        self.address.port()
+    }
+
+    /// The state the routes share, for tests that inspect the stores directly.
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting and lets in-flight
+    /// requests finish.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await
+    }
+}
+
+/// All routes: the JSON API, operations, static assets and the Leptos pages.
+fn router(state: AppState) -> Router {
+    let leptos_options = state.leptos.clone();
+    let pages = generate_route_list(App);
+    let ports = Ports {
+        catalog: Arc::new(state.catalog.clone()),
+    };
+    let assets = ServeDir::new(format!(
+        "{}/{}",
+        leptos_options.site_root, leptos_options.site_pkg_dir
+    ));
+    // Hashed file names change with their content, so browsers and CDNs may keep them forever.
+    let asset_caching = if leptos_options.hash_files {
+        "public, max-age=31536000, immutable"
+    } else {
+        "no-cache"
+    };
+
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(crate::metrics::export))
+        .route("/api/sales", get(sales::list))
+        .route("/api/sales/{id}", get(sales::get))
+        .route("/api/sales/{id}/status", get(sales::status))
+        .route("/api/{*rest}", any(routes::api_not_found))
+        .leptos_routes_with_context(&state, pages, move || provide_context(ports.clone()), {
+            let options = leptos_options.clone();
+            move || shell(options.clone())
+        })
+        .nest_service(
+            &format!("/{}", leptos_options.site_pkg_dir),
+            tower::ServiceBuilder::new()
+                .layer(SetResponseHeaderLayer::overriding(
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_static(asset_caching),
+                ))
+                .service(assets),
+        )
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(axum::middleware::from_fn_with_state(
+            state.metrics.clone(),
+            crate::metrics::track,
+        ))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}

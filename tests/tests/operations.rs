@@ -1,0 +1,150 @@
+//! `/healthz`, `/readyz` and `/metrics` as an operator and a load balancer see them.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use systests::{spawn_app, spawn_app_with};
+use tokio::process::{Child, Command};
+
+#[tokio::test]
+async fn healthz_answers_while_the_process_runs() {
+    let app = spawn_app().await;
+    let response = app.get("/healthz").await;
+    assert_eq!(response.status(), 200);
+}
+
+#[tokio::test]
+async fn readyz_is_200_when_redis_and_postgres_answer() {
+    let app = spawn_app().await;
+    let response = app.get("/readyz").await;
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["checks"]["redis"], "ok");
+    assert_eq!(body["checks"]["postgres"], "ok");
+}
+
+/// A Redis server of this test's own, so stopping it disturbs no other test.
+struct OwnRedis {
+    child: Child,
+}
+
+impl OwnRedis {
+    async fn start(port: u16) -> Self {
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("redis-server is installed (scripts/setup.sh installs it)");
+        let url = format!("redis://127.0.0.1:{port}");
+        for _ in 0..100 {
+            if let Ok(client) = redis::Client::open(url.as_str()) {
+                if let Ok(mut connection) = client.get_multiplexed_async_connection().await {
+                    if redis::cmd("PING")
+                        .query_async::<String>(&mut connection)
+                        .await
+                        .is_ok()
+                    {
+                        return Self { child };
+                    }
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("redis-server on port {port} did not start");
+    }
+
+    async fn stop(mut self) {
+        self.child.kill().await.expect("redis-server stops");
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .expect("a free port")
+}
+
+async fn readiness(app: &systests::TestApp) -> (u16, serde_json::Value) {
+    let response = app.get("/readyz").await;
+    let status = response.status().as_u16();
+    (status, response.json().await.expect("readyz answers JSON"))
+}
+
+#[tokio::test]
+async fn readyz_names_redis_while_redis_is_stopped_and_recovers_when_it_is_back() {
+    let port = free_port();
+    let redis = OwnRedis::start(port).await;
+    let app = spawn_app_with(|mut config| {
+        config.redis_url = server::config::Secret::new(format!("redis://127.0.0.1:{port}"));
+        config
+    })
+    .await;
+    assert_eq!(readiness(&app).await.0, 200);
+
+    redis.stop().await;
+    let (status, body) = readiness(&app).await;
+    assert_eq!(status, 503, "not ready while Redis is down: {body}");
+    assert_eq!(body["error"], "not_ready");
+    assert_eq!(body["checks"]["redis"], "down");
+    assert_eq!(body["checks"]["postgres"], "ok");
+    let message = body["message"].as_str().unwrap();
+    assert!(
+        message.contains("redis"),
+        "the message names Redis: {message}"
+    );
+    assert!(!message.contains("postgres"), "Postgres is fine: {message}");
+    // Liveness is not readiness: the process itself is fine.
+    assert_eq!(app.get("/healthz").await.status(), 200);
+
+    let _redis = OwnRedis::start(port).await;
+    let mut status = 0;
+    for _ in 0..40 {
+        status = readiness(&app).await.0;
+        if status == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(status, 200, "ready again once Redis is back");
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_template_with_latency() {
+    let app = spawn_app().await;
+    for id in [1, 2, 3] {
+        assert_eq!(app.get(&format!("/api/sales/{id}")).await.status(), 404);
+    }
+    assert_eq!(app.get("/api/sales").await.status(), 200);
+
+    let response = app.get("/metrics").await;
+    assert_eq!(response.status(), 200);
+    let text = response.text().await.unwrap();
+    assert!(
+        text.contains(
+            r#"flashsale_http_requests_total{method="GET",route="/api/sales/{id}",status="404"} 3"#
+        ),
+        "three 404s counted under the route template, not per id:\n{text}"
+    );
+    assert!(text.contains(
+        r#"flashsale_http_requests_total{method="GET",route="/api/sales",status="200"} 1"#
+    ));
+    assert!(text.contains(
+        r#"flashsale_http_request_duration_seconds_count{method="GET",route="/api/sales"} 1"#
+    ));
+    assert!(text.contains("flashsale_http_request_duration_seconds_bucket"));
+    assert!(
+        !text.contains("/api/sales/1\""),
+        "raw paths never become labels"
+    );
+}

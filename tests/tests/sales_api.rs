@@ -1,0 +1,122 @@
+//! The shopper's read API: list, one sale, status, and the error bodies of API.md.
+
+use app::api::{Sale, SaleListing, SaleState, SaleStatus};
+use systests::{sale_starting_in, spawn_app};
+
+#[tokio::test]
+async fn lists_scheduled_and_live_sales_soonest_first_with_their_state() {
+    let app = spawn_app().await;
+    let later = app.create_sale(&sale_starting_in(600_000, 5)).await;
+    let live = app.create_sale(&sale_starting_in(-60_000, 3)).await;
+
+    let response = app.get("/api/sales").await;
+    assert_eq!(response.status(), 200);
+    let listings: Vec<SaleListing> = response.json().await.unwrap();
+    let ids: Vec<i64> = listings.iter().map(|l| l.sale.id).collect();
+    assert_eq!(ids, vec![live.id, later.id]);
+    assert_eq!(listings[0].state, SaleState::Live);
+    assert_eq!(listings[0].stock_left, 3);
+    assert_eq!(listings[1].state, SaleState::Scheduled);
+}
+
+#[tokio::test]
+async fn a_sale_is_served_with_every_field_of_the_api_and_may_be_cached() {
+    let app = spawn_app().await;
+    let created = app.create_sale(&sale_starting_in(60_000, 7)).await;
+
+    let response = app.get(&format!("/api/sales/{}", created.id)).await;
+    assert_eq!(response.status(), 200);
+    let cache = response.headers()["cache-control"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(cache.starts_with("public"), "{cache}");
+    let body: serde_json::Value = response.json().await.unwrap();
+    for field in [
+        "id",
+        "title",
+        "description",
+        "image_url",
+        "price_cents",
+        "list_price_cents",
+        "stock",
+        "per_user_limit",
+        "starts_at_ms",
+        "ends_at_ms",
+        "payment_window_secs",
+        "captcha",
+        "min_account_age_days",
+    ] {
+        assert!(body.get(field).is_some(), "missing `{field}` in {body}");
+    }
+    let sale: Sale = serde_json::from_value(body).unwrap();
+    assert_eq!(sale, created);
+}
+
+#[tokio::test]
+async fn status_carries_the_server_clock_and_stock_and_is_never_cached() {
+    let app = spawn_app().await;
+    let sale = app.create_sale(&sale_starting_in(60_000, 7)).await;
+
+    let before = server::now_ms();
+    let response = app.get(&format!("/api/sales/{}/status", sale.id)).await;
+    let after = server::now_ms();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let status: SaleStatus = response.json().await.unwrap();
+    assert_eq!(status.state, SaleState::Scheduled);
+    assert!((before..=after).contains(&status.server_time_ms));
+    assert_eq!(status.starts_at_ms, sale.starts_at_ms);
+    assert_eq!(status.ends_at_ms, sale.ends_at_ms);
+    assert_eq!(status.stock_left, 7);
+}
+
+#[tokio::test]
+async fn status_reports_the_stock_left_in_redis() {
+    let app = spawn_app().await;
+    let sale = app.create_sale(&sale_starting_in(-1_000, 2)).await;
+    let client = redis::Client::open(systests::redis_url()).unwrap();
+    let mut redis = client.get_multiplexed_async_connection().await.unwrap();
+    let key = format!("{}{{s:{}}}:stock", app.redis_prefix, sale.id);
+    let () = redis::cmd("SET")
+        .arg(&key)
+        .arg(0)
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+
+    let status: SaleStatus = app
+        .get(&format!("/api/sales/{}/status", sale.id))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(status.stock_left, 0);
+    assert_eq!(status.state, SaleState::SoldOut);
+}
+
+#[tokio::test]
+async fn unknown_and_malformed_ids_get_the_api_error_body() {
+    let app = spawn_app().await;
+    for path in ["/api/sales/424242", "/api/sales/424242/status"] {
+        let response = app.get(path).await;
+        assert_eq!(response.status(), 404, "{path}");
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["error"], "not_found", "{path}");
+        assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
+    }
+    for path in [
+        "/api/sales/abc",
+        "/api/sales/-1/status",
+        "/api/sales/99999999999999999999",
+    ] {
+        let response = app.get(path).await;
+        assert_eq!(response.status(), 400, "{path}");
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["error"], "bad_request", "{path}");
+    }
+    let response = app.get("/api/no-such-endpoint").await;
+    assert_eq!(response.status(), 404);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "not_found");
+}
