@@ -54,12 +54,6 @@ pub fn Countdown(sale_id: i64, starts_at_ms: i64, ends_at_ms: i64) -> impl IntoV
         (Some(SaleState::Live), Some(now)) => format_remaining(ends_at_ms - now),
         (Some(_), Some(_)) => String::new(),
     };
-    let stock = move || {
-        status
-            .get()
-            .map(|s| format!("{} left", s.stock_left))
-            .unwrap_or_default()
-    };
 
     view! {
         <p
@@ -70,7 +64,6 @@ pub fn Countdown(sale_id: i64, starts_at_ms: i64, ends_at_ms: i64) -> impl IntoV
             <span class="countdown-label">{label}</span>
             " "
             <span class="countdown-value">{value}</span>
-            <span class="countdown-stock">{stock}</span>
         </p>
     }
 }
