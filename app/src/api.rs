@@ -147,3 +147,171 @@ mod tests {
         assert_eq!(CaptchaKind::parse("recaptcha"), None);
     }
 }
+
+/// `POST /api/auth/register` and `/login`.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct Credentials {
+    pub username: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("username", &self.username)
+            .field("password", &"[redacted]")
+            .finish()
+    }
+}
+
+/// Who is logged in (`/api/auth/me`, login and register answers).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    pub user_id: i64,
+    pub username: String,
+    pub is_admin: bool,
+}
+
+/// A CAPTCHA challenge (`POST /api/sales/{id}/captcha`). Which optional fields are
+/// present depends on `kind`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaptchaChallenge {
+    pub captcha_id: String,
+    pub kind: CaptchaKind,
+    /// `image`: a data URL of a picture with the text to type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// `pow`: find a nonce so that `sha256(salt || nonce)` (nonce in decimal) has
+    /// `difficulty_bits` leading zero bits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub salt: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub difficulty_bits: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub algorithm: Option<String>,
+    pub expires_at_ms: i64,
+}
+
+/// `POST /api/sales/{id}/ticket`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TicketRequest {
+    #[serde(default)]
+    pub captcha_id: String,
+    #[serde(default)]
+    pub answer: String,
+}
+
+/// The dynamic order URL and until when it works.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TicketGrant {
+    pub buy_path: String,
+    pub expires_at_ms: i64,
+}
+
+/// Where an order stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderStatus {
+    /// Reserved in Redis, not yet persisted.
+    Queued,
+    PendingPayment,
+    Paid,
+    Expired,
+    Cancelled,
+}
+
+impl OrderStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderStatus::Queued => "queued",
+            OrderStatus::PendingPayment => "pending_payment",
+            OrderStatus::Paid => "paid",
+            OrderStatus::Expired => "expired",
+            OrderStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "queued" => Some(OrderStatus::Queued),
+            "pending_payment" => Some(OrderStatus::PendingPayment),
+            "paid" => Some(OrderStatus::Paid),
+            "expired" => Some(OrderStatus::Expired),
+            "cancelled" => Some(OrderStatus::Cancelled),
+            _ => None,
+        }
+    }
+}
+
+/// `202` answer of the buy path: the order id to poll.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BuyAccepted {
+    pub order_id: String,
+    pub status: OrderStatus,
+}
+
+/// An order as its buyer sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Order {
+    pub order_id: String,
+    pub sale_id: i64,
+    pub status: OrderStatus,
+    pub units: i32,
+    pub price_cents: i64,
+    pub created_at_ms: i64,
+    pub pay_before_ms: i64,
+}
+
+/// `POST /api/admin/sales`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SaleDraft {
+    pub title: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub image_url: String,
+    pub price_cents: i64,
+    pub list_price_cents: i64,
+    pub stock: i32,
+    pub per_user_limit: i32,
+    pub starts_at_ms: i64,
+    pub ends_at_ms: i64,
+    pub payment_window_secs: i32,
+    pub captcha: CaptchaKind,
+    #[serde(default)]
+    pub min_account_age_days: i32,
+}
+
+/// `PATCH /api/admin/sales/{id}`: any subset of the fields.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SalePatch {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub image_url: Option<String>,
+    pub price_cents: Option<i64>,
+    pub list_price_cents: Option<i64>,
+    pub stock: Option<i32>,
+    pub per_user_limit: Option<i32>,
+    pub starts_at_ms: Option<i64>,
+    pub ends_at_ms: Option<i64>,
+    pub payment_window_secs: Option<i32>,
+    pub captcha: Option<CaptchaKind>,
+    pub min_account_age_days: Option<i32>,
+}
+
+/// `GET /api/admin/sales/{id}/stats`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SaleStats {
+    pub stock: i64,
+    pub stock_left: i64,
+    pub queued: i64,
+    pub pending_payment: i64,
+    pub paid: i64,
+    pub expired: i64,
+    pub cancelled: i64,
+    pub attempts: i64,
+    pub rejected: std::collections::BTreeMap<String, i64>,
+    pub dead_letters: i64,
+    pub drift: i64,
+}

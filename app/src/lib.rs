@@ -8,6 +8,7 @@
 //! - [`clock`]: estimating the server clock from the browser (round-trip midpoint)
 //!   and formatting what is left of a countdown.
 //! - [`money`]: cents to a price label.
+//! - [`pow`]: the proof-of-work CAPTCHA, solved in WASM and checked on the server.
 //! - [`server_fns`]: the `#[server]` functions that load page data; their bodies
 //!   call the ports of [`ssr`] and stay thin.
 //! - [`ssr`] (feature `ssr` only): the port traits the server implements and hands
@@ -21,6 +22,7 @@ pub mod clock;
 pub mod components;
 pub mod money;
 pub mod pages;
+pub mod pow;
 pub mod sale_state;
 pub mod server_fns;
 #[cfg(feature = "ssr")]

@@ -2,15 +2,19 @@
 //! sale's hash-tagged key. This module reads and creates them and implements the
 //! `app::ssr::SaleCatalog` port that the pages use during SSR.
 
-use app::api::{CaptchaKind, Sale, SaleListing, SaleStatus};
+use app::api::{CaptchaKind, Sale, SaleDraft, SaleListing, SalePatch, SaleStatus};
 use app::sale_state::sale_state;
 use app::ssr::{PortError, SaleCatalog};
 use chrono::{DateTime, Utc};
-use redis::aio::ConnectionManager;
+use moka::future::Cache;
 use sqlx::PgPool;
 
-use crate::keys::RedisKeys;
 use crate::now_ms;
+use crate::stock::SaleStock;
+
+/// How long this instance trusts its copy of a sale (or of its absence). Short:
+/// an admin's edit shows everywhere within this time.
+const CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Postgres or Redis did not do what was asked.
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +43,77 @@ pub struct NewSale {
     pub payment_window_secs: i32,
     pub captcha: CaptchaKind,
     pub min_account_age_days: i32,
+}
+
+impl NewSale {
+    /// Checks an admin's draft: every rule a shopper or the reserve relies on.
+    pub fn from_draft(draft: SaleDraft) -> Result<Self, String> {
+        let title = draft.title.trim().to_owned();
+        if title.is_empty() || title.chars().count() > 200 {
+            return Err("title: 1 to 200 characters".into());
+        }
+        if draft.description.chars().count() > 10_000 {
+            return Err("description: at most 10000 characters".into());
+        }
+        let image_url = draft.image_url.trim().to_owned();
+        if !(image_url.is_empty()
+            || image_url.starts_with("https://")
+            || image_url.starts_with("http://")
+            || image_url.starts_with('/'))
+        {
+            return Err("image_url: an http(s) URL or a path starting with /".into());
+        }
+        if draft.price_cents < 0 || draft.list_price_cents < 0 {
+            return Err("prices cannot be negative".into());
+        }
+        if draft.stock <= 0 {
+            return Err("stock: at least 1".into());
+        }
+        if draft.per_user_limit < 1 {
+            return Err("per_user_limit: at least 1".into());
+        }
+        if draft.ends_at_ms <= draft.starts_at_ms {
+            return Err("ends_at_ms must be after starts_at_ms".into());
+        }
+        if DateTime::from_timestamp_millis(draft.starts_at_ms).is_none()
+            || DateTime::from_timestamp_millis(draft.ends_at_ms).is_none()
+        {
+            return Err("times are out of range".into());
+        }
+        if !(1..=7 * 24 * 3600).contains(&draft.payment_window_secs) {
+            return Err("payment_window_secs: 1 second to 7 days".into());
+        }
+        if draft.min_account_age_days < 0 {
+            return Err("min_account_age_days cannot be negative".into());
+        }
+        Ok(NewSale {
+            title,
+            description: draft.description,
+            image_url,
+            price_cents: draft.price_cents,
+            list_price_cents: draft.list_price_cents,
+            stock: draft.stock,
+            per_user_limit: draft.per_user_limit,
+            starts_at_ms: draft.starts_at_ms,
+            ends_at_ms: draft.ends_at_ms,
+            payment_window_secs: draft.payment_window_secs,
+            captcha: draft.captcha,
+            min_account_age_days: draft.min_account_age_days,
+        })
+    }
+}
+
+/// Editing a sale failed.
+#[derive(Debug, thiserror::Error)]
+pub enum EditError {
+    #[error("no such sale")]
+    NotFound,
+    #[error("{0}")]
+    Invalid(String),
+    #[error("stock, times and limit cannot change once the sale has started")]
+    AlreadyStarted,
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// A `sales` row as Postgres returns it.
@@ -94,13 +169,36 @@ fn instant(ms: i64) -> Result<DateTime<Utc>, StoreError> {
 #[derive(Clone)]
 pub struct Catalog {
     db: PgPool,
-    redis: ConnectionManager,
-    keys: RedisKeys,
+    stock: SaleStock,
+    /// Sales by id, including "no such sale" (a negative entry), so a flood of
+    /// requests for one id costs one query per TTL, and concurrent misses for the
+    /// same id share one query (moka runs one loader per key at a time).
+    cache: Cache<i64, Option<Sale>>,
 }
 
 impl Catalog {
-    pub fn new(db: PgPool, redis: ConnectionManager, keys: RedisKeys) -> Self {
-        Self { db, redis, keys }
+    pub fn new(db: PgPool, stock: SaleStock) -> Self {
+        Self {
+            db,
+            stock,
+            cache: Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(CACHE_TTL)
+                .build(),
+        }
+    }
+
+    /// A sale from this instance's cache, loading it on a miss.
+    pub async fn cached_sale(&self, id: i64) -> Result<Option<Sale>, StoreError> {
+        self.cache
+            .try_get_with(id, self.sale(id))
+            .await
+            .map_err(|error| StoreError::Corrupt(format!("loading sale {id}: {error}")))
+    }
+
+    /// Forgets this instance's copy of a sale (after an edit).
+    pub async fn forget(&self, id: i64) {
+        self.cache.invalidate(&id).await;
     }
 
     /// Scheduled, live and recently ended (last 7 days) sales, soonest first, each
@@ -152,7 +250,7 @@ impl Catalog {
 
     /// The live status of a sale on this server's clock, `None` if there is no such id.
     pub async fn status(&self, id: i64) -> Result<Option<SaleStatus>, StoreError> {
-        let Some(sale) = self.sale(id).await? else {
+        let Some(sale) = self.cached_sale(id).await? else {
             return Ok(None);
         };
         let stock_left = self.stock_left_of(std::slice::from_ref(&sale)).await?[0];
@@ -169,15 +267,8 @@ impl Catalog {
     /// Stock left per sale, from Redis. A sale whose counter is missing has sold
     /// nothing yet (nothing can be sold without the counter), so its stock is whole.
     async fn stock_left_of(&self, sales: &[Sale]) -> Result<Vec<i64>, StoreError> {
-        if sales.is_empty() {
-            return Ok(Vec::new());
-        }
-        let keys: Vec<String> = sales.iter().map(|sale| self.keys.stock(sale.id)).collect();
-        let mut redis = self.redis.clone();
-        let counters: Vec<Option<i64>> = redis::cmd("MGET")
-            .arg(&keys)
-            .query_async(&mut redis)
-            .await?;
+        let ids: Vec<i64> = sales.iter().map(|sale| sale.id).collect();
+        let counters = self.stock.stock_left_of(&ids).await?;
         Ok(sales
             .iter()
             .zip(counters)
@@ -212,14 +303,114 @@ impl Catalog {
         .fetch_one(&self.db)
         .await?;
         let sale = Sale::try_from(row)?;
-        let mut redis = self.redis.clone();
         // A fresh id: whatever an older key said belongs to a database that is gone.
-        let () = redis::cmd("SET")
-            .arg(self.keys.stock(sale.id))
-            .arg(sale.stock)
-            .query_async(&mut redis)
-            .await?;
+        self.stock.load(&sale).await?;
         Ok(sale)
+    }
+
+    /// Every sale, newest first (the admin's list).
+    pub async fn all(&self) -> Result<Vec<Sale>, StoreError> {
+        let rows = sqlx::query_as!(
+            SaleRow,
+            r#"select id, title, description, image_url, price_cents, list_price_cents, stock,
+                      per_user_limit, starts_at, ends_at, payment_window_secs, captcha,
+                      min_account_age_days, paused
+               from sales order by starts_at desc, id desc limit 500"#
+        )
+        .fetch_all(&self.db)
+        .await?;
+        rows.into_iter().map(Sale::try_from).collect()
+    }
+
+    /// Applies an admin's edit. Stock, times and the limit change only before the
+    /// start (the reserve relies on them); the rest any time.
+    pub async fn edit(&self, id: i64, patch: SalePatch, now_ms: i64) -> Result<Sale, EditError> {
+        let current = self.sale(id).await?.ok_or(EditError::NotFound)?;
+        let touches_rules = patch.stock.is_some()
+            || patch.starts_at_ms.is_some()
+            || patch.ends_at_ms.is_some()
+            || patch.per_user_limit.is_some();
+        let started = now_ms >= current.starts_at_ms;
+        if touches_rules && started {
+            return Err(EditError::AlreadyStarted);
+        }
+        let draft = SaleDraft {
+            title: patch.title.unwrap_or(current.title),
+            description: patch.description.unwrap_or(current.description),
+            image_url: patch.image_url.unwrap_or(current.image_url),
+            price_cents: patch.price_cents.unwrap_or(current.price_cents),
+            list_price_cents: patch.list_price_cents.unwrap_or(current.list_price_cents),
+            stock: patch.stock.unwrap_or(current.stock),
+            per_user_limit: patch.per_user_limit.unwrap_or(current.per_user_limit),
+            starts_at_ms: patch.starts_at_ms.unwrap_or(current.starts_at_ms),
+            ends_at_ms: patch.ends_at_ms.unwrap_or(current.ends_at_ms),
+            payment_window_secs: patch
+                .payment_window_secs
+                .unwrap_or(current.payment_window_secs),
+            captcha: patch.captcha.unwrap_or(current.captcha),
+            min_account_age_days: patch
+                .min_account_age_days
+                .unwrap_or(current.min_account_age_days),
+        };
+        let new = NewSale::from_draft(draft).map_err(EditError::Invalid)?;
+        let row = sqlx::query_as!(
+            SaleRow,
+            r#"update sales set title = $2, description = $3, image_url = $4, price_cents = $5,
+                      list_price_cents = $6, stock = $7, per_user_limit = $8, starts_at = $9, ends_at = $10,
+                      payment_window_secs = $11, captcha = $12, min_account_age_days = $13
+               where id = $1
+               returning id, title, description, image_url, price_cents, list_price_cents, stock,
+                         per_user_limit, starts_at, ends_at, payment_window_secs, captcha,
+                         min_account_age_days, paused"#,
+            id,
+            new.title,
+            new.description,
+            new.image_url,
+            new.price_cents,
+            new.list_price_cents,
+            new.stock,
+            new.per_user_limit,
+            instant(new.starts_at_ms)?,
+            instant(new.ends_at_ms)?,
+            new.payment_window_secs,
+            new.captcha.as_str(),
+            new.min_account_age_days,
+        )
+        .fetch_optional(&self.db)
+        .await
+        .map_err(StoreError::from)?
+        .ok_or(EditError::NotFound)?;
+        let sale = Sale::try_from(row)?;
+        if started {
+            self.stock.load_rules(&sale).await?;
+        } else {
+            // Nothing can have been sold yet: the whole (new) stock is on offer.
+            self.stock.load(&sale).await?;
+        }
+        self.forget(id).await;
+        Ok(sale)
+    }
+
+    /// Pauses or resumes a sale; the reserve script sees it at once.
+    pub async fn set_paused(&self, id: i64, paused: bool) -> Result<Option<Sale>, StoreError> {
+        let row = sqlx::query_as!(
+            SaleRow,
+            r#"update sales set paused = $2 where id = $1
+               returning id, title, description, image_url, price_cents, list_price_cents, stock,
+                         per_user_limit, starts_at, ends_at, payment_window_secs, captcha,
+                         min_account_age_days, paused"#,
+            id,
+            paused
+        )
+        .fetch_optional(&self.db)
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let sale = Sale::try_from(row)?;
+        self.stock.load_rules(&sale).await?;
+        self.forget(id).await;
+        Ok(Some(sale))
     }
 
     /// Whether any sale is scheduled or live (not yet ended).

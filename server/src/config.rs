@@ -12,6 +12,9 @@
 //! | `FLASHSALE_SECRET` | random per process in development | key for signing tickets and sessions, ≥ 32 bytes |
 //! | `FLASHSALE_ENV` | `development` | `production` makes the secret mandatory |
 //! | `FLASHSALE_DEMO` | `false` | create a demo sale when none is scheduled or live (also `--demo`) |
+//! | `FLASHSALE_MAX_INFLIGHT_BUYS` | `4096` | buy requests one instance works on at once; more get 503 `busy` |
+//! | `FLASHSALE_POW_BITS` | `18` | leading zero bits a proof-of-work answer needs |
+//! | `FLASHSALE_WORKERS` | `true` | run the order consumer and expiry sweeper in this process |
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -63,6 +66,15 @@ pub struct Config {
     pub secret_key: Secret<Vec<u8>>,
     pub environment: Environment,
     pub demo: bool,
+    /// Buy requests in flight per instance before answering `busy`.
+    pub max_inflight_buys: usize,
+    /// Difficulty of the proof-of-work CAPTCHA.
+    pub pow_bits: u32,
+    /// Whether this process runs the background workers (consumer, sweeper).
+    pub workers: bool,
+    pub consumer: crate::orders::consumer::ConsumerSettings,
+    /// How often the expiry sweeper wakes.
+    pub sweep_every: std::time::Duration,
 }
 
 /// Why the configuration cannot be used; each message names the variable to fix.
@@ -161,6 +173,15 @@ impl Config {
             secret_key: Secret::new(secret_key),
             environment,
             demo,
+            max_inflight_buys: parse_or(
+                get("FLASHSALE_MAX_INFLIGHT_BUYS"),
+                "FLASHSALE_MAX_INFLIGHT_BUYS",
+                4096,
+            )?,
+            pow_bits: parse_or(get("FLASHSALE_POW_BITS"), "FLASHSALE_POW_BITS", 18)?,
+            workers: parse_or(get("FLASHSALE_WORKERS"), "FLASHSALE_WORKERS", true)?,
+            consumer: crate::orders::consumer::ConsumerSettings::default(),
+            sweep_every: std::time::Duration::from_secs(1),
         })
     }
 

@@ -21,9 +21,70 @@ impl RedisKeys {
         &self.prefix
     }
 
+    fn sale_key(&self, sale_id: i64, name: &str) -> String {
+        format!("{}{{s:{sale_id}}}:{name}", self.prefix)
+    }
+
     /// Units left to sell in a sale (an integer).
     pub fn stock(&self, sale_id: i64) -> String {
-        format!("{}{{s:{sale_id}}}:stock", self.prefix)
+        self.sale_key(sale_id, "stock")
+    }
+
+    /// The sale's window and rules for the reserve script (a hash: `starts_ms`,
+    /// `ends_ms`, `paused`, `limit`, `pay_window_ms`).
+    pub fn meta(&self, sale_id: i64) -> String {
+        self.sale_key(sale_id, "meta")
+    }
+
+    /// Units each buyer holds in active orders (a hash: user id → units).
+    pub fn buyers(&self, sale_id: i64) -> String {
+        self.sale_key(sale_id, "buyers")
+    }
+
+    /// Reservations each buyer ever made (a hash: user id → count); gives every
+    /// order of a user a distinct sequence number.
+    pub fn seqs(&self, sale_id: i64) -> String {
+        self.sale_key(sale_id, "seq")
+    }
+
+    /// The sale's order stream (reserve → consumer).
+    pub fn stream(&self, sale_id: i64) -> String {
+        self.sale_key(sale_id, "orders")
+    }
+
+    /// Orders reserved but not yet persisted (a hash: order id → `user:created:pay_before`).
+    pub fn queued(&self, sale_id: i64) -> String {
+        self.sale_key(sale_id, "queued")
+    }
+
+    /// Ids of orders whose units were returned (a set): makes returns idempotent.
+    pub fn returned(&self, sale_id: i64) -> String {
+        self.sale_key(sale_id, "returned")
+    }
+
+    /// Stream messages that failed too often, with their last error.
+    pub fn dead_letters(&self) -> String {
+        format!("{}dead-letters", self.prefix)
+    }
+
+    /// Last error of a failing stream message (a hash: message id → error).
+    pub fn failures(&self, sale_id: i64) -> String {
+        self.sale_key(sale_id, "failures")
+    }
+
+    /// Pub/sub channel telling every instance to set or clear a sale's sold-out flag.
+    pub fn sold_out_channel(&self) -> String {
+        format!("{}sold-out", self.prefix)
+    }
+
+    /// A session, by the SHA-256 of its token.
+    pub fn session(&self, token_hash: &str) -> String {
+        format!("{}sess:{token_hash}", self.prefix)
+    }
+
+    /// A CAPTCHA challenge's answer, single use.
+    pub fn captcha(&self, captcha_id: &str) -> String {
+        format!("{}captcha:{captcha_id}", self.prefix)
     }
 }
 

@@ -14,17 +14,38 @@
 //! - [`metrics`]: Prometheus registry and the per-route request middleware.
 //! - [`routes`]: the JSON API and operational endpoints.
 //! - [`demo`]: the demo sale created on a first run, so there is something to see.
+//! - [`accounts`] and [`sessions`]: users (argon2) in Postgres, sessions in Redis,
+//!   and the `CurrentUser` / `AdminUser` extractors.
+//! - [`stock`]: the Redis side of a sale: loading it, the Lua reserve, the
+//!   exactly-once return of units.
+//! - [`captcha`] and [`tickets`]: the challenge and the signed dynamic buy URL.
+//! - [`guards`]: admission limit and local sold-out flags on the buy path.
+//! - [`orders`]: order ids, reading, paying, cancelling; the stream consumer and
+//!   the expiry sweeper.
+//! - [`reconcile`]: Redis against Postgres, per sale.
+//! - [`clock`]: "now" for deadlines, shiftable in tests.
+//! - [`cli`]: admin and load-test user creation from the command line.
 
+pub mod accounts;
+pub mod captcha;
 pub mod catalog;
+pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod guards;
 pub mod keys;
 pub mod metrics;
+pub mod orders;
+pub mod reconcile;
 pub mod routes;
+pub mod sessions;
 pub mod shutdown;
 pub mod startup;
+pub mod stock;
 pub mod telemetry;
+pub mod tickets;
 
 /// Milliseconds since the Unix epoch on this server's clock.
 pub fn now_ms() -> i64 {

@@ -1,27 +1,49 @@
-//! The server binary: load configuration, start telemetry, build and run the
-//! application until SIGTERM or Ctrl-C.
+//! The server binary: load configuration, start telemetry, then either run a
+//! command-line task (see `server::cli`) or build and serve the application until
+//! SIGTERM or Ctrl-C.
+
+use std::process::ExitCode;
 
 use server::config::Config;
 use server::startup::Application;
 
 #[tokio::main]
-async fn main() -> std::process::ExitCode {
+async fn main() -> ExitCode {
     server::telemetry::init();
-    let demo_flag = std::env::args().skip(1).any(|arg| arg == "--demo");
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let task = match server::cli::parse(&args) {
+        Ok(task) => task,
+        Err(usage) => {
+            eprintln!("{usage}");
+            return ExitCode::from(2);
+        }
+    };
     let config = match Config::from_env() {
-        Ok(config) => config.with_demo(demo_flag),
+        Ok(config) => config.with_demo(args.iter().any(|arg| arg == "--demo")),
         Err(error) => {
             tracing::error!("invalid configuration: {error}");
             eprintln!("error: {error}");
-            return std::process::ExitCode::FAILURE;
+            return ExitCode::FAILURE;
         }
     };
+    if let Some(task) = task {
+        return match server::cli::run(task, &config).await {
+            Ok(report) => {
+                println!("{report}");
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("error: {error}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let application = match Application::build(config).await {
         Ok(application) => application,
         Err(error) => {
             tracing::error!("could not start: {error:#}");
             eprintln!("error: could not start: {error}");
-            return std::process::ExitCode::FAILURE;
+            return ExitCode::FAILURE;
         }
     };
     println!("listening on http://{}", application.address());
@@ -29,10 +51,10 @@ async fn main() -> std::process::ExitCode {
         .run_until_stopped(server::shutdown::signal())
         .await
     {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+        Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!("server stopped with an error: {error}");
-            std::process::ExitCode::FAILURE
+            ExitCode::FAILURE
         }
     }
 }

@@ -29,11 +29,32 @@ struct RouteLabels {
     route: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PurchaseLabels {
+    sale: String,
+    outcome: String,
+}
+
+/// Every outcome a buy attempt can have, as counted per sale.
+pub const PURCHASE_OUTCOMES: [&str; 10] = [
+    "won",
+    "sold_out",
+    "limit_reached",
+    "not_started",
+    "ended",
+    "paused",
+    "busy",
+    "bad_ticket",
+    "unauthenticated",
+    "error",
+];
+
 /// The application's metrics and the registry that renders them.
 pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     latency: Family<RouteLabels, Histogram, fn() -> Histogram>,
+    purchases: Family<PurchaseLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -58,11 +79,49 @@ impl Metrics {
             "Time to produce the response head, by route and method",
             latency.clone(),
         );
+        let purchases = Family::<PurchaseLabels, Counter>::default();
+        registry.register(
+            "purchase_attempts",
+            "Buy attempts by sale and outcome (won, sold_out, limit_reached, busy, ...)",
+            purchases.clone(),
+        );
         Self {
             registry,
             requests,
             latency,
+            purchases,
         }
+    }
+
+    /// Counts one buy attempt on `sale_id` with `outcome` (one of [`PURCHASE_OUTCOMES`]).
+    pub fn record_purchase(&self, sale_id: i64, outcome: &str) {
+        self.purchases
+            .get_or_create(&PurchaseLabels {
+                sale: sale_id.to_string(),
+                outcome: outcome.to_owned(),
+            })
+            .inc();
+    }
+
+    /// This instance's buy attempts on `sale_id` by outcome.
+    pub fn purchase_counts(&self, sale_id: i64) -> std::collections::BTreeMap<String, i64> {
+        PURCHASE_OUTCOMES
+            .iter()
+            .map(|outcome| {
+                let labels = PurchaseLabels {
+                    sale: sale_id.to_string(),
+                    outcome: (*outcome).to_owned(),
+                };
+                let count = self
+                    .purchases
+                    .get(&labels)
+                    .map_or(0, |counter| counter.get());
+                (
+                    (*outcome).to_owned(),
+                    i64::try_from(count).unwrap_or(i64::MAX),
+                )
+            })
+            .collect()
     }
 
     fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {

@@ -1,15 +1,38 @@
-//! The HTTP routes of the JSON API and of operations, one module per area.
+//! The HTTP routes of the JSON API and of operations, one module per area, plus
+//! the extractors that turn paths and bodies into typed values with API.md's
+//! error bodies (never axum's plain-text rejections).
 
+pub mod accounts;
+pub mod admin;
 pub mod health;
+pub mod orders;
+pub mod purchase;
 pub mod sales;
 
-use axum::extract::FromRequestParts;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
 
-/// A sale id taken from the path; anything but a positive integer is a 400
-/// `bad_request` with the API's error body (never axum's plain-text rejection).
+/// The raw value of the path parameter `name`.
+async fn path_param<S: Send + Sync>(
+    parts: &mut Parts,
+    state: &S,
+    name: &str,
+) -> Result<String, ApiError> {
+    let params = axum::extract::RawPathParams::from_request_parts(parts, state)
+        .await
+        .map_err(|_| ApiError::bad_request("the path is not valid"))?;
+    params
+        .iter()
+        .find(|(param, _)| *param == name)
+        .map(|(_, value)| value.to_owned())
+        .ok_or_else(|| ApiError::bad_request(format!("the path has no `{name}`")))
+}
+
+/// A sale id taken from the path; anything but a positive integer is a 400.
 #[derive(Clone, Copy, Debug)]
 pub struct SaleId(pub i64);
 
@@ -17,23 +40,47 @@ impl<S: Send + Sync> FromRequestParts<S> for SaleId {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let params = axum::extract::RawPathParams::from_request_parts(parts, state)
-            .await
-            .map_err(|_| ApiError::BadRequest("the path is not valid".into()))?;
-        let raw = params
-            .iter()
-            .find(|(name, _)| *name == "id")
-            .map(|(_, value)| value.to_owned())
-            .ok_or_else(|| ApiError::BadRequest("the path names no sale".into()))?;
+        let raw = path_param(parts, state, "id").await?;
         raw.parse::<i64>()
             .ok()
             .filter(|id| *id > 0)
             .map(SaleId)
-            .ok_or_else(|| ApiError::BadRequest(format!("`{raw}` is not a sale id")))
+            .ok_or_else(|| ApiError::bad_request(format!("`{raw}` is not a sale id")))
+    }
+}
+
+/// An order id taken from the path (`{id}`); malformed ids are a 400.
+#[derive(Clone, Debug)]
+pub struct OrderIdParam(pub crate::orders::OrderId);
+
+impl<S: Send + Sync> FromRequestParts<S> for OrderIdParam {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let raw = path_param(parts, state, "id").await?;
+        crate::orders::OrderId::parse(&raw)
+            .map(OrderIdParam)
+            .ok_or_else(|| ApiError::bad_request(format!("`{raw}` is not an order id")))
+    }
+}
+
+/// A JSON body. Unparseable JSON or a wrong content type is 400 `bad_request`;
+/// well-formed JSON of the wrong shape is 422 `invalid`.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(request, state).await {
+            Ok(axum::Json(value)) => Ok(ApiJson(value)),
+            Err(JsonRejection::JsonDataError(error)) => Err(ApiError::invalid(error.body_text())),
+            Err(error) => Err(ApiError::bad_request(error.body_text())),
+        }
     }
 }
 
 /// Any other `/api/...` path: a JSON 404, not the HTML page of the shop.
 pub async fn api_not_found() -> ApiError {
-    ApiError::NotFound("API endpoint")
+    ApiError::not_found("API endpoint")
 }

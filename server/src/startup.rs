@@ -12,7 +12,7 @@ use app::ssr::Ports;
 use app::{shell, App};
 use axum::extract::FromRef;
 use axum::http::{header, HeaderValue};
-use axum::routing::{any, get};
+use axum::routing::{any, get, patch, post};
 use axum::Router;
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
@@ -21,15 +21,32 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
+use crate::accounts::Accounts;
+use crate::captcha::Captchas;
 use crate::catalog::Catalog;
-use crate::config::Config;
+use crate::clock::{Clock, SystemClock};
+use crate::config::{Config, Environment};
+use crate::guards::{Admission, SoldOutFlags};
 use crate::keys::RedisKeys;
 use crate::metrics::Metrics;
-use crate::routes::{self, health, sales};
+use crate::orders::consumer::OrderConsumer;
+use crate::orders::expiry::ExpirySweeper;
+use crate::orders::OrderBook;
+use crate::routes::{self, accounts, admin, health, orders, purchase, sales};
+use crate::sessions::SessionStore;
+use crate::stock::SaleStock;
+use crate::tickets::TicketSigner;
+
+/// Whether session cookies are marked `Secure` (HTTPS only): yes in production.
+#[derive(Clone, Copy, Debug)]
+pub struct CookiePolicy {
+    pub secure: bool,
+}
 
 /// Shared by every handler; each takes only the part it needs.
 #[derive(Clone, FromRef)]
@@ -37,6 +54,18 @@ pub struct AppState {
     pub db: PgPool,
     pub redis: ConnectionManager,
     pub catalog: Catalog,
+    pub stock: SaleStock,
+    pub accounts: Accounts,
+    pub sessions: SessionStore,
+    pub orders: OrderBook,
+    pub consumer: OrderConsumer,
+    pub sweeper: ExpirySweeper,
+    pub captchas: Captchas,
+    pub tickets: TicketSigner,
+    pub admission: Admission,
+    pub sold_out: SoldOutFlags,
+    pub clock: Arc<dyn Clock>,
+    pub cookies: CookiePolicy,
     pub leptos: LeptosOptions,
     pub metrics: Arc<Metrics>,
 }
@@ -63,12 +92,24 @@ pub struct Application {
     address: SocketAddr,
     router: Router,
     state: AppState,
+    redis_client: redis::Client,
+    workers: bool,
+    sweep_every: Duration,
 }
 
 impl Application {
-    /// Connects, migrates, wires and binds. Redis is connected lazily so that an
-    /// instance starts (and reports not-ready) while Redis is briefly away.
+    /// Connects, migrates, wires and binds, on the system clock.
     pub async fn build(config: Config) -> Result<Self, StartupError> {
+        Self::build_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    /// As [`Application::build`], with the clock deadlines are judged by (tests
+    /// move it). Redis is connected lazily so that an instance starts (and
+    /// reports not-ready) while Redis is briefly away.
+    pub async fn build_with_clock(
+        config: Config,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, StartupError> {
         let db = PgPoolOptions::new()
             .max_connections(32)
             .acquire_timeout(Duration::from_secs(3))
@@ -81,12 +122,19 @@ impl Application {
             .set_connection_timeout(Some(Duration::from_secs(1)))
             .set_response_timeout(Some(Duration::from_secs(2)))
             .set_max_delay(Duration::from_millis(500));
-        let redis = ConnectionManager::new_lazy_with_config(
-            redis::Client::open(config.redis_url.expose().as_str())?,
-            redis_config,
-        )?;
+        let redis_client = redis::Client::open(config.redis_url.expose().as_str())?;
+        let redis = ConnectionManager::new_lazy_with_config(redis_client.clone(), redis_config)?;
         let keys = RedisKeys::new(config.redis_prefix.clone());
-        let catalog = Catalog::new(db.clone(), redis.clone(), keys);
+        let stock = SaleStock::new(redis.clone(), keys.clone());
+        let catalog = Catalog::new(db.clone(), stock.clone());
+        let consumer = OrderConsumer::new(
+            db.clone(),
+            redis.clone(),
+            redis_client.clone(),
+            stock.clone(),
+            worker_name(),
+            config.consumer.clone(),
+        );
 
         if config.demo {
             // A demo is a convenience: a failure is worth a warning, not a refusal to start.
@@ -96,6 +144,20 @@ impl Application {
         }
 
         let state = AppState {
+            accounts: Accounts::new(db.clone()),
+            sessions: SessionStore::new(redis.clone(), keys.clone()),
+            orders: OrderBook::new(db.clone(), redis.clone(), stock.clone(), clock.clone()),
+            sweeper: ExpirySweeper::new(db.clone(), stock.clone(), clock.clone()),
+            captchas: Captchas::new(redis.clone(), keys.clone(), config.pow_bits),
+            tickets: TicketSigner::new(config.secret_key.clone()),
+            admission: Admission::new(config.max_inflight_buys),
+            sold_out: SoldOutFlags::default(),
+            cookies: CookiePolicy {
+                secure: config.environment == Environment::Production,
+            },
+            clock,
+            consumer,
+            stock,
             db,
             redis,
             catalog,
@@ -116,6 +178,9 @@ impl Application {
             address,
             router,
             state,
+            redis_client,
+            workers: config.workers,
+            sweep_every: config.sweep_every,
         })
     }
 
@@ -139,10 +204,43 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        axum::serve(self.listener, self.router)
+        let (stop_workers, stopped) = watch::channel(false);
+        let mut tasks = Vec::new();
+        tasks.push(tokio::spawn(crate::guards::listen_for_returns(
+            self.redis_client.clone(),
+            self.state.stock.keys().sold_out_channel(),
+            self.state.sold_out.clone(),
+            stopped.clone(),
+        )));
+        if self.workers {
+            tasks.push(tokio::spawn(
+                self.state.consumer.clone().run(stopped.clone()),
+            ));
+            tasks.push(tokio::spawn(
+                self.state
+                    .sweeper
+                    .clone()
+                    .run(self.sweep_every, stopped.clone()),
+            ));
+        }
+        let served = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)
-            .await
+            .await;
+        let _ = stop_workers.send(true);
+        for task in tasks {
+            let _ = task.await;
+        }
+        served
     }
+}
+
+/// A consumer name unique among live workers: host, process, random part.
+fn worker_name() -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .map(|name| name.trim().to_owned())
+        .unwrap_or_else(|_| "host".into());
+    let random = uuid::Uuid::new_v4().simple().to_string();
+    format!("{host}-{}-{}", std::process::id(), &random[..8])
 }
 
 /// All routes: the JSON API, operations, static assets and the Leptos pages.
@@ -170,6 +268,32 @@ fn router(state: AppState) -> Router {
         .route("/api/sales", get(sales::list))
         .route("/api/sales/{id}", get(sales::get))
         .route("/api/sales/{id}/status", get(sales::status))
+        .route("/api/sales/{id}/captcha", post(purchase::captcha))
+        .route("/api/sales/{id}/ticket", post(purchase::ticket))
+        .route("/api/sales/{id}/buy/{ticket}", post(purchase::buy))
+        .route("/api/auth/register", post(accounts::register))
+        .route("/api/auth/login", post(accounts::login))
+        .route("/api/auth/logout", post(accounts::logout))
+        .route("/api/auth/me", get(accounts::me))
+        .route("/api/orders", get(orders::list))
+        .route("/api/orders/{id}", get(orders::get))
+        .route("/api/orders/{id}/pay", post(orders::pay))
+        .route("/api/orders/{id}/cancel", post(orders::cancel))
+        .route("/api/admin/sales", post(admin::create).get(admin::list))
+        .route("/api/admin/sales/{id}", patch(admin::edit))
+        .route("/api/admin/sales/{id}/pause", post(admin::pause))
+        .route("/api/admin/sales/{id}/resume", post(admin::resume))
+        .route("/api/admin/sales/{id}/stats", get(admin::stats))
+        .route(
+            "/api/admin/sales/{id}/reconcile",
+            get(admin::reconciliation),
+        )
+        .route("/api/admin/sales/{id}/orders", get(admin::orders))
+        .route("/api/admin/dead-letters", get(admin::dead_letters))
+        .route(
+            "/api/admin/dead-letters/{id}/retry",
+            post(admin::retry_dead_letter),
+        )
         .route("/api/{*rest}", any(routes::api_not_found))
         .leptos_routes_with_context(&state, pages, move || provide_context(ports.clone()), {
             let options = leptos_options.clone();

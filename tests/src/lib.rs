@@ -5,9 +5,11 @@
 use std::net::SocketAddr;
 
 use server::catalog::{Catalog, NewSale};
+use server::clock::{Clock, SystemClock};
 use server::config::{Config, Secret};
-use server::startup::Application;
+use server::startup::{AppState, Application};
 use sqlx::{Connection, PgConnection};
+use std::sync::Arc;
 use tokio::sync::oneshot;
 
 /// Where tests may create and drop databases.
@@ -28,6 +30,7 @@ pub struct TestApp {
     pub catalog: Catalog,
     pub db: sqlx::PgPool,
     pub redis_prefix: String,
+    state: AppState,
     database: String,
     stop: Option<oneshot::Sender<()>>,
 }
@@ -49,6 +52,187 @@ impl TestApp {
     /// Creates a sale through the same code path the admin API uses.
     pub async fn create_sale(&self, sale: &NewSale) -> app::api::Sale {
         self.catalog.create(sale).await.expect("sale is created")
+    }
+
+    /// The application's shared state (stores, workers), for white-box steps.
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Registers a shopper through the API; the returned client carries its cookie.
+    pub async fn register(&self, username: &str) -> Shopper {
+        let client = reqwest::Client::builder()
+            .cookie_store(true)
+            .build()
+            .expect("a client");
+        let response = client
+            .post(self.url("/api/auth/register"))
+            .json(&serde_json::json!({ "username": username, "password": "correct horse battery" }))
+            .send()
+            .await
+            .expect("register answers");
+        assert_eq!(response.status(), 201, "registering {username}");
+        let account: app::api::Account = response.json().await.expect("an account");
+        Shopper {
+            client,
+            base: self.url(""),
+            user_id: account.user_id,
+        }
+    }
+
+    /// An admin, made through the same code as `server create-admin`, logged in.
+    pub async fn admin(&self) -> Shopper {
+        let name = server::accounts::Username::parse("root-admin").expect("valid");
+        let password = server::accounts::Password::parse("correct horse battery").expect("valid");
+        let user = self
+            .state
+            .accounts
+            .upsert_admin(&name, password)
+            .await
+            .expect("admin created");
+        let client = reqwest::Client::builder()
+            .cookie_store(true)
+            .build()
+            .expect("a client");
+        let response = client
+            .post(self.url("/api/auth/login"))
+            .json(&serde_json::json!({ "username": "root-admin", "password": "correct horse battery" }))
+            .send()
+            .await
+            .expect("login answers");
+        assert_eq!(response.status(), 200);
+        Shopper {
+            client,
+            base: self.url(""),
+            user_id: user.id,
+        }
+    }
+
+    /// Many shoppers at once: users in Postgres and real sessions in Redis, made
+    /// directly (argon2 for thousands of logins would only slow the test down).
+    /// Returns `(user id, session cookie)` pairs.
+    pub async fn bulk_sessions(&self, prefix: &str, count: u32) -> Vec<(i64, String)> {
+        let password = server::accounts::Password::parse("load-test-password").expect("valid");
+        self.state
+            .accounts
+            .bulk_create(prefix, count, password)
+            .await
+            .expect("users created");
+        let users = sqlx::query_as::<_, (i64, String, chrono::DateTime<chrono::Utc>)>(
+            "select id, username, created_at from users where username like $1 || '%' order by id",
+        )
+        .bind(prefix)
+        .fetch_all(&self.db)
+        .await
+        .expect("users listed");
+        let mut sessions = Vec::with_capacity(users.len());
+        for (user_id, username, created_at) in users {
+            let token = self
+                .state
+                .sessions
+                .create(&server::sessions::Session {
+                    user_id,
+                    username,
+                    is_admin: false,
+                    account_created_ms: created_at.timestamp_millis(),
+                })
+                .await
+                .expect("session created");
+            sessions.push((user_id, format!("{}={token}", server::sessions::COOKIE)));
+        }
+        sessions
+    }
+
+    /// Waits (up to 15 s) until no reservation of `sale_id` waits for the consumer.
+    pub async fn drain(&self, sale_id: i64) {
+        for _ in 0..300 {
+            let books = self
+                .state
+                .stock
+                .books(sale_id)
+                .await
+                .expect("redis answers");
+            if books.queued_units == 0 {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("the order queue of sale {sale_id} did not drain");
+    }
+
+    /// Redis against Postgres for a sale.
+    pub async fn books(&self, sale_id: i64) -> server::reconcile::Reconciliation {
+        let sale = self
+            .catalog
+            .sale(sale_id)
+            .await
+            .expect("db")
+            .expect("sale exists");
+        server::reconcile::reconcile(&self.db, &self.state.stock, &sale)
+            .await
+            .expect("reconcile runs")
+    }
+
+    /// `(order id, user id, status)` of every order row of a sale.
+    pub async fn order_rows(&self, sale_id: i64) -> Vec<(String, i64, String)> {
+        sqlx::query_as("select id, user_id, status from orders where sale_id = $1 order by id")
+            .bind(sale_id)
+            .fetch_all(&self.db)
+            .await
+            .expect("orders listed")
+    }
+}
+
+/// A logged-in shopper (or admin) with its own cookie jar.
+pub struct Shopper {
+    pub client: reqwest::Client,
+    base: String,
+    pub user_id: i64,
+}
+
+impl Shopper {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("server answers")
+    }
+
+    pub async fn post(&self, path: &str, body: serde_json::Value) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .expect("server answers")
+    }
+
+    /// Asks for a ticket of a `none`-CAPTCHA sale; returns the raw response.
+    pub async fn ticket(&self, sale_id: i64) -> reqwest::Response {
+        self.post(
+            &format!("/api/sales/{sale_id}/ticket"),
+            serde_json::json!({ "captcha_id": "", "answer": "" }),
+        )
+        .await
+    }
+
+    /// Ticket then buy; returns the buy's status and body (or the ticket's, if
+    /// the ticket was refused).
+    pub async fn buy(&self, sale_id: i64) -> (u16, serde_json::Value) {
+        let ticket = self.ticket(sale_id).await;
+        if ticket.status() != 200 {
+            let status = ticket.status().as_u16();
+            return (status, ticket.json().await.unwrap_or_default());
+        }
+        let grant: app::api::TicketGrant = ticket.json().await.expect("a ticket");
+        let response = self.post(&grant.buy_path, serde_json::json!({})).await;
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or_default())
     }
 }
 
@@ -115,6 +299,10 @@ pub fn test_config(database: &str, redis_prefix: &str) -> Config {
     config.database_url = Secret::new(format!("{base}/{database}"));
     config.redis_url = Secret::new(redis_url());
     config.redis_prefix = redis_prefix.to_owned();
+    // Tests wait for the consumer; keep its pauses short.
+    config.consumer.block = std::time::Duration::from_millis(100);
+    config.consumer.refresh = std::time::Duration::from_millis(100);
+    config.pow_bits = 8;
     config
 }
 
@@ -125,6 +313,14 @@ pub async fn spawn_app() -> TestApp {
 
 /// Starts the application after `customise` has adjusted its configuration.
 pub async fn spawn_app_with(customise: impl FnOnce(Config) -> Config) -> TestApp {
+    spawn_app_with_clock(customise, Arc::new(SystemClock)).await
+}
+
+/// Starts the application on `clock` after `customise` has adjusted its configuration.
+pub async fn spawn_app_with_clock(
+    customise: impl FnOnce(Config) -> Config,
+    clock: Arc<dyn Clock>,
+) -> TestApp {
     let id = uuid::Uuid::new_v4().simple().to_string();
     let database = format!("fs_test_{id}");
     // The hash tag keeps a test's keys in one slot even on a Redis Cluster.
@@ -137,12 +333,13 @@ pub async fn spawn_app_with(customise: impl FnOnce(Config) -> Config) -> TestApp
         .await
         .expect("the test database is created");
     let config = customise(test_config(&database, &redis_prefix));
-    let application = Application::build(config)
+    let application = Application::build_with_clock(config, clock)
         .await
         .expect("the application starts");
     let address = application.address();
     let catalog = application.state().catalog.clone();
     let db = application.state().db.clone();
+    let state = application.state().clone();
     let (stop, stopped) = oneshot::channel::<()>();
     tokio::spawn(application.run_until_stopped(async {
         let _ = stopped.await;
@@ -156,6 +353,7 @@ pub async fn spawn_app_with(customise: impl FnOnce(Config) -> Config) -> TestApp
         catalog,
         db,
         redis_prefix,
+        state,
         database,
         stop: Some(stop),
     }

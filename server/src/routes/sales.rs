@@ -22,7 +22,10 @@ pub async fn get(
     State(catalog): State<Catalog>,
     SaleId(id): SaleId,
 ) -> Result<impl IntoResponse, ApiError> {
-    let sale: Sale = catalog.sale(id).await?.ok_or(ApiError::NotFound("sale"))?;
+    let sale: Sale = catalog
+        .sale(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("sale"))?;
     Ok(([(CACHE_CONTROL, "public, max-age=5")], Json(sale)))
 }
 
@@ -35,6 +38,6 @@ pub async fn status(
     let status: SaleStatus = catalog
         .status(id)
         .await?
-        .ok_or(ApiError::NotFound("sale"))?;
+        .ok_or_else(|| ApiError::not_found("sale"))?;
     Ok(([(CACHE_CONTROL, "no-store")], Json(status)))
 }

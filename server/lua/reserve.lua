@@ -1,0 +1,63 @@
+-- reserve.lua — take units of a sale for a buyer and enqueue the order, atomically.
+--
+-- KEYS[1] stock    integer: units left
+-- KEYS[2] buyers   hash: user id -> units held in active orders
+-- KEYS[3] seq      hash: user id -> reservations ever made (order sequence)
+-- KEYS[4] stream   the sale's order stream
+-- KEYS[5] meta     hash: starts_ms, ends_ms, paused ("0"/"1"), limit, pay_window_ms,
+--                  price_cents (per unit)
+-- KEYS[6] queued   hash: order id -> "user:units:price_cents:created_ms:pay_before_ms"
+--                  until the consumer has persisted the order
+-- (all carry the sale's hash tag, so this runs in one cluster slot)
+--
+-- ARGV[1] user id
+-- ARGV[2] order id (made by the server, returned to the buyer at once)
+-- ARGV[3] units (>= 1)
+--
+-- Returns one of
+--   {"ok", stream message id, created_ms, pay_before_ms, seq}
+--   {"not_started"} | {"ended"} | {"paused"} | {"sold_out"} | {"limit_reached"}
+--   {"unknown_sale"}   (the sale was never loaded into Redis)
+--
+-- Invariant: stock never goes below zero, no buyer holds more than `limit`, and
+-- every decrement has exactly one stream message — the reservation and the order
+-- message cannot part. Time is Redis' own clock, the same for every instance.
+
+local meta = redis.call('HMGET', KEYS[5], 'starts_ms', 'ends_ms', 'paused', 'limit', 'pay_window_ms',
+  'price_cents')
+if not meta[1] then
+  return {'unknown_sale'}
+end
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+if now >= tonumber(meta[2]) then
+  return {'ended'}
+end
+if meta[3] == '1' then
+  return {'paused'}
+end
+if now < tonumber(meta[1]) then
+  return {'not_started'}
+end
+
+local units = tonumber(ARGV[3])
+local held = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')
+if held + units > tonumber(meta[4]) then
+  return {'limit_reached'}
+end
+local stock = tonumber(redis.call('GET', KEYS[1]) or '0')
+if stock < units then
+  return {'sold_out'}
+end
+
+redis.call('DECRBY', KEYS[1], units)
+redis.call('HINCRBY', KEYS[2], ARGV[1], units)
+local seq = redis.call('HINCRBY', KEYS[3], ARGV[1], 1)
+local pay_before = now + tonumber(meta[5])
+local price = tonumber(meta[6]) * units
+local message_id = redis.call('XADD', KEYS[4], '*',
+  'order_id', ARGV[2], 'user_id', ARGV[1], 'units', ARGV[3], 'seq', seq,
+  'price_cents', price, 'created_ms', now, 'pay_before_ms', pay_before)
+redis.call('HSET', KEYS[6], ARGV[2],
+  ARGV[1] .. ':' .. units .. ':' .. price .. ':' .. now .. ':' .. pay_before)
+return {'ok', message_id, tostring(now), tostring(pay_before), tostring(seq)}

@@ -1,0 +1,26 @@
+-- return_units.lua — give the units of an expired or cancelled order back, once.
+--
+-- KEYS[1] stock     integer: units left
+-- KEYS[2] buyers    hash: user id -> units held in active orders
+-- KEYS[3] returned  set: ids of orders already returned
+--
+-- ARGV[1] order id
+-- ARGV[2] user id
+-- ARGV[3] units
+--
+-- Returns 1 when the units went back, 0 when this order had already returned
+-- them (a retry after a crash, or two sweepers racing).
+--
+-- Invariant: an order returns its units at most once, so stock left + units held
+-- by active orders stays equal to the sale's stock.
+
+if redis.call('SADD', KEYS[3], ARGV[1]) == 0 then
+  return 0
+end
+local units = tonumber(ARGV[3])
+redis.call('INCRBY', KEYS[1], units)
+local held = redis.call('HINCRBY', KEYS[2], ARGV[2], -units)
+if held <= 0 then
+  redis.call('HDEL', KEYS[2], ARGV[2])
+end
+return 1

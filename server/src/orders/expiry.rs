@@ -1,0 +1,138 @@
+//! The expiry sweeper: unpaid orders past their deadline become `expired`, and
+//! the units of every expired or cancelled order go back to Redis exactly once.
+//!
+//! Two steps, each safe with many instances (`FOR UPDATE SKIP LOCKED`) and with a
+//! crash between them: (1) mark orders expired; (2) for closed orders whose units
+//! are not yet back, run the idempotent return script, then record
+//! `stock_returned`. A crash after the script and before the record only makes the
+//! next sweep run the script again, which then does nothing.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+use tokio::sync::watch;
+
+use crate::catalog::StoreError;
+use crate::clock::Clock;
+use crate::stock::SaleStock;
+
+/// How many orders one step handles per transaction.
+const BATCH: i64 = 500;
+
+/// What one sweep did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SweepOutcome {
+    /// Orders that became expired.
+    pub expired: u64,
+    /// Orders whose units went back to Redis in this sweep.
+    pub returned: u64,
+}
+
+/// Expires unpaid orders and returns units.
+#[derive(Clone)]
+pub struct ExpirySweeper {
+    db: PgPool,
+    stock: SaleStock,
+    clock: Arc<dyn Clock>,
+}
+
+impl ExpirySweeper {
+    pub fn new(db: PgPool, stock: SaleStock, clock: Arc<dyn Clock>) -> Self {
+        Self { db, stock, clock }
+    }
+
+    /// One full sweep: expire everything overdue, then return what is owed.
+    pub async fn sweep_once(&self) -> Result<SweepOutcome, StoreError> {
+        let now = DateTime::<Utc>::from_timestamp_millis(self.clock.now_ms())
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
+        let mut outcome = SweepOutcome::default();
+        loop {
+            let expired = sqlx::query!(
+                "update orders set status = 'expired', closed_at = $1
+                 where id in (
+                     select id from orders
+                     where status = 'pending_payment' and pay_before <= $1
+                     order by pay_before
+                     limit $2
+                     for update skip locked)",
+                now,
+                BATCH
+            )
+            .execute(&self.db)
+            .await?
+            .rows_affected();
+            outcome.expired += expired;
+            if expired < BATCH as u64 {
+                break;
+            }
+        }
+        outcome.returned = return_units(&self.db, &self.stock, BATCH).await?;
+        Ok(outcome)
+    }
+
+    /// Sweeps every `every` until `shutdown` flips to true.
+    pub async fn run(self, every: Duration, mut shutdown: watch::Receiver<bool>) {
+        let mut ticker = tokio::time::interval(every);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => {
+                    match self.sweep_once().await {
+                        Ok(outcome) if outcome != SweepOutcome::default() => {
+                            tracing::info!(expired = outcome.expired, returned = outcome.returned, "expiry sweep");
+                        }
+                        Ok(_) => {}
+                        Err(error) => tracing::warn!("expiry sweep failed: {error}"),
+                    }
+                }
+                _ = shutdown.changed() => break,
+            }
+            if *shutdown.borrow() {
+                break;
+            }
+        }
+    }
+}
+
+/// Returns the units of closed orders not yet returned, `batch` per transaction.
+/// Returns how many orders gave their units back now.
+pub async fn return_units(db: &PgPool, stock: &SaleStock, batch: i64) -> Result<u64, StoreError> {
+    let mut returned = 0;
+    loop {
+        let mut tx = db.begin().await?;
+        let owed = sqlx::query!(
+            "select id, sale_id, user_id, units from orders
+             where status in ('expired', 'cancelled') and not stock_returned
+             limit $1
+             for update skip locked",
+            batch
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        if owed.is_empty() {
+            return Ok(returned);
+        }
+        let mut ids = Vec::with_capacity(owed.len());
+        for order in &owed {
+            if stock
+                .give_back(order.sale_id, &order.id, order.user_id, order.units)
+                .await?
+            {
+                returned += 1;
+            }
+            ids.push(order.id.clone());
+        }
+        sqlx::query!(
+            "update orders set stock_returned = true where id = any($1)",
+            &ids
+        )
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        if (owed.len() as i64) < batch {
+            return Ok(returned);
+        }
+    }
+}

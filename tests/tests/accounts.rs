@@ -1,0 +1,149 @@
+//! Registering, logging in and out, as a shopper's browser does it.
+
+use systests::spawn_app;
+
+fn credentials(username: &str, password: &str) -> serde_json::Value {
+    serde_json::json!({ "username": username, "password": password })
+}
+
+#[tokio::test]
+async fn register_logs_in_and_logout_revokes_the_session_everywhere() {
+    let app = spawn_app().await;
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let response = client
+        .post(app.url("/api/auth/register"))
+        .json(&credentials("alice", "correct horse battery"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
+    let token = cookie.split(';').next().unwrap().to_owned();
+
+    let me: app::api::Account = client
+        .get(app.url("/api/auth/me"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!((me.username.as_str(), me.is_admin), ("alice", false));
+
+    assert_eq!(
+        client
+            .post(app.url("/api/auth/logout"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
+    // The old token is dead on the server, not just forgotten by this browser.
+    let stolen = app
+        .client
+        .get(app.url("/api/auth/me"))
+        .header("cookie", token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stolen.status(), 401);
+    let body: serde_json::Value = stolen.json().await.unwrap();
+    assert_eq!(body["error"], "unauthenticated");
+}
+
+#[tokio::test]
+async fn login_with_the_right_password_only() {
+    let app = spawn_app().await;
+    app.register("bob").await;
+    let login = |password: &'static str| {
+        let app_url = app.url("/api/auth/login");
+        let client = app.client.clone();
+        async move {
+            client
+                .post(app_url)
+                .json(&credentials("bob", password))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let ok = login("correct horse battery").await;
+    assert_eq!(ok.status(), 200);
+    assert!(ok.headers().contains_key("set-cookie"));
+    let wrong = login("wrong horse battery").await;
+    assert_eq!(wrong.status(), 401);
+    let body: serde_json::Value = wrong.json().await.unwrap();
+    assert_eq!(body["error"], "bad_credentials");
+    let nobody = app
+        .client
+        .post(app.url("/api/auth/login"))
+        .json(&credentials("nobody", "correct horse battery"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        nobody.status(),
+        401,
+        "an unknown name looks like a wrong password"
+    );
+}
+
+#[tokio::test]
+async fn bad_registrations_get_clear_errors_and_create_nothing() {
+    let app = spawn_app().await;
+    app.register("carol").await;
+    let post = |body: serde_json::Value| {
+        let url = app.url("/api/auth/register");
+        let client = app.client.clone();
+        async move { client.post(url).json(&body).send().await.unwrap() }
+    };
+    let taken = post(credentials("carol", "another password")).await;
+    assert_eq!(taken.status(), 409);
+    assert_eq!(
+        taken.json::<serde_json::Value>().await.unwrap()["error"],
+        "username_taken"
+    );
+    for (name, password) in [
+        ("x", "long enough pw"),
+        ("<script>", "long enough pw"),
+        ("dave", "short"),
+    ] {
+        let response = post(credentials(name, password)).await;
+        assert_eq!(response.status(), 422, "{name}");
+        assert_eq!(
+            response.json::<serde_json::Value>().await.unwrap()["error"],
+            "invalid"
+        );
+    }
+    let missing = post(serde_json::json!({ "username": "erin" })).await;
+    assert_eq!(missing.status(), 422);
+    let garbage = app
+        .client
+        .post(app.url("/api/auth/register"))
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(garbage.status(), 400);
+    assert_eq!(
+        garbage.json::<serde_json::Value>().await.unwrap()["error"],
+        "bad_request"
+    );
+    let users: i64 = sqlx::query_scalar("select count(*) from users")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(users, 1, "only carol exists");
+}

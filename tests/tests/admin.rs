@@ -1,0 +1,231 @@
+//! The admin API: who may use it, and what it does to a sale.
+
+use systests::{sale_starting_in, spawn_app};
+
+fn draft(starts_in_ms: i64, stock: i32) -> serde_json::Value {
+    let starts = server::now_ms() + starts_in_ms;
+    serde_json::json!({
+        "title": "Limited sneakers",
+        "description": "<script>alert(1)</script>",
+        "image_url": "",
+        "price_cents": 5_000,
+        "list_price_cents": 15_000,
+        "stock": stock,
+        "per_user_limit": 1,
+        "starts_at_ms": starts,
+        "ends_at_ms": starts + 3_600_000,
+        "payment_window_secs": 600,
+        "captcha": "none"
+    })
+}
+
+#[tokio::test]
+async fn every_admin_endpoint_refuses_anonymous_and_shoppers() {
+    let app = spawn_app().await;
+    let sale = app.create_sale(&sale_starting_in(60_000, 3)).await;
+    let shopper = app.register("shopper").await;
+    let admin = app.admin().await;
+    let id = sale.id;
+    let endpoints: Vec<(&str, String)> = vec![
+        ("POST", "/api/admin/sales".into()),
+        ("GET", "/api/admin/sales".into()),
+        ("PATCH", format!("/api/admin/sales/{id}")),
+        ("POST", format!("/api/admin/sales/{id}/pause")),
+        ("POST", format!("/api/admin/sales/{id}/resume")),
+        ("GET", format!("/api/admin/sales/{id}/stats")),
+        ("GET", format!("/api/admin/sales/{id}/reconcile")),
+        ("GET", format!("/api/admin/sales/{id}/orders")),
+        ("GET", "/api/admin/dead-letters".into()),
+        ("POST", "/api/admin/dead-letters/1-0/retry".into()),
+    ];
+    for (method, path) in &endpoints {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let body = if path == "/api/admin/sales" {
+            draft(60_000, 2)
+        } else {
+            serde_json::json!({})
+        };
+        let anonymous = app
+            .client
+            .request(method.clone(), app.url(path))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(anonymous.status(), 401, "{method} {path} anonymous");
+        let as_shopper = shopper
+            .client
+            .request(method.clone(), shopper.url(path))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(as_shopper.status(), 403, "{method} {path} as a shopper");
+        assert_eq!(
+            as_shopper.json::<serde_json::Value>().await.unwrap()["error"],
+            "forbidden"
+        );
+        let as_admin = admin
+            .client
+            .request(method.clone(), admin.url(path))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            as_admin.status().is_success() || as_admin.status() == 404,
+            "{method} {path} as admin: {}",
+            as_admin.status()
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_admin_schedules_edits_and_pauses_a_sale() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let created = admin.post("/api/admin/sales", draft(60_000, 3)).await;
+    assert_eq!(created.status(), 201);
+    let sale: app::api::Sale = created.json().await.unwrap();
+    assert_eq!(
+        app.books(sale.id).await.stock_left,
+        3,
+        "stock is in Redis before the start"
+    );
+
+    let patch = |body: serde_json::Value| {
+        let client = admin.client.clone();
+        let url = admin.url(&format!("/api/admin/sales/{}", sale.id));
+        async move { client.patch(url).json(&body).send().await.unwrap() }
+    };
+    let edited = patch(serde_json::json!({ "stock": 7, "title": "Sneakers, 7 pairs" })).await;
+    assert_eq!(edited.status(), 200);
+    let edited: app::api::Sale = edited.json().await.unwrap();
+    assert_eq!(
+        (edited.stock, edited.title.as_str()),
+        (7, "Sneakers, 7 pairs")
+    );
+    assert_eq!(app.books(sale.id).await.stock_left, 7);
+    assert_eq!(patch(serde_json::json!({ "stock": 0 })).await.status(), 422);
+    assert_eq!(
+        patch(serde_json::json!({ "ends_at_ms": 1 })).await.status(),
+        422
+    );
+    assert_eq!(
+        patch(serde_json::json!({ "colour": "red" })).await.status(),
+        422
+    );
+
+    let paused = admin
+        .post(
+            &format!("/api/admin/sales/{}/pause", sale.id),
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(paused.status(), 200);
+    let status: app::api::SaleStatus = app
+        .get(&format!("/api/sales/{}/status", sale.id))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(status.state, app::api::SaleState::Paused);
+    admin
+        .post(
+            &format!("/api/admin/sales/{}/resume", sale.id),
+            serde_json::json!({}),
+        )
+        .await;
+    let status: app::api::SaleStatus = app
+        .get(&format!("/api/sales/{}/status", sale.id))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(status.state, app::api::SaleState::Scheduled);
+
+    // What an admin types is text: the shopper page shows it inert.
+    let html = app
+        .get(&format!("/sales/{}", sale.id))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!html.contains("<script>alert(1)</script>"));
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+}
+
+#[tokio::test]
+async fn stock_and_times_are_frozen_once_the_sale_started() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let sale = app.create_sale(&sale_starting_in(-1_000, 3)).await;
+    let response = admin
+        .client
+        .patch(admin.url(&format!("/api/admin/sales/{}", sale.id)))
+        .json(&serde_json::json!({ "stock": 300 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 409);
+    assert_eq!(
+        response.json::<serde_json::Value>().await.unwrap()["error"],
+        "already_started"
+    );
+    assert_eq!(app.books(sale.id).await.stock_left, 3);
+}
+
+#[tokio::test]
+async fn bad_drafts_are_refused_whole() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    for (field, value) in [
+        ("stock", serde_json::json!(0)),
+        ("per_user_limit", serde_json::json!(0)),
+        ("price_cents", serde_json::json!(-1)),
+        ("title", serde_json::json!("")),
+        ("captcha", serde_json::json!("recaptcha")),
+        ("payment_window_secs", serde_json::json!(0)),
+    ] {
+        let mut body = draft(60_000, 2);
+        body[field] = value;
+        let response = admin.post("/api/admin/sales", body).await;
+        assert_eq!(response.status(), 422, "{field}");
+    }
+    let sales: i64 = sqlx::query_scalar("select count(*) from sales")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(sales, 0);
+}
+
+#[tokio::test]
+async fn stats_show_what_happened_and_no_drift() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let sale = app.create_sale(&sale_starting_in(-1_000, 2)).await;
+    for name in ["ann", "ben", "cat"] {
+        app.register(name).await.buy(sale.id).await;
+    }
+    app.drain(sale.id).await;
+    let stats: app::api::SaleStats = admin
+        .get(&format!("/api/admin/sales/{}/stats", sale.id))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (stats.stock, stats.stock_left, stats.pending_payment),
+        (2, 0, 2)
+    );
+    assert_eq!(stats.attempts, 3);
+    assert_eq!(stats.rejected["sold_out"], 1);
+    assert_eq!(stats.drift, 0);
+    let orders: Vec<app::api::Order> = admin
+        .get(&format!("/api/admin/sales/{}/orders", sale.id))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(orders.len(), 2);
+}

@@ -1,0 +1,308 @@
+//! The order consumer and the expiry sweeper under the failures they exist for:
+//! redelivery, a worker dying mid-batch, overdue payments, racing sweepers.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use redis::streams::StreamRangeReply;
+use server::clock::ShiftedClock;
+use server::orders::consumer::{ConsumerSettings, OrderConsumer};
+use systests::{sale_starting_in, spawn_app_with, spawn_app_with_clock, TestApp};
+
+/// An app whose background workers are off, so the test drives them.
+async fn app_without_workers() -> TestApp {
+    spawn_app_with(|mut config| {
+        config.workers = false;
+        config
+    })
+    .await
+}
+
+async fn redis() -> redis::aio::MultiplexedConnection {
+    redis::Client::open(systests::redis_url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap()
+}
+
+fn consumer(app: &TestApp, name: &str, min_idle: Duration) -> OrderConsumer {
+    let state = app.state();
+    OrderConsumer::new(
+        state.db.clone(),
+        state.redis.clone(),
+        redis::Client::open(systests::redis_url()).unwrap(),
+        state.stock.clone(),
+        name.into(),
+        ConsumerSettings {
+            min_idle,
+            ..ConsumerSettings::default()
+        },
+    )
+}
+
+/// `count` shoppers each win one unit of `sale_id` over HTTP.
+async fn win(app: &TestApp, sale_id: i64, count: usize) -> Vec<String> {
+    let mut orders = Vec::new();
+    for n in 0..count {
+        let shopper = app.register(&format!("shopper{n}")).await;
+        let (status, body) = shopper.buy(sale_id).await;
+        assert_eq!(status, 202, "{body}");
+        orders.push(body["order_id"].as_str().unwrap().to_owned());
+    }
+    orders
+}
+
+#[tokio::test]
+async fn a_message_delivered_twice_makes_one_order() {
+    let app = app_without_workers().await;
+    let sale = app.create_sale(&sale_starting_in(-1_000, 5)).await;
+    win(&app, sale.id, 1).await;
+    let stream = format!("{}{{s:{}}}:orders", app.redis_prefix, sale.id);
+    let entries: StreamRangeReply = redis::cmd("XRANGE")
+        .arg(&stream)
+        .arg("-")
+        .arg("+")
+        .query_async(&mut redis().await)
+        .await
+        .unwrap();
+    assert_eq!(entries.ids.len(), 1);
+
+    let worker = consumer(&app, "w1", Duration::from_secs(30));
+    let first = worker.persist(sale.id, &entries.ids).await.unwrap();
+    let second = worker.persist(sale.id, &entries.ids).await.unwrap();
+    assert_eq!((first.persisted, second.persisted), (1, 1));
+    assert_eq!(
+        app.order_rows(sale.id).await.len(),
+        1,
+        "the redelivery made no second row"
+    );
+    assert_eq!(app.books(sale.id).await.drift, 0);
+}
+
+#[tokio::test]
+async fn messages_of_a_dead_worker_are_reclaimed_by_another_without_loss_or_doubling() {
+    let app = app_without_workers().await;
+    let sale = app.create_sale(&sale_starting_in(-1_000, 10)).await;
+    let orders = win(&app, sale.id, 6).await;
+    let stream = format!("{}{{s:{}}}:orders", app.redis_prefix, sale.id);
+
+    // A worker reads the messages, then dies before acknowledging any.
+    let mut connection = redis().await;
+    let read: redis::streams::StreamReadReply = redis::cmd("XREADGROUP")
+        .arg("GROUP")
+        .arg("orders")
+        .arg("dead-worker")
+        .arg("COUNT")
+        .arg(100)
+        .arg("STREAMS")
+        .arg(&stream)
+        .arg(">")
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    assert_eq!(read.keys[0].ids.len(), 6);
+
+    // A live worker sees nothing new, but reclaims what has been idle too long.
+    let survivor = consumer(&app, "survivor", Duration::ZERO);
+    let mut own = survivor.dedicated_connection().await.unwrap();
+    assert_eq!(
+        survivor
+            .read_once(&mut own, &[sale.id])
+            .await
+            .unwrap()
+            .persisted,
+        0
+    );
+    let reclaimed = survivor.reclaim_once(sale.id).await.unwrap();
+    assert_eq!(reclaimed.persisted, 6);
+    assert_eq!(
+        survivor.reclaim_once(sale.id).await.unwrap().persisted,
+        0,
+        "nothing left pending"
+    );
+
+    let rows = app.order_rows(sale.id).await;
+    assert_eq!(rows.len(), 6);
+    for order in &orders {
+        assert!(
+            rows.iter().any(|(id, _, _)| id == order),
+            "order {order} lost"
+        );
+    }
+    let books = app.books(sale.id).await;
+    assert_eq!((books.queued_units, books.drift), (0, 0));
+}
+
+#[tokio::test]
+async fn a_message_that_keeps_failing_goes_to_the_dead_letters_and_can_be_retried() {
+    let app = app_without_workers().await;
+    let sale = app.create_sale(&sale_starting_in(-1_000, 5)).await;
+    let orders = win(&app, sale.id, 1).await;
+    // The order cannot be inserted while its buyer is gone from Postgres.
+    let (buyer, hash): (i64, String) =
+        sqlx::query_as("delete from users where username = 'shopper0' returning id, password_hash")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+
+    let worker = consumer(&app, "w", Duration::ZERO);
+    let mut own = worker.dedicated_connection().await.unwrap();
+    assert_eq!(
+        worker.read_once(&mut own, &[sale.id]).await.unwrap().failed,
+        1
+    );
+    let mut dead = 0;
+    for _ in 0..10 {
+        dead += worker.reclaim_once(sale.id).await.unwrap().dead_lettered;
+    }
+    assert_eq!(dead, 1, "dead-lettered after too many deliveries");
+
+    let admin = app.admin().await;
+    let letters: serde_json::Value = admin
+        .get("/api/admin/dead-letters")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let letter = &letters[0];
+    assert_eq!(letter["sale_id"], sale.id);
+    assert_eq!(letter["payload"]["order_id"], orders[0].as_str());
+    assert!(letter["deliveries"].as_i64().unwrap() >= 5);
+    assert!(
+        letter["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("orders_user_id_fkey"),
+        "{letter}"
+    );
+
+    // Still broken: the retry fails and the letter stays.
+    let id = letter["id"].as_str().unwrap();
+    let retry = admin
+        .post(
+            &format!("/api/admin/dead-letters/{id}/retry"),
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(retry.status(), 409);
+    // Fixed: the retry goes through the same idempotent insert.
+    sqlx::query("insert into users (id, username, password_hash) overriding system value values ($1, 'shopper0', $2)")
+        .bind(buyer)
+        .bind(hash)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let retry = admin
+        .post(
+            &format!("/api/admin/dead-letters/{id}/retry"),
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(retry.status(), 200);
+    assert_eq!(app.order_rows(sale.id).await.len(), 1);
+    let letters: serde_json::Value = admin
+        .get("/api/admin/dead-letters")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(letters.as_array().unwrap().len(), 0);
+    assert_eq!(app.books(sale.id).await.drift, 0);
+}
+
+#[tokio::test]
+async fn unpaid_orders_expire_and_return_their_unit_exactly_once() {
+    let clock = ShiftedClock::default();
+    let app = spawn_app_with_clock(
+        |mut config| {
+            config.workers = false;
+            config
+        },
+        Arc::new(clock.clone()),
+    )
+    .await;
+    let mut new_sale = sale_starting_in(-1_000, 2);
+    new_sale.payment_window_secs = 60;
+    let sale = app.create_sale(&new_sale).await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let carol = app.register("carol").await;
+    let (_, body) = alice.buy(sale.id).await;
+    let alice_order = body["order_id"].as_str().unwrap().to_owned();
+    let (_, body) = bob.buy(sale.id).await;
+    let bob_order = body["order_id"].as_str().unwrap().to_owned();
+    assert_eq!(carol.buy(sale.id).await.0, 410, "sold out");
+    let worker = consumer(&app, "w", Duration::from_secs(30));
+    let mut own = worker.dedicated_connection().await.unwrap();
+    assert_eq!(
+        worker
+            .read_once(&mut own, &[sale.id])
+            .await
+            .unwrap()
+            .persisted,
+        2
+    );
+
+    // Bob pays in time; then the payment window passes.
+    assert_eq!(
+        bob.post(
+            &format!("/api/orders/{bob_order}/pay"),
+            serde_json::json!({})
+        )
+        .await
+        .status(),
+        200
+    );
+    clock.advance(61_000);
+    let late = alice
+        .post(
+            &format!("/api/orders/{alice_order}/pay"),
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(late.status(), 409);
+    let body: serde_json::Value = late.json().await.unwrap();
+    assert_eq!(body["error"], "expired");
+
+    // Two sweepers at once (two instances): one unit comes back, once.
+    let sweeper = app.state().sweeper.clone();
+    let (first, second) = tokio::join!(sweeper.sweep_once(), sweeper.sweep_once());
+    let (first, second) = (first.unwrap(), second.unwrap());
+    assert_eq!(first.expired + second.expired, 1);
+    assert_eq!(first.returned + second.returned, 1);
+    assert_eq!(
+        sweeper.sweep_once().await.unwrap().returned,
+        0,
+        "a later sweep returns nothing more"
+    );
+    let books = app.books(sale.id).await;
+    assert_eq!((books.stock_left, books.drift), (1, 0));
+    let order: app::api::Order = alice
+        .get(&format!("/api/orders/{alice_order}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(order.status, app::api::OrderStatus::Expired);
+
+    // Even if the return script runs again (a crash before recording it), nothing doubles.
+    assert!(!app
+        .state()
+        .stock
+        .give_back(sale.id, &alice_order, alice.user_id, 1)
+        .await
+        .unwrap());
+    assert_eq!(app.books(sale.id).await.stock_left, 1);
+
+    // The returned unit can be won.
+    let mut status = 0;
+    for _ in 0..50 {
+        status = carol.buy(sale.id).await.0;
+        if status == 202 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(status, 202);
+}

@@ -1,0 +1,433 @@
+//! The purchase core against the real Redis and Postgres: the spike, the limits,
+//! the sale window, and the books balancing afterwards.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use app::api::BuyAccepted;
+use reqwest::StatusCode;
+use systests::{sale_starting_in, spawn_app, TestApp};
+
+/// Everything one buyer saw: accepted order ids and the final refusal code.
+#[derive(Debug, Default)]
+struct BuyerLog {
+    won: Vec<String>,
+    last_refusal: Option<String>,
+}
+
+/// One buyer: ticket, then buy; on `busy` try again; keep buying (up to
+/// `attempts` wins or refusals) until refused.
+async fn run_buyer(
+    client: reqwest::Client,
+    base: String,
+    cookie: String,
+    sale_id: i64,
+    attempts: usize,
+) -> BuyerLog {
+    let mut log = BuyerLog::default();
+    let mut tries = 0;
+    while tries < attempts {
+        let ticket = client
+            .post(format!("{base}/api/sales/{sale_id}/ticket"))
+            .header("cookie", &cookie)
+            .json(&serde_json::json!({ "captcha_id": "", "answer": "" }))
+            .send()
+            .await
+            .expect("ticket answers");
+        if ticket.status() != StatusCode::OK {
+            let body: serde_json::Value = ticket.json().await.unwrap_or_default();
+            log.last_refusal = body["error"].as_str().map(String::from);
+            return log;
+        }
+        let grant: app::api::TicketGrant = ticket.json().await.expect("a ticket");
+        let response = client
+            .post(format!("{base}{}", grant.buy_path))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .expect("buy answers");
+        match response.status() {
+            StatusCode::ACCEPTED => {
+                let accepted: BuyAccepted = response.json().await.expect("an order id");
+                log.won.push(accepted.order_id);
+                tries += 1;
+            }
+            StatusCode::SERVICE_UNAVAILABLE => tokio::task::yield_now().await,
+            status => {
+                let body: serde_json::Value = response.json().await.unwrap_or_default();
+                let code = body["error"].as_str().unwrap_or("?").to_owned();
+                assert!(
+                    matches!(code.as_str(), "sold_out" | "limit_reached"),
+                    "unexpected refusal {status} {body}"
+                );
+                log.last_refusal = Some(code);
+                return log;
+            }
+        }
+    }
+    log
+}
+
+/// Runs `buyers` concurrent buyers on a live sale of `stock` units with `limit`
+/// per user, then checks every invariant of DESIGN.md.
+async fn spike(app: &TestApp, buyers: u32, stock: i32, limit: i32, attempts: usize) {
+    let mut new_sale = sale_starting_in(-1_000, stock);
+    new_sale.per_user_limit = limit;
+    let sale = app.create_sale(&new_sale).await;
+    let sessions = app.bulk_sessions(&format!("b{}x", sale.id), buyers).await;
+    assert_eq!(sessions.len(), buyers as usize);
+
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .build()
+        .unwrap();
+    let base = app.url("");
+    let start = Arc::new(tokio::sync::Barrier::new(sessions.len()));
+    let mut tasks = Vec::new();
+    for (user_id, cookie) in sessions {
+        let (client, base, start) = (client.clone(), base.clone(), start.clone());
+        tasks.push(tokio::spawn(async move {
+            start.wait().await;
+            (
+                user_id,
+                run_buyer(client, base, cookie, sale.id, attempts).await,
+            )
+        }));
+    }
+    let mut wins: HashMap<i64, Vec<String>> = HashMap::new();
+    let mut refusals: HashMap<String, usize> = HashMap::new();
+    for task in tasks {
+        let (user_id, log) = task.await.expect("buyer task");
+        if let Some(code) = log.last_refusal {
+            *refusals.entry(code).or_default() += 1;
+        }
+        wins.entry(user_id).or_default().extend(log.won);
+    }
+    let accepted: Vec<String> = wins.values().flatten().cloned().collect();
+    assert_eq!(
+        accepted.len(),
+        stock as usize,
+        "exactly the stock is sold; refusals: {refusals:?}"
+    );
+    assert!(
+        wins.values().all(|won| won.len() <= limit as usize),
+        "nobody above the limit"
+    );
+    assert!(
+        refusals.get("sold_out").copied().unwrap_or(0) > 0,
+        "the rest heard `sold_out`"
+    );
+
+    app.drain(sale.id).await;
+    let rows = app.order_rows(sale.id).await;
+    assert_eq!(rows.len(), stock as usize, "every 202 became one order row");
+    let row_ids: HashSet<&str> = rows.iter().map(|(id, _, _)| id.as_str()).collect();
+    for order_id in &accepted {
+        assert!(
+            row_ids.contains(order_id.as_str()),
+            "order {order_id} was lost"
+        );
+    }
+    let mut per_user: HashMap<i64, i32> = HashMap::new();
+    for (_, user_id, status) in &rows {
+        assert_eq!(status, "pending_payment");
+        *per_user.entry(*user_id).or_default() += 1;
+    }
+    assert!(per_user.values().all(|units| *units <= limit));
+    let books = app.books(sale.id).await;
+    assert_eq!(books.stock_left, 0);
+    assert_eq!(books.drift, 0, "{books:?}");
+    assert_eq!(books.buyer_units, i64::from(stock));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_thousand_buyers_for_a_hundred_units_buy_exactly_a_hundred() {
+    let app = spawn_app().await;
+    spike(&app, 2_000, 100, 1, 1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn with_a_limit_of_two_and_retrying_buyers_still_exactly_the_stock() {
+    let app = spawn_app().await;
+    spike(&app, 2_000, 100, 2, 3).await;
+}
+
+#[tokio::test]
+async fn a_buyer_gets_an_order_to_poll_then_pays_it() {
+    let app = spawn_app().await;
+    let sale = app.create_sale(&sale_starting_in(-1_000, 3)).await;
+    let alice = app.register("alice").await;
+
+    let (status, body) = alice.buy(sale.id).await;
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(body["status"], "queued");
+    let order_id = body["order_id"].as_str().unwrap().to_owned();
+    app.drain(sale.id).await;
+
+    let order: app::api::Order = alice
+        .get(&format!("/api/orders/{order_id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(order.status, app::api::OrderStatus::PendingPayment);
+    assert_eq!(order.price_cents, sale.price_cents);
+    assert_eq!(order.pay_before_ms - order.created_at_ms, 900_000);
+    let mine: Vec<app::api::Order> = alice.get("/api/orders").await.json().await.unwrap();
+    assert_eq!(mine.len(), 1);
+
+    let paid = alice
+        .post(
+            &format!("/api/orders/{order_id}/pay"),
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(paid.status(), 200);
+    let paid: app::api::Order = paid.json().await.unwrap();
+    assert_eq!(paid.status, app::api::OrderStatus::Paid);
+    let again = alice
+        .post(
+            &format!("/api/orders/{order_id}/pay"),
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(again.status(), 409);
+    let cancel = alice
+        .post(
+            &format!("/api/orders/{order_id}/cancel"),
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(cancel.status(), 409);
+    let body: serde_json::Value = cancel.json().await.unwrap();
+    assert_eq!(body["error"], "not_cancellable");
+
+    // Someone else's order is not found, not forbidden: ids reveal nothing.
+    let bob = app.register("bob").await;
+    assert_eq!(
+        bob.get(&format!("/api/orders/{order_id}")).await.status(),
+        404
+    );
+    assert_eq!(
+        bob.post(
+            &format!("/api/orders/{order_id}/pay"),
+            serde_json::json!({})
+        )
+        .await
+        .status(),
+        404
+    );
+    assert_eq!(bob.get("/api/orders/not-an-id").await.status(), 400);
+}
+
+#[tokio::test]
+async fn a_cancelled_order_returns_its_unit_to_the_next_buyer() {
+    let app = spawn_app().await;
+    let sale = app.create_sale(&sale_starting_in(-1_000, 1)).await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+
+    let (status, body) = alice.buy(sale.id).await;
+    assert_eq!(status, 202);
+    let order_id = body["order_id"].as_str().unwrap().to_owned();
+    let (status, body) = bob.buy(sale.id).await;
+    assert_eq!((status, body["error"].as_str()), (410, Some("sold_out")));
+
+    app.drain(sale.id).await;
+    let cancelled = alice
+        .post(
+            &format!("/api/orders/{order_id}/cancel"),
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(cancelled.status(), 200);
+    let cancelled: app::api::Order = cancelled.json().await.unwrap();
+    assert_eq!(cancelled.status, app::api::OrderStatus::Cancelled);
+    assert_eq!(app.books(sale.id).await.stock_left, 1);
+
+    // This instance had flagged the sale sold out; the return cleared the flag.
+    let mut status = 0;
+    for _ in 0..50 {
+        status = bob.buy(sale.id).await.0;
+        if status == 202 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(status, 202, "the returned unit can be won");
+    app.drain(sale.id).await;
+    assert_eq!(app.books(sale.id).await.drift, 0);
+}
+
+#[tokio::test]
+async fn one_unit_per_buyer_means_the_second_try_is_limit_reached() {
+    let app = spawn_app().await;
+    let sale = app.create_sale(&sale_starting_in(-1_000, 5)).await;
+    let alice = app.register("alice").await;
+    assert_eq!(alice.buy(sale.id).await.0, 202);
+    let (status, body) = alice.buy(sale.id).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (409, Some("limit_reached"))
+    );
+}
+
+#[tokio::test]
+async fn before_the_start_no_ticket_and_no_sale_even_with_a_forged_ticket() {
+    let app = spawn_app().await;
+    let sale = app.create_sale(&sale_starting_in(60_000, 5)).await;
+    let alice = app.register("alice").await;
+
+    let response = alice.ticket(sale.id).await;
+    assert_eq!(response.status(), 425);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "not_started");
+    let captcha = alice
+        .post(
+            &format!("/api/sales/{}/captcha", sale.id),
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(captcha.status(), 425);
+
+    // Even a correctly signed ticket cannot buy early: the reserve checks Redis' clock.
+    let ticket = app
+        .state()
+        .tickets
+        .issue(sale.id, alice.user_id, server::now_ms() + 60_000);
+    let response = alice
+        .post(
+            &format!("/api/sales/{}/buy/{ticket}", sale.id),
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(response.status(), 425);
+    // A guessed ticket is refused outright.
+    let response = alice
+        .post(
+            &format!("/api/sales/{}/buy/123.abc", sale.id),
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(response.status(), 403);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "bad_ticket");
+    assert_eq!(app.books(sale.id).await.stock_left, 5);
+}
+
+#[tokio::test]
+async fn after_the_end_and_while_paused_nothing_is_sold() {
+    let app = spawn_app().await;
+    let mut ended = sale_starting_in(-120_000, 5);
+    ended.ends_at_ms = server::now_ms() - 1_000;
+    let ended = app.create_sale(&ended).await;
+    let alice = app.register("alice").await;
+    let response = alice.ticket(ended.id).await;
+    assert_eq!(response.status(), 410);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "ended");
+    let ticket = app
+        .state()
+        .tickets
+        .issue(ended.id, alice.user_id, server::now_ms() + 60_000);
+    let response = alice
+        .post(
+            &format!("/api/sales/{}/buy/{ticket}", ended.id),
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(response.status(), 410);
+
+    let live = app.create_sale(&sale_starting_in(-1_000, 5)).await;
+    app.state().catalog.set_paused(live.id, true).await.unwrap();
+    assert_eq!(alice.ticket(live.id).await.status(), 409);
+    let ticket = app
+        .state()
+        .tickets
+        .issue(live.id, alice.user_id, server::now_ms() + 60_000);
+    let response = alice
+        .post(
+            &format!("/api/sales/{}/buy/{ticket}", live.id),
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(response.status(), 409);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "paused");
+    assert_eq!(app.books(live.id).await.stock_left, 5, "paused: not sold");
+
+    app.state()
+        .catalog
+        .set_paused(live.id, false)
+        .await
+        .unwrap();
+    assert_eq!(alice.buy(live.id).await.0, 202, "resumed: sold again");
+}
+
+#[tokio::test]
+async fn young_accounts_are_refused_when_the_sale_asks_for_older_ones() {
+    let app = spawn_app().await;
+    let mut new_sale = sale_starting_in(-1_000, 5);
+    new_sale.min_account_age_days = 3;
+    let sale = app.create_sale(&new_sale).await;
+    let alice = app.register("alice").await;
+    let response = alice.ticket(sale.id).await;
+    assert_eq!(response.status(), 403);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "not_eligible");
+}
+
+#[tokio::test]
+async fn proof_of_work_tickets_need_a_real_solution_and_each_challenge_works_once() {
+    let app = spawn_app().await;
+    let mut new_sale = sale_starting_in(-1_000, 5);
+    new_sale.captcha = app::api::CaptchaKind::Pow;
+    let sale = app.create_sale(&new_sale).await;
+    let alice = app.register("alice").await;
+
+    let challenge: app::api::CaptchaChallenge = alice
+        .post(
+            &format!("/api/sales/{}/captcha", sale.id),
+            serde_json::json!({}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let salt = challenge.salt.clone().unwrap();
+    let bits = challenge.difficulty_bits.unwrap();
+    assert_eq!(challenge.algorithm.as_deref(), Some("sha256"));
+    // A wrong answer uses the challenge up too.
+    let wrong = (0..)
+        .find(|n| !app::pow::verify(&salt, bits, &n.to_string()))
+        .unwrap();
+    let ticket_path = format!("/api/sales/{}/ticket", sale.id);
+    let response = alice
+        .post(
+            &ticket_path,
+            serde_json::json!({ "captcha_id": challenge.captcha_id, "answer": wrong.to_string() }),
+        )
+        .await;
+    assert_eq!(response.status(), 422);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "captcha_failed");
+
+    let challenge: app::api::CaptchaChallenge = alice
+        .post(
+            &format!("/api/sales/{}/captcha", sale.id),
+            serde_json::json!({}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let nonce2 = app::pow::search(challenge.salt.as_deref().unwrap(), bits, 0, u64::MAX).unwrap();
+    let answer =
+        serde_json::json!({ "captcha_id": challenge.captcha_id, "answer": nonce2.to_string() });
+    assert_eq!(alice.post(&ticket_path, answer.clone()).await.status(), 200);
+    assert_eq!(
+        alice.post(&ticket_path, answer).await.status(),
+        422,
+        "a solved challenge cannot be replayed"
+    );
+}
