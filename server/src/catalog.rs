@@ -7,7 +7,14 @@ use app::sale_state::sale_state;
 use app::ssr::{PortError, SaleCatalog};
 use chrono::{DateTime, Utc};
 use moka::future::Cache;
+use redis::aio::ConnectionManager;
+use redis::Script;
 use sqlx::PgPool;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::keys::RedisKeys;
 
 use crate::now_ms;
 use crate::stock::SaleStock;
@@ -165,40 +172,136 @@ fn instant(ms: i64) -> Result<DateTime<Utc>, StoreError> {
         .ok_or_else(|| StoreError::Corrupt(format!("{ms} ms is out of range")))
 }
 
+/// How long a loader waits for another instance's load before querying itself.
+const PEER_LOAD_WAIT: Duration = Duration::from_millis(1_000);
+
 /// Access to sales for the API routes and the pages.
+///
+/// Sale definitions are read through two caches, so that the opening second —
+/// thousands of requests for one sale on every instance, caches cold — costs
+/// Postgres one query: this instance's memory (moka, which runs one loader per
+/// key at a time: single flight within the instance), then a copy in Redis shared
+/// by all instances, filled by the one instance that wins a `SET NX PX` lock and
+/// released with a compare-and-delete script. "No such sale" is cached the same
+/// way, so a flood of made-up ids does not reach Postgres either.
 #[derive(Clone)]
 pub struct Catalog {
     db: PgPool,
+    redis: ConnectionManager,
+    keys: RedisKeys,
     stock: SaleStock,
-    /// Sales by id, including "no such sale" (a negative entry), so a flood of
-    /// requests for one id costs one query per TTL, and concurrent misses for the
-    /// same id share one query (moka runs one loader per key at a time).
     cache: Cache<i64, Option<Sale>>,
+    unlock: Arc<Script>,
+    /// Sale definitions read from Postgres, for tests and metrics.
+    db_loads: Arc<AtomicU64>,
 }
 
 impl Catalog {
-    pub fn new(db: PgPool, stock: SaleStock) -> Self {
+    pub fn new(db: PgPool, redis: ConnectionManager, stock: SaleStock) -> Self {
         Self {
             db,
+            redis,
+            keys: stock.keys().clone(),
             stock,
             cache: Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live(CACHE_TTL)
                 .build(),
+            unlock: Arc::new(Script::new(include_str!("../lua/unlock.lua"))),
+            db_loads: Arc::new(AtomicU64::new(0)),
         }
     }
 
-    /// A sale from this instance's cache, loading it on a miss.
+    /// How many times a sale definition was read from Postgres.
+    pub fn db_loads(&self) -> u64 {
+        self.db_loads.load(Ordering::Relaxed)
+    }
+
+    /// A sale from the caches, loading it on a miss.
     pub async fn cached_sale(&self, id: i64) -> Result<Option<Sale>, StoreError> {
         self.cache
-            .try_get_with(id, self.sale(id))
+            .try_get_with(id, self.load_shared(id))
             .await
             .map_err(|error| StoreError::Corrupt(format!("loading sale {id}: {error}")))
     }
 
-    /// Forgets this instance's copy of a sale (after an edit).
+    /// The shared (Redis) level: a hit, or the lock and one query, or the result
+    /// of whoever holds the lock.
+    async fn load_shared(&self, id: i64) -> Result<Option<Sale>, StoreError> {
+        if let Some(shared) = self.shared_copy(id).await? {
+            return Ok(shared);
+        }
+        let mut token = [0u8; 16];
+        getrandom::fill(&mut token)
+            .map_err(|error| StoreError::Corrupt(format!("no randomness: {error}")))?;
+        let token = hex::encode(token);
+        let lock = self.keys.sale_load_lock(id);
+        let mut redis = self.redis.clone();
+        let locked: Option<String> = redis::cmd("SET")
+            .arg(&lock)
+            .arg(&token)
+            .arg("NX")
+            .arg("PX")
+            .arg(PEER_LOAD_WAIT.as_millis() as u64)
+            .query_async(&mut redis)
+            .await?;
+        if locked.is_some() {
+            let loaded = self.sale(id).await;
+            if let Ok(sale) = &loaded {
+                let json = serde_json::to_string(sale)
+                    .map_err(|error| StoreError::Corrupt(error.to_string()))?;
+                let () = redis::cmd("SET")
+                    .arg(self.keys.sale_cache(id))
+                    .arg(json)
+                    .arg("PX")
+                    .arg(CACHE_TTL.as_millis() as u64)
+                    .query_async(&mut redis)
+                    .await?;
+            }
+            let _released: i64 = self
+                .unlock
+                .key(&lock)
+                .arg(&token)
+                .invoke_async(&mut redis)
+                .await?;
+            return loaded;
+        }
+        let deadline = tokio::time::Instant::now() + PEER_LOAD_WAIT;
+        while tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            if let Some(shared) = self.shared_copy(id).await? {
+                return Ok(shared);
+            }
+        }
+        // The other loader is too slow or died: ask Postgres ourselves.
+        self.sale(id).await
+    }
+
+    /// The copy in Redis: `Some(None)` is a cached "no such sale".
+    async fn shared_copy(&self, id: i64) -> Result<Option<Option<Sale>>, StoreError> {
+        let mut redis = self.redis.clone();
+        let json: Option<String> = redis::cmd("GET")
+            .arg(self.keys.sale_cache(id))
+            .query_async(&mut redis)
+            .await?;
+        Ok(json.and_then(|json| serde_json::from_str(&json).ok()))
+    }
+
+    /// Forgets the cached copies of a sale (after an edit): this instance's and
+    /// the shared one; other instances' copies age out within the TTL.
     pub async fn forget(&self, id: i64) {
         self.cache.invalidate(&id).await;
+        let mut redis = self.redis.clone();
+        let deleted: Result<i64, _> = redis::cmd("DEL")
+            .arg(self.keys.sale_cache(id))
+            .query_async(&mut redis)
+            .await;
+        if let Err(error) = deleted {
+            tracing::warn!(
+                sale_id = id,
+                "cannot drop the shared copy of a sale: {error}"
+            );
+        }
     }
 
     /// Scheduled, live and recently ended (last 7 days) sales, soonest first, each
@@ -233,8 +336,9 @@ impl Catalog {
             .collect())
     }
 
-    /// One sale, `None` if there is no such id.
+    /// One sale straight from Postgres, `None` if there is no such id.
     pub async fn sale(&self, id: i64) -> Result<Option<Sale>, StoreError> {
+        self.db_loads.fetch_add(1, Ordering::Relaxed);
         let row = sqlx::query_as!(
             SaleRow,
             r#"select id, title, description, image_url, price_cents, list_price_cents, stock,
@@ -305,6 +409,7 @@ impl Catalog {
         let sale = Sale::try_from(row)?;
         // A fresh id: whatever an older key said belongs to a database that is gone.
         self.stock.load(&sale).await?;
+        self.forget(sale.id).await;
         Ok(sale)
     }
 

@@ -15,6 +15,10 @@
 //! | `FLASHSALE_MAX_INFLIGHT_BUYS` | `4096` | buy requests one instance works on at once; more get 503 `busy` |
 //! | `FLASHSALE_POW_BITS` | `18` | leading zero bits a proof-of-work answer needs |
 //! | `FLASHSALE_WORKERS` | `true` | run the order consumer and expiry sweeper in this process |
+//! | `FLASHSALE_RATE_PER_USER` | `2:6` | requests per second `:` burst, per shopper and sale |
+//! | `FLASHSALE_RATE_PER_IP` | `50:200` | the same per client address and sale |
+//! | `FLASHSALE_RATE_PER_SALE` | `20000:20000` | the same for all shoppers of a sale together |
+//! | `FLASHSALE_TRUST_FORWARDED_FOR` | `false` | take the client address from `X-Forwarded-For` (behind a proxy) |
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -75,6 +79,9 @@ pub struct Config {
     pub consumer: crate::orders::consumer::ConsumerSettings,
     /// How often the expiry sweeper wakes.
     pub sweep_every: std::time::Duration,
+    pub rate_limits: crate::ratelimit::RateLimits,
+    /// Whether `X-Forwarded-For` names the client (only behind a trusted proxy).
+    pub trust_forwarded_for: bool,
 }
 
 /// Why the configuration cannot be used; each message names the variable to fix.
@@ -182,6 +189,31 @@ impl Config {
             workers: parse_or(get("FLASHSALE_WORKERS"), "FLASHSALE_WORKERS", true)?,
             consumer: crate::orders::consumer::ConsumerSettings::default(),
             sweep_every: std::time::Duration::from_secs(1),
+            rate_limits: {
+                let defaults = crate::ratelimit::RateLimits::default();
+                crate::ratelimit::RateLimits {
+                    per_user: parse_rate(
+                        get("FLASHSALE_RATE_PER_USER"),
+                        "FLASHSALE_RATE_PER_USER",
+                        defaults.per_user,
+                    )?,
+                    per_ip: parse_rate(
+                        get("FLASHSALE_RATE_PER_IP"),
+                        "FLASHSALE_RATE_PER_IP",
+                        defaults.per_ip,
+                    )?,
+                    per_sale: parse_rate(
+                        get("FLASHSALE_RATE_PER_SALE"),
+                        "FLASHSALE_RATE_PER_SALE",
+                        defaults.per_sale,
+                    )?,
+                }
+            },
+            trust_forwarded_for: parse_or(
+                get("FLASHSALE_TRUST_FORWARDED_FOR"),
+                "FLASHSALE_TRUST_FORWARDED_FOR",
+                false,
+            )?,
         })
     }
 
@@ -196,6 +228,26 @@ impl Config {
         self.leptos.site_addr = addr;
         self
     }
+}
+
+/// `"<per second>:<burst>"`, e.g. `"2:6"`.
+fn parse_rate(
+    value: Option<String>,
+    name: &'static str,
+    default: crate::ratelimit::Rate,
+) -> Result<crate::ratelimit::Rate, ConfigError> {
+    let Some(value) = value else {
+        return Ok(default);
+    };
+    let parsed = value.split_once(':').and_then(|(rate, burst)| {
+        let per_second: f64 = rate.trim().parse().ok().filter(|rate: &f64| *rate > 0.0)?;
+        let burst: u32 = burst.trim().parse().ok().filter(|burst| *burst > 0)?;
+        Some(crate::ratelimit::Rate { per_second, burst })
+    });
+    parsed.ok_or_else(|| ConfigError::Invalid {
+        name,
+        reason: format!("`{value}` is not `<requests per second>:<burst>`"),
+    })
 }
 
 fn parse_or<T: std::str::FromStr>(
@@ -282,6 +334,21 @@ mod tests {
             Config::from_lookup(|name| (name == "LEPTOS_SITE_ADDR").then(|| "nowhere".to_string()))
                 .unwrap_err();
         assert!(error.to_string().contains("LEPTOS_SITE_ADDR"));
+    }
+
+    #[test]
+    fn rate_limits_read_rate_and_burst() {
+        let config = config(&[("FLASHSALE_RATE_PER_USER", "0.5:3")]).unwrap();
+        assert_eq!(config.rate_limits.per_user.per_second, 0.5);
+        assert_eq!(config.rate_limits.per_user.burst, 3);
+        for bad in ["5", "0:3", "2:0", "x:y"] {
+            let error = config_error(&[("FLASHSALE_RATE_PER_IP", bad)]);
+            assert!(error.contains("FLASHSALE_RATE_PER_IP"), "{bad}: {error}");
+        }
+    }
+
+    fn config_error(vars: &[(&str, &str)]) -> String {
+        config(vars).unwrap_err().to_string()
     }
 
     #[test]

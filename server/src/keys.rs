@@ -77,6 +77,21 @@ impl RedisKeys {
         format!("{}sold-out", self.prefix)
     }
 
+    /// A rate-limit bucket of a sale (`name` tells whose: user, address, sale).
+    pub fn rate_bucket(&self, sale_id: i64, name: &str) -> String {
+        self.sale_key(sale_id, &format!("rl:{name}"))
+    }
+
+    /// The shared cache of a sale's definition (JSON), between instances.
+    pub fn sale_cache(&self, sale_id: i64) -> String {
+        self.sale_key(sale_id, "def")
+    }
+
+    /// The lock one instance holds while it loads a sale from Postgres.
+    pub fn sale_load_lock(&self, sale_id: i64) -> String {
+        self.sale_key(sale_id, "def-lock")
+    }
+
     /// A session, by the SHA-256 of its token.
     pub fn session(&self, token_hash: &str) -> String {
         format!("{}sess:{token_hash}", self.prefix)

@@ -20,6 +20,7 @@
 //!   exactly-once return of units.
 //! - [`captcha`] and [`tickets`]: the challenge and the signed dynamic buy URL.
 //! - [`guards`]: admission limit and local sold-out flags on the buy path.
+//! - [`ratelimit`]: per user / address / sale limits shared through Redis.
 //! - [`orders`]: order ids, reading, paying, cancelling; the stream consumer and
 //!   the expiry sweeper.
 //! - [`reconcile`]: Redis against Postgres, per sale.
@@ -38,6 +39,7 @@ pub mod guards;
 pub mod keys;
 pub mod metrics;
 pub mod orders;
+pub mod ratelimit;
 pub mod reconcile;
 pub mod routes;
 pub mod sessions;

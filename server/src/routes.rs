@@ -64,6 +64,45 @@ impl<S: Send + Sync> FromRequestParts<S> for OrderIdParam {
     }
 }
 
+/// The client's address: the socket peer, or the first `X-Forwarded-For` entry
+/// when the deployment says a trusted proxy sets it.
+#[derive(Clone, Copy, Debug)]
+pub struct ClientIp(pub std::net::IpAddr);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp
+where
+    crate::startup::ClientIpPolicy: axum::extract::FromRef<S>,
+{
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        use axum::extract::{ConnectInfo, FromRef};
+        let policy = crate::startup::ClientIpPolicy::from_ref(state);
+        let forwarded = policy
+            .trust_forwarded_for
+            .then(|| {
+                parts
+                    .headers
+                    .get("x-forwarded-for")?
+                    .to_str()
+                    .ok()?
+                    .split(',')
+                    .next()?
+                    .trim()
+                    .parse()
+                    .ok()
+            })
+            .flatten();
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<std::net::SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip());
+        Ok(ClientIp(forwarded.or(peer).unwrap_or(
+            std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+        )))
+    }
+}
+
 /// A JSON body. Unparseable JSON or a wrong content type is 400 `bad_request`;
 /// well-formed JSON of the wrong shape is 422 `invalid`.
 pub struct ApiJson<T>(pub T);

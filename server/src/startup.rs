@@ -37,6 +37,7 @@ use crate::metrics::Metrics;
 use crate::orders::consumer::OrderConsumer;
 use crate::orders::expiry::ExpirySweeper;
 use crate::orders::OrderBook;
+use crate::ratelimit::RateLimiter;
 use crate::routes::{self, accounts, admin, health, orders, purchase, sales};
 use crate::sessions::SessionStore;
 use crate::stock::SaleStock;
@@ -46,6 +47,13 @@ use crate::tickets::TicketSigner;
 #[derive(Clone, Copy, Debug)]
 pub struct CookiePolicy {
     pub secure: bool,
+}
+
+/// How to find the client's address (for per-address rate limits).
+#[derive(Clone, Copy, Debug)]
+pub struct ClientIpPolicy {
+    /// Use the first `X-Forwarded-For` entry: only behind a proxy that sets it.
+    pub trust_forwarded_for: bool,
 }
 
 /// Shared by every handler; each takes only the part it needs.
@@ -66,6 +74,8 @@ pub struct AppState {
     pub sold_out: SoldOutFlags,
     pub clock: Arc<dyn Clock>,
     pub cookies: CookiePolicy,
+    pub rate_limiter: RateLimiter,
+    pub client_ip: ClientIpPolicy,
     pub leptos: LeptosOptions,
     pub metrics: Arc<Metrics>,
 }
@@ -126,7 +136,7 @@ impl Application {
         let redis = ConnectionManager::new_lazy_with_config(redis_client.clone(), redis_config)?;
         let keys = RedisKeys::new(config.redis_prefix.clone());
         let stock = SaleStock::new(redis.clone(), keys.clone());
-        let catalog = Catalog::new(db.clone(), stock.clone());
+        let catalog = Catalog::new(db.clone(), redis.clone(), stock.clone());
         let consumer = OrderConsumer::new(
             db.clone(),
             redis.clone(),
@@ -154,6 +164,10 @@ impl Application {
             sold_out: SoldOutFlags::default(),
             cookies: CookiePolicy {
                 secure: config.environment == Environment::Production,
+            },
+            rate_limiter: RateLimiter::new(redis.clone(), keys.clone(), config.rate_limits),
+            client_ip: ClientIpPolicy {
+                trust_forwarded_for: config.trust_forwarded_for,
             },
             clock,
             consumer,
@@ -223,9 +237,13 @@ impl Application {
                     .run(self.sweep_every, stopped.clone()),
             ));
         }
-        let served = axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let served = axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await;
         let _ = stop_workers.send(true);
         for task in tasks {
             let _ = task.await;

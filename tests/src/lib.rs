@@ -303,6 +303,17 @@ pub fn test_config(database: &str, redis_prefix: &str) -> Config {
     config.consumer.block = std::time::Duration::from_millis(100);
     config.consumer.refresh = std::time::Duration::from_millis(100);
     config.pow_bits = 8;
+    // Thousands of simulated shoppers share 127.0.0.1: rate limits are tested on
+    // their own (tests/rate_limits.rs), not in every test.
+    let generous = server::ratelimit::Rate {
+        per_second: 100_000.0,
+        burst: 100_000,
+    };
+    config.rate_limits = server::ratelimit::RateLimits {
+        per_user: generous,
+        per_ip: generous,
+        per_sale: generous,
+    };
     config
 }
 

@@ -18,7 +18,8 @@ use crate::clock::Clock;
 use crate::error::ApiError;
 use crate::guards::SoldOutFlags;
 use crate::orders::OrderId;
-use crate::routes::{ApiJson, SaleId};
+use crate::ratelimit::RateLimiter;
+use crate::routes::{ApiJson, ClientIp, SaleId};
 use crate::sessions::{CurrentUser, Session};
 use crate::startup::AppState;
 use crate::stock::{Reservation, SaleStock};
@@ -73,11 +74,14 @@ pub async fn captcha(
     State(catalog): State<Catalog>,
     State(captchas): State<Captchas>,
     State(clock): State<Arc<dyn Clock>>,
+    State(limiter): State<RateLimiter>,
+    ClientIp(ip): ClientIp,
     CurrentUser(user): CurrentUser,
     SaleId(sale_id): SaleId,
 ) -> Result<Json<CaptchaChallenge>, ApiError> {
     let now = clock.now_ms();
     let sale = open_sale(&catalog, sale_id, now).await?;
+    limit(&limiter, sale_id, user.user_id, ip).await?;
     Ok(Json(
         captchas
             .issue(sale.captcha, sale_id, user.user_id, now)
@@ -88,6 +92,7 @@ pub async fn captcha(
 /// `POST /api/sales/{id}/ticket`: a solved CAPTCHA for the buy path.
 pub async fn ticket(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     CurrentUser(user): CurrentUser,
     SaleId(sale_id): SaleId,
     ApiJson(request): ApiJson<TicketRequest>,
@@ -106,6 +111,7 @@ pub async fn ticket(
         return Err(sold_out());
     }
     check_eligible(&sale, &user, now)?;
+    limit(&state.rate_limiter, sale_id, user.user_id, ip).await?;
     match captchas
         .check(
             sale.captcha,
@@ -133,6 +139,24 @@ pub async fn ticket(
     }))
 }
 
+/// 429 `rate_limited` with `Retry-After` when a bucket is empty.
+async fn limit(
+    limiter: &RateLimiter,
+    sale_id: i64,
+    user_id: i64,
+    ip: std::net::IpAddr,
+) -> Result<(), ApiError> {
+    match limiter.check(sale_id, user_id, ip).await? {
+        None => Ok(()),
+        Some(wait_secs) => Err(ApiError::retry_later(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "too many requests, slow down",
+            wait_secs,
+        )),
+    }
+}
+
 /// The sale's rule against freshly made accounts.
 fn check_eligible(sale: &Sale, user: &Session, now_ms: i64) -> Result<(), ApiError> {
     let age_ms = now_ms - user.account_created_ms;
@@ -152,13 +176,22 @@ fn check_eligible(sale: &Sale, user: &Session, now_ms: i64) -> Result<(), ApiErr
 /// `POST /api/sales/{id}/buy/{ticket}`: the reserve. 202 with the order id to poll.
 pub async fn buy(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     Path((raw_sale_id, ticket)): Path<(String, String)>,
     headers: axum::http::HeaderMap,
 ) -> Response {
     // Only a sale id vouched for (by a valid ticket or a sold-out flag) becomes a
     // metric label: a flood of made-up ids must not create a flood of series.
     let mut vouched_sale = None;
-    let result = buy_inner(&state, &raw_sale_id, &ticket, &headers, &mut vouched_sale).await;
+    let result = buy_inner(
+        &state,
+        &raw_sale_id,
+        &ticket,
+        &headers,
+        ip,
+        &mut vouched_sale,
+    )
+    .await;
     let outcome = match &result {
         Ok(_) => "won",
         Err(ApiError::Rejected { code, .. }) => code,
@@ -178,6 +211,7 @@ async fn buy_inner(
     raw_sale_id: &str,
     ticket: &str,
     headers: &axum::http::HeaderMap,
+    ip: std::net::IpAddr,
     vouched_sale: &mut Option<i64>,
 ) -> Result<BuyAccepted, ApiError> {
     let Some(_slot) = state.admission.try_admit() else {
@@ -210,6 +244,7 @@ async fn buy_inner(
             ApiError::rejected(StatusCode::FORBIDDEN, "bad_ticket", error.to_string())
         })?;
     *vouched_sale = Some(sale_id);
+    limit(&state.rate_limiter, sale_id, user.user_id, ip).await?;
     reserve(&state.stock, &state.sold_out, sale_id, user.user_id).await
 }
 

@@ -1,0 +1,114 @@
+//! Rate limits on the hot path: a shopper hammering gets 429 with `Retry-After`,
+//! and the limit holds across instances because it lives in Redis.
+
+use server::ratelimit::{Rate, RateLimits};
+use systests::{sale_starting_in, spawn_app_with};
+
+fn tight(per_user_burst: u32, per_ip_burst: u32) -> RateLimits {
+    RateLimits {
+        per_user: Rate {
+            per_second: 0.2,
+            burst: per_user_burst,
+        },
+        per_ip: Rate {
+            per_second: 0.2,
+            burst: per_ip_burst,
+        },
+        per_sale: Rate {
+            per_second: 10_000.0,
+            burst: 10_000,
+        },
+    }
+}
+
+#[tokio::test]
+async fn a_hammering_shopper_is_told_to_wait_and_others_are_not() {
+    let app = spawn_app_with(|mut config| {
+        config.rate_limits = tight(3, 100);
+        config
+    })
+    .await;
+    let sale = app.create_sale(&sale_starting_in(-1_000, 100)).await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        let response = alice.ticket(sale.id).await;
+        statuses.push(response.status().as_u16());
+        if response.status() == 429 {
+            let retry_after: u64 = response.headers()["retry-after"]
+                .to_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            assert!((1..=5).contains(&retry_after), "{retry_after}");
+            let body: serde_json::Value = response.json().await.unwrap();
+            assert_eq!(body["error"], "rate_limited");
+        }
+    }
+    assert_eq!(
+        statuses,
+        vec![200, 200, 200, 429, 429],
+        "a burst of 3, then wait"
+    );
+    assert_eq!(
+        bob.ticket(sale.id).await.status(),
+        200,
+        "another shopper is not affected"
+    );
+}
+
+#[tokio::test]
+async fn one_address_is_limited_across_two_instances() {
+    // Two instances sharing Redis and Postgres, as behind a load balancer.
+    let first = spawn_app_with(|mut config| {
+        config.rate_limits = tight(100, 4);
+        config
+    })
+    .await;
+    let sale = first.create_sale(&sale_starting_in(-1_000, 100)).await;
+    let shared_db = first
+        .db
+        .connect_options()
+        .get_database()
+        .unwrap()
+        .to_owned();
+    let prefix = first.redis_prefix.clone();
+    let second = server::startup::Application::build({
+        let mut config = systests::test_config(&shared_db, &prefix);
+        config.rate_limits = tight(100, 4);
+        config.workers = false;
+        config
+    })
+    .await
+    .unwrap();
+    let second_address = second.address();
+    tokio::spawn(second.run_until_stopped(std::future::pending()));
+
+    let shopper = first.register("carol").await;
+    let mut allowed = 0;
+    for n in 0..8 {
+        let base = if n % 2 == 0 {
+            first.url("")
+        } else {
+            format!("http://{second_address}")
+        };
+        let response = shopper
+            .client
+            .post(format!("{base}/api/sales/{}/ticket", sale.id))
+            .json(&serde_json::json!({ "captcha_id": "", "answer": "" }))
+            .send()
+            .await
+            .unwrap();
+        if response.status() == 200 {
+            allowed += 1;
+        } else {
+            assert_eq!(response.status(), 429);
+        }
+    }
+    assert_eq!(
+        allowed, 4,
+        "the address's burst is shared, not per instance"
+    );
+}
