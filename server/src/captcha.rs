@@ -1,7 +1,8 @@
 //! CAPTCHA challenges. The answer is kept in Redis under a random id with a TTL
 //! and taken with `GETDEL`, so every challenge is single use: a replayed answer
-//! finds nothing. `pow` is checked with one hash; `none` needs no challenge.
-//! (The `image` kind is answered as a `pow` challenge until image rendering lands.)
+//! finds nothing. `image` shows a picture (rendered on the blocking pool, see
+//! [`crate::captcha_image`]); `pow` is checked with one hash; `none` needs no
+//! challenge.
 
 use app::api::{CaptchaChallenge, CaptchaKind};
 use redis::aio::ConnectionManager;
@@ -65,9 +66,45 @@ impl Captchas {
             });
         }
         let captcha_id = random_hex(16)?;
+        let mut redis = self.redis.clone();
+        if kind == CaptchaKind::Image {
+            let answer = crate::captcha_image::answer()
+                .map_err(|error| StoreError::Corrupt(format!("no randomness: {error}")))?;
+            let mut seed = [0u8; 8];
+            getrandom::fill(&mut seed)
+                .map_err(|error| StoreError::Corrupt(format!("no randomness: {error}")))?;
+            let picture = {
+                let answer = answer.clone();
+                tokio::task::spawn_blocking(move || {
+                    crate::captcha_image::render(&answer, u64::from_le_bytes(seed))
+                })
+                .await
+                .map_err(|error| StoreError::Corrupt(format!("rendering failed: {error}")))?
+            };
+            let () = redis::cmd("SET")
+                .arg(self.keys.captcha(&captcha_id))
+                .arg(format!("image:{sale_id}:{user_id}:{answer}"))
+                .arg("PX")
+                .arg(CHALLENGE_TTL_MS)
+                .query_async(&mut redis)
+                .await?;
+            use base64::Engine;
+            let image = format!(
+                "data:image/svg+xml;base64,{}",
+                base64::engine::general_purpose::STANDARD.encode(picture)
+            );
+            return Ok(CaptchaChallenge {
+                captcha_id,
+                kind,
+                image: Some(image),
+                salt: None,
+                difficulty_bits: None,
+                algorithm: None,
+                expires_at_ms,
+            });
+        }
         let salt = random_hex(16)?;
         let bits = self.pow_difficulty_bits;
-        let mut redis = self.redis.clone();
         let () = redis::cmd("SET")
             .arg(self.keys.captcha(&captcha_id))
             .arg(format!("pow:{sale_id}:{user_id}:{bits}:{salt}"))
@@ -77,7 +114,7 @@ impl Captchas {
             .await?;
         Ok(CaptchaChallenge {
             captcha_id,
-            kind: CaptchaKind::Pow,
+            kind,
             image: None,
             salt: Some(salt),
             difficulty_bits: Some(bits),
@@ -113,13 +150,17 @@ impl Captchas {
             return Ok(Verdict::Failed);
         };
         let parts: Vec<&str> = stored.splitn(5, ':').collect();
+        let owner_ok =
+            |sale: &str, user: &str| sale == sale_id.to_string() && user == user_id.to_string();
         let passed = match parts[..] {
             ["pow", sale, user, bits, salt] => {
-                sale == sale_id.to_string()
-                    && user == user_id.to_string()
+                owner_ok(sale, user)
                     && bits
                         .parse()
                         .is_ok_and(|bits| app::pow::verify(salt, bits, answer))
+            }
+            ["image", sale, user, expected] => {
+                owner_ok(sale, user) && crate::captcha_image::matches(expected, answer)
             }
             _ => false,
         };

@@ -18,7 +18,8 @@
 //!   and the `CurrentUser` / `AdminUser` extractors.
 //! - [`stock`]: the Redis side of a sale: loading it, the Lua reserve, the
 //!   exactly-once return of units.
-//! - [`captcha`] and [`tickets`]: the challenge and the signed dynamic buy URL.
+//! - [`captcha`], [`captcha_image`] and [`tickets`]: the challenge (proof of work
+//!   or picture) and the signed dynamic buy URL.
 //! - [`guards`]: admission limit and local sold-out flags on the buy path.
 //! - [`ratelimit`]: per user / address / sale limits shared through Redis.
 //! - [`orders`]: order ids, reading, paying, cancelling; the stream consumer and
@@ -29,6 +30,7 @@
 
 pub mod accounts;
 pub mod captcha;
+pub mod captcha_image;
 pub mod catalog;
 pub mod cli;
 pub mod clock;

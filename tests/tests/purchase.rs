@@ -431,3 +431,82 @@ async fn proof_of_work_tickets_need_a_real_solution_and_each_challenge_works_onc
         "a solved challenge cannot be replayed"
     );
 }
+
+#[tokio::test]
+async fn image_captchas_show_a_picture_and_take_the_typed_text_once() {
+    let app = spawn_app().await;
+    let mut new_sale = sale_starting_in(-1_000, 5);
+    new_sale.captcha = app::api::CaptchaKind::Image;
+    let sale = app.create_sale(&new_sale).await;
+    let alice = app.register("alice").await;
+    let challenge_path = format!("/api/sales/{}/captcha", sale.id);
+    let ticket_path = format!("/api/sales/{}/ticket", sale.id);
+
+    let challenge: app::api::CaptchaChallenge = alice
+        .post(&challenge_path, serde_json::json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(challenge.kind, app::api::CaptchaKind::Image);
+    let image = challenge.image.clone().unwrap();
+    assert!(image.starts_with("data:image/svg+xml;base64,"));
+    // The answer a person reads off the picture (here: read from where the server keeps it).
+    let mut redis = redis::Client::open(systests::redis_url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let stored: String = redis::cmd("GET")
+        .arg(format!(
+            "{}captcha:{}",
+            app.redis_prefix, challenge.captcha_id
+        ))
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    let answer = stored.rsplit(':').next().unwrap().to_lowercase();
+    let picture = String::from_utf8(
+        base64::Engine::decode(
+            &base64::engine::general_purpose::STANDARD,
+            &image["data:image/svg+xml;base64,".len()..],
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert!(
+        !picture.to_lowercase().contains(&answer),
+        "the answer is drawn, not written"
+    );
+
+    let wrong = alice
+        .post(
+            &ticket_path,
+            serde_json::json!({ "captcha_id": challenge.captcha_id, "answer": "zzzzz" }),
+        )
+        .await;
+    assert_eq!(wrong.status(), 422);
+    let challenge: app::api::CaptchaChallenge = alice
+        .post(&challenge_path, serde_json::json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let stored: String = redis::cmd("GET")
+        .arg(format!(
+            "{}captcha:{}",
+            app.redis_prefix, challenge.captcha_id
+        ))
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    let answer = format!(" {} ", stored.rsplit(':').next().unwrap().to_lowercase());
+    let body = serde_json::json!({ "captcha_id": challenge.captcha_id, "answer": answer });
+    let accepted = alice.post(&ticket_path, body.clone()).await;
+    assert_eq!(accepted.status(), 200, "case and spaces do not matter");
+    assert_eq!(
+        alice.post(&ticket_path, body).await.status(),
+        422,
+        "single use"
+    );
+}
