@@ -12,7 +12,7 @@
 //! | `FLASHSALE_SECRET` | random per process in development | key for signing tickets and sessions, ≥ 32 bytes |
 //! | `FLASHSALE_ENV` | `development` | `production` makes the secret mandatory |
 //! | `FLASHSALE_DEMO` | `false` | create a demo sale when none is scheduled or live (also `--demo`) |
-//! | `FLASHSALE_MAX_INFLIGHT_BUYS` | `4096` | buy requests one instance works on at once; more get 503 `busy` |
+//! | `FLASHSALE_MAX_INFLIGHT_BUYS` | `4096` | buy requests one instance works on at once; more get 503 `busy` (0 drains the instance) |
 //! | `FLASHSALE_POW_BITS` | `18` | leading zero bits a proof-of-work answer needs |
 //! | `FLASHSALE_WORKERS` | `true` | run the order consumer and expiry sweeper in this process |
 //! | `FLASHSALE_RATE_PER_USER` | `2:6` | requests per second `:` burst, per shopper and sale |

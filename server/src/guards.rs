@@ -19,9 +19,11 @@ pub struct Admission {
 }
 
 impl Admission {
+    /// `max_in_flight` of 0 drains the instance: it answers every buy `busy`
+    /// (the load balancer's retries go to the other instances).
     pub fn new(max_in_flight: usize) -> Self {
         Self {
-            slots: Arc::new(Semaphore::new(max_in_flight.max(1))),
+            slots: Arc::new(Semaphore::new(max_in_flight)),
         }
     }
 

@@ -510,3 +510,22 @@ async fn image_captchas_show_a_picture_and_take_the_typed_text_once() {
         "single use"
     );
 }
+
+#[tokio::test]
+async fn a_full_instance_answers_busy_at_once_and_sells_nothing() {
+    // No admission slots at all: the instance is draining.
+    let app = systests::spawn_app_with(|mut config| {
+        config.max_inflight_buys = 0;
+        config
+    })
+    .await;
+    let sale = app.create_sale(&sale_starting_in(-1_000, 5)).await;
+    let alice = app.register("alice").await;
+    let grant: app::api::TicketGrant = alice.ticket(sale.id).await.json().await.unwrap();
+    let response = alice.post(&grant.buy_path, serde_json::json!({})).await;
+    assert_eq!(response.status(), 503);
+    assert_eq!(response.headers()["retry-after"], "1");
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "busy");
+    assert_eq!(app.books(sale.id).await.stock_left, 5);
+}
