@@ -1,7 +1,10 @@
 //! Reusable pieces of the shopper pages.
 
+mod buy_panel;
 mod countdown;
 mod sale_card;
+pub mod sale_clock;
 
+pub use buy_panel::BuyPanel;
 pub use countdown::Countdown;
 pub use sale_card::SaleCard;

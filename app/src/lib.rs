@@ -13,11 +13,15 @@
 //!   call the ports of [`ssr`] and stay thin.
 //! - [`ssr`] (feature `ssr` only): the port traits the server implements and hands
 //!   over as Leptos context. `app` never names Redis or SQL.
+//! - [`client`]: the browser's calls to the JSON API (fetch, `Retry-After`).
+//! - [`account`]: who is logged in, loaded after hydration.
 //! - [`components`] and [`pages`]: the Leptos views.
 //!
 //! Features: `ssr` for the server build, `hydrate` for the WASM build. Never both.
 
+pub mod account;
 pub mod api;
+pub mod client;
 pub mod clock;
 pub mod components;
 pub mod money;
@@ -61,6 +65,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    let account = account::provide_account();
     // Effects run only in the browser, so this flips once hydration is done.
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| hydrated.set(true));
@@ -70,6 +75,25 @@ pub fn App() -> impl IntoView {
         <Router>
             <header class="site-header">
                 <A href="/" attr:class="brand">"⚡ Flash sale"</A>
+                <nav class="account-nav">
+                    {move || match account.0.get() {
+                        None => ().into_any(),
+                        Some(None) => view! {
+                            <a href="/login">"Log in"</a>
+                            <a href="/register">"Register"</a>
+                        }.into_any(),
+                        Some(Some(me)) => view! {
+                            <a href="/orders">"My orders"</a>
+                            <span class="whoami">{me.username}</span>
+                            <button class="link-button" on:click=move |_| {
+                                client::spawn(async move {
+                                    let _ = client::post::<_, ()>("/api/auth/logout", &()).await;
+                                    account.refresh();
+                                });
+                            }>"Log out"</button>
+                        }.into_any(),
+                    }}
+                </nav>
             </header>
             <main data-hydrated=move || hydrated.get().to_string()>
                 <Routes fallback=pages::NotFound>
@@ -77,6 +101,10 @@ pub fn App() -> impl IntoView {
                     // Async mode: the status code (404 for a missing sale) is known
                     // before the first byte is sent.
                     <Route path=path!("/sales/:id") view=pages::SalePage ssr=SsrMode::Async/>
+                    <Route path=path!("/login") view=pages::LoginPage/>
+                    <Route path=path!("/register") view=pages::RegisterPage/>
+                    <Route path=path!("/orders") view=pages::OrdersPage/>
+                    <Route path=path!("/orders/:id") view=pages::OrderPage/>
                 </Routes>
             </main>
         </Router>

@@ -538,7 +538,7 @@ impl SaleCatalog for Catalog {
     }
 
     async fn sale(&self, id: i64) -> Result<Option<Sale>, PortError> {
-        Catalog::sale(self, id)
+        self.cached_sale(id)
             .await
             .map_err(|error| PortError(error.to_string()))
     }

@@ -26,6 +26,7 @@
 //!   the expiry sweeper.
 //! - [`reconcile`]: Redis against Postgres, per sale.
 //! - [`clock`]: "now" for deadlines, shiftable in tests.
+//! - [`page_cache`]: `Cache-Control` and `ETag` for the shared sale pages.
 //! - [`cli`]: admin and load-test user creation from the command line.
 
 pub mod accounts;
@@ -41,6 +42,7 @@ pub mod guards;
 pub mod keys;
 pub mod metrics;
 pub mod orders;
+pub mod page_cache;
 pub mod ratelimit;
 pub mod reconcile;
 pub mod routes;

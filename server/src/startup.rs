@@ -268,6 +268,10 @@ fn router(state: AppState) -> Router {
     let ports = Ports {
         catalog: Arc::new(state.catalog.clone()),
     };
+    // Leptos stamps a fresh CSP nonce into every page by default, which would make
+    // each render of a sale page unique and defeat its `ETag`. We send no CSP, so
+    // one nonce per process costs nothing and keeps the pages identical.
+    let nonce = leptos::nonce::Nonce::new();
     let assets = ServeDir::new(format!(
         "{}/{}",
         leptos_options.site_root, leptos_options.site_pkg_dir
@@ -313,10 +317,18 @@ fn router(state: AppState) -> Router {
             post(admin::retry_dead_letter),
         )
         .route("/api/{*rest}", any(routes::api_not_found))
-        .leptos_routes_with_context(&state, pages, move || provide_context(ports.clone()), {
-            let options = leptos_options.clone();
-            move || shell(options.clone())
-        })
+        .leptos_routes_with_context(
+            &state,
+            pages,
+            move || {
+                provide_context(ports.clone());
+                provide_context(nonce.clone());
+            },
+            {
+                let options = leptos_options.clone();
+                move || shell(options.clone())
+            },
+        )
         .nest_service(
             &format!("/{}", leptos_options.site_pkg_dir),
             tower::ServiceBuilder::new()
@@ -327,6 +339,9 @@ fn router(state: AppState) -> Router {
                 .service(assets),
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(axum::middleware::from_fn(
+            crate::page_cache::cacheable_sale_pages,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.metrics.clone(),
             crate::metrics::track,

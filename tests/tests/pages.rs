@@ -65,3 +65,68 @@ async fn demo_mode_creates_one_sale_only_when_nothing_is_open() {
     let sales: Vec<serde_json::Value> = app.get("/api/sales").await.json().await.unwrap();
     assert_eq!(sales.len(), 1);
 }
+
+#[tokio::test]
+async fn sale_pages_are_cacheable_by_anyone_and_revalidate_with_their_etag() {
+    let app = spawn_app().await;
+    let sale = app.create_sale(&sale_starting_in(90_000, 4)).await;
+    let path = format!("/sales/{}", sale.id);
+
+    let first = app.get(&path).await;
+    assert_eq!(first.status(), 200);
+    assert_eq!(first.headers()["cache-control"], "public, max-age=10");
+    let etag = first.headers()["etag"].to_str().unwrap().to_owned();
+    let html = first.text().await.unwrap();
+    // Nothing per user or per second: no session, no clock reading, no stock left.
+    assert!(!html.contains("fs_session"));
+    assert!(!html.contains("server_time_ms"));
+
+    let second = app.get(&path).await;
+    assert_eq!(
+        second.headers()["etag"].to_str().unwrap(),
+        etag,
+        "the same page, the same tag"
+    );
+    let revalidated = app
+        .client
+        .get(app.url(&path))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revalidated.status(), 304);
+    assert!(revalidated.bytes().await.unwrap().is_empty());
+
+    // A logged-in shopper gets the very same page: per-user parts load later.
+    let shopper = app.register("dana").await;
+    let theirs = shopper.get(&path).await;
+    assert_eq!(theirs.headers()["etag"].to_str().unwrap(), etag);
+}
+
+#[tokio::test]
+async fn rendering_a_cached_sale_page_does_not_query_postgres() {
+    let app = spawn_app().await;
+    let sale = app.create_sale(&sale_starting_in(90_000, 4)).await;
+    let path = format!("/sales/{}", sale.id);
+    assert_eq!(app.get(&path).await.status(), 200);
+    let loads = app.catalog.db_loads();
+    for _ in 0..20 {
+        assert_eq!(app.get(&path).await.status(), 200);
+    }
+    assert_eq!(app.catalog.db_loads(), loads, "20 renders, no query");
+}
+
+#[tokio::test]
+async fn account_and_order_pages_render_for_everyone() {
+    let app = spawn_app().await;
+    for (path, text) in [
+        ("/login", "Log in"),
+        ("/register", "Create an account"),
+        ("/orders", "Your orders"),
+        ("/orders/1-0123456789abcdef0123456789abcdef", "Your order"),
+    ] {
+        let response = app.get(path).await;
+        assert_eq!(response.status(), 200, "{path}");
+        assert!(response.text().await.unwrap().contains(text), "{path}");
+    }
+}

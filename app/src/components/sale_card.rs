@@ -4,6 +4,7 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 
 use crate::api::{SaleListing, SaleState};
+use crate::components::sale_clock::use_sale_clock;
 use crate::components::Countdown;
 use crate::money::{discount_percent, format_cents};
 
@@ -34,8 +35,9 @@ pub fn SaleCard(listing: SaleListing) -> impl IntoView {
                 {discount.map(|d| view! { " " <span class="discount">{format!("−{d}%")}</span> })}
             </p>
             <p class="stock">{format!("{stock_left} of {} left · limit {} per shopper", sale.stock, sale.per_user_limit)}</p>
-            {ticking.then(|| view! {
-                <Countdown sale_id=sale.id starts_at_ms=sale.starts_at_ms ends_at_ms=sale.ends_at_ms/>
+            {ticking.then(|| {
+                let clock = use_sale_clock(sale.id);
+                view! { <Countdown clock starts_at_ms=sale.starts_at_ms ends_at_ms=sale.ends_at_ms/> }
             })}
         </li>
     }

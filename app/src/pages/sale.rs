@@ -7,7 +7,7 @@ use leptos_router::hooks::use_params_map;
 
 use crate::api::Sale;
 use crate::clock::format_utc;
-use crate::components::Countdown;
+use crate::components::BuyPanel;
 use crate::money::{discount_percent, format_cents};
 use crate::pages::NotFound;
 use crate::server_fns::get_sale;
@@ -73,7 +73,7 @@ fn SaleDetails(sale: Sale) -> impl IntoView {
                 <dt>"Starts"</dt><dd>{format_utc(sale.starts_at_ms)}</dd>
                 <dt>"Ends"</dt><dd>{format_utc(sale.ends_at_ms)}</dd>
             </dl>
-            <Countdown sale_id=sale.id starts_at_ms=sale.starts_at_ms ends_at_ms=sale.ends_at_ms/>
+            <BuyPanel sale=sale.clone()/>
         </article>
     }
 }

@@ -1,0 +1,133 @@
+//! The browser's calls to the JSON API (the hot path is plain routes, not server
+//! functions). Under `hydrate` they use `fetch` through gloo-net; in the server
+//! build the same functions exist but answer "not in a browser", so components
+//! compile once and their event handlers, which only ever run in the browser,
+//! need no `cfg` of their own.
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::api::ErrorBody;
+
+/// An answer of the API: the status, `Retry-After` when given, and the body,
+/// parsed as `T` on success or as the error body otherwise.
+#[derive(Clone, Debug)]
+pub struct Reply<T> {
+    pub status: u16,
+    pub retry_after_secs: Option<u32>,
+    pub body: Result<T, ErrorBody>,
+}
+
+impl<T> Reply<T> {
+    /// The API error code, if this is an error.
+    pub fn code(&self) -> Option<&str> {
+        self.body.as_ref().err().map(|error| error.error.as_str())
+    }
+}
+
+/// The network failed or the answer was not JSON of the expected shape.
+pub type Failure = String;
+
+/// `GET path`.
+pub async fn get<T: DeserializeOwned>(path: &str) -> Result<Reply<T>, Failure> {
+    #[cfg(feature = "hydrate")]
+    {
+        let response = gloo_net::http::Request::get(path)
+            .send()
+            .await
+            .map_err(|error| error.to_string())?;
+        read(response).await
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = path;
+        Err("not in a browser".into())
+    }
+}
+
+/// `POST path` with a JSON body.
+pub async fn post<B: Serialize, T: DeserializeOwned>(
+    path: &str,
+    body: &B,
+) -> Result<Reply<T>, Failure> {
+    #[cfg(feature = "hydrate")]
+    {
+        let response = gloo_net::http::Request::post(path)
+            .json(body)
+            .map_err(|error| error.to_string())?
+            .send()
+            .await
+            .map_err(|error| error.to_string())?;
+        read(response).await
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = (path, body);
+        Err("not in a browser".into())
+    }
+}
+
+#[cfg(feature = "hydrate")]
+async fn read<T: DeserializeOwned>(
+    response: gloo_net::http::Response,
+) -> Result<Reply<T>, Failure> {
+    let status = response.status();
+    let retry_after_secs = response
+        .headers()
+        .get("retry-after")
+        .and_then(|value| value.trim().parse().ok());
+    let body = if (200..300).contains(&status) {
+        if status == 204 {
+            // No content: only `()`-like targets make sense; try `null`.
+            Ok(serde_json::from_str("null").map_err(|error| error.to_string())?)
+        } else {
+            Ok(response
+                .json::<T>()
+                .await
+                .map_err(|error| error.to_string())?)
+        }
+    } else {
+        Err(response
+            .json::<ErrorBody>()
+            .await
+            .unwrap_or_else(|_| ErrorBody {
+                error: format!("http_{status}"),
+                message: "the server did not answer as expected".into(),
+            }))
+    };
+    Ok(Reply {
+        status,
+        retry_after_secs,
+        body,
+    })
+}
+
+/// The device clock in milliseconds since the epoch.
+pub fn device_now_ms() -> f64 {
+    #[cfg(feature = "hydrate")]
+    {
+        js_sys::Date::now()
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |elapsed| elapsed.as_millis() as f64)
+    }
+}
+
+/// Waits `ms` milliseconds without blocking the page.
+pub async fn sleep_ms(ms: u32) {
+    #[cfg(feature = "hydrate")]
+    gloo_timers::future::TimeoutFuture::new(ms).await;
+    #[cfg(not(feature = "hydrate"))]
+    let _ = ms;
+}
+
+/// Runs `future` in the browser; nothing on the server.
+pub fn spawn<F: std::future::Future<Output = ()> + 'static>(future: F) {
+    #[cfg(feature = "hydrate")]
+    leptos::task::spawn_local(future);
+    #[cfg(not(feature = "hydrate"))]
+    drop(future);
+}

@@ -1,0 +1,366 @@
+//! The buy button and everything it goes through at the busiest second: waiting
+//! for the start on the server's clock, the CAPTCHA (proof of work solved here in
+//! WASM, in slices so the page stays responsive; or a picture to read), the
+//! ticket, the buy — with one request in flight at a time and a cool-down after
+//! every refusal (at least `Retry-After`). The button always says what is going on.
+
+use leptos::prelude::*;
+use leptos_router::hooks::use_navigate;
+use leptos_router::NavigateOptions;
+
+use crate::account::use_account;
+use crate::api::{
+    BuyAccepted, CaptchaChallenge, CaptchaKind, Sale, SaleState, TicketGrant, TicketRequest,
+};
+use crate::client::{self, Reply};
+use crate::components::sale_clock::{use_sale_clock, SaleClock};
+use crate::components::Countdown;
+
+/// The shortest pause after a refusal, even without `Retry-After`.
+const MIN_COOL_DOWN_MS: f64 = 2_000.0;
+/// Nonces tried between two yields to the browser's event loop.
+const POW_SLICE: u64 = 5_000;
+
+/// Where the shopper's attempt stands.
+#[derive(Clone, Debug, PartialEq)]
+enum Phase {
+    Idle,
+    Challenge,
+    /// Proof of work: nonces tried so far, out of about `expected`.
+    Solving {
+        tried: u64,
+        expected: u64,
+    },
+    /// A picture to read and type.
+    Reading {
+        captcha_id: String,
+        image: String,
+    },
+    Buying,
+    /// Refused for now; the button wakes up at `until_ms` (device clock).
+    CoolingDown {
+        until_ms: f64,
+        message: String,
+    },
+    SoldOut,
+    LimitReached,
+    Ended,
+    NotEligible(String),
+    NeedLogin,
+    Won(String),
+}
+
+/// The buy panel of a sale page.
+#[component]
+pub fn BuyPanel(sale: Sale) -> impl IntoView {
+    let clock = use_sale_clock(sale.id);
+    let account = use_account();
+    let phase = RwSignal::new(Phase::Idle);
+    let typed = RwSignal::new(String::new());
+    let navigate = use_navigate();
+    let sale_id = sale.id;
+    let captcha = sale.captcha;
+
+    // One attempt at a time: the handler only starts from a quiet phase.
+    let start = {
+        let navigate = navigate.clone();
+        move || {
+            let ready = matches!(phase.get_untracked(), Phase::Idle)
+                || matches!(phase.get_untracked(), Phase::CoolingDown { until_ms, .. } if client::device_now_ms() >= until_ms);
+            if !ready || clock.state() != Some(SaleState::Live) {
+                return;
+            }
+            let navigate = navigate.clone();
+            client::spawn(async move {
+                attempt(sale_id, captcha, phase, clock, move |path: &str| {
+                    navigate(path, NavigateOptions::default())
+                })
+                .await;
+            });
+        }
+    };
+    let submit_typed = move || {
+        let Phase::Reading { captcha_id, .. } = phase.get_untracked() else {
+            return;
+        };
+        let answer = typed.get_untracked();
+        let navigate = navigate.clone();
+        client::spawn(async move {
+            ticket_and_buy(
+                sale_id,
+                captcha_id,
+                answer,
+                phase,
+                clock,
+                move |path: &str| navigate(path, NavigateOptions::default()),
+            )
+            .await;
+        });
+    };
+
+    // Re-evaluated every tick of the clock, so cool-downs count down and the
+    // button wakes at the start instant.
+    let view_state = move || {
+        let _tick = clock.server_now.get();
+        let sale_state = clock.state();
+        let phase = phase.get();
+        let now = client::device_now_ms();
+        button_state(&phase, sale_state, account.is_visitor(), now)
+    };
+    let label = move || view_state().0;
+    let disabled = move || !view_state().1;
+    let note = move || match phase.get() {
+        Phase::NotEligible(message) => message,
+        Phase::CoolingDown { message, .. } => message,
+        Phase::LimitReached => "You already hold as many units as this sale allows.".into(),
+        Phase::SoldOut => {
+            "Every unit has been sold. Unpaid orders expire and return units, so look again later."
+                .into()
+        }
+        _ => String::new(),
+    };
+    let reading = move || match phase.get() {
+        Phase::Reading { image, .. } => Some(image),
+        _ => None,
+    };
+
+    view! {
+        <section class="buy-panel" aria-label="Buy">
+            <Countdown clock starts_at_ms=sale.starts_at_ms ends_at_ms=sale.ends_at_ms/>
+            <p class="stock-left">
+                {move || clock.status.get().map(|status| format!("{} of {} left", status.stock_left, sale.stock))}
+            </p>
+            {move || account.is_visitor().then(|| view! {
+                <p class="login-hint">
+                    <a href=format!("/login?next=/sales/{sale_id}")>"Log in"</a>
+                    " or "
+                    <a href=format!("/register?next=/sales/{sale_id}")>"create an account"</a>
+                    " to buy."
+                </p>
+            })}
+            {move || reading().map(|image| {
+                let submit_typed = submit_typed.clone();
+                view! {
+                    <form class="captcha-image" on:submit=move |event| {
+                        event.prevent_default();
+                        submit_typed();
+                    }>
+                        <img src=image alt="Characters to type" width="220" height="80"/>
+                        <label for="captcha-answer">"Type the characters in the picture"</label>
+                        <input
+                            id="captcha-answer"
+                            autocomplete="off"
+                            autocapitalize="characters"
+                            required
+                            maxlength="12"
+                            prop:value=move || typed.get()
+                            on:input=move |event| typed.set(event_target_value(&event))
+                        />
+                        <button type="submit" class="secondary">"Continue"</button>
+                    </form>
+                }
+            })}
+            <button
+                class="buy-button"
+                data-phase=move || phase_name(&phase.get())
+                disabled=disabled
+                on:click=move |_| start()
+            >
+                {label}
+            </button>
+            <p class="buy-note" aria-live="polite">{note}</p>
+        </section>
+    }
+}
+
+/// A stable name of the phase for tests and styles.
+fn phase_name(phase: &Phase) -> &'static str {
+    match phase {
+        Phase::Idle => "idle",
+        Phase::Challenge => "challenge",
+        Phase::Solving { .. } => "solving",
+        Phase::Reading { .. } => "reading",
+        Phase::Buying => "buying",
+        Phase::CoolingDown { .. } => "cooling_down",
+        Phase::SoldOut => "sold_out",
+        Phase::LimitReached => "limit_reached",
+        Phase::Ended => "ended",
+        Phase::NotEligible(_) => "not_eligible",
+        Phase::NeedLogin => "need_login",
+        Phase::Won(_) => "won",
+    }
+}
+
+/// The button's label and whether it can be pressed.
+fn button_state(
+    phase: &Phase,
+    sale: Option<SaleState>,
+    visitor: bool,
+    now_ms: f64,
+) -> (String, bool) {
+    match phase {
+        Phase::Challenge => ("Getting a challenge…".into(), false),
+        Phase::Solving { tried, expected } => {
+            let percent = (tried.saturating_mul(100) / (*expected).max(1)).min(99);
+            (format!("Solving the puzzle… {percent}%"), false)
+        }
+        Phase::Reading { .. } => ("Type the characters first".into(), false),
+        Phase::Buying => ("Buying…".into(), false),
+        Phase::Won(_) => ("Won! Opening your order…".into(), false),
+        Phase::SoldOut => ("Sold out".into(), false),
+        Phase::LimitReached => ("Limit reached".into(), false),
+        Phase::Ended => ("Sale ended".into(), false),
+        Phase::NotEligible(_) => ("Not eligible".into(), false),
+        Phase::NeedLogin => ("Log in to buy".into(), false),
+        Phase::CoolingDown { until_ms, .. } if now_ms < *until_ms => {
+            let secs = ((until_ms - now_ms) / 1000.0).ceil() as i64;
+            (format!("Busy — try again in {secs} s"), false)
+        }
+        Phase::Idle | Phase::CoolingDown { .. } => match sale {
+            None => ("Loading…".into(), false),
+            Some(SaleState::Scheduled) => ("Waiting for the start".into(), false),
+            Some(SaleState::Live) if visitor => ("Log in to buy".into(), false),
+            Some(SaleState::Live) => ("Buy now".into(), true),
+            Some(SaleState::SoldOut) => ("Sold out".into(), false),
+            Some(SaleState::Ended) => ("Sale ended".into(), false),
+            Some(SaleState::Paused) => ("Paused".into(), false),
+        },
+    }
+}
+
+/// Challenge, solve, then ticket and buy.
+async fn attempt(
+    sale_id: i64,
+    kind: CaptchaKind,
+    phase: RwSignal<Phase>,
+    clock: SaleClock,
+    go: impl Fn(&str) + 'static,
+) {
+    let (captcha_id, answer) = if kind == CaptchaKind::None {
+        (String::new(), String::new())
+    } else {
+        phase.set(Phase::Challenge);
+        let reply =
+            client::post::<_, CaptchaChallenge>(&format!("/api/sales/{sale_id}/captcha"), &())
+                .await;
+        let challenge = match reply {
+            Ok(Reply {
+                body: Ok(challenge),
+                ..
+            }) => challenge,
+            Ok(refused) => return refuse(&refused, phase, clock),
+            Err(_) => return network_trouble(phase),
+        };
+        match (challenge.kind, challenge.image.clone()) {
+            (CaptchaKind::Image, Some(image)) => {
+                phase.set(Phase::Reading {
+                    captcha_id: challenge.captcha_id,
+                    image,
+                });
+                return;
+            }
+            _ => match solve(&challenge, phase).await {
+                Some(nonce) => (challenge.captcha_id, nonce.to_string()),
+                None => return,
+            },
+        }
+    };
+    ticket_and_buy(sale_id, captcha_id, answer, phase, clock, go).await;
+}
+
+/// Searches the proof-of-work nonce in slices, yielding to the page between them.
+async fn solve(challenge: &CaptchaChallenge, phase: RwSignal<Phase>) -> Option<u64> {
+    let salt = challenge.salt.clone().unwrap_or_default();
+    let bits = challenge.difficulty_bits.unwrap_or(0);
+    let expected = 1u64 << bits.min(40);
+    let mut start = 0u64;
+    loop {
+        if let Some(nonce) = crate::pow::search(&salt, bits, start, POW_SLICE) {
+            return Some(nonce);
+        }
+        start += POW_SLICE;
+        if phase
+            .try_set(Phase::Solving {
+                tried: start,
+                expected,
+            })
+            .is_some()
+        {
+            return None;
+        }
+        client::sleep_ms(0).await;
+    }
+}
+
+/// Ticket, then the buy; a win opens the order page.
+async fn ticket_and_buy(
+    sale_id: i64,
+    captcha_id: String,
+    answer: String,
+    phase: RwSignal<Phase>,
+    clock: SaleClock,
+    go: impl Fn(&str) + 'static,
+) {
+    phase.set(Phase::Buying);
+    let request = TicketRequest { captcha_id, answer };
+    let grant =
+        match client::post::<_, TicketGrant>(&format!("/api/sales/{sale_id}/ticket"), &request)
+            .await
+        {
+            Ok(Reply {
+                body: Ok(grant), ..
+            }) => grant,
+            Ok(refused) => return refuse(&refused, phase, clock),
+            Err(_) => return network_trouble(phase),
+        };
+    match client::post::<_, BuyAccepted>(&grant.buy_path, &()).await {
+        Ok(Reply {
+            body: Ok(accepted), ..
+        }) => {
+            phase.set(Phase::Won(accepted.order_id.clone()));
+            go(&format!("/orders/{}", accepted.order_id));
+        }
+        Ok(refused) => refuse(&refused, phase, clock),
+        Err(_) => network_trouble(phase),
+    }
+}
+
+/// What a refusal means for the button.
+fn refuse<T>(reply: &Reply<T>, phase: RwSignal<Phase>, clock: SaleClock) {
+    let message = reply
+        .body
+        .as_ref()
+        .err()
+        .map(|error| error.message.clone())
+        .unwrap_or_default();
+    let cool_down = |message: String| Phase::CoolingDown {
+        until_ms: client::device_now_ms()
+            + (f64::from(reply.retry_after_secs.unwrap_or(0)) * 1000.0).max(MIN_COOL_DOWN_MS),
+        message,
+    };
+    let next = match reply.code().unwrap_or_default() {
+        "sold_out" => {
+            clock.resync.set(true);
+            Phase::SoldOut
+        }
+        "limit_reached" => Phase::LimitReached,
+        "ended" => Phase::Ended,
+        "unauthenticated" => Phase::NeedLogin,
+        "not_eligible" => Phase::NotEligible(message),
+        "captcha_failed" => cool_down("That answer was not right. Try a new challenge.".into()),
+        "busy" | "rate_limited" => cool_down("Many shoppers right now.".into()),
+        "not_started" => {
+            clock.resync.set(true);
+            cool_down("The sale has not started on the server yet.".into())
+        }
+        _ => cool_down(message),
+    };
+    phase.set(next);
+}
+
+fn network_trouble(phase: RwSignal<Phase>) {
+    phase.set(Phase::CoolingDown {
+        until_ms: client::device_now_ms() + MIN_COOL_DOWN_MS,
+        message: "The connection failed. Check your network.".into(),
+    });
+}

@@ -1,0 +1,135 @@
+//! The server's clock and a sale's status, as seen from the browser.
+//!
+//! Server-rendered there is nothing (no per-user or per-second data, so the page
+//! stays cacheable). After hydration the client samples
+//! `GET /api/sales/{id}/status`, estimates the device clock's offset from the
+//! round-trip midpoint, re-syncs now and then, and ticks on the server's second
+//! boundaries with gloo-timers, so views switch at the server's instant.
+
+use leptos::prelude::*;
+
+use crate::api::{SaleState, SaleStatus};
+
+/// How often the client re-samples the server clock and the stock.
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+const RESYNC_MS: f64 = 30_000.0;
+
+/// Signals that follow one sale on the server's clock.
+#[derive(Clone, Copy)]
+pub struct SaleClock {
+    /// The latest status from the server; `None` until the first answer.
+    pub status: RwSignal<Option<SaleStatus>>,
+    /// The server's clock now, updated every second; `None` until synced.
+    pub server_now: RwSignal<Option<i64>>,
+    /// Set to ask for a fresh status at once (e.g. after "sold out").
+    pub resync: RwSignal<bool>,
+}
+
+impl SaleClock {
+    /// Where the sale stands on the server's clock: the status as sampled, moved
+    /// on by the clock across the start and end instants.
+    pub fn state(&self) -> Option<SaleState> {
+        let now = self.server_now.get()?;
+        let status = self.status.get()?;
+        Some(if now >= status.ends_at_ms {
+            SaleState::Ended
+        } else if now < status.starts_at_ms {
+            if status.state == SaleState::Paused {
+                SaleState::Paused
+            } else {
+                SaleState::Scheduled
+            }
+        } else if status.state == SaleState::Scheduled {
+            // Sampled before the start; the clock says it has begun.
+            SaleState::Live
+        } else {
+            status.state
+        })
+    }
+}
+
+/// Starts following `sale_id` (in the browser only) and returns the signals.
+pub fn use_sale_clock(sale_id: i64) -> SaleClock {
+    let clock = SaleClock {
+        status: RwSignal::new(None),
+        server_now: RwSignal::new(None),
+        resync: RwSignal::new(false),
+    };
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| {
+        leptos::task::spawn_local(run(sale_id, clock));
+    });
+    #[cfg(not(feature = "hydrate"))]
+    let _ = sale_id;
+    clock
+}
+
+/// The browser side: sample the server clock, then tick until the view is gone
+/// (a disposed signal refuses the write and the loop ends).
+#[cfg(feature = "hydrate")]
+async fn run(sale_id: i64, clock: SaleClock) {
+    use crate::clock::{best_offset_ms, ms_until_next_tick, ClockSample};
+    use gloo_timers::future::TimeoutFuture;
+
+    let mut samples: Vec<ClockSample> = Vec::new();
+    let mut last_sync = f64::NEG_INFINITY;
+    loop {
+        let forced = clock.resync.try_get_untracked() == Some(true);
+        if forced || js_sys::Date::now() - last_sync >= RESYNC_MS {
+            if forced && clock.resync.try_set(false).is_some() {
+                return;
+            }
+            if let Some((sample, fresh)) = fetch_status(sale_id).await {
+                last_sync = sample.received_ms;
+                samples.push(sample);
+                if samples.len() > 5 {
+                    samples.remove(0);
+                }
+                if clock.status.try_set(Some(fresh)).is_some() {
+                    return;
+                }
+            }
+        }
+        let Some(offset) = best_offset_ms(&samples) else {
+            // The server did not answer: try again shortly.
+            TimeoutFuture::new(2_000).await;
+            continue;
+        };
+        let now = (js_sys::Date::now() + offset).round() as i64;
+        if clock.server_now.try_set(Some(now)).is_some() {
+            return;
+        }
+        let Some(Some(current)) = clock.status.try_get_untracked() else {
+            return;
+        };
+        let target = if now < current.starts_at_ms {
+            current.starts_at_ms
+        } else {
+            current.ends_at_ms
+        };
+        // Never sleep past a second: the view shows seconds (and cool-downs).
+        TimeoutFuture::new(ms_until_next_tick(target - now).min(1_000)).await;
+    }
+}
+
+/// One clock sample plus the status that carried it; `None` when the server did
+/// not answer with a status.
+#[cfg(feature = "hydrate")]
+async fn fetch_status(sale_id: i64) -> Option<(crate::clock::ClockSample, SaleStatus)> {
+    let sent_ms = js_sys::Date::now();
+    let response = gloo_net::http::Request::get(&format!("/api/sales/{sale_id}/status"))
+        .send()
+        .await
+        .ok()?;
+    let received_ms = js_sys::Date::now();
+    if !response.ok() {
+        return None;
+    }
+    let status: SaleStatus = response.json().await.ok()?;
+    let sample = crate::clock::ClockSample {
+        sent_ms,
+        server_time_ms: status.server_time_ms,
+        received_ms,
+    };
+    Some((sample, status))
+}

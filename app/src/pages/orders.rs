@@ -1,0 +1,182 @@
+//! `/orders` and `/orders/{id}`: the shopper's orders. Loaded in the browser (they
+//! are per user); an order page polls while the order is `queued`, backing off,
+//! then shows the payment deadline with Pay and Cancel.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
+
+use crate::api::{Order, OrderStatus};
+use crate::client;
+use crate::clock::format_remaining;
+use crate::money::format_cents;
+
+fn status_label(status: OrderStatus) -> &'static str {
+    match status {
+        OrderStatus::Queued => "Reserved — confirming…",
+        OrderStatus::PendingPayment => "Won — waiting for payment",
+        OrderStatus::Paid => "Paid",
+        OrderStatus::Expired => "Expired — not paid in time",
+        OrderStatus::Cancelled => "Cancelled",
+    }
+}
+
+/// What the page knows so far.
+#[derive(Clone, Debug, PartialEq)]
+enum Loaded<T> {
+    Loading,
+    NeedLogin,
+    Missing,
+    Failed(String),
+    Ready(T),
+}
+
+/// `/orders`.
+#[component]
+pub fn OrdersPage() -> impl IntoView {
+    let orders = RwSignal::new(Loaded::<Vec<Order>>::Loading);
+    Effect::new(move |_| {
+        client::spawn(async move {
+            let loaded = match client::get::<Vec<Order>>("/api/orders").await {
+                Ok(reply) if reply.status == 401 => Loaded::NeedLogin,
+                Ok(reply) => match reply.body {
+                    Ok(list) => Loaded::Ready(list),
+                    Err(error) => Loaded::Failed(error.message),
+                },
+                Err(error) => Loaded::Failed(error),
+            };
+            let _ = orders.try_set(loaded);
+        });
+    });
+    view! {
+        <Title text="Your orders · Flash sale"/>
+        <h1>"Your orders"</h1>
+        {move || match orders.get() {
+            Loaded::Loading => view! { <p class="loading">"Loading your orders…"</p> }.into_any(),
+            Loaded::NeedLogin => view! { <p><a href="/login?next=/orders">"Log in"</a>" to see your orders."</p> }.into_any(),
+            Loaded::Ready(list) if list.is_empty() => view! { <p class="empty">"No orders yet."</p> }.into_any(),
+            Loaded::Ready(list) => view! {
+                <ul class="orders">
+                    {list.into_iter().map(|order| view! {
+                        <li class="order-row" data-status=order.status.as_str()>
+                            <a href=format!("/orders/{}", order.order_id)>{format!("Sale #{}", order.sale_id)}</a>
+                            <span>{format_cents(order.price_cents)}</span>
+                            <span class="order-status">{status_label(order.status)}</span>
+                        </li>
+                    }).collect_view()}
+                </ul>
+            }.into_any(),
+            Loaded::Missing | Loaded::Failed(_) => view! { <p class="error" role="alert">"Your orders could not be loaded. Reload in a moment."</p> }.into_any(),
+        }}
+    }
+}
+
+/// `/orders/{id}`.
+#[component]
+pub fn OrderPage() -> impl IntoView {
+    let params = use_params_map();
+    let order = RwSignal::new(Loaded::<Order>::Loading);
+    let device_now = RwSignal::new(client::device_now_ms());
+    let busy = RwSignal::new(false);
+    let action_error = RwSignal::new(None::<String>);
+    let id = move || params.read_untracked().get("id").unwrap_or_default();
+
+    Effect::new(move |_| {
+        let id = id();
+        client::spawn(poll(id, order, device_now));
+    });
+
+    let act = move |action: &'static str| {
+        if busy.get_untracked() {
+            return;
+        }
+        busy.set(true);
+        action_error.set(None);
+        let id = id();
+        client::spawn(async move {
+            match client::post::<_, Order>(&format!("/api/orders/{id}/{action}"), &()).await {
+                Ok(reply) => match reply.body {
+                    Ok(updated) => order.set(Loaded::Ready(updated)),
+                    Err(error) => action_error.set(Some(error.message)),
+                },
+                Err(_) => action_error.set(Some("The connection failed. Try again.".into())),
+            }
+            let _ = busy.try_set(false);
+        });
+    };
+
+    view! {
+        <Title text="Your order · Flash sale"/>
+        <section class="order">
+            <h1>"Your order"</h1>
+            {move || match order.get() {
+                Loaded::Loading => view! { <p class="loading">"Loading your order…"</p> }.into_any(),
+                Loaded::NeedLogin => view! { <p><a href=format!("/login?next=/orders/{}", id())>"Log in"</a>" to see this order."</p> }.into_any(),
+                Loaded::Missing => view! { <p class="error">"There is no such order."</p> }.into_any(),
+                Loaded::Failed(message) => view! { <p class="error" role="alert">{message}</p> }.into_any(),
+                Loaded::Ready(current) => {
+                    let payable = current.status == OrderStatus::PendingPayment;
+                    let deadline = current.pay_before_ms;
+                    view! {
+                        <p class="order-status" data-status=current.status.as_str()>{status_label(current.status)}</p>
+                        <dl class="facts">
+                            <dt>"Sale"</dt><dd><a href=format!("/sales/{}", current.sale_id)>{format!("#{}", current.sale_id)}</a></dd>
+                            <dt>"Units"</dt><dd>{current.units}</dd>
+                            <dt>"Total"</dt><dd>{format_cents(current.price_cents)}</dd>
+                        </dl>
+                        {payable.then(|| view! {
+                            <p class="pay-deadline">
+                                "Pay within "
+                                <strong class="pay-countdown">{move || format_remaining(deadline - device_now.get() as i64)}</strong>
+                            </p>
+                            <div class="order-actions">
+                                <button class="pay-button" disabled=move || busy.get() on:click=move |_| act("pay")>"Pay now"</button>
+                                <button class="secondary" disabled=move || busy.get() on:click=move |_| act("cancel")>"Cancel order"</button>
+                            </div>
+                        })}
+                    }.into_any()
+                }
+            }}
+            <p class="form-error" role="alert">{move || action_error.get()}</p>
+            <p><a href="/orders">"All your orders"</a>" · "<a href="/">"All sales"</a></p>
+        </section>
+    }
+}
+
+/// Loads the order, and while it is queued polls again with growing pauses;
+/// keeps the clock ticking for the payment countdown.
+async fn poll(id: String, order: RwSignal<Loaded<Order>>, device_now: RwSignal<f64>) {
+    let mut pause = 250u32;
+    loop {
+        let loaded = match client::get::<Order>(&format!("/api/orders/{id}")).await {
+            Ok(reply) if reply.status == 401 => Loaded::NeedLogin,
+            Ok(reply) if reply.status == 404 || reply.status == 400 => Loaded::Missing,
+            Ok(reply) => match reply.body {
+                Ok(found) => Loaded::Ready(found),
+                Err(error) => Loaded::Failed(error.message),
+            },
+            Err(error) => Loaded::Failed(error),
+        };
+        let queued = matches!(&loaded, Loaded::Ready(found) if found.status == OrderStatus::Queued);
+        // Keep what a Pay or Cancel click has set meanwhile.
+        let settled = matches!(
+            order.try_get_untracked(),
+            Some(Loaded::Ready(current)) if current.status != OrderStatus::Queued
+        );
+        if !settled && order.try_set(loaded).is_some() {
+            return;
+        }
+        if !queued {
+            break;
+        }
+        client::sleep_ms(pause).await;
+        pause = (pause * 2).min(4_000);
+    }
+    // The payment countdown ticks each second until the view is gone.
+    loop {
+        if device_now.try_set(client::device_now_ms()).is_some() {
+            return;
+        }
+        client::sleep_ms(1_000).await;
+    }
+}
