@@ -53,6 +53,8 @@ export default defineConfig({
       REDIS_URL: process.env.REDIS_URL ?? "redis://127.0.0.1:6379",
       FLASHSALE_REDIS_PREFIX: `e2e${Date.now()}:`,
       FLASHSALE_DEMO: "1",
+      // Quick puzzles keep the suite fast; production uses the default.
+      FLASHSALE_POW_BITS: "14",
       RUST_LOG: "warn",
     },
   },

@@ -74,12 +74,13 @@ pub fn answer() -> Result<String, getrandom::Error> {
 pub fn render(answer: &str, seed: u64) -> String {
     let mut rng = Jitter(seed | 1);
     let (width, height) = (220.0, 80.0);
+    // Thin noise: it must hinder a script more than a person.
     let mut svg = String::with_capacity(16 * 1024);
     let _ = write!(
         svg,
         r##"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}"><rect width="100%" height="100%" fill="#f4f1ea"/>"##
     );
-    for _ in 0..6 {
+    for _ in 0..4 {
         let _ = write!(
             svg,
             r##"<path d="M{:.1} {:.1} Q{:.1} {:.1} {:.1} {:.1}" stroke="#{:06x}" stroke-width="{:.1}" fill="none" opacity=".7"/>"##,
@@ -90,7 +91,7 @@ pub fn render(answer: &str, seed: u64) -> String {
             rng.between(190.0, width),
             rng.between(0.0, height),
             rng.next() & 0x7f7f7f,
-            rng.between(1.0, 2.5)
+            rng.between(0.8, 1.6)
         );
     }
     for (index, c) in answer.bytes().enumerate() {

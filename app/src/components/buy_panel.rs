@@ -364,3 +364,54 @@ fn network_trouble(phase: RwSignal<Phase>) {
         message: "The connection failed. Check your network.".into(),
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_button_sleeps_through_a_cool_down_and_wakes_after_it() {
+        let cooling = Phase::CoolingDown {
+            until_ms: 10_000.0,
+            message: String::new(),
+        };
+        let (label, enabled) = button_state(&cooling, Some(SaleState::Live), false, 7_100.0);
+        assert_eq!(
+            (label.as_str(), enabled),
+            ("Busy — try again in 3 s", false)
+        );
+        let (label, enabled) = button_state(&cooling, Some(SaleState::Live), false, 10_000.0);
+        assert_eq!((label.as_str(), enabled), ("Buy now", true));
+    }
+
+    #[test]
+    fn the_button_is_pressable_only_while_live_and_idle() {
+        let idle = Phase::Idle;
+        assert!(!button_state(&idle, Some(SaleState::Scheduled), false, 0.0).1);
+        assert!(!button_state(&idle, None, false, 0.0).1);
+        assert!(
+            !button_state(&idle, Some(SaleState::Live), true, 0.0).1,
+            "visitors log in first"
+        );
+        assert!(button_state(&idle, Some(SaleState::Live), false, 0.0).1);
+        for busy in [
+            Phase::Challenge,
+            Phase::Buying,
+            Phase::SoldOut,
+            Phase::LimitReached,
+        ] {
+            assert!(
+                !button_state(&busy, Some(SaleState::Live), false, 0.0).1,
+                "{busy:?}"
+            );
+        }
+        let solving = Phase::Solving {
+            tried: 50,
+            expected: 100,
+        };
+        assert_eq!(
+            button_state(&solving, Some(SaleState::Live), false, 0.0).0,
+            "Solving the puzzle… 50%"
+        );
+    }
+}

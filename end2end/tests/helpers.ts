@@ -1,0 +1,75 @@
+import { APIRequestContext, Page, expect, request } from "@playwright/test";
+
+export const ADMIN = { username: "e2e-admin", password: "e2e-admin-password" };
+
+let counter = 0;
+/** A username nobody has used in this run. */
+export function uniqueName(prefix: string): string {
+  counter += 1;
+  return `${prefix}${Date.now().toString(36)}${counter}`;
+}
+
+/** An API client logged in as the admin that scripts/test creates. */
+export async function adminApi(baseURL: string): Promise<APIRequestContext> {
+  const api = await request.newContext({ baseURL });
+  const login = await api.post("/api/auth/login", { data: ADMIN });
+  expect(login.status(), "the e2e admin exists (scripts/test creates it)").toBe(200);
+  return api;
+}
+
+/** An API client with a fresh shopper session. */
+export async function shopperApi(baseURL: string): Promise<APIRequestContext> {
+  const api = await request.newContext({ baseURL });
+  const registered = await api.post("/api/auth/register", {
+    data: { username: uniqueName("api"), password: "shopper-password" },
+  });
+  expect(registered.status()).toBe(201);
+  return api;
+}
+
+export interface SaleOptions {
+  startsInMs?: number;
+  stock?: number;
+  limit?: number;
+  captcha?: "pow" | "image" | "none";
+  title?: string;
+}
+
+/** Creates a sale through the admin API and returns it. */
+export async function createSale(admin: APIRequestContext, options: SaleOptions = {}) {
+  const startsAt = Date.now() + (options.startsInMs ?? 0);
+  const response = await admin.post("/api/admin/sales", {
+    data: {
+      title: options.title ?? "Limited edition headphones",
+      description: "Closed-back studio headphones. One pair per shopper.",
+      image_url: "",
+      price_cents: 9_900,
+      list_price_cents: 24_900,
+      stock: options.stock ?? 5,
+      per_user_limit: options.limit ?? 1,
+      starts_at_ms: startsAt,
+      ends_at_ms: startsAt + 3_600_000,
+      payment_window_secs: 900,
+      captcha: options.captcha ?? "none",
+    },
+  });
+  expect(response.status()).toBe(201);
+  return (await response.json()) as { id: number; starts_at_ms: number };
+}
+
+/** Registers a shopper in the browser and comes back to `next`. */
+export async function registerInBrowser(page: Page, next: string): Promise<string> {
+  const username = uniqueName("shopper");
+  await page.goto(`/register?next=${next}`);
+  await expect(page.locator("main[data-hydrated=true]")).toBeAttached();
+  await page.getByLabel("Username").fill(username);
+  await page.getByLabel("Password").fill("shopper-password");
+  await page.getByRole("button", { name: "Create account" }).click();
+  await expect(page).toHaveURL(new RegExp(`${next}$`));
+  return username;
+}
+
+/** Where screenshots go: kept as test artifacts, never committed. */
+export function shot(name: string): string {
+  return `test-results/screenshots/${name}.png`;
+}

@@ -1,0 +1,120 @@
+import { test, expect } from "@playwright/test";
+import { adminApi, createSale, registerInBrowser, shopperApi, shot } from "./helpers";
+
+test.describe.configure({ mode: "serial" });
+
+test("register, wait for the start, solve the proof of work, win and pay", async ({ page, baseURL }) => {
+  const admin = await adminApi(baseURL!);
+  const sale = await createSale(admin, { startsInMs: 8_000, captcha: "pow", stock: 3 });
+  await registerInBrowser(page, `/sales/${sale.id}`);
+
+  const button = page.locator(".buy-button");
+  await expect(button).toHaveText("Waiting for the start");
+  await expect(button).toBeDisabled();
+  await expect(page.locator(".countdown-label")).toHaveText("Starts in");
+  await page.screenshot({ path: shot("sale-before-start"), fullPage: true });
+
+  await expect(button).toBeEnabled({ timeout: 12_000 });
+  const enabledAt = Date.now();
+  expect(enabledAt).toBeGreaterThanOrEqual(sale.starts_at_ms - 1_000);
+  expect(enabledAt).toBeLessThanOrEqual(sale.starts_at_ms + 1_500);
+  await expect(button).toHaveText("Buy now");
+  await page.screenshot({ path: shot("sale-live"), fullPage: true });
+
+  await button.click();
+  await expect(page).toHaveURL(/\/orders\/\d+-[0-9a-f]{32}$/, { timeout: 15_000 });
+  await expect(page.locator(".order-status")).toHaveText("Won — waiting for payment", { timeout: 10_000 });
+  await expect(page.locator(".pay-countdown")).toHaveText(/^1[45]:\d{2}$/);
+  await page.screenshot({ path: shot("order-won"), fullPage: true });
+
+  await page.getByRole("button", { name: "Pay now" }).click();
+  await expect(page.locator(".order-status")).toHaveText("Paid");
+  await expect(page.getByRole("button", { name: "Pay now" })).toHaveCount(0);
+});
+
+test("a second shopper on a one-unit sale sees sold out", async ({ page, baseURL }) => {
+  const admin = await adminApi(baseURL!);
+  const sale = await createSale(admin, { stock: 1 });
+  // Someone else wins the only unit first.
+  const rival = await shopperApi(baseURL!);
+  const ticket = await rival.post(`/api/sales/${sale.id}/ticket`, { data: { captcha_id: "", answer: "" } });
+  const won = await rival.post((await ticket.json()).buy_path);
+  expect(won.status()).toBe(202);
+
+  await registerInBrowser(page, `/sales/${sale.id}`);
+  const button = page.locator(".buy-button");
+  await expect(button).toHaveText(/Buy now|Sold out/);
+  if ((await button.textContent()) === "Buy now") {
+    await button.click();
+  }
+  await expect(button).toHaveText("Sold out");
+  await expect(button).toBeDisabled();
+  await page.screenshot({ path: shot("sale-sold-out"), fullPage: true });
+});
+
+test("buying twice shows limit reached", async ({ page, baseURL }) => {
+  const admin = await adminApi(baseURL!);
+  const sale = await createSale(admin, { stock: 5, limit: 1 });
+  await registerInBrowser(page, `/sales/${sale.id}`);
+  await page.locator(".buy-button").click();
+  await expect(page).toHaveURL(/\/orders\//);
+  await page.goto(`/sales/${sale.id}`);
+  const button = page.locator(".buy-button");
+  await expect(button).toHaveText("Buy now");
+  await button.click();
+  await expect(button).toHaveText("Limit reached");
+  await expect(page.locator(".buy-note")).toContainText("as many units as this sale allows");
+});
+
+test("hammering the button sends one request per attempt and none while cooling down", async ({ page, baseURL }) => {
+  const admin = await adminApi(baseURL!);
+  const sale = await createSale(admin, { stock: 5, captcha: "image" });
+  await registerInBrowser(page, `/sales/${sale.id}`);
+  const button = page.locator(".buy-button");
+  await expect(button).toHaveText("Buy now");
+  const sent: string[] = [];
+  page.on("request", (request) => {
+    const match = /\/api\/sales\/\d+\/(ticket|captcha|buy)/.exec(request.url());
+    if (request.method() === "POST" && match) sent.push(match[1]);
+  });
+  const hammer = async (times: number) => {
+    for (let i = 0; i < times; i++) {
+      await button.click({ force: true, noWaitAfter: true, timeout: 500 }).catch(() => {});
+      await page.waitForTimeout(30);
+    }
+  };
+
+  await hammer(15);
+  await expect(page.getByAltText("Characters to type")).toBeVisible();
+  await page.screenshot({ path: shot("sale-image-captcha"), fullPage: true });
+  expect(sent).toEqual(["captcha"]);
+
+  // A wrong answer: refused, then a cool-down during which clicks send nothing.
+  await page.getByLabel("Type the characters in the picture").fill("WRONG");
+  await page.getByRole("button", { name: "Continue" }).click();
+  await expect(button).toHaveText(/try again in \d s/);
+  await hammer(15);
+  expect(sent).toEqual(["captcha", "ticket"]);
+
+  // After the cool-down one click is one new attempt.
+  await expect(button).toHaveText("Buy now", { timeout: 5_000 });
+  await hammer(10);
+  await expect(page.getByAltText("Characters to type")).toBeVisible();
+  expect(sent).toEqual(["captcha", "ticket", "captcha"]);
+});
+
+test("the button enables at the server's start even when the phone's clock is wrong", async ({ page, baseURL }) => {
+  // The device clock runs two minutes fast: trusting it would enable the button at once.
+  await page.addInitScript(() => {
+    const realNow = Date.now.bind(Date);
+    Date.now = () => realNow() + 120_000;
+  });
+  const admin = await adminApi(baseURL!);
+  const sale = await createSale(admin, { startsInMs: 6_000 });
+  await registerInBrowser(page, `/sales/${sale.id}`);
+  const button = page.locator(".buy-button");
+  await expect(button).toHaveText("Waiting for the start");
+  await expect(button).toBeEnabled({ timeout: 10_000 });
+  const enabledAt = Date.now();
+  expect(Math.abs(enabledAt - sale.starts_at_ms)).toBeLessThanOrEqual(1_000);
+});
