@@ -50,6 +50,12 @@ test("a second shopper on a one-unit sale sees sold out", async ({ page, baseURL
   await expect(button).toHaveText("Sold out");
   await expect(button).toBeDisabled();
   await page.screenshot({ path: shot("sale-sold-out"), fullPage: true });
+  // On a phone the page reads the same, without sideways scrolling.
+  await page.setViewportSize({ width: 390, height: 800 });
+  await expect(button).toBeVisible();
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  expect(overflow).toBeLessThanOrEqual(0);
+  await page.screenshot({ path: shot("sale-sold-out-phone"), fullPage: true });
 });
 
 test("buying twice shows limit reached", async ({ page, baseURL }) => {

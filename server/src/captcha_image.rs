@@ -126,7 +126,7 @@ pub fn render(answer: &str, seed: u64) -> String {
             r##"<circle cx="{:.1}" cy="{:.1}" r="{:.1}" fill="#{:06x}" opacity=".6"/>"##,
             rng.between(0.0, width),
             rng.between(0.0, height),
-            rng.between(0.8, 2.2),
+            rng.between(0.5, 1.3),
             rng.next() & 0x7f7f7f
         );
     }

@@ -26,6 +26,7 @@
 //!   the expiry sweeper.
 //! - [`reconcile`]: Redis against Postgres, per sale.
 //! - [`clock`]: "now" for deadlines, shiftable in tests.
+//! - [`csrf`]: state-changing API calls must come from this site.
 //! - [`page_cache`]: `Cache-Control` and `ETag` for the shared sale pages.
 //! - [`cli`]: admin and load-test user creation from the command line.
 
@@ -36,6 +37,7 @@ pub mod catalog;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod csrf;
 pub mod demo;
 pub mod error;
 pub mod guards;

@@ -342,6 +342,7 @@ fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(
             crate::page_cache::cacheable_sale_pages,
         ))
+        .layer(axum::middleware::from_fn(crate::csrf::same_site_writes))
         .layer(axum::middleware::from_fn_with_state(
             state.metrics.clone(),
             crate::metrics::track,

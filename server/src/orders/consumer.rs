@@ -377,34 +377,21 @@ impl OrderConsumer {
     /// After the commit: acknowledge the messages and drop their queued entries.
     async fn acknowledge(&self, sale_id: i64, messages: &[OrderMessage]) -> Result<(), StoreError> {
         let keys = self.keys();
+        let message_ids: Vec<&str> = messages.iter().map(|m| m.message_id.as_str()).collect();
+        let order_ids: Vec<&str> = messages.iter().map(|m| m.order_id.as_str()).collect();
         let mut pipe = redis::pipe();
         pipe.cmd("XACK")
             .arg(keys.stream(sale_id))
             .arg(CONSUMER_GROUP)
-            .arg(
-                messages
-                    .iter()
-                    .map(|m| m.message_id.as_str())
-                    .collect::<Vec<_>>(),
-            )
+            .arg(&message_ids)
             .ignore();
         pipe.cmd("HDEL")
             .arg(keys.queued(sale_id))
-            .arg(
-                messages
-                    .iter()
-                    .map(|m| m.order_id.as_str())
-                    .collect::<Vec<_>>(),
-            )
+            .arg(&order_ids)
             .ignore();
         pipe.cmd("HDEL")
             .arg(keys.failures(sale_id))
-            .arg(
-                messages
-                    .iter()
-                    .map(|m| m.message_id.as_str())
-                    .collect::<Vec<_>>(),
-            )
+            .arg(&message_ids)
             .ignore();
         let mut redis = self.redis.clone();
         let () = pipe.query_async(&mut redis).await?;

@@ -147,3 +147,27 @@ async fn bad_registrations_get_clear_errors_and_create_nothing() {
         .unwrap();
     assert_eq!(users, 1, "only carol exists");
 }
+
+#[tokio::test]
+async fn writes_from_another_site_are_refused() {
+    let app = spawn_app().await;
+    let shopper = app.register("erin").await;
+    let host = app.address.to_string();
+    let logout = |origin: Option<String>| {
+        let request = shopper.client.post(shopper.url("/api/auth/logout"));
+        let request = match origin {
+            Some(origin) => request.header("origin", origin),
+            None => request,
+        };
+        async move { request.send().await.unwrap() }
+    };
+    let forged = logout(Some("https://evil.example".into())).await;
+    assert_eq!(forged.status(), 403);
+    assert_eq!(
+        forged.json::<serde_json::Value>().await.unwrap()["error"],
+        "forbidden"
+    );
+    // The session survived the forged logout.
+    assert_eq!(shopper.get("/api/auth/me").await.status(), 200);
+    assert_eq!(logout(Some(format!("http://{host}"))).await.status(), 204);
+}

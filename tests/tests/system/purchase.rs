@@ -246,14 +246,7 @@ async fn a_cancelled_order_returns_its_unit_to_the_next_buyer() {
     assert_eq!(app.books(sale.id).await.stock_left, 1);
 
     // This instance had flagged the sale sold out; the return cleared the flag.
-    let mut status = 0;
-    for _ in 0..50 {
-        status = bob.buy(sale.id).await.0;
-        if status == 202 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    let status = bob.buy_until_won(sale.id).await;
     assert_eq!(status, 202, "the returned unit can be won");
     app.drain(sale.id).await;
     assert_eq!(app.books(sale.id).await.drift, 0);
@@ -291,16 +284,7 @@ async fn before_the_start_no_ticket_and_no_sale_even_with_a_forged_ticket() {
     assert_eq!(captcha.status(), 425);
 
     // Even a correctly signed ticket cannot buy early: the reserve checks Redis' clock.
-    let ticket = app
-        .state()
-        .tickets
-        .issue(sale.id, alice.user_id, server::now_ms() + 60_000);
-    let response = alice
-        .post(
-            &format!("/api/sales/{}/buy/{ticket}", sale.id),
-            serde_json::json!({}),
-        )
-        .await;
+    let response = alice.buy_with_signed_ticket(&app, sale.id).await;
     assert_eq!(response.status(), 425);
     // A guessed ticket is refused outright.
     let response = alice
@@ -326,31 +310,13 @@ async fn after_the_end_and_while_paused_nothing_is_sold() {
     assert_eq!(response.status(), 410);
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["error"], "ended");
-    let ticket = app
-        .state()
-        .tickets
-        .issue(ended.id, alice.user_id, server::now_ms() + 60_000);
-    let response = alice
-        .post(
-            &format!("/api/sales/{}/buy/{ticket}", ended.id),
-            serde_json::json!({}),
-        )
-        .await;
+    let response = alice.buy_with_signed_ticket(&app, ended.id).await;
     assert_eq!(response.status(), 410);
 
     let live = app.create_sale(&sale_starting_in(-1_000, 5)).await;
     app.state().catalog.set_paused(live.id, true).await.unwrap();
     assert_eq!(alice.ticket(live.id).await.status(), 409);
-    let ticket = app
-        .state()
-        .tickets
-        .issue(live.id, alice.user_id, server::now_ms() + 60_000);
-    let response = alice
-        .post(
-            &format!("/api/sales/{}/buy/{ticket}", live.id),
-            serde_json::json!({}),
-        )
-        .await;
+    let response = alice.buy_with_signed_ticket(&app, live.id).await;
     assert_eq!(response.status(), 409);
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["error"], "paused");

@@ -1,0 +1,13 @@
+//! The system tests, one binary (linking the server once instead of once per
+//! file): each module starts the real application against the real Redis and
+//! Postgres and checks what a user or operator would notice.
+
+mod accounts;
+mod admin;
+mod operations;
+mod order_workers;
+mod pages;
+mod purchase;
+mod rate_limits;
+mod sale_cache;
+mod sales_api;
