@@ -5,7 +5,7 @@
 //! not browsers (the load generator, curl) send neither and pass.
 
 use axum::extract::Request;
-use axum::http::{header, Method, StatusCode};
+use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
