@@ -131,3 +131,78 @@ pub fn spawn<F: std::future::Future<Output = ()> + 'static>(future: F) {
     #[cfg(not(feature = "hydrate"))]
     drop(future);
 }
+
+/// Asks the person to confirm (the browser's dialog); `false` outside a browser.
+pub fn confirm(message: &str) -> bool {
+    #[cfg(feature = "hydrate")]
+    {
+        web_sys::window()
+            .and_then(|window| window.confirm_with_message(message).ok())
+            .unwrap_or(false)
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = message;
+        false
+    }
+}
+
+/// A `datetime-local` value (the person's time zone) as ms since the epoch.
+pub fn local_datetime_ms(value: &str) -> Option<i64> {
+    #[cfg(feature = "hydrate")]
+    {
+        let ms = js_sys::Date::parse(value);
+        (!ms.is_nan()).then_some(ms as i64)
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = value;
+        None
+    }
+}
+
+/// ms since the epoch as a `datetime-local` value in the person's time zone.
+pub fn to_local_datetime(ms: i64) -> String {
+    #[cfg(feature = "hydrate")]
+    {
+        let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms as f64));
+        format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}",
+            date.get_full_year(),
+            date.get_month() + 1,
+            date.get_date(),
+            date.get_hours(),
+            date.get_minutes()
+        )
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = ms;
+        String::new()
+    }
+}
+
+/// What a view loaded from the API knows so far.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Remote<T> {
+    Loading,
+    NeedLogin,
+    Forbidden,
+    Failed(String),
+    Ready(T),
+}
+
+impl<T> Remote<T> {
+    /// From an API reply: 401 and 403 get their own states.
+    pub fn from_reply(reply: Result<Reply<T>, Failure>) -> Self {
+        match reply {
+            Ok(reply) if reply.status == 401 => Remote::NeedLogin,
+            Ok(reply) if reply.status == 403 => Remote::Forbidden,
+            Ok(reply) => match reply.body {
+                Ok(value) => Remote::Ready(value),
+                Err(error) => Remote::Failed(error.message),
+            },
+            Err(error) => Remote::Failed(error),
+        }
+    }
+}

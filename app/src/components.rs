@@ -1,6 +1,7 @@
 //! Reusable pieces of the shopper pages.
 
 mod buy_panel;
+pub mod charts;
 mod countdown;
 mod sale_card;
 pub mod sale_clock;

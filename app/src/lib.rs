@@ -36,7 +36,7 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
 use leptos_router::{
     components::{Route, Router, Routes, A},
-    path, SsrMode,
+    path, Lazy, SsrMode,
 };
 
 /// The HTML document around the application, rendered on the server only.
@@ -105,6 +105,10 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/register") view=pages::RegisterPage/>
                     <Route path=path!("/orders") view=pages::OrdersPage/>
                     <Route path=path!("/orders/:id") view=pages::OrderPage/>
+                    <Route path=path!("/admin") view={Lazy::<pages::admin::DashboardRoute>::new()}/>
+                    <Route path=path!("/admin/sales/new") view={Lazy::<pages::admin::NewSaleRoute>::new()}/>
+                    <Route path=path!("/admin/sales/:id") view={Lazy::<pages::admin::LiveSaleRoute>::new()}/>
+                    <Route path=path!("/admin/dead-letters") view={Lazy::<pages::admin::DeadLettersRoute>::new()}/>
                 </Routes>
             </main>
         </Router>

@@ -1,5 +1,6 @@
 //! The pages of the shopper site, one module each.
 
+pub mod admin;
 mod auth;
 mod home;
 mod not_found;

@@ -302,7 +302,7 @@ fn router(state: AppState) -> Router {
         .route("/api/orders/{id}/pay", post(orders::pay))
         .route("/api/orders/{id}/cancel", post(orders::cancel))
         .route("/api/admin/sales", post(admin::create).get(admin::list))
-        .route("/api/admin/sales/{id}", patch(admin::edit))
+        .route("/api/admin/sales/{id}", patch(admin::edit).get(admin::show))
         .route("/api/admin/sales/{id}/pause", post(admin::pause))
         .route("/api/admin/sales/{id}/resume", post(admin::resume))
         .route("/api/admin/sales/{id}/stats", get(admin::stats))

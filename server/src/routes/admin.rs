@@ -42,6 +42,21 @@ pub async fn list(
     Ok(Json(catalog.all().await?))
 }
 
+/// `GET /api/admin/sales/{id}`: the sale as stored now (not cached), for the
+/// live view after a pause or an edit.
+pub async fn show(
+    State(catalog): State<Catalog>,
+    AdminUser(_admin): AdminUser,
+    SaleId(id): SaleId,
+) -> Result<Json<Sale>, ApiError> {
+    Ok(Json(
+        catalog
+            .sale(id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("sale"))?,
+    ))
+}
+
 /// `PATCH /api/admin/sales/{id}`: stock, times and limit only before the start.
 pub async fn edit(
     State(catalog): State<Catalog>,

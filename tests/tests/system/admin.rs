@@ -30,6 +30,7 @@ async fn every_admin_endpoint_refuses_anonymous_and_shoppers() {
         ("POST", "/api/admin/sales".into()),
         ("GET", "/api/admin/sales".into()),
         ("PATCH", format!("/api/admin/sales/{id}")),
+        ("GET", format!("/api/admin/sales/{id}")),
         ("POST", format!("/api/admin/sales/{id}/pause")),
         ("POST", format!("/api/admin/sales/{id}/resume")),
         ("GET", format!("/api/admin/sales/{id}/stats")),

@@ -1,0 +1,100 @@
+//! The admin pages: the dashboard of sales, scheduling a new one, the live view
+//! of one sale, and dead letters. All data loads in the browser from the admin
+//! API, which checks the session (401 / 403); the pages only say so nicely.
+//!
+//! Shoppers never need this code, so each page is a lazy route: with
+//! `cargo leptos build --split` its WASM is a separate chunk fetched only when an
+//! admin opens the page, and the shoppers' bundle stays small.
+
+mod dashboard;
+mod dead_letters;
+mod live;
+mod new_sale;
+
+pub use dashboard::AdminDashboard;
+pub use dead_letters::DeadLetters;
+pub use live::LiveSale;
+pub use new_sale::NewSale;
+
+use leptos::prelude::*;
+use leptos_router::{lazy_route, LazyRoute};
+
+use crate::client::Remote;
+
+/// `/admin`, loaded on demand.
+pub struct DashboardRoute;
+
+#[lazy_route]
+impl LazyRoute for DashboardRoute {
+    fn data() -> Self {
+        DashboardRoute
+    }
+
+    fn view(this: Self) -> AnyView {
+        let DashboardRoute = this;
+        view! { <AdminDashboard/> }.into_any()
+    }
+}
+
+/// `/admin/sales/new`, loaded on demand.
+pub struct NewSaleRoute;
+
+#[lazy_route]
+impl LazyRoute for NewSaleRoute {
+    fn data() -> Self {
+        NewSaleRoute
+    }
+
+    fn view(this: Self) -> AnyView {
+        let NewSaleRoute = this;
+        view! { <NewSale/> }.into_any()
+    }
+}
+
+/// `/admin/sales/{id}`, loaded on demand.
+pub struct LiveSaleRoute;
+
+#[lazy_route]
+impl LazyRoute for LiveSaleRoute {
+    fn data() -> Self {
+        LiveSaleRoute
+    }
+
+    fn view(this: Self) -> AnyView {
+        let LiveSaleRoute = this;
+        view! { <LiveSale/> }.into_any()
+    }
+}
+
+/// `/admin/dead-letters`, loaded on demand.
+pub struct DeadLettersRoute;
+
+#[lazy_route]
+impl LazyRoute for DeadLettersRoute {
+    fn data() -> Self {
+        DeadLettersRoute
+    }
+
+    fn view(this: Self) -> AnyView {
+        let DeadLettersRoute = this;
+        view! { <DeadLetters/> }.into_any()
+    }
+}
+
+/// What to show while a view is not ready: loading, log in, admins only, error.
+fn not_ready<T>(remote: &Remote<T>, here: &str) -> Option<AnyView> {
+    Some(match remote {
+        Remote::Ready(_) => return None,
+        Remote::Loading => view! { <p class="loading">"Loading…"</p> }.into_any(),
+        Remote::NeedLogin => view! {
+            <p><a href=format!("/login?next={here}")>"Log in"</a>" with an admin account."</p>
+        }
+        .into_any(),
+        Remote::Forbidden => {
+            view! { <p class="error" role="alert">"This page is for admins only."</p> }.into_any()
+        }
+        Remote::Failed(message) => {
+            view! { <p class="error" role="alert">{message.clone()}</p> }.into_any()
+        }
+    })
+}

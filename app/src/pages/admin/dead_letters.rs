@@ -1,0 +1,87 @@
+//! `/admin/dead-letters`: order messages that failed too often, with their last
+//! error, and a retry that goes through the same idempotent insert.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use serde::Deserialize;
+
+use crate::client::{self, Remote};
+
+/// A dead letter as the admin API lists it.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+struct DeadLetter {
+    id: String,
+    sale_id: i64,
+    message_id: String,
+    payload: std::collections::HashMap<String, String>,
+    deliveries: i64,
+    last_error: String,
+}
+
+/// The dead-letter list.
+#[component]
+pub fn DeadLetters() -> impl IntoView {
+    let letters = RwSignal::new(Remote::<Vec<DeadLetter>>::Loading);
+    let message = RwSignal::new(None::<String>);
+    let reload = move || {
+        client::spawn(async move {
+            let loaded =
+                Remote::from_reply(client::get::<Vec<DeadLetter>>("/api/admin/dead-letters").await);
+            let _ = letters.try_set(loaded);
+        });
+    };
+    Effect::new(move |_| reload());
+    let retry = move |id: String| {
+        client::spawn(async move {
+            match client::post::<_, serde_json::Value>(
+                &format!("/api/admin/dead-letters/{id}/retry"),
+                &(),
+            )
+            .await
+            {
+                Ok(reply) => match reply.body {
+                    Ok(_) => message.set(Some(format!("{id}: saved."))),
+                    Err(error) => message.set(Some(format!("{id}: {}", error.message))),
+                },
+                Err(_) => message.set(Some("The connection failed. Try again.".into())),
+            }
+            reload();
+        });
+    };
+    view! {
+        <Title text="Dead letters · Admin"/>
+        <p><a href="/admin">"← All sales"</a></p>
+        <h1>"Dead letters"</h1>
+        <p class="form-error" role="status">{move || message.get()}</p>
+        {move || {
+            let current = letters.get();
+            if let Some(waiting) = super::not_ready(&current, "/admin/dead-letters") {
+                return waiting;
+            }
+            let Remote::Ready(list) = current else { return ().into_any() };
+            if list.is_empty() {
+                return view! { <p class="empty">"No dead letters: every order message was saved."</p> }.into_any();
+            }
+            view! {
+                <ul class="dead-letters">
+                    {list.into_iter().map(|letter| {
+                        let id = letter.id.clone();
+                        let payload = serde_json::to_string_pretty(&letter.payload).unwrap_or_default();
+                        view! {
+                            <li class="dead-letter">
+                                <p>
+                                    <strong>{format!("Sale #{} · message {}", letter.sale_id, letter.message_id)}</strong>
+                                    {format!(" · {} deliveries", letter.deliveries)}
+                                </p>
+                                <p class="error">{letter.last_error.clone()}</p>
+                                <pre>{payload}</pre>
+                                <button on:click=move |_| retry(id.clone())>"Retry"</button>
+                            </li>
+                        }
+                    }).collect_view()}
+                </ul>
+            }
+            .into_any()
+        }}
+    }
+}

@@ -1,0 +1,282 @@
+//! `/admin/sales/{id}`: one sale, live. The numbers refresh every second from the
+//! stats endpoint (Redis and Postgres counts and the server's own counters);
+//! per-second rates are differences of those counters between two reads.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
+
+use crate::api::{Order, Sale, SaleStats};
+use crate::client::{self, Remote};
+use crate::clock::format_utc;
+use crate::components::charts::{Bars, TimeSeries};
+use crate::money::format_cents;
+
+/// Seconds of history the chart keeps.
+const HISTORY: usize = 60;
+/// Orders per page of the table.
+const PAGE: usize = 20;
+
+/// One read of the counters.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Reading {
+    at_ms: f64,
+    attempts: i64,
+    won: i64,
+}
+
+/// Per-second rates between consecutive readings: `(attempts/s, wins/s)`.
+fn rates(readings: &[Reading]) -> (Vec<f64>, Vec<f64>) {
+    readings
+        .windows(2)
+        .map(|pair| {
+            let seconds = ((pair[1].at_ms - pair[0].at_ms) / 1000.0).max(0.001);
+            (
+                (pair[1].attempts - pair[0].attempts).max(0) as f64 / seconds,
+                (pair[1].won - pair[0].won).max(0) as f64 / seconds,
+            )
+        })
+        .unzip()
+}
+
+fn won(stats: &SaleStats) -> i64 {
+    stats.attempts - stats.rejected.values().sum::<i64>()
+}
+
+/// The live view of a sale.
+#[component]
+pub fn LiveSale() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || {
+        params
+            .read_untracked()
+            .get("id")
+            .and_then(|raw| raw.parse::<i64>().ok())
+            .unwrap_or(0)
+    };
+    let sale = RwSignal::new(None::<Sale>);
+    let stats = RwSignal::new(Remote::<SaleStats>::Loading);
+    let readings = RwSignal::new(Vec::<Reading>::new());
+    let orders = RwSignal::new(Vec::<Order>::new());
+    let status_filter = RwSignal::new(String::new());
+    let page = RwSignal::new(0usize);
+    let message = RwSignal::new(None::<String>);
+
+    Effect::new(move |_| {
+        let id = id();
+        client::spawn(async move {
+            let mut round = 0u32;
+            loop {
+                if round.is_multiple_of(5) {
+                    if let Ok(reply) = client::get::<Sale>(&format!("/api/admin/sales/{id}")).await
+                    {
+                        let _ = sale.try_set(reply.body.ok());
+                    }
+                    if let Ok(reply) =
+                        client::get::<Vec<Order>>(&format!("/api/admin/sales/{id}/orders")).await
+                    {
+                        if let Ok(list) = reply.body {
+                            let _ = orders.try_set(list);
+                        }
+                    }
+                }
+                let fresh = Remote::from_reply(
+                    client::get::<SaleStats>(&format!("/api/admin/sales/{id}/stats")).await,
+                );
+                if let Remote::Ready(current) = &fresh {
+                    let reading = Reading {
+                        at_ms: client::device_now_ms(),
+                        attempts: current.attempts,
+                        won: won(current),
+                    };
+                    if readings
+                        .try_update(|list| {
+                            list.push(reading);
+                            if list.len() > HISTORY + 1 {
+                                list.remove(0);
+                            }
+                        })
+                        .is_none()
+                    {
+                        return;
+                    }
+                }
+                if stats.try_set(fresh).is_some() {
+                    return;
+                }
+                round += 1;
+                client::sleep_ms(1_000).await;
+            }
+        });
+    });
+
+    let set_paused = move |paused: bool| {
+        let question = if paused {
+            "Pause this sale? Nobody can buy until you resume it."
+        } else {
+            "Resume this sale?"
+        };
+        if !client::confirm(question) {
+            return;
+        }
+        let id = id();
+        client::spawn(async move {
+            let action = if paused { "pause" } else { "resume" };
+            match client::post::<_, Sale>(&format!("/api/admin/sales/{id}/{action}"), &()).await {
+                Ok(reply) => match reply.body {
+                    Ok(updated) => {
+                        message.set(Some(if updated.paused {
+                            "Paused.".into()
+                        } else {
+                            "Resumed.".into()
+                        }));
+                        sale.set(Some(updated));
+                    }
+                    Err(error) => message.set(Some(error.message)),
+                },
+                Err(_) => message.set(Some("The connection failed. Try again.".into())),
+            }
+        });
+    };
+
+    let series = Memo::new(move |_| rates(&readings.get()));
+    let attempts_per_second = Signal::derive(move || series.get().0);
+    let wins_per_second = Signal::derive(move || series.get().1);
+    let outcomes = Signal::derive(move || match stats.get() {
+        Remote::Ready(current) => {
+            let mut bars = vec![("won".to_owned(), won(&current))];
+            bars.extend(current.rejected.into_iter().filter(|(_, count)| *count > 0));
+            bars
+        }
+        _ => Vec::new(),
+    });
+
+    view! {
+        <Title text="Live sale · Admin"/>
+        <p><a href="/admin">"← All sales"</a></p>
+        {move || sale.get().map(|sale| view! {
+            <h1>{sale.title.clone()}</h1>
+            <p class="hint">
+                {format!("{} → {} · {} per unit · limit {}", format_utc(sale.starts_at_ms), format_utc(sale.ends_at_ms), format_cents(sale.price_cents), sale.per_user_limit)}
+            </p>
+            <div class="admin-actions">
+                {if sale.paused {
+                    view! { <button class="primary" on:click=move |_| set_paused(false)>"Resume sale"</button> }.into_any()
+                } else {
+                    view! { <button class="danger" on:click=move |_| set_paused(true)>"Pause sale"</button> }.into_any()
+                }}
+                <span class="sale-paused" data-paused=sale.paused.to_string()>{if sale.paused { "Paused" } else { "Running" }}</span>
+            </div>
+        })}
+        <p class="form-error" role="status">{move || message.get()}</p>
+        {move || {
+            let current = stats.get();
+            if let Some(waiting) = super::not_ready(&current, &format!("/admin/sales/{}", id())) {
+                return waiting;
+            }
+            let Remote::Ready(current) = current else { return ().into_any() };
+            let cells = [
+                ("stock-left", "Stock left", format!("{} / {}", current.stock_left, current.stock)),
+                ("attempts", "Attempts", current.attempts.to_string()),
+                ("won", "Won", won(&current).to_string()),
+                ("queued", "Queue lag (units)", current.queued.to_string()),
+                ("pending", "Awaiting payment", current.pending_payment.to_string()),
+                ("paid", "Paid", current.paid.to_string()),
+                ("expired", "Expired", current.expired.to_string()),
+                ("cancelled", "Cancelled", current.cancelled.to_string()),
+                ("dead-letters", "Dead letters", current.dead_letters.to_string()),
+                ("drift", "Drift", current.drift.to_string()),
+            ];
+            view! {
+                <dl class="stat-grid">
+                    {cells.into_iter().map(|(key, label, value)| {
+                        let alarm = (key == "drift" && value != "0").to_string();
+                        view! {
+                            <div class=format!("stat stat-{key}") data-alarm=alarm>
+                                <dt>{label}</dt>
+                                <dd>{value}</dd>
+                            </div>
+                        }
+                    }).collect_view()}
+                </dl>
+            }
+            .into_any()
+        }}
+        <h2>"Attempts and wins per second"</h2>
+        <TimeSeries first=attempts_per_second second=wins_per_second first_label="attempts/s" second_label="wins/s" capacity=HISTORY/>
+        <h2>"Outcomes"</h2>
+        <Bars bars=outcomes/>
+        <h2>"Orders"</h2>
+        <label for="status-filter">"Status "</label>
+        <select id="status-filter" on:change=move |event| {
+            status_filter.set(event_target_value(&event));
+            page.set(0);
+        }>
+            <option value="">"All"</option>
+            <option value="pending_payment">"Awaiting payment"</option>
+            <option value="paid">"Paid"</option>
+            <option value="expired">"Expired"</option>
+            <option value="cancelled">"Cancelled"</option>
+        </select>
+        {move || {
+            let filter = status_filter.get();
+            let matching: Vec<Order> = orders
+                .get()
+                .into_iter()
+                .filter(|order| filter.is_empty() || order.status.as_str() == filter)
+                .collect();
+            let pages = matching.len().div_ceil(PAGE).max(1);
+            let current = page.get().min(pages - 1);
+            view! {
+                <div class="table-wrap">
+                    <table class="admin-orders">
+                        <thead><tr><th scope="col">"Order"</th><th scope="col">"Status"</th><th scope="col">"Total"</th><th scope="col">"Created"</th></tr></thead>
+                        <tbody>
+                            {matching.into_iter().skip(current * PAGE).take(PAGE).map(|order| view! {
+                                <tr>
+                                    <td class="mono">{order.order_id.clone()}</td>
+                                    <td>{order.status.as_str()}</td>
+                                    <td>{format_cents(order.price_cents)}</td>
+                                    <td>{format_utc(order.created_at_ms)}</td>
+                                </tr>
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                </div>
+                <p class="pager">
+                    <button disabled=current == 0 on:click=move |_| page.update(|p| *p = p.saturating_sub(1))>"Previous"</button>
+                    {format!(" Page {} of {pages} ", current + 1)}
+                    <button disabled=current + 1 >= pages on:click=move |_| page.update(|p| *p += 1)>"Next"</button>
+                </p>
+            }
+        }}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_are_counter_differences_over_time() {
+        let readings = [
+            Reading {
+                at_ms: 0.0,
+                attempts: 0,
+                won: 0,
+            },
+            Reading {
+                at_ms: 1_000.0,
+                attempts: 500,
+                won: 10,
+            },
+            Reading {
+                at_ms: 3_000.0,
+                attempts: 900,
+                won: 10,
+            },
+        ];
+        assert_eq!(rates(&readings), (vec![500.0, 200.0], vec![10.0, 0.0]));
+        assert_eq!(rates(&readings[..1]), (vec![], vec![]));
+    }
+}

@@ -1,0 +1,71 @@
+import { test, expect } from "@playwright/test";
+import { ADMIN, shopperApi, shot } from "./helpers";
+
+test.describe.configure({ mode: "serial" });
+
+test("an admin schedules a sale, watches a burst sell it out, pauses and resumes it", async ({ page, baseURL }) => {
+  page.on("dialog", (dialog) => dialog.accept());
+  await page.goto("/login?next=/admin");
+  await expect(page.locator("main[data-hydrated=true]")).toBeAttached();
+  await page.getByLabel("Username").fill(ADMIN.username);
+  await page.getByLabel("Password").fill(ADMIN.password);
+  await page.getByRole("button", { name: "Log in" }).click();
+  await expect(page).toHaveURL(/\/admin$/);
+  await expect(page.getByRole("heading", { name: "Sales" })).toBeVisible();
+
+  await page.getByRole("link", { name: "New sale" }).click();
+  await page.getByLabel("Title").fill("Burst test sneakers");
+  await page.getByLabel("Stock (units)").fill("5");
+  await page.getByLabel("CAPTCHA").selectOption("none");
+  // Starts in a few seconds, typed in the browser's own time zone.
+  const startsAt = Math.ceil((Date.now() + 6_000) / 1000) * 1000;
+  const local = await page.evaluate((ms) => {
+    const d = new Date(ms);
+    const pad = (n: number) => String(n).padStart(2, "0");
+    return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+  }, startsAt);
+  await page.getByLabel("Starts (your time zone)").fill(local);
+  await expect(page.locator(".utc-instant")).toContainText("UTC");
+  await page.getByRole("button", { name: "Create sale" }).click();
+  await expect(page).toHaveURL(/\/admin\/sales\/\d+$/);
+  const saleId = Number(page.url().split("/").pop());
+  await expect(page.locator(".stat-stock-left dd")).toHaveText("5 / 5");
+
+  // A scripted burst of buyers once the sale has started.
+  const buyers = await Promise.all(Array.from({ length: 12 }, () => shopperApi(baseURL!)));
+  await page.waitForTimeout(Math.max(0, startsAt - Date.now() + 300));
+  const outcomes = await Promise.all(
+    buyers.map(async (buyer) => {
+      const ticket = await buyer.post(`/api/sales/${saleId}/ticket`, { data: { captcha_id: "", answer: "" } });
+      if (ticket.status() !== 200) return ticket.status();
+      return (await buyer.post((await ticket.json()).buy_path)).status();
+    }),
+  );
+  expect(outcomes.filter((status) => status === 202)).toHaveLength(5);
+
+  await expect(page.locator(".stat-stock-left dd")).toHaveText("0 / 5", { timeout: 10_000 });
+  await expect(page.locator(".stat-won dd")).toHaveText("5");
+  await expect(page.locator(".stat-attempts dd")).not.toHaveText("0");
+  await expect(page.locator(".stat-drift dd")).toHaveText("0");
+  await expect(page.locator('.bar[data-outcome="won"]')).toBeVisible();
+  await expect(page.locator(".series-first")).toHaveAttribute("points", /\d/);
+  await page.screenshot({ path: shot("admin-live-burst"), fullPage: true });
+
+  await page.getByRole("button", { name: "Pause sale" }).click();
+  await expect(page.locator(".sale-paused")).toHaveText("Paused");
+  const status = await (await buyers[0].get(`/api/sales/${saleId}/status`)).json();
+  expect(status.state).toBe("paused");
+  await page.getByRole("button", { name: "Resume sale" }).click();
+  await expect(page.locator(".sale-paused")).toHaveText("Running");
+
+  await page.getByRole("link", { name: "← All sales" }).click();
+  await expect(page.locator(`tr[data-sale-id="${saleId}"]`)).toContainText("0 / 5");
+});
+
+test("admin pages say so to shoppers", async ({ page, baseURL }) => {
+  const shopper = await shopperApi(baseURL!);
+  const cookies = (await shopper.storageState()).cookies;
+  await page.context().addCookies(cookies);
+  await page.goto("/admin");
+  await expect(page.getByText("This page is for admins only.")).toBeVisible();
+});
