@@ -50,6 +50,10 @@ test("an admin schedules a sale, watches a burst sell it out, pauses and resumes
   await expect(page.locator('.bar[data-outcome="won"]')).toBeVisible();
   await expect(page.locator(".series-first")).toHaveAttribute("points", /\d/);
   await page.screenshot({ path: shot("admin-live-burst"), fullPage: true });
+  // The orders table catches up within its refresh, one row per winner.
+  await expect(page.locator(".admin-orders tbody tr")).toHaveCount(5, { timeout: 10_000 });
+  await expect(page.locator(".pager")).toContainText("Page 1 of 1");
+  await expect(page.getByRole("button", { name: "Next" })).toBeDisabled();
 
   await page.getByRole("button", { name: "Pause sale" }).click();
   await expect(page.locator(".sale-paused")).toHaveText("Paused");

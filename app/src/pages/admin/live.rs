@@ -244,9 +244,9 @@ pub fn LiveSale() -> impl IntoView {
                     </table>
                 </div>
                 <p class="pager">
-                    <button disabled=current == 0 on:click=move |_| page.update(|p| *p = p.saturating_sub(1))>"Previous"</button>
+                    <button disabled={current == 0} on:click=move |_| page.update(|p| *p = p.saturating_sub(1))>"Previous"</button>
                     {format!(" Page {} of {pages} ", current + 1)}
-                    <button disabled=current + 1 >= pages on:click=move |_| page.update(|p| *p += 1)>"Next"</button>
+                    <button disabled={current + 1 >= pages} on:click=move |_| page.update(|p| *p += 1)>"Next"</button>
                 </p>
             }
         }}
