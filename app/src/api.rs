@@ -315,3 +315,24 @@ pub struct SaleStats {
     pub dead_letters: i64,
     pub drift: i64,
 }
+
+/// Redis against Postgres for one sale (`GET /api/admin/sales/{id}/reconcile`).
+/// Once queues drain: stock = stock left + queued + pending + paid + owed.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reconciliation {
+    pub stock: i64,
+    /// Redis: units left to sell.
+    pub stock_left: i64,
+    /// Redis: units reserved, not yet persisted.
+    pub queued_units: i64,
+    /// Redis: units held per buyer, summed (should equal queued + pending + paid).
+    pub buyer_units: i64,
+    /// Postgres: units in orders waiting for payment.
+    pub pending_units: i64,
+    /// Postgres: units in paid orders.
+    pub paid_units: i64,
+    /// Postgres: units of expired/cancelled orders not yet back in Redis.
+    pub owed_units: i64,
+    /// `stock - stock_left - queued - pending - paid - owed`; 0 when the books agree.
+    pub drift: i64,
+}

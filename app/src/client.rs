@@ -67,6 +67,28 @@ pub async fn post<B: Serialize, T: DeserializeOwned>(
     }
 }
 
+/// `PATCH path` with a JSON body.
+pub async fn patch<B: Serialize, T: DeserializeOwned>(
+    path: &str,
+    body: &B,
+) -> Result<Reply<T>, Failure> {
+    #[cfg(feature = "hydrate")]
+    {
+        let response = gloo_net::http::Request::patch(path)
+            .json(body)
+            .map_err(|error| error.to_string())?
+            .send()
+            .await
+            .map_err(|error| error.to_string())?;
+        read(response).await
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = (path, body);
+        Err("not in a browser".into())
+    }
+}
+
 #[cfg(feature = "hydrate")]
 async fn read<T: DeserializeOwned>(
     response: gloo_net::http::Response,

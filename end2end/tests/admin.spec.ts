@@ -15,10 +15,10 @@ test("an admin schedules a sale, watches a burst sell it out, pauses and resumes
 
   await page.getByRole("link", { name: "New sale" }).click();
   await page.getByLabel("Title").fill("Burst test sneakers");
-  await page.getByLabel("Stock (units)").fill("5");
+  await page.getByLabel("Stock (units)").fill("4");
   await page.getByLabel("CAPTCHA").selectOption("none");
   // Starts in a few seconds, typed in the browser's own time zone.
-  const startsAt = Math.ceil((Date.now() + 6_000) / 1000) * 1000;
+  const startsAt = Math.ceil((Date.now() + 10_000) / 1000) * 1000;
   const local = await page.evaluate((ms) => {
     const d = new Date(ms);
     const pad = (n: number) => String(n).padStart(2, "0");
@@ -29,6 +29,10 @@ test("an admin schedules a sale, watches a burst sell it out, pauses and resumes
   await page.getByRole("button", { name: "Create sale" }).click();
   await expect(page).toHaveURL(/\/admin\/sales\/\d+$/);
   const saleId = Number(page.url().split("/").pop());
+  await expect(page.locator(".stat-stock-left dd")).toHaveText("4 / 4");
+  // One more unit, edited before the start.
+  await page.locator("#edit-stock").fill("5");
+  await page.getByRole("button", { name: "Save changes" }).click();
   await expect(page.locator(".stat-stock-left dd")).toHaveText("5 / 5");
 
   // A scripted burst of buyers once the sale has started.
@@ -47,6 +51,7 @@ test("an admin schedules a sale, watches a burst sell it out, pauses and resumes
   await expect(page.locator(".stat-won dd")).toHaveText("5");
   await expect(page.locator(".stat-attempts dd")).not.toHaveText("0");
   await expect(page.locator(".stat-drift dd")).toHaveText("0");
+  await expect(page.locator(".books-explained")).toHaveText(/Redis and Postgres agree/, { timeout: 10_000 });
   await expect(page.locator('.bar[data-outcome="won"]')).toBeVisible();
   await expect(page.locator(".series-first")).toHaveAttribute("points", /\d/);
   await page.screenshot({ path: shot("admin-live-burst"), fullPage: true });

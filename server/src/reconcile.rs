@@ -4,31 +4,13 @@
 //! drift, and an admin must look.
 
 use app::api::Sale;
-use serde::Serialize;
 use sqlx::PgPool;
 
 use crate::catalog::StoreError;
 use crate::stock::SaleStock;
 
-/// Both sides of the books of one sale.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct Reconciliation {
-    pub stock: i64,
-    /// Redis: units left to sell.
-    pub stock_left: i64,
-    /// Redis: units reserved, not yet persisted.
-    pub queued_units: i64,
-    /// Redis: units held per buyer, summed (should equal queued + active + owed).
-    pub buyer_units: i64,
-    /// Postgres: units in orders waiting for payment.
-    pub pending_units: i64,
-    /// Postgres: units in paid orders.
-    pub paid_units: i64,
-    /// Postgres: units of expired/cancelled orders not yet back in Redis.
-    pub owed_units: i64,
-    /// `stock - stock_left - queued - pending - paid - owed`; 0 when the books agree.
-    pub drift: i64,
-}
+/// Both sides of the books of one sale (the wire type lives in `app`).
+pub use app::api::Reconciliation;
 
 /// Compares Redis and Postgres for `sale`.
 pub async fn reconcile(

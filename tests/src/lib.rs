@@ -23,6 +23,15 @@ pub fn redis_url() -> String {
     std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
 }
 
+/// A connection of its own to the shared Redis, for white-box looks at keys.
+pub async fn redis_connection() -> redis::aio::MultiplexedConnection {
+    redis::Client::open(redis_url())
+        .expect("REDIS_URL is valid")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("Redis answers: run scripts/test, which starts it")
+}
+
 /// A running application and handles on its stores.
 pub struct TestApp {
     pub address: SocketAddr,

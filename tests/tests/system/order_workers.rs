@@ -18,14 +18,6 @@ async fn app_without_workers() -> TestApp {
     .await
 }
 
-async fn redis() -> redis::aio::MultiplexedConnection {
-    redis::Client::open(systests::redis_url())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap()
-}
-
 fn consumer(app: &TestApp, name: &str, min_idle: Duration) -> OrderConsumer {
     let state = app.state();
     OrderConsumer::new(
@@ -63,7 +55,7 @@ async fn a_message_delivered_twice_makes_one_order() {
         .arg(&stream)
         .arg("-")
         .arg("+")
-        .query_async(&mut redis().await)
+        .query_async(&mut systests::redis_connection().await)
         .await
         .unwrap();
     assert_eq!(entries.ids.len(), 1);
@@ -88,7 +80,7 @@ async fn messages_of_a_dead_worker_are_reclaimed_by_another_without_loss_or_doub
     let stream = format!("{}{{s:{}}}:orders", app.redis_prefix, sale.id);
 
     // A worker reads the messages, then dies before acknowledging any.
-    let mut connection = redis().await;
+    let mut connection = systests::redis_connection().await;
     let read: redis::streams::StreamReadReply = redis::cmd("XREADGROUP")
         .arg("GROUP")
         .arg("orders")

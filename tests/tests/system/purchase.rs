@@ -418,20 +418,9 @@ async fn image_captchas_show_a_picture_and_take_the_typed_text_once() {
     let image = challenge.image.clone().unwrap();
     assert!(image.starts_with("data:image/svg+xml;base64,"));
     // The answer a person reads off the picture (here: read from where the server keeps it).
-    let mut redis = redis::Client::open(systests::redis_url())
-        .unwrap()
-        .get_multiplexed_async_connection()
+    let answer = stored_answer(&app, &challenge.captcha_id)
         .await
-        .unwrap();
-    let stored: String = redis::cmd("GET")
-        .arg(format!(
-            "{}captcha:{}",
-            app.redis_prefix, challenge.captcha_id
-        ))
-        .query_async(&mut redis)
-        .await
-        .unwrap();
-    let answer = stored.rsplit(':').next().unwrap().to_lowercase();
+        .to_lowercase();
     let picture = String::from_utf8(
         base64::Engine::decode(
             &base64::engine::general_purpose::STANDARD,
@@ -458,15 +447,12 @@ async fn image_captchas_show_a_picture_and_take_the_typed_text_once() {
         .json()
         .await
         .unwrap();
-    let stored: String = redis::cmd("GET")
-        .arg(format!(
-            "{}captcha:{}",
-            app.redis_prefix, challenge.captcha_id
-        ))
-        .query_async(&mut redis)
-        .await
-        .unwrap();
-    let answer = format!(" {} ", stored.rsplit(':').next().unwrap().to_lowercase());
+    let answer = format!(
+        " {} ",
+        stored_answer(&app, &challenge.captcha_id)
+            .await
+            .to_lowercase()
+    );
     let body = serde_json::json!({ "captcha_id": challenge.captcha_id, "answer": answer });
     let accepted = alice.post(&ticket_path, body.clone()).await;
     assert_eq!(accepted.status(), 200, "case and spaces do not matter");
@@ -494,4 +480,14 @@ async fn a_full_instance_answers_busy_at_once_and_sells_nothing() {
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["error"], "busy");
     assert_eq!(app.books(sale.id).await.stock_left, 5);
+}
+
+/// The text of an image challenge, as the server stored it (`image:sale:user:TEXT`).
+async fn stored_answer(app: &TestApp, captcha_id: &str) -> String {
+    let stored: String = redis::cmd("GET")
+        .arg(format!("{}captcha:{captcha_id}", app.redis_prefix))
+        .query_async(&mut systests::redis_connection().await)
+        .await
+        .unwrap();
+    stored.rsplit(':').next().unwrap().to_owned()
 }

@@ -75,8 +75,7 @@ async fn status_carries_the_server_clock_and_stock_and_is_never_cached() {
 async fn status_reports_the_stock_left_in_redis() {
     let app = spawn_app().await;
     let sale = app.create_sale(&sale_starting_in(-1_000, 2)).await;
-    let client = redis::Client::open(systests::redis_url()).unwrap();
-    let mut redis = client.get_multiplexed_async_connection().await.unwrap();
+    let mut redis = systests::redis_connection().await;
     let key = format!("{}{{s:{}}}:stock", app.redis_prefix, sale.id);
     let () = redis::cmd("SET")
         .arg(&key)

@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
-use crate::api::{Order, Sale, SaleStats};
+use crate::api::{Order, Reconciliation, Sale, SalePatch, SaleStats};
 use crate::client::{self, Remote};
 use crate::clock::format_utc;
 use crate::components::charts::{Bars, TimeSeries};
@@ -61,6 +61,7 @@ pub fn LiveSale() -> impl IntoView {
     let status_filter = RwSignal::new(String::new());
     let page = RwSignal::new(0usize);
     let message = RwSignal::new(None::<String>);
+    let books = RwSignal::new(None::<Reconciliation>);
 
     Effect::new(move |_| {
         let id = id();
@@ -71,6 +72,10 @@ pub fn LiveSale() -> impl IntoView {
                     if let Ok(reply) = client::get::<Sale>(&format!("/api/admin/sales/{id}")).await
                     {
                         let _ = sale.try_set(reply.body.ok());
+                    }
+                    let path = format!("/api/admin/sales/{id}/reconcile");
+                    if let Ok(reply) = client::get::<Reconciliation>(&path).await {
+                        let _ = books.try_set(reply.body.ok());
                     }
                     if let Ok(reply) =
                         client::get::<Vec<Order>>(&format!("/api/admin/sales/{id}/orders")).await
@@ -206,6 +211,14 @@ pub fn LiveSale() -> impl IntoView {
         <TimeSeries first=attempts_per_second second=wins_per_second first_label="attempts/s" second_label="wins/s" capacity=HISTORY/>
         <h2>"Outcomes"</h2>
         <Bars bars=outcomes/>
+        <h2>"Books: Redis against Postgres"</h2>
+        {move || books.get().map(|books| view! { <BooksTable books/> })}
+        {move || sale.get().filter(|current| client::device_now_ms() < current.starts_at_ms as f64).map(|current| view! {
+            <EditBeforeStart sale=current on_saved=move |updated: Sale| {
+                message.set(Some("Saved.".into()));
+                sale.set(Some(updated));
+            }/>
+        })}
         <h2>"Orders"</h2>
         <label for="status-filter">"Status "</label>
         <select id="status-filter" on:change=move |event| {
@@ -250,6 +263,104 @@ pub fn LiveSale() -> impl IntoView {
                 </p>
             }
         }}
+    }
+}
+
+/// Both sides of the books, and what a difference means.
+#[component]
+fn BooksTable(books: Reconciliation) -> impl IntoView {
+    let explanation = if books.drift == 0 {
+        "Redis and Postgres agree: every unit is either for sale or in an order.".to_owned()
+    } else if books.drift > 0 {
+        format!(
+            "{} unit(s) are neither for sale nor in an order. A reservation may have been lost \
+             between Redis and Postgres (check dead letters), or a return failed: look before \
+             selling more.",
+            books.drift
+        )
+    } else {
+        format!(
+            "{} unit(s) more are accounted for than exist: stock was returned twice or changed \
+             after orders were taken.",
+            -books.drift
+        )
+    };
+    let held_matches =
+        books.buyer_units == books.queued_units + books.pending_units + books.paid_units;
+    let rows = [
+        ("Stock of the sale", books.stock),
+        ("− left for sale (Redis)", books.stock_left),
+        ("− reserved, being saved (Redis)", books.queued_units),
+        ("− awaiting payment (Postgres)", books.pending_units),
+        ("− paid (Postgres)", books.paid_units),
+        ("− closed, units owed back (Postgres)", books.owed_units),
+        ("= drift", books.drift),
+    ];
+    view! {
+        <div class="books">
+            <table>
+                <tbody>
+                    {rows.into_iter().map(|(label, value)| view! { <tr><th scope="row">{label}</th><td>{value}</td></tr> }).collect_view()}
+                </tbody>
+            </table>
+            <p class="books-explained" data-drift=books.drift.to_string()>{explanation}</p>
+            <p class="hint">
+                {format!("Units held by buyers in Redis: {}", books.buyer_units)}
+                {(!held_matches).then_some(" — differs from reserved + awaiting payment + paid; closed orders are still being returned.")}
+            </p>
+        </div>
+    }
+}
+
+/// Stock and times may change only before the start.
+#[component]
+fn EditBeforeStart(
+    sale: Sale,
+    on_saved: impl Fn(Sale) + Clone + Send + Sync + 'static,
+) -> impl IntoView {
+    let stock = RwSignal::new(sale.stock.to_string());
+    let starts = RwSignal::new(client::to_local_datetime(sale.starts_at_ms));
+    let error = RwSignal::new(None::<String>);
+    let duration_ms = sale.ends_at_ms - sale.starts_at_ms;
+    let id = sale.id;
+    let submit = move |event: leptos::ev::SubmitEvent| {
+        event.prevent_default();
+        let Ok(new_stock) = stock.get_untracked().trim().parse::<i32>() else {
+            return error.set(Some("Stock: a whole number".into()));
+        };
+        let Some(starts_at_ms) = client::local_datetime_ms(&starts.get_untracked()) else {
+            return error.set(Some("Starts: pick a date and time".into()));
+        };
+        let patch = SalePatch {
+            stock: Some(new_stock),
+            starts_at_ms: Some(starts_at_ms),
+            ends_at_ms: Some(starts_at_ms + duration_ms),
+            ..SalePatch::default()
+        };
+        let on_saved = on_saved.clone();
+        client::spawn(async move {
+            match client::patch::<_, Sale>(&format!("/api/admin/sales/{id}"), &patch).await {
+                Ok(reply) => match reply.body {
+                    Ok(updated) => {
+                        error.set(None);
+                        on_saved(updated);
+                    }
+                    Err(refusal) => error.set(Some(refusal.message)),
+                },
+                Err(_) => error.set(Some("The connection failed. Try again.".into())),
+            }
+        });
+    };
+    view! {
+        <form class="admin-form edit-before-start" on:submit=submit>
+            <h2>"Before the start"</h2>
+            <label for="edit-stock">"Stock (units)"</label>
+            <input id="edit-stock" type="number" min="1" prop:value=move || stock.get() on:input=move |event| stock.set(event_target_value(&event))/>
+            <label for="edit-starts">"Starts (your time zone)"</label>
+            <input id="edit-starts" type="datetime-local" step="1" prop:value=move || starts.get() on:input=move |event| starts.set(event_target_value(&event))/>
+            <p class="form-error" role="alert">{move || error.get()}</p>
+            <button type="submit">"Save changes"</button>
+        </form>
     }
 }
 
