@@ -5,6 +5,8 @@ import { defineConfig } from "@playwright/test";
 // plus DATABASE_URL / REDIS_URL, a fresh database (scripts/test recreates it) and
 // a Redis key prefix of its own.
 const port = Number(process.env.E2E_PORT ?? 3100);
+// The server's Redis key prefix; tests that look at Redis directly read it here.
+process.env.E2E_REDIS_PREFIX ??= `e2e${Date.now()}:`;
 const root = `${__dirname}/..`;
 
 export default defineConfig({
@@ -51,7 +53,7 @@ export default defineConfig({
         process.env.E2E_DATABASE_URL ??
         "postgres://postgres:postgres@127.0.0.1:5432/flashsale_e2e",
       REDIS_URL: process.env.REDIS_URL ?? "redis://127.0.0.1:6379",
-      FLASHSALE_REDIS_PREFIX: `e2e${Date.now()}:`,
+      FLASHSALE_REDIS_PREFIX: process.env.E2E_REDIS_PREFIX,
       FLASHSALE_DEMO: "1",
       // Quick puzzles keep the suite fast; production uses the default.
       FLASHSALE_POW_BITS: "14",

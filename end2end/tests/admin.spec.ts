@@ -1,5 +1,6 @@
 import { test, expect } from "@playwright/test";
-import { ADMIN, shopperApi, shot } from "./helpers";
+import { execFileSync } from "node:child_process";
+import { ADMIN, adminApi, createSale, shopperApi, shot } from "./helpers";
 
 test.describe.configure({ mode: "serial" });
 
@@ -51,7 +52,10 @@ test("an admin schedules a sale, watches a burst sell it out, pauses and resumes
   await expect(page.locator(".stat-won dd")).toHaveText("5");
   await expect(page.locator(".stat-attempts dd")).not.toHaveText("0");
   await expect(page.locator(".stat-drift dd")).toHaveText("0");
-  await expect(page.locator(".books-explained")).toHaveText(/Redis and Postgres agree/, { timeout: 10_000 });
+  // The books catch up within their refresh: the five winners awaiting payment, no drift.
+  await expect(page.locator('.books tr:has-text("awaiting payment (Postgres)") td')).toHaveText("5", { timeout: 10_000 });
+  await expect(page.locator('.books tr:has-text("left for sale (Redis)") td')).toHaveText("0");
+  await expect(page.locator(".books-explained")).toHaveText(/Redis and Postgres agree/);
   await expect(page.locator('.bar[data-outcome="won"]')).toBeVisible();
   await expect(page.locator(".series-first")).toHaveAttribute("points", /\d/);
   await page.screenshot({ path: shot("admin-live-burst"), fullPage: true });
@@ -77,4 +81,25 @@ test("admin pages say so to shoppers", async ({ page, baseURL }) => {
   await page.context().addCookies(cookies);
   await page.goto("/admin");
   await expect(page.getByText("This page is for admins only.")).toBeVisible();
+});
+
+test("a dead letter shows its error, and a retry that fails again keeps it", async ({ page, baseURL }) => {
+  const admin = await adminApi(baseURL!);
+  const sale = await createSale(admin, { stock: 3 });
+  // A message no consumer can turn into an order (its fields are missing).
+  const stream = `${process.env.E2E_REDIS_PREFIX}{s:${sale.id}}:orders`;
+  execFileSync("redis-cli", ["-h", "127.0.0.1", "XADD", stream, "*", "order_id", "broken"]);
+
+  await page.context().addCookies((await admin.storageState()).cookies);
+  const letter = page.locator(".dead-letter", { hasText: `Sale #${sale.id}` });
+  await expect(async () => {
+    await page.goto("/admin/dead-letters");
+    await expect(letter).toBeVisible({ timeout: 1_000 });
+  }).toPass({ timeout: 15_000 });
+  await expect(letter.locator(".error")).toContainText("missing or malformed");
+  await page.screenshot({ path: shot("admin-dead-letters"), fullPage: true });
+
+  await letter.getByRole("button", { name: "Retry" }).click();
+  await expect(page.locator(".status-message")).toContainText("could not be saved");
+  await expect(letter).toBeVisible();
 });

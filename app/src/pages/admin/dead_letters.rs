@@ -52,7 +52,7 @@ pub fn DeadLetters() -> impl IntoView {
         <Title text="Dead letters · Admin"/>
         <p><a href="/admin">"← All sales"</a></p>
         <h1>"Dead letters"</h1>
-        <p class="form-error" role="status">{move || message.get()}</p>
+        <p class="status-message" role="status">{move || message.get()}</p>
         {move || {
             let current = letters.get();
             if let Some(waiting) = super::not_ready(&current, "/admin/dead-letters") {

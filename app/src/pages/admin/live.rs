@@ -173,7 +173,7 @@ pub fn LiveSale() -> impl IntoView {
                 <span class="sale-paused" data-paused=sale.paused.to_string()>{if sale.paused { "Paused" } else { "Running" }}</span>
             </div>
         })}
-        <p class="form-error" role="status">{move || message.get()}</p>
+        <p class="status-message" role="status">{move || message.get()}</p>
         {move || {
             let current = stats.get();
             if let Some(waiting) = super::not_ready(&current, &format!("/admin/sales/{}", id())) {
