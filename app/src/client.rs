@@ -50,21 +50,7 @@ pub async fn post<B: Serialize, T: DeserializeOwned>(
     path: &str,
     body: &B,
 ) -> Result<Reply<T>, Failure> {
-    #[cfg(feature = "hydrate")]
-    {
-        let response = gloo_net::http::Request::post(path)
-            .json(body)
-            .map_err(|error| error.to_string())?
-            .send()
-            .await
-            .map_err(|error| error.to_string())?;
-        read(response).await
-    }
-    #[cfg(not(feature = "hydrate"))]
-    {
-        let _ = (path, body);
-        Err("not in a browser".into())
-    }
+    send_json(Write::Post, path, body).await
 }
 
 /// `PATCH path` with a JSON body.
@@ -72,9 +58,27 @@ pub async fn patch<B: Serialize, T: DeserializeOwned>(
     path: &str,
     body: &B,
 ) -> Result<Reply<T>, Failure> {
+    send_json(Write::Patch, path, body).await
+}
+
+/// The methods that carry a JSON body.
+enum Write {
+    Post,
+    Patch,
+}
+
+async fn send_json<B: Serialize, T: DeserializeOwned>(
+    method: Write,
+    path: &str,
+    body: &B,
+) -> Result<Reply<T>, Failure> {
     #[cfg(feature = "hydrate")]
     {
-        let response = gloo_net::http::Request::patch(path)
+        let request = match method {
+            Write::Post => gloo_net::http::Request::post(path),
+            Write::Patch => gloo_net::http::Request::patch(path),
+        };
+        let response = request
             .json(body)
             .map_err(|error| error.to_string())?
             .send()
@@ -84,7 +88,7 @@ pub async fn patch<B: Serialize, T: DeserializeOwned>(
     }
     #[cfg(not(feature = "hydrate"))]
     {
-        let _ = (path, body);
+        let _ = (method, path, body);
         Err("not in a browser".into())
     }
 }
