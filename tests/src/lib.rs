@@ -221,6 +221,15 @@ impl Shopper {
             .expect("server answers")
     }
 
+    /// `POST /api/orders/{order_id}/{action}` (`pay` or `cancel`).
+    pub async fn order_action(&self, order_id: &str, action: &str) -> reqwest::Response {
+        self.post(
+            &format!("/api/orders/{order_id}/{action}"),
+            serde_json::json!({}),
+        )
+        .await
+    }
+
     /// Asks for a ticket of a `none`-CAPTCHA sale; returns the raw response.
     pub async fn ticket(&self, sale_id: i64) -> reqwest::Response {
         self.post(

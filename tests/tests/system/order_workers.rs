@@ -237,22 +237,9 @@ async fn unpaid_orders_expire_and_return_their_unit_exactly_once() {
     );
 
     // Bob pays in time; then the payment window passes.
-    assert_eq!(
-        bob.post(
-            &format!("/api/orders/{bob_order}/pay"),
-            serde_json::json!({})
-        )
-        .await
-        .status(),
-        200
-    );
+    assert_eq!(bob.order_action(&bob_order, "pay").await.status(), 200);
     clock.advance(61_000);
-    let late = alice
-        .post(
-            &format!("/api/orders/{alice_order}/pay"),
-            serde_json::json!({}),
-        )
-        .await;
+    let late = alice.order_action(&alice_order, "pay").await;
     assert_eq!(late.status(), 409);
     let body: serde_json::Value = late.json().await.unwrap();
     assert_eq!(body["error"], "expired");

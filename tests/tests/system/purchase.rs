@@ -176,28 +176,13 @@ async fn a_buyer_gets_an_order_to_poll_then_pays_it() {
     let mine: Vec<app::api::Order> = alice.get("/api/orders").await.json().await.unwrap();
     assert_eq!(mine.len(), 1);
 
-    let paid = alice
-        .post(
-            &format!("/api/orders/{order_id}/pay"),
-            serde_json::json!({}),
-        )
-        .await;
+    let paid = alice.order_action(&order_id, "pay").await;
     assert_eq!(paid.status(), 200);
     let paid: app::api::Order = paid.json().await.unwrap();
     assert_eq!(paid.status, app::api::OrderStatus::Paid);
-    let again = alice
-        .post(
-            &format!("/api/orders/{order_id}/pay"),
-            serde_json::json!({}),
-        )
-        .await;
+    let again = alice.order_action(&order_id, "pay").await;
     assert_eq!(again.status(), 409);
-    let cancel = alice
-        .post(
-            &format!("/api/orders/{order_id}/cancel"),
-            serde_json::json!({}),
-        )
-        .await;
+    let cancel = alice.order_action(&order_id, "cancel").await;
     assert_eq!(cancel.status(), 409);
     let body: serde_json::Value = cancel.json().await.unwrap();
     assert_eq!(body["error"], "not_cancellable");
@@ -208,15 +193,7 @@ async fn a_buyer_gets_an_order_to_poll_then_pays_it() {
         bob.get(&format!("/api/orders/{order_id}")).await.status(),
         404
     );
-    assert_eq!(
-        bob.post(
-            &format!("/api/orders/{order_id}/pay"),
-            serde_json::json!({})
-        )
-        .await
-        .status(),
-        404
-    );
+    assert_eq!(bob.order_action(&order_id, "pay").await.status(), 404);
     assert_eq!(bob.get("/api/orders/not-an-id").await.status(), 400);
 }
 
@@ -234,12 +211,7 @@ async fn a_cancelled_order_returns_its_unit_to_the_next_buyer() {
     assert_eq!((status, body["error"].as_str()), (410, Some("sold_out")));
 
     app.drain(sale.id).await;
-    let cancelled = alice
-        .post(
-            &format!("/api/orders/{order_id}/cancel"),
-            serde_json::json!({}),
-        )
-        .await;
+    let cancelled = alice.order_action(&order_id, "cancel").await;
     assert_eq!(cancelled.status(), 200);
     let cancelled: app::api::Order = cancelled.json().await.unwrap();
     assert_eq!(cancelled.status, app::api::OrderStatus::Cancelled);
