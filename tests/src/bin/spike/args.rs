@@ -1,0 +1,280 @@
+//! The command line of `spike`: `--name value` pairs, every one optional.
+
+use std::path::PathBuf;
+
+use app::api::CaptchaKind;
+
+pub const USAGE: &str = "\
+usage: spike [options]              replay the opening second of a sale
+       spike naive-serve --listen <addr> --database-url <url> [--pool <n>]
+
+what runs
+  --target sale|healthz|naive   sale: the real purchase path (default);
+                                healthz: the same load on GET /healthz;
+                                naive: the same load on a Postgres-only buy
+  --flow full|burst             full: every shopper does status, CAPTCHA, ticket,
+                                buy like the browser (default); burst: tickets
+                                first, then every shopper's buy at once
+  --rounds <n>                  rounds on one server, medians reported (1)
+
+the crowd and the sale
+  --shoppers <n>                virtual shoppers, each a real account (2000)
+  --stock <n>                   units on sale (100)
+  --limit <n>                   units one shopper may hold (1)
+  --captcha none|pow            CAPTCHA kind of the sale (none); pow is solved
+  --pow-bits <n>                proof-of-work difficulty the server sets (12)
+  --lead <secs>                 the sale starts this long after set-up (3)
+  --pay <percent>               share of winners who pay (50)
+  --shoppers-per-ip <n>         shoppers behind one address (4)
+
+how they arrive
+  --concurrency <n>             closed loop: requests in flight at most (256)
+  --rate <per second>           open loop: shoppers (or requests) arriving at a
+                                fixed rate; latency counts from the planned send
+                                time, so a slow server cannot hide its queue
+
+the rest
+  --server <path>               server binary (target/release/server)
+  --json <path>                 also write the report as JSON
+  --keep                        keep the database and Redis keys afterwards
+";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    Sale,
+    Healthz,
+    Naive,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flow {
+    Full,
+    Burst,
+}
+
+/// How requests are paced.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Pace {
+    /// At most this many requests in flight; the next goes when one returns.
+    Closed { concurrency: usize },
+    /// Arrivals at a fixed rate whatever the answers take.
+    Open { per_second: f64 },
+}
+
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub target: Target,
+    pub flow: Flow,
+    pub rounds: usize,
+    pub shoppers: u32,
+    pub stock: i32,
+    pub limit: i32,
+    pub captcha: CaptchaKind,
+    pub pow_bits: u32,
+    pub lead_secs: f64,
+    pub pay_percent: u32,
+    pub shoppers_per_ip: u32,
+    pub pace: Pace,
+    pub server: PathBuf,
+    pub json: Option<PathBuf>,
+    pub keep: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            target: Target::Sale,
+            flow: Flow::Full,
+            rounds: 1,
+            shoppers: 2_000,
+            stock: 100,
+            limit: 1,
+            captcha: CaptchaKind::None,
+            pow_bits: 12,
+            lead_secs: 3.0,
+            pay_percent: 50,
+            shoppers_per_ip: 4,
+            pace: Pace::Closed { concurrency: 256 },
+            server: PathBuf::from("target/release/server"),
+            json: None,
+            keep: false,
+        }
+    }
+}
+
+/// What the command line asks for.
+#[derive(Debug)]
+pub enum Command {
+    Spike(Options),
+    NaiveServe {
+        listen: String,
+        database_url: String,
+        pool: u32,
+    },
+}
+
+fn number<T: std::str::FromStr>(flag: &str, value: &str) -> Result<T, String> {
+    value
+        .parse()
+        .map_err(|_| format!("{flag} wants a number, not `{value}`"))
+}
+
+pub fn parse(args: &[String]) -> Result<Command, String> {
+    if args.first().map(String::as_str) == Some("naive-serve") {
+        return parse_naive(&args[1..]);
+    }
+    let mut options = Options::default();
+    let mut rest = args.iter();
+    while let Some(flag) = rest.next() {
+        if flag == "--keep" {
+            options.keep = true;
+            continue;
+        }
+        if flag == "--help" || flag == "-h" {
+            return Err(String::new());
+        }
+        let value = rest.next().ok_or_else(|| format!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--target" => {
+                options.target = match value.as_str() {
+                    "sale" => Target::Sale,
+                    "healthz" => Target::Healthz,
+                    "naive" => Target::Naive,
+                    _ => return Err(format!("unknown target `{value}`")),
+                }
+            }
+            "--flow" => {
+                options.flow = match value.as_str() {
+                    "full" => Flow::Full,
+                    "burst" => Flow::Burst,
+                    _ => return Err(format!("unknown flow `{value}`")),
+                }
+            }
+            "--rounds" => options.rounds = number(flag, value)?,
+            "--shoppers" => options.shoppers = number(flag, value)?,
+            "--stock" => options.stock = number(flag, value)?,
+            "--limit" => options.limit = number(flag, value)?,
+            "--captcha" => {
+                options.captcha = match value.as_str() {
+                    "none" => CaptchaKind::None,
+                    "pow" => CaptchaKind::Pow,
+                    _ => {
+                        return Err(format!(
+                            "the generator solves `none` or `pow`, not `{value}`"
+                        ))
+                    }
+                }
+            }
+            "--pow-bits" => options.pow_bits = number(flag, value)?,
+            "--lead" => options.lead_secs = number(flag, value)?,
+            "--pay" => options.pay_percent = number(flag, value)?,
+            "--shoppers-per-ip" => options.shoppers_per_ip = number(flag, value)?,
+            "--concurrency" => {
+                options.pace = Pace::Closed {
+                    concurrency: number(flag, value)?,
+                }
+            }
+            "--rate" => {
+                options.pace = Pace::Open {
+                    per_second: number(flag, value)?,
+                }
+            }
+            "--server" => options.server = PathBuf::from(value),
+            "--json" => options.json = Some(PathBuf::from(value)),
+            _ => return Err(format!("unknown option {flag}")),
+        }
+    }
+    check(&options)?;
+    Ok(Command::Spike(options))
+}
+
+fn check(options: &Options) -> Result<(), String> {
+    if options.rounds == 0 || options.shoppers == 0 {
+        return Err("--rounds and --shoppers must be at least 1".into());
+    }
+    if options.stock < 1 || options.limit < 1 {
+        return Err("--stock and --limit must be at least 1".into());
+    }
+    if options.pay_percent > 100 {
+        return Err("--pay is a percentage, 0 to 100".into());
+    }
+    if options.shoppers_per_ip == 0 {
+        return Err("--shoppers-per-ip must be at least 1".into());
+    }
+    if !(0.5..=600.0).contains(&options.lead_secs) {
+        return Err("--lead is 0.5 to 600 seconds".into());
+    }
+    match options.pace {
+        Pace::Closed { concurrency: 0 } => Err("--concurrency must be at least 1".into()),
+        Pace::Open { per_second } if !(per_second > 0.0 && per_second.is_finite()) => {
+            Err("--rate must be a positive number".into())
+        }
+        _ => Ok(()),
+    }
+}
+
+fn parse_naive(args: &[String]) -> Result<Command, String> {
+    let mut listen = None;
+    let mut database_url = None;
+    let mut pool = 32;
+    let mut rest = args.iter();
+    while let Some(flag) = rest.next() {
+        let value = rest.next().ok_or_else(|| format!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--listen" => listen = Some(value.clone()),
+            "--database-url" => database_url = Some(value.clone()),
+            "--pool" => pool = number(flag, value)?,
+            _ => return Err(format!("unknown option {flag}")),
+        }
+    }
+    Ok(Command::NaiveServe {
+        listen: listen.ok_or("naive-serve needs --listen")?,
+        database_url: database_url.ok_or("naive-serve needs --database-url")?,
+        pool,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_line(line: &str) -> Result<Command, String> {
+        parse(
+            &line
+                .split_whitespace()
+                .map(String::from)
+                .collect::<Vec<_>>(),
+        )
+    }
+
+    #[test]
+    fn defaults_and_flags() {
+        let Ok(Command::Spike(options)) =
+            parse_line("--shoppers 50000 --stock 10000 --rate 8000 --flow burst --keep")
+        else {
+            panic!("a valid line");
+        };
+        assert_eq!(options.shoppers, 50_000);
+        assert_eq!(options.stock, 10_000);
+        assert_eq!(options.flow, Flow::Burst);
+        assert_eq!(options.pace, Pace::Open { per_second: 8000.0 });
+        assert!(options.keep);
+        assert_eq!(options.target, Target::Sale);
+    }
+
+    #[test]
+    fn refuses_nonsense() {
+        for line in [
+            "--shoppers 0",
+            "--stock ten",
+            "--captcha image",
+            "--rate -5",
+            "--concurrency 0",
+            "--pay 150",
+            "--frobnicate 1",
+            "--stock",
+        ] {
+            assert!(parse_line(line).is_err(), "{line} was accepted");
+        }
+    }
+}

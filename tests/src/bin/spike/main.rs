@@ -1,0 +1,293 @@
+//! `spike`: replays the opening second of a flash sale against the release server
+//! on this machine, checks every promise of the sale afterwards, and reports how
+//! fast it went. Any broken promise makes it exit non-zero.
+//!
+//! ```text
+//! cargo leptos build --release                       # the server under test
+//! cargo run --release -p systests --bin spike -- --shoppers 10000 --stock 100
+//! cargo run --release -p systests --bin spike -- --help
+//! ```
+
+mod args;
+mod check;
+mod load;
+mod naive;
+mod report;
+mod rig;
+mod shopper;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use args::{Command, Flow, Options, Target};
+use load::{Pacer, Progress, Recorder, Step};
+use report::{Report, Round};
+use rig::Rig;
+use shopper::{Context, Next, Outcome};
+
+fn main() -> std::process::ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let command = match args::parse(&args) {
+        Ok(command) => command,
+        Err(message) => {
+            if !message.is_empty() {
+                eprintln!("spike: {message}\n");
+            }
+            eprint!("{}", args::USAGE);
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let runtime = tokio::runtime::Runtime::new().expect("a Tokio runtime");
+    let result = runtime.block_on(async move {
+        match command {
+            Command::NaiveServe {
+                listen,
+                database_url,
+                pool,
+            } => naive::serve(&listen, &database_url, pool)
+                .await
+                .map(|()| true),
+            Command::Spike(options) => spike(options).await,
+        }
+    });
+    match result {
+        Ok(true) => std::process::ExitCode::SUCCESS,
+        Ok(false) => std::process::ExitCode::FAILURE,
+        Err(message) => {
+            eprintln!("spike: {message}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs every round; `Ok(false)` when a promise was broken.
+async fn spike(options: Options) -> Result<bool, String> {
+    let mut rig = Rig::prepare(&options).await?;
+    let result = rounds(&mut rig, &options).await;
+    rig.tear_down(options.keep).await;
+    let report = result?;
+    print!("{}", report.table());
+    if let Some(path) = &options.json {
+        let json = serde_json::to_string_pretty(&report).map_err(|error| error.to_string())?;
+        std::fs::write(path, json)
+            .map_err(|error| format!("cannot write {}: {error}", path.display()))?;
+        eprintln!("[spike] report written to {}", path.display());
+    }
+    let broken: Vec<&String> = report
+        .rounds
+        .iter()
+        .flat_map(|round| &round.broken)
+        .collect();
+    for line in &broken {
+        eprintln!("[spike] BROKEN: {line}");
+    }
+    Ok(broken.is_empty())
+}
+
+async fn rounds(rig: &mut Rig, options: &Options) -> Result<Report, String> {
+    if options.target == Target::Naive {
+        // The same pool size as the server's.
+        rig.start_naive(32).await?;
+    }
+    let mut rounds = Vec::with_capacity(options.rounds);
+    for number in 1..=options.rounds {
+        let round = match options.target {
+            Target::Sale => sale_round(rig, options, number).await?,
+            Target::Healthz | Target::Naive => single_round(rig, options, number).await?,
+        };
+        eprintln!("[spike] {}", round.headline());
+        rounds.push(round);
+    }
+    Ok(Report::new(options, rounds))
+}
+
+fn context(
+    rig: &Rig,
+    options: &Options,
+    sale_id: i64,
+    base_url: &str,
+    start: Instant,
+) -> Arc<Context> {
+    Arc::new(Context {
+        client: rig.client.clone(),
+        base_url: base_url.to_owned(),
+        sale_id,
+        limit: options.limit,
+        pay_percent: options.pay_percent,
+        pacer: Pacer::new(options.pace),
+        recorder: Arc::new(Recorder::new(start)),
+    })
+}
+
+/// Waits for every task and keeps their answers in shopper order.
+async fn gather<T>(tasks: Vec<tokio::task::JoinHandle<T>>) -> Result<Vec<T>, String> {
+    let mut answers = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        answers.push(
+            task.await
+                .map_err(|error| format!("a shopper task died: {error}"))?,
+        );
+    }
+    Ok(answers)
+}
+
+/// One sale, the crowd at its opening instant, the books afterwards.
+async fn sale_round(rig: &Rig, options: &Options, number: usize) -> Result<Round, String> {
+    let sale = rig.create_sale(options, number).await?;
+    let until_start = Duration::from_millis((sale.starts_at_ms - server::now_ms()).max(0) as u64);
+    let start = Instant::now() + until_start;
+    let context = context(rig, options, sale.id, &rig.base_url, start);
+    let progress = Progress::start(format!("[spike {number}]"), context.recorder.clone());
+    let outcomes = match options.flow {
+        Flow::Full => {
+            let tasks = rig
+                .shoppers
+                .iter()
+                .map(|shopper| {
+                    let context = context.clone();
+                    let shopper = shopper.clone();
+                    let arrival = context.pacer.arrival(start, u64::from(shopper.index));
+                    tokio::spawn(async move { context.shop(&shopper, arrival).await })
+                })
+                .collect();
+            gather(tasks).await?
+        }
+        Flow::Burst => burst(rig, &context, start).await?,
+    };
+    drop(progress);
+    let won: usize = outcomes.iter().map(|outcome| outcome.orders.len()).sum();
+    let persisted_at = check::wait_for_rows(&rig.db, sale.id, won).await?;
+    let summary = context.recorder.summary();
+    let demand = i64::from(options.shoppers) * i64::from(options.limit);
+    let (books, broken) = check::check_sale(rig, &sale, &outcomes, demand).await?;
+    Ok(Round::new(
+        number,
+        options,
+        &outcomes,
+        summary,
+        books,
+        broken,
+        persist_lag(&context.recorder, start, persisted_at),
+        rig.server.as_ref().and_then(|server| server.memory_mib()),
+    ))
+}
+
+/// From the last 202 until its order row was in Postgres, in milliseconds.
+fn persist_lag(recorder: &Recorder, start: Instant, persisted_at: Instant) -> Option<f64> {
+    let last_won = recorder.summary().last_won_ms?;
+    let persisted_ms = persisted_at.saturating_duration_since(start).as_secs_f64() * 1000.0;
+    Some((persisted_ms - last_won).max(0.0))
+}
+
+/// Tickets for everyone first, then every buy in one wave: the buy path alone.
+async fn burst(rig: &Rig, context: &Arc<Context>, start: Instant) -> Result<Vec<Outcome>, String> {
+    let tickets = rig
+        .shoppers
+        .iter()
+        .map(|shopper| {
+            let context = context.clone();
+            let shopper = shopper.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep_until(start.into()).await;
+                loop {
+                    match context.ticket(&shopper).await {
+                        Next::Go(path) => return Ok(path),
+                        Next::Restart | Next::Again(_) => continue,
+                        Next::Done(code) => return Err(code),
+                        Next::Fail(failure) => return Err(failure),
+                    }
+                }
+            })
+        })
+        .collect();
+    let paths = gather(tickets).await?;
+    let wave = Instant::now() + Duration::from_millis(100);
+    let tasks = rig
+        .shoppers
+        .iter()
+        .zip(paths)
+        .map(|(shopper, path)| {
+            let context = context.clone();
+            let shopper = shopper.clone();
+            let arrival = context.pacer.arrival(wave, u64::from(shopper.index));
+            tokio::spawn(async move {
+                let mut outcome = Outcome::default();
+                let path = match path {
+                    Ok(path) => path,
+                    Err(failure) => {
+                        outcome.failure = Some(format!("no ticket: {failure}"));
+                        return outcome;
+                    }
+                };
+                tokio::time::sleep_until(arrival.into()).await;
+                let mut wanted = arrival;
+                let last = loop {
+                    match context.buy(&shopper, &path, wanted, &mut outcome).await {
+                        Next::Go(()) if (outcome.orders.len() as i32) < context.limit => {
+                            wanted = Instant::now();
+                        }
+                        Next::Go(()) => break "won".to_owned(),
+                        Next::Done(code) => break code,
+                        Next::Restart => break "ticket_expired".to_owned(),
+                        Next::Again(_) => {}
+                        Next::Fail(failure) => {
+                            outcome.failure = Some(failure);
+                            return outcome;
+                        }
+                    }
+                };
+                context.finish(&shopper, outcome, last).await
+            })
+        })
+        .collect();
+    gather(tasks).await
+}
+
+/// The same crowd and pacing on a trivial endpoint or on the naive baseline.
+async fn single_round(rig: &Rig, options: &Options, number: usize) -> Result<Round, String> {
+    let (step, base_url) = match options.target {
+        Target::Healthz => (Step::Healthz, rig.base_url.clone()),
+        _ => (Step::NaiveBuy, rig.naive_url.clone()),
+    };
+    let sale_id = number as i64;
+    if step == Step::NaiveBuy {
+        naive::create_sale(&rig.db, sale_id, options.stock).await?;
+    }
+    let start = Instant::now() + Duration::from_millis(200);
+    let context = context(rig, options, sale_id, &base_url, start);
+    let progress = Progress::start(
+        format!("[{} {number}]", step.name()),
+        context.recorder.clone(),
+    );
+    let tasks = rig
+        .shoppers
+        .iter()
+        .map(|shopper| {
+            let context = context.clone();
+            let shopper = shopper.clone();
+            let arrival = context.pacer.arrival(start, u64::from(shopper.index));
+            tokio::spawn(async move { context.single(step, &shopper, arrival).await })
+        })
+        .collect();
+    let outcomes = gather(tasks).await?;
+    drop(progress);
+    let summary = context.recorder.summary();
+    let (books, broken, memory) = if step == Step::NaiveBuy {
+        let (books, broken) = check::check_naive(rig, sale_id, options.stock, &outcomes).await?;
+        (
+            books,
+            broken,
+            rig.naive.as_ref().and_then(|naive| naive.memory_mib()),
+        )
+    } else {
+        let broken = check::failures(&outcomes);
+        (
+            check::Books::default(),
+            broken,
+            rig.server.as_ref().and_then(|server| server.memory_mib()),
+        )
+    };
+    Ok(Round::new(
+        number, options, &outcomes, summary, books, broken, None, memory,
+    ))
+}
