@@ -2,6 +2,8 @@
 //! Redis directly what a merchant and the shoppers were promised.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use app::api::Sale;
@@ -11,25 +13,69 @@ use sqlx::PgPool;
 use crate::rig::Rig;
 use crate::shopper::Outcome;
 
-/// How many order rows a sale has, sampled until it stops changing or reaches
-/// `expected`; returns when the last needed row appeared.
-pub async fn wait_for_rows(db: &PgPool, sale_id: i64, expected: usize) -> Result<Instant, String> {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let (rows,): (i64,) = sqlx::query_as("select count(*) from orders where sale_id = $1")
-            .bind(sale_id)
-            .fetch_one(db)
-            .await
-            .map_err(|error| error.to_string())?;
-        if rows as usize >= expected {
-            return Ok(Instant::now());
-        }
-        if Instant::now() > deadline {
-            return Err(format!(
-                "only {rows} of {expected} orders were persisted within 120 s"
-            ));
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
+/// Counts a sale's order rows every few milliseconds from the opening instant,
+/// so the moment the last row appeared is known, not guessed afterwards.
+pub struct RowWatch {
+    stop: Arc<AtomicBool>,
+    /// Each change of the count, with when it was seen since the opening instant.
+    samples: Arc<Mutex<Vec<(Duration, i64)>>>,
+}
+
+impl RowWatch {
+    pub fn start(db: PgPool, sale_id: i64, start: Instant) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let samples = Arc::new(Mutex::new(Vec::new()));
+        let (stopped, seen) = (stop.clone(), samples.clone());
+        tokio::spawn(async move {
+            tokio::time::sleep_until(start.into()).await;
+            let mut last = -1;
+            while !stopped.load(Ordering::Relaxed) {
+                let counted: Result<(i64,), _> =
+                    sqlx::query_as("select count(*) from orders where sale_id = $1")
+                        .bind(sale_id)
+                        .fetch_one(&db)
+                        .await;
+                if let Ok((rows,)) = counted {
+                    if rows != last {
+                        seen.lock()
+                            .expect("not poisoned")
+                            .push((start.elapsed(), rows));
+                        last = rows;
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        });
+        Self { stop, samples }
+    }
+
+    /// Waits until `expected` rows exist; returns when they first did, since the
+    /// opening instant.
+    pub async fn until(self, expected: usize) -> Result<Duration, String> {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let reached = loop {
+            let (reached, rows) = {
+                let samples = self.samples.lock().expect("not poisoned");
+                (
+                    samples
+                        .iter()
+                        .find(|(_, rows)| *rows as usize >= expected)
+                        .map(|(at, _)| *at),
+                    samples.last().map_or(0, |(_, rows)| *rows),
+                )
+            };
+            if let Some(at) = reached {
+                break Ok(at);
+            }
+            if Instant::now() > deadline {
+                break Err(format!(
+                    "only {rows} of {expected} orders were persisted within 120 s"
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        self.stop.store(true, Ordering::Relaxed);
+        reached
     }
 }
 

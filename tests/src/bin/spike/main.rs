@@ -137,6 +137,7 @@ async fn sale_round(rig: &Rig, options: &Options, number: usize) -> Result<Round
     let until_start = Duration::from_millis((sale.starts_at_ms - server::now_ms()).max(0) as u64);
     let start = Instant::now() + until_start;
     let context = context(rig, options, sale.id, &rig.base_url, start);
+    let rows = check::RowWatch::start(rig.db.clone(), sale.id, start);
     let progress = Progress::start(format!("[spike {number}]"), context.recorder.clone());
     let outcomes = match options.flow {
         Flow::Full => {
@@ -156,7 +157,7 @@ async fn sale_round(rig: &Rig, options: &Options, number: usize) -> Result<Round
     };
     drop(progress);
     let won: usize = outcomes.iter().map(|outcome| outcome.orders.len()).sum();
-    let persisted_at = check::wait_for_rows(&rig.db, sale.id, won).await?;
+    let persisted_at = rows.until(won).await?;
     let summary = context.recorder.summary();
     let demand = i64::from(options.shoppers) * i64::from(options.limit);
     let (books, broken) = check::check_sale(rig, &sale, &outcomes, demand).await?;
@@ -167,16 +168,15 @@ async fn sale_round(rig: &Rig, options: &Options, number: usize) -> Result<Round
         summary,
         books,
         broken,
-        persist_lag(&context.recorder, start, persisted_at),
+        persist_lag(&context.recorder, persisted_at),
         rig.server.as_ref().and_then(|server| server.memory_mib()),
     ))
 }
 
 /// From the last 202 until its order row was in Postgres, in milliseconds.
-fn persist_lag(recorder: &Recorder, start: Instant, persisted_at: Instant) -> Option<f64> {
+fn persist_lag(recorder: &Recorder, persisted_at: Duration) -> Option<f64> {
     let last_won = recorder.summary().last_won_ms?;
-    let persisted_ms = persisted_at.saturating_duration_since(start).as_secs_f64() * 1000.0;
-    Some((persisted_ms - last_won).max(0.0))
+    Some((persisted_at.as_secs_f64() * 1000.0 - last_won).max(0.0))
 }
 
 /// Tickets for everyone first, then every buy in one wave: the buy path alone.
