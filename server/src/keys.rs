@@ -5,14 +5,15 @@
 /// Builds the names of the keys this instance owns.
 #[derive(Clone, Debug)]
 pub struct RedisKeys {
-    prefix: String,
+    /// Shared: every store holds a copy and handlers clone the stores per request.
+    prefix: std::sync::Arc<str>,
 }
 
 impl RedisKeys {
     /// `prefix` is prepended verbatim, e.g. `"fs:"`.
     pub fn new(prefix: impl Into<String>) -> Self {
         Self {
-            prefix: prefix.into(),
+            prefix: prefix.into().into(),
         }
     }
 
