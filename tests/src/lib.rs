@@ -18,6 +18,15 @@ pub fn admin_database_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres:postgres@127.0.0.1:5432/postgres".into())
 }
 
+/// The URL of database `name` on the server of [`admin_database_url`].
+pub fn database_url(name: &str) -> String {
+    let admin = admin_database_url();
+    let base = admin
+        .rsplit_once('/')
+        .map_or(admin.as_str(), |(base, _)| base);
+    format!("{base}/{name}")
+}
+
 /// The Redis all tests share; each uses its own key prefix.
 pub fn redis_url() -> String {
     std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
@@ -332,17 +341,13 @@ async fn delete_keys(prefix: &str) {
 /// The configuration a test app starts from: the environment's (with local
 /// defaults), a fresh database, a fresh key prefix, port 0.
 pub fn test_config(database: &str, redis_prefix: &str) -> Config {
-    let admin = admin_database_url();
-    let base = admin
-        .rsplit_once('/')
-        .map_or(admin.as_str(), |(base, _)| base);
     let mut config = Config::from_lookup(|name| match name {
         "FLASHSALE_DEMO" | "FLASHSALE_ENV" | "LEPTOS_SITE_ADDR" => None,
         other => std::env::var(other).ok(),
     })
     .expect("test configuration is valid")
     .with_site_addr("127.0.0.1:0".parse().expect("a valid address"));
-    config.database_url = Secret::new(format!("{base}/{database}"));
+    config.database_url = Secret::new(database_url(database));
     config.redis_url = Secret::new(redis_url());
     config.redis_prefix = redis_prefix.to_owned();
     // Tests wait for the consumer; keep its pauses short.

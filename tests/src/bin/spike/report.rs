@@ -7,7 +7,6 @@ use serde::Serialize;
 use crate::args::{Flow, Options, Pace, Target};
 use crate::check::Books;
 use crate::load::{Step, StepSummary, Summary};
-use crate::rig::captcha_name;
 use crate::shopper::Outcome;
 
 #[derive(Clone, Debug, Serialize)]
@@ -162,7 +161,7 @@ impl Report {
             shoppers: options.shoppers,
             stock: options.stock,
             limit: options.limit,
-            captcha: captcha_name(options.captcha),
+            captcha: options.captcha.as_str(),
             pow_bits: options.pow_bits,
             pace: match options.pace {
                 Pace::Closed { concurrency } => format!("closed loop, {concurrency} in flight"),

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use app::api::{CaptchaKind, Sale};
+use app::api::Sale;
 use futures_util::StreamExt;
 use redis::aio::ConnectionManager;
 use server::keys::RedisKeys;
@@ -119,20 +119,12 @@ fn admin_url() -> String {
     systests::admin_database_url()
 }
 
-fn database_url_of(database: &str) -> String {
-    let admin = admin_url();
-    let base = admin
-        .rsplit_once('/')
-        .map_or(admin.as_str(), |(base, _)| base);
-    format!("{base}/{database}")
-}
-
 impl Rig {
     /// Creates the database, starts the server, makes and logs in the shoppers.
     pub async fn prepare(options: &Options) -> Result<Rig, String> {
         let run_id = uuid::Uuid::new_v4().simple().to_string()[..10].to_owned();
         let database = format!("spike_{run_id}");
-        let database_url = database_url_of(&database);
+        let database_url = systests::database_url(&database);
         let mut admin = PgConnection::connect(&admin_url())
             .await
             .map_err(|error| format!("cannot reach Postgres: {error}"))?;
@@ -514,13 +506,4 @@ async fn log_in_shoppers(
     let mut shoppers = shoppers.into_iter().collect::<Result<Vec<_>, _>>()?;
     shoppers.sort_by_key(|shopper| shopper.index);
     Ok(shoppers)
-}
-
-/// The kind name the report prints.
-pub fn captcha_name(kind: CaptchaKind) -> &'static str {
-    match kind {
-        CaptchaKind::None => "none",
-        CaptchaKind::Pow => "pow",
-        CaptchaKind::Image => "image",
-    }
 }
