@@ -112,10 +112,121 @@ pub struct SaleListing {
     pub stock_left: i64,
 }
 
+/// The machine-readable codes of API.md's error bodies: one vocabulary for the
+/// server that sends them, the client that reacts to them and the tests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// A malformed body or path.
+    BadRequest,
+    /// A well-formed body with values the API does not accept.
+    Invalid,
+    NotFound,
+    Unauthenticated,
+    /// An admin route called by a shopper, or a write from another site.
+    Forbidden,
+    UsernameTaken,
+    BadCredentials,
+    /// The sale refuses accounts younger than its minimum age.
+    NotEligible,
+    NotStarted,
+    SoldOut,
+    Ended,
+    Paused,
+    CaptchaFailed,
+    RateLimited,
+    BadTicket,
+    LimitReached,
+    /// This instance is at its admission limit; retry after `Retry-After`.
+    Busy,
+    Expired,
+    NotPayable,
+    NotCancellable,
+    /// Stock, times or the limit of a sale that has started cannot change.
+    AlreadyStarted,
+    /// A dead letter failed again when retried.
+    RetryFailed,
+    /// Redis or Postgres failed; temporary.
+    Unavailable,
+    /// `/readyz`: this instance cannot serve the hot path.
+    NotReady,
+    /// A code this build does not know (a newer server), or no API body at all.
+    #[serde(other)]
+    Unknown,
+}
+
+impl ErrorCode {
+    /// Every code, for tests and for counting outcomes.
+    pub const ALL: [ErrorCode; 25] = [
+        ErrorCode::BadRequest,
+        ErrorCode::Invalid,
+        ErrorCode::NotFound,
+        ErrorCode::Unauthenticated,
+        ErrorCode::Forbidden,
+        ErrorCode::UsernameTaken,
+        ErrorCode::BadCredentials,
+        ErrorCode::NotEligible,
+        ErrorCode::NotStarted,
+        ErrorCode::SoldOut,
+        ErrorCode::Ended,
+        ErrorCode::Paused,
+        ErrorCode::CaptchaFailed,
+        ErrorCode::RateLimited,
+        ErrorCode::BadTicket,
+        ErrorCode::LimitReached,
+        ErrorCode::Busy,
+        ErrorCode::Expired,
+        ErrorCode::NotPayable,
+        ErrorCode::NotCancellable,
+        ErrorCode::AlreadyStarted,
+        ErrorCode::RetryFailed,
+        ErrorCode::Unavailable,
+        ErrorCode::NotReady,
+        ErrorCode::Unknown,
+    ];
+
+    /// The wire name (`"sold_out"`), also used as a metric label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::BadRequest => "bad_request",
+            ErrorCode::Invalid => "invalid",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::Unauthenticated => "unauthenticated",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::UsernameTaken => "username_taken",
+            ErrorCode::BadCredentials => "bad_credentials",
+            ErrorCode::NotEligible => "not_eligible",
+            ErrorCode::NotStarted => "not_started",
+            ErrorCode::SoldOut => "sold_out",
+            ErrorCode::Ended => "ended",
+            ErrorCode::Paused => "paused",
+            ErrorCode::CaptchaFailed => "captcha_failed",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::BadTicket => "bad_ticket",
+            ErrorCode::LimitReached => "limit_reached",
+            ErrorCode::Busy => "busy",
+            ErrorCode::Expired => "expired",
+            ErrorCode::NotPayable => "not_payable",
+            ErrorCode::NotCancellable => "not_cancellable",
+            ErrorCode::AlreadyStarted => "already_started",
+            ErrorCode::RetryFailed => "retry_failed",
+            ErrorCode::Unavailable => "unavailable",
+            ErrorCode::NotReady => "not_ready",
+            ErrorCode::Unknown => "unknown",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Every error body of the API: a stable machine code and a sentence for people.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {
-    pub error: String,
+    pub error: ErrorCode,
     pub message: String,
 }
 
@@ -137,6 +248,18 @@ mod tests {
             let json = serde_json::to_string(&state).unwrap();
             assert_eq!(json, format!("\"{}\"", state.as_str()));
         }
+    }
+
+    #[test]
+    fn error_codes_use_the_api_names_and_unknown_ones_do_not_fail() {
+        for code in ErrorCode::ALL {
+            let json = serde_json::to_string(&code).unwrap();
+            assert_eq!(json, format!("\"{}\"", code.as_str()));
+            assert_eq!(serde_json::from_str::<ErrorCode>(&json).unwrap(), code);
+        }
+        let body: ErrorBody =
+            serde_json::from_str(r#"{"error": "teapot", "message": "short and stout"}"#).unwrap();
+        assert_eq!(body.error, ErrorCode::Unknown);
     }
 
     #[test]
@@ -335,4 +458,25 @@ pub struct Reconciliation {
     pub owed_units: i64,
     /// `stock - stock_left - queued - pending - paid - owed`; 0 when the books agree.
     pub drift: i64,
+}
+
+/// An order message that failed too often and waits for an admin
+/// (`GET /api/admin/dead-letters`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeadLetter {
+    /// The id of the entry in the dead-letter stream.
+    pub id: String,
+    pub sale_id: i64,
+    /// The original message id in the sale's order stream.
+    pub message_id: String,
+    /// The message's fields as they were in the stream.
+    pub payload: std::collections::BTreeMap<String, String>,
+    pub deliveries: i64,
+    pub last_error: String,
+}
+
+/// `POST /api/admin/dead-letters/{id}/retry`: the letter that is now an order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeadLetterRetried {
+    pub retried: String,
 }

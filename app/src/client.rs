@@ -7,7 +7,7 @@
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::api::ErrorBody;
+use crate::api::{ErrorBody, ErrorCode};
 
 /// An answer of the API: the status, `Retry-After` when given, and the body,
 /// parsed as `T` on success or as the error body otherwise.
@@ -20,8 +20,8 @@ pub struct Reply<T> {
 
 impl<T> Reply<T> {
     /// The API error code, if this is an error.
-    pub fn code(&self) -> Option<&str> {
-        self.body.as_ref().err().map(|error| error.error.as_str())
+    pub fn code(&self) -> Option<ErrorCode> {
+        self.body.as_ref().err().map(|error| error.error)
     }
 }
 
@@ -117,8 +117,8 @@ async fn read<T: DeserializeOwned>(
             .json::<ErrorBody>()
             .await
             .unwrap_or_else(|_| ErrorBody {
-                error: format!("http_{status}"),
-                message: "the server did not answer as expected".into(),
+                error: ErrorCode::Unknown,
+                message: format!("the server did not answer as expected (HTTP {status})"),
             }))
     };
     Ok(Reply {

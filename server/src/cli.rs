@@ -10,7 +10,8 @@
 
 use sqlx::postgres::PgPoolOptions;
 
-use crate::accounts::{Accounts, Password, Username};
+use crate::accounts::credentials::{Password, Username};
+use crate::accounts::users::Accounts;
 use crate::config::Config;
 
 /// A task the binary was asked to run.
@@ -94,7 +95,7 @@ pub async fn run(task: Task, config: &Config) -> Result<String, String> {
             let user = accounts
                 .upsert_admin(&username, Password::parse(&password)?)
                 .await
-                .map_err(|error| error.to_string())?;
+                .map_err(|error| crate::store::error_chain(&error))?;
             Ok(format!(
                 "admin `{}` is ready (user id {})",
                 user.username, user.id
@@ -109,7 +110,7 @@ pub async fn run(task: Task, config: &Config) -> Result<String, String> {
             let created = accounts
                 .bulk_create(&prefix, count, Password::parse(&password)?)
                 .await
-                .map_err(|error| error.to_string())?;
+                .map_err(|error| crate::store::error_chain(&error))?;
             Ok(format!(
                 "created {created} of {count} shoppers named {prefix}1..{prefix}{count}"
             ))

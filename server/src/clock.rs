@@ -1,5 +1,7 @@
-//! "Now" for the order logic (payment deadline, expiry). Production reads the
-//! system clock; tests move a clock forward instead of sleeping.
+//! "Now", injected: every deadline and sale state is judged by the application's
+//! [`Clock`] (the catalog, the buy guard, payments, expiry), so a test that
+//! shifts it shifts all of them alike. Production reads the system clock; tests
+//! move a clock forward instead of sleeping.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
@@ -9,13 +11,19 @@ pub trait Clock: Send + Sync + 'static {
     fn now_ms(&self) -> i64;
 }
 
+/// Milliseconds since the Unix epoch on this machine's clock: what
+/// [`SystemClock`] reads, for tools and tests that have no application clock.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
 /// The system clock.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now_ms(&self) -> i64 {
-        crate::now_ms()
+        now_ms()
     }
 }
 
@@ -34,6 +42,6 @@ impl ShiftedClock {
 
 impl Clock for ShiftedClock {
     fn now_ms(&self) -> i64 {
-        crate::now_ms() + self.offset_ms.load(Ordering::SeqCst)
+        now_ms() + self.offset_ms.load(Ordering::SeqCst)
     }
 }

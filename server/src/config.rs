@@ -79,7 +79,7 @@ pub struct Config {
     pub consumer: crate::orders::consumer::ConsumerSettings,
     /// How often the expiry sweeper wakes.
     pub sweep_every: std::time::Duration,
-    pub rate_limits: crate::ratelimit::RateLimits,
+    pub rate_limits: crate::guards::rate_limit::RateLimits,
     /// Whether `X-Forwarded-For` names the client (only behind a trusted proxy).
     pub trust_forwarded_for: bool,
 }
@@ -190,8 +190,8 @@ impl Config {
             consumer: crate::orders::consumer::ConsumerSettings::default(),
             sweep_every: std::time::Duration::from_secs(1),
             rate_limits: {
-                let defaults = crate::ratelimit::RateLimits::default();
-                crate::ratelimit::RateLimits {
+                let defaults = crate::guards::rate_limit::RateLimits::default();
+                crate::guards::rate_limit::RateLimits {
                     per_user: parse_rate(
                         get("FLASHSALE_RATE_PER_USER"),
                         "FLASHSALE_RATE_PER_USER",
@@ -234,15 +234,15 @@ impl Config {
 fn parse_rate(
     value: Option<String>,
     name: &'static str,
-    default: crate::ratelimit::Rate,
-) -> Result<crate::ratelimit::Rate, ConfigError> {
+    default: crate::guards::rate_limit::Rate,
+) -> Result<crate::guards::rate_limit::Rate, ConfigError> {
     let Some(value) = value else {
         return Ok(default);
     };
     let parsed = value.split_once(':').and_then(|(rate, burst)| {
         let per_second: f64 = rate.trim().parse().ok().filter(|rate: &f64| *rate > 0.0)?;
         let burst: u32 = burst.trim().parse().ok().filter(|burst| *burst > 0)?;
-        Some(crate::ratelimit::Rate { per_second, burst })
+        Some(crate::guards::rate_limit::Rate { per_second, burst })
     });
     parsed.ok_or_else(|| ConfigError::Invalid {
         name,

@@ -32,7 +32,7 @@ impl RedisKeys {
     }
 
     /// The sale's window and rules for the reserve script (a hash: `starts_ms`,
-    /// `ends_ms`, `paused`, `limit`, `pay_window_ms`).
+    /// `ends_ms`, `paused`, `limit`, `pay_window_ms`, `price_cents`).
     pub fn meta(&self, sale_id: i64) -> String {
         self.sale_key(sale_id, "meta")
     }
@@ -48,12 +48,14 @@ impl RedisKeys {
         self.sale_key(sale_id, "seq")
     }
 
-    /// The sale's order stream (reserve → consumer).
+    /// The sale's order stream (reserve → consumer; its entries are
+    /// `orders::message::OrderMessage`s).
     pub fn stream(&self, sale_id: i64) -> String {
         self.sale_key(sale_id, "orders")
     }
 
-    /// Orders reserved but not yet persisted (a hash: order id → `user:created:pay_before`).
+    /// Orders reserved but not yet persisted (a hash: order id → the
+    /// `orders::message::QueuedEntry` written by `reserve.lua`).
     pub fn queued(&self, sale_id: i64) -> String {
         self.sale_key(sale_id, "queued")
     }

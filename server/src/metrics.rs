@@ -4,9 +4,11 @@
 //! Request metrics are labelled by the *route template* (`/api/sales/{id}`), never by
 //! the raw path, so a flood of bogus ids cannot blow up the series count.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
+use app::api::ErrorCode;
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -35,19 +37,14 @@ struct PurchaseLabels {
     outcome: String,
 }
 
-/// Every outcome a buy attempt can have, as counted per sale.
-pub const PURCHASE_OUTCOMES: [&str; 10] = [
-    "won",
-    "sold_out",
-    "limit_reached",
-    "not_started",
-    "ended",
-    "paused",
-    "busy",
-    "bad_ticket",
-    "unauthenticated",
-    "error",
-];
+/// The outcome label of a buy that reserved its units; a refused buy is
+/// labelled by its error code.
+pub const WON: &str = "won";
+
+/// The label of a buy's outcome: [`WON`], or the code it was refused with.
+fn outcome_label(refusal: Option<ErrorCode>) -> &'static str {
+    refusal.map_or(WON, ErrorCode::as_str)
+}
 
 /// The application's metrics and the registry that renders them.
 pub struct Metrics {
@@ -93,33 +90,29 @@ impl Metrics {
         }
     }
 
-    /// Counts one buy attempt on `sale_id` with `outcome` (one of [`PURCHASE_OUTCOMES`]).
-    pub fn record_purchase(&self, sale_id: i64, outcome: &str) {
+    /// Counts one buy attempt on `sale_id`: won (`None`) or refused with a code.
+    pub fn record_purchase(&self, sale_id: i64, refusal: Option<ErrorCode>) {
         self.purchases
             .get_or_create(&PurchaseLabels {
                 sale: sale_id.to_string(),
-                outcome: outcome.to_owned(),
+                outcome: outcome_label(refusal).to_owned(),
             })
             .inc();
     }
 
-    /// This instance's buy attempts on `sale_id` by outcome.
-    pub fn purchase_counts(&self, sale_id: i64) -> std::collections::BTreeMap<String, i64> {
-        PURCHASE_OUTCOMES
-            .iter()
-            .map(|outcome| {
+    /// This instance's buy attempts on `sale_id` by outcome ([`WON`] or an error
+    /// code), leaving out outcomes that never happened.
+    pub fn purchase_counts(&self, sale_id: i64) -> BTreeMap<String, i64> {
+        let outcomes = std::iter::once(None).chain(ErrorCode::ALL.into_iter().map(Some));
+        outcomes
+            .filter_map(|refusal| {
+                let outcome = outcome_label(refusal);
                 let labels = PurchaseLabels {
                     sale: sale_id.to_string(),
-                    outcome: (*outcome).to_owned(),
+                    outcome: outcome.to_owned(),
                 };
-                let count = self
-                    .purchases
-                    .get(&labels)
-                    .map_or(0, |counter| counter.get());
-                (
-                    (*outcome).to_owned(),
-                    i64::try_from(count).unwrap_or(i64::MAX),
-                )
+                let count = self.purchases.get(&labels)?.get();
+                Some((outcome.to_owned(), i64::try_from(count).unwrap_or(i64::MAX)))
             })
             .collect()
     }
@@ -175,4 +168,26 @@ pub async fn export(State(metrics): State<Arc<Metrics>>) -> impl IntoResponse {
         )],
         metrics.render(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_outcome_of_a_buy_is_counted() {
+        let metrics = Metrics::new();
+        metrics.record_purchase(7, None);
+        for code in ErrorCode::ALL {
+            metrics.record_purchase(7, Some(code));
+        }
+        metrics.record_purchase(8, Some(ErrorCode::SoldOut));
+        let counts = metrics.purchase_counts(7);
+        assert_eq!(counts.len(), ErrorCode::ALL.len() + 1, "{counts:?}");
+        assert_eq!(counts[WON], 1);
+        assert_eq!(counts["rate_limited"], 1);
+        assert_eq!(counts["not_found"], 1);
+        assert_eq!(metrics.purchase_counts(8).values().sum::<i64>(), 1);
+        assert!(metrics.purchase_counts(9).is_empty());
+    }
 }

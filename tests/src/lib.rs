@@ -4,13 +4,20 @@
 
 use std::net::SocketAddr;
 
-use server::catalog::{Catalog, NewSale};
 use server::clock::{Clock, SystemClock};
 use server::config::{Config, Secret};
-use server::startup::{AppState, Application};
+use server::http::state::AppState;
+use server::sales::catalog::Catalog;
+use server::sales::new_sale::NewSale;
+use server::startup::Application;
 use sqlx::{Connection, PgConnection};
 use std::sync::Arc;
 use tokio::sync::oneshot;
+
+/// The API error code of an error body (`Unknown` when there is none).
+pub fn error_code(body: &serde_json::Value) -> app::api::ErrorCode {
+    serde_json::from_value(body["error"].clone()).unwrap_or(app::api::ErrorCode::Unknown)
+}
 
 /// Where tests may create and drop databases.
 pub fn admin_database_url() -> String {
@@ -100,8 +107,9 @@ impl TestApp {
 
     /// An admin, made through the same code as `server create-admin`, logged in.
     pub async fn admin(&self) -> Shopper {
-        let name = server::accounts::Username::parse("root-admin").expect("valid");
-        let password = server::accounts::Password::parse("correct horse battery").expect("valid");
+        let name = server::accounts::credentials::Username::parse("root-admin").expect("valid");
+        let password =
+            server::accounts::credentials::Password::parse("correct horse battery").expect("valid");
         let user = self
             .state
             .accounts
@@ -130,7 +138,8 @@ impl TestApp {
     /// directly (argon2 for thousands of logins would only slow the test down).
     /// Returns `(user id, session cookie)` pairs.
     pub async fn bulk_sessions(&self, prefix: &str, count: u32) -> Vec<(i64, String)> {
-        let password = server::accounts::Password::parse("load-test-password").expect("valid");
+        let password =
+            server::accounts::credentials::Password::parse("load-test-password").expect("valid");
         self.state
             .accounts
             .bulk_create(prefix, count, password)
@@ -148,7 +157,7 @@ impl TestApp {
             let token = self
                 .state
                 .sessions
-                .create(&server::sessions::Session {
+                .create(&server::accounts::sessions::Session {
                     user_id,
                     username,
                     is_admin: false,
@@ -156,7 +165,10 @@ impl TestApp {
                 })
                 .await
                 .expect("session created");
-            sessions.push((user_id, format!("{}={token}", server::sessions::COOKIE)));
+            sessions.push((
+                user_id,
+                format!("{}={token}", server::accounts::sessions::COOKIE),
+            ));
         }
         sessions
     }
@@ -179,14 +191,14 @@ impl TestApp {
     }
 
     /// Redis against Postgres for a sale.
-    pub async fn books(&self, sale_id: i64) -> server::reconcile::Reconciliation {
+    pub async fn books(&self, sale_id: i64) -> server::sales::reconcile::Reconciliation {
         let sale = self
             .catalog
             .sale(sale_id)
             .await
             .expect("db")
             .expect("sale exists");
-        server::reconcile::reconcile(&self.db, &self.state.stock, &sale)
+        server::sales::reconcile::reconcile(&self.db, &self.state.stock, &sale)
             .await
             .expect("reconcile runs")
     }
@@ -251,10 +263,10 @@ impl Shopper {
     /// Buys with a correctly signed ticket made by the server's own signer,
     /// skipping the ticket endpoint's checks: what only the reserve refuses.
     pub async fn buy_with_signed_ticket(&self, app: &TestApp, sale_id: i64) -> reqwest::Response {
-        let ticket = app
-            .state()
-            .tickets
-            .issue(sale_id, self.user_id, server::now_ms() + 60_000);
+        let ticket =
+            app.state()
+                .tickets
+                .issue(sale_id, self.user_id, server::clock::now_ms() + 60_000);
         self.post(
             &format!("/api/sales/{sale_id}/buy/{ticket}"),
             serde_json::json!({}),
@@ -356,11 +368,11 @@ pub fn test_config(database: &str, redis_prefix: &str) -> Config {
     config.pow_bits = 8;
     // Thousands of simulated shoppers share 127.0.0.1: rate limits are tested on
     // their own (tests/rate_limits.rs), not in every test.
-    let generous = server::ratelimit::Rate {
+    let generous = server::guards::rate_limit::Rate {
         per_second: 100_000.0,
         burst: 100_000,
     };
-    config.rate_limits = server::ratelimit::RateLimits {
+    config.rate_limits = server::guards::rate_limit::RateLimits {
         per_user: generous,
         per_ip: generous,
         per_sale: generous,
@@ -423,7 +435,7 @@ pub async fn spawn_app_with_clock(
 
 /// A sale starting `starts_in_ms` from now and lasting an hour.
 pub fn sale_starting_in(starts_in_ms: i64, stock: i32) -> NewSale {
-    let starts_at_ms = server::now_ms() + starts_in_ms;
+    let starts_at_ms = server::clock::now_ms() + starts_in_ms;
     NewSale {
         title: format!("Test sale of {stock}"),
         description: "A test product".into(),

@@ -10,7 +10,8 @@ use leptos_router::NavigateOptions;
 
 use crate::account::use_account;
 use crate::api::{
-    BuyAccepted, CaptchaChallenge, CaptchaKind, Sale, SaleState, TicketGrant, TicketRequest,
+    BuyAccepted, CaptchaChallenge, CaptchaKind, ErrorCode, Sale, SaleState, TicketGrant,
+    TicketRequest,
 };
 use crate::client::{self, Reply};
 use crate::components::sale_clock::{use_sale_clock, SaleClock};
@@ -338,18 +339,20 @@ fn refuse<T>(reply: &Reply<T>, phase: RwSignal<Phase>, clock: SaleClock) {
             + (f64::from(reply.retry_after_secs.unwrap_or(0)) * 1000.0).max(MIN_COOL_DOWN_MS),
         message,
     };
-    let next = match reply.code().unwrap_or_default() {
-        "sold_out" => {
+    let next = match reply.code().unwrap_or(ErrorCode::Unknown) {
+        ErrorCode::SoldOut => {
             clock.resync.set(true);
             Phase::SoldOut
         }
-        "limit_reached" => Phase::LimitReached,
-        "ended" => Phase::Ended,
-        "unauthenticated" => Phase::NeedLogin,
-        "not_eligible" => Phase::NotEligible(message),
-        "captcha_failed" => cool_down("That answer was not right. Try a new challenge.".into()),
-        "busy" | "rate_limited" => cool_down("Many shoppers right now.".into()),
-        "not_started" => {
+        ErrorCode::LimitReached => Phase::LimitReached,
+        ErrorCode::Ended => Phase::Ended,
+        ErrorCode::Unauthenticated => Phase::NeedLogin,
+        ErrorCode::NotEligible => Phase::NotEligible(message),
+        ErrorCode::CaptchaFailed => {
+            cool_down("That answer was not right. Try a new challenge.".into())
+        }
+        ErrorCode::Busy | ErrorCode::RateLimited => cool_down("Many shoppers right now.".into()),
+        ErrorCode::NotStarted => {
             clock.resync.set(true);
             cool_down("The sale has not started on the server yet.".into())
         }

@@ -1,9 +1,9 @@
 //! The order consumer: reads the sales' order streams as a member of the
-//! `orders` consumer group, inserts the orders into Postgres in batches
-//! (idempotently: the stream message id and (sale, user, seq) are unique), and
-//! acknowledges them only after the commit. Messages left un-acknowledged by a
-//! dead worker are claimed back after `min_idle`; a message delivered
-//! `max_deliveries` times goes to the dead-letter stream with its last error.
+//! consumer group, inserts the orders into Postgres in batches (idempotently:
+//! the stream message id and (sale, user, seq) are unique), and acknowledges
+//! them only after the commit. Messages left un-acknowledged by a dead worker
+//! are claimed back after `min_idle`; a message delivered `max_deliveries` times
+//! goes to the dead letters with its last error (see [`super::dead_letters`]).
 //!
 //! Blocking reads use a connection of their own, so they never stall the shared
 //! connection the request handlers use.
@@ -15,11 +15,15 @@ use redis::aio::{ConnectionManager, MultiplexedConnection};
 use redis::streams::{StreamClaimReply, StreamId, StreamPendingCountReply, StreamReadReply};
 use redis::AsyncConnectionConfig;
 use sqlx::PgPool;
-use tokio::sync::watch;
 
-use crate::catalog::StoreError;
+use super::book::insert_orders;
+use super::dead_letters::DeadLetters;
+use super::message::{MessageError, OrderMessage, CONSUMER_GROUP};
+use super::stream::OrderStream;
 use crate::keys::RedisKeys;
-use crate::stock::{SaleStock, CONSUMER_GROUP};
+use crate::sales::stock::SaleStock;
+use crate::shutdown::Shutdown;
+use crate::store::{error_chain, StoreError};
 
 /// Tuning of the consumer; the defaults suit production, tests shorten the waits.
 #[derive(Clone, Debug)]
@@ -48,87 +52,15 @@ impl Default for ConsumerSettings {
     }
 }
 
-/// One order message, parsed.
-#[derive(Clone, Debug)]
-struct OrderMessage {
-    message_id: String,
-    order_id: String,
-    user_id: i64,
-    units: i32,
-    seq: i32,
-    price_cents: i64,
-    created_ms: i64,
-    pay_before_ms: i64,
-}
-
-impl OrderMessage {
-    fn parse(entry: &StreamId) -> Result<Self, String> {
-        Self::from_fields(&entry.id, &text_fields(entry))
-    }
-
-    fn from_fields(message_id: &str, fields: &HashMap<String, String>) -> Result<Self, String> {
-        fn field<T: std::str::FromStr>(
-            fields: &HashMap<String, String>,
-            name: &str,
-        ) -> Result<T, String> {
-            fields
-                .get(name)
-                .and_then(|value| value.parse().ok())
-                .ok_or_else(|| format!("field `{name}` missing or malformed"))
-        }
-        Ok(Self {
-            message_id: message_id.to_owned(),
-            order_id: field(fields, "order_id")?,
-            user_id: field(fields, "user_id")?,
-            units: field(fields, "units")?,
-            seq: field(fields, "seq")?,
-            price_cents: field(fields, "price_cents")?,
-            created_ms: field(fields, "created_ms")?,
-            pay_before_ms: field(fields, "pay_before_ms")?,
-        })
-    }
-}
-
-/// The fields of a stream entry as text.
-fn text_fields(entry: &StreamId) -> HashMap<String, String> {
-    entry
-        .map
-        .iter()
-        .filter_map(|(name, value)| {
-            Some((
-                name.clone(),
-                redis::from_redis_value_ref::<String>(value).ok()?,
-            ))
-        })
-        .collect()
-}
-
-/// A message that failed too often, as the admin sees it.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct DeadLetter {
-    /// The id of the entry in the dead-letter stream.
-    pub id: String,
-    pub sale_id: i64,
-    /// The original message id in the sale's order stream.
-    pub message_id: String,
-    pub payload: HashMap<String, String>,
-    pub deliveries: i64,
-    pub last_error: String,
-}
-
-impl DeadLetter {
-    fn from_entry(entry: &StreamId) -> Self {
-        let fields = text_fields(entry);
-        let text = |name: &str| fields.get(name).cloned().unwrap_or_default();
-        Self {
-            id: entry.id.clone(),
-            sale_id: text("sale_id").parse().unwrap_or(0),
-            message_id: text("message_id"),
-            payload: serde_json::from_str(&text("payload")).unwrap_or_default(),
-            deliveries: text("deliveries").parse().unwrap_or(0),
-            last_error: text("last_error"),
-        }
-    }
+/// Why one message could not become an order.
+#[derive(Debug, thiserror::Error)]
+pub enum PersistError {
+    /// It does not keep the stream contract: retrying cannot help.
+    #[error("the message breaks the stream contract")]
+    Malformed(#[from] MessageError),
+    /// Postgres refused or failed the insert.
+    #[error("the order could not be inserted")]
+    Database(#[from] sqlx::Error),
 }
 
 /// What happened to a batch of messages.
@@ -157,6 +89,8 @@ pub struct OrderConsumer {
     redis: ConnectionManager,
     client: redis::Client,
     stock: SaleStock,
+    stream: OrderStream,
+    dead_letters: DeadLetters,
     name: String,
     settings: ConsumerSettings,
 }
@@ -171,7 +105,10 @@ impl OrderConsumer {
         name: String,
         settings: ConsumerSettings,
     ) -> Self {
+        let stream = OrderStream::new(redis.clone(), stock.keys().clone());
         Self {
+            dead_letters: DeadLetters::new(db.clone(), redis.clone(), stream.clone()),
+            stream,
             db,
             redis,
             client,
@@ -287,12 +224,13 @@ impl OrderConsumer {
                 .collect();
             let claimed = self.claim(&stream, &ids, min_idle).await?;
             for entry in &claimed.ids {
-                self.dead_letter(
-                    sale_id,
-                    entry,
-                    deliveries.get(&entry.id).copied().unwrap_or(0),
-                )
-                .await?;
+                self.dead_letters
+                    .bury(
+                        sale_id,
+                        entry,
+                        deliveries.get(&entry.id).copied().unwrap_or(0),
+                    )
+                    .await?;
                 outcome.dead_lettered += 1;
             }
         }
@@ -332,12 +270,15 @@ impl OrderConsumer {
         let mut outcome = ConsumeOutcome::default();
         let mut messages = Vec::with_capacity(entries.len());
         for entry in entries {
-            match OrderMessage::parse(entry) {
+            match OrderMessage::from_entry(entry) {
                 Ok(message) => messages.push(message),
                 Err(error) => {
                     // Retrying cannot fix a malformed message: dead-letter it now.
-                    self.record_failure(sale_id, &entry.id, &error).await?;
-                    self.dead_letter(sale_id, entry, 1).await?;
+                    let error = PersistError::from(error);
+                    self.stream
+                        .record_failure(sale_id, &entry.id, &error_chain(&error))
+                        .await?;
+                    self.dead_letters.bury(sale_id, entry, 1).await?;
                     outcome.dead_lettered += 1;
                 }
             }
@@ -347,23 +288,27 @@ impl OrderConsumer {
         }
         match insert_orders(&self.db, sale_id, &messages).await {
             Ok(()) => {
-                self.acknowledge(sale_id, &messages).await?;
+                self.stream.acknowledge(sale_id, &messages).await?;
                 outcome.persisted += messages.len();
             }
             Err(batch_error) => {
                 tracing::warn!(
                     sale_id,
-                    "batch insert failed, trying messages one by one: {batch_error}"
+                    error = %error_chain(&batch_error),
+                    "batch insert failed, trying messages one by one"
                 );
                 for message in messages {
                     match insert_orders(&self.db, sale_id, std::slice::from_ref(&message)).await {
                         Ok(()) => {
-                            self.acknowledge(sale_id, std::slice::from_ref(&message))
+                            self.stream
+                                .acknowledge(sale_id, std::slice::from_ref(&message))
                                 .await?;
                             outcome.persisted += 1;
                         }
                         Err(error) => {
-                            self.record_failure(sale_id, &message.message_id, &error.to_string())
+                            let error = PersistError::from(error);
+                            self.stream
+                                .record_failure(sale_id, &message.message_id, &error_chain(&error))
                                 .await?;
                             outcome.failed += 1;
                         }
@@ -374,148 +319,19 @@ impl OrderConsumer {
         Ok(outcome)
     }
 
-    /// After the commit: acknowledge the messages and drop their queued entries.
-    async fn acknowledge(&self, sale_id: i64, messages: &[OrderMessage]) -> Result<(), StoreError> {
-        let keys = self.keys();
-        let message_ids: Vec<&str> = messages.iter().map(|m| m.message_id.as_str()).collect();
-        let order_ids: Vec<&str> = messages.iter().map(|m| m.order_id.as_str()).collect();
-        let mut pipe = redis::pipe();
-        pipe.cmd("XACK")
-            .arg(keys.stream(sale_id))
-            .arg(CONSUMER_GROUP)
-            .arg(&message_ids)
-            .ignore();
-        pipe.cmd("HDEL")
-            .arg(keys.queued(sale_id))
-            .arg(&order_ids)
-            .ignore();
-        pipe.cmd("HDEL")
-            .arg(keys.failures(sale_id))
-            .arg(&message_ids)
-            .ignore();
-        let mut redis = self.redis.clone();
-        let () = pipe.query_async(&mut redis).await?;
-        Ok(())
-    }
-
-    async fn record_failure(
-        &self,
-        sale_id: i64,
-        message_id: &str,
-        error: &str,
-    ) -> Result<(), StoreError> {
-        let mut redis = self.redis.clone();
-        let () = redis::cmd("HSET")
-            .arg(self.keys().failures(sale_id))
-            .arg(message_id)
-            .arg(error)
-            .query_async(&mut redis)
-            .await?;
-        Ok(())
-    }
-
-    /// Moves a message to the dead-letter stream (with its last error) and
-    /// acknowledges it in its own stream.
-    async fn dead_letter(
-        &self,
-        sale_id: i64,
-        entry: &StreamId,
-        deliveries: usize,
-    ) -> Result<(), StoreError> {
-        let keys = self.keys();
-        let mut redis = self.redis.clone();
-        let last_error: Option<String> = redis::cmd("HGET")
-            .arg(keys.failures(sale_id))
-            .arg(&entry.id)
-            .query_async(&mut redis)
-            .await?;
-        let payload = serde_json::to_string(&text_fields(entry)).unwrap_or_default();
-        let mut pipe = redis::pipe();
-        pipe.atomic()
-            .cmd("XADD")
-            .arg(keys.dead_letters())
-            .arg("*")
-            .arg("sale_id")
-            .arg(sale_id)
-            .arg("message_id")
-            .arg(&entry.id)
-            .arg("payload")
-            .arg(payload)
-            .arg("deliveries")
-            .arg(deliveries)
-            .arg("last_error")
-            .arg(last_error.unwrap_or_else(|| "unknown".into()))
-            .ignore()
-            .cmd("XACK")
-            .arg(keys.stream(sale_id))
-            .arg(CONSUMER_GROUP)
-            .arg(&entry.id)
-            .ignore();
-        let () = pipe.query_async(&mut redis).await?;
-        tracing::error!(sale_id, message_id = %entry.id, deliveries, "order message dead-lettered");
-        Ok(())
-    }
-
-    /// The dead letters, oldest first.
-    pub async fn dead_letters(&self) -> Result<Vec<DeadLetter>, StoreError> {
-        let mut redis = self.redis.clone();
-        let entries: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
-            .arg(self.keys().dead_letters())
-            .arg("-")
-            .arg("+")
-            .arg("COUNT")
-            .arg(1_000)
-            .query_async(&mut redis)
-            .await?;
-        Ok(entries.ids.iter().map(DeadLetter::from_entry).collect())
-    }
-
-    /// Tries a dead letter again through the same idempotent insert. `None` if
-    /// there is no such letter; `Some(Err(reason))` if it failed again (it stays).
-    pub async fn retry_dead_letter(
-        &self,
-        id: &str,
-    ) -> Result<Option<Result<(), String>>, StoreError> {
-        let Some(letter) = self
-            .dead_letters()
-            .await?
-            .into_iter()
-            .find(|letter| letter.id == id)
-        else {
-            return Ok(None);
-        };
-        let message = match OrderMessage::from_fields(&letter.message_id, &letter.payload) {
-            Ok(message) => message,
-            Err(reason) => return Ok(Some(Err(reason))),
-        };
-        if let Err(error) =
-            insert_orders(&self.db, letter.sale_id, std::slice::from_ref(&message)).await
-        {
-            return Ok(Some(Err(error.to_string())));
-        }
-        self.acknowledge(letter.sale_id, std::slice::from_ref(&message))
-            .await?;
-        let mut redis = self.redis.clone();
-        let _deleted: i64 = redis::cmd("XDEL")
-            .arg(self.keys().dead_letters())
-            .arg(id)
-            .query_async(&mut redis)
-            .await?;
-        tracing::info!(dead_letter = id, order_id = %message.order_id, "dead letter retried");
-        Ok(Some(Ok(())))
-    }
-
-    /// Consumes until `shutdown` flips to true.
-    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+    /// Consumes until `shutdown` is requested.
+    pub async fn run(self, mut shutdown: Shutdown) {
         let mut connection: Option<MultiplexedConnection> = None;
         let mut sales: Vec<i64> = Vec::new();
         let mut refreshed: Option<Instant> = None;
         let mut reclaimed = Instant::now();
-        while !*shutdown.borrow() {
+        while !shutdown.is_requested() {
             if refreshed.is_none_or(|at| at.elapsed() >= self.settings.refresh) {
                 match self.sales_to_consume().await {
                     Ok(ids) => sales = ids,
-                    Err(error) => tracing::warn!("cannot list sales to consume: {error}"),
+                    Err(error) => {
+                        tracing::warn!(error = %error_chain(&error), "cannot list sales to consume")
+                    }
                 }
                 refreshed = Some(Instant::now());
             }
@@ -527,7 +343,10 @@ impl OrderConsumer {
             if connection.is_none() && pause.is_none() {
                 match self.dedicated_connection().await {
                     Ok(fresh) => connection = Some(fresh),
-                    Err(error) => tracing::warn!("order consumer cannot connect to Redis: {error}"),
+                    Err(error) => tracing::warn!(
+                        error = %error_chain(&error),
+                        "order consumer cannot connect to Redis"
+                    ),
                 }
             }
             let work = async {
@@ -541,17 +360,21 @@ impl OrderConsumer {
             };
             let result = tokio::select! {
                 result = work => result,
-                _ = shutdown.changed() => break,
+                () = shutdown.requested() => break,
             };
             if let Err(error) = result {
-                tracing::warn!("order consumer read failed: {error}");
+                tracing::warn!(error = %error_chain(&error), "order consumer read failed");
                 connection = None;
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
             if reclaimed.elapsed() >= self.settings.min_idle.min(Duration::from_secs(5)) {
                 for sale_id in &sales {
                     if let Err(error) = self.reclaim_once(*sale_id).await {
-                        tracing::warn!(sale_id, "reclaiming idle order messages failed: {error}");
+                        tracing::warn!(
+                            sale_id,
+                            error = %error_chain(&error),
+                            "reclaiming idle order messages failed"
+                        );
                     }
                 }
                 reclaimed = Instant::now();
@@ -559,42 +382,4 @@ impl OrderConsumer {
         }
         tracing::info!(consumer = %self.name, "order consumer stopped");
     }
-}
-
-/// Inserts the orders of `messages` in one transaction. Rows that exist already
-/// (a redelivered message) are skipped by the unique constraints.
-async fn insert_orders(
-    db: &PgPool,
-    sale_id: i64,
-    messages: &[OrderMessage],
-) -> Result<(), sqlx::Error> {
-    let ids: Vec<String> = messages.iter().map(|m| m.order_id.clone()).collect();
-    let users: Vec<i64> = messages.iter().map(|m| m.user_id).collect();
-    let seqs: Vec<i32> = messages.iter().map(|m| m.seq).collect();
-    let units: Vec<i32> = messages.iter().map(|m| m.units).collect();
-    let prices: Vec<i64> = messages.iter().map(|m| m.price_cents).collect();
-    let message_ids: Vec<String> = messages.iter().map(|m| m.message_id.clone()).collect();
-    let created: Vec<i64> = messages.iter().map(|m| m.created_ms).collect();
-    let pay_before: Vec<i64> = messages.iter().map(|m| m.pay_before_ms).collect();
-    sqlx::query!(
-        "insert into orders (id, sale_id, user_id, seq, units, price_cents, status, stream_message_id,
-                             created_at, pay_before)
-         select m.id, $1, m.user_id, m.seq, m.units, m.price_cents, 'pending_payment', m.message_id,
-                to_timestamp(m.created_ms / 1000.0), to_timestamp(m.pay_before_ms / 1000.0)
-         from unnest($2::text[], $3::int8[], $4::int4[], $5::int4[], $6::int8[], $7::text[], $8::int8[], $9::int8[])
-              as m(id, user_id, seq, units, price_cents, message_id, created_ms, pay_before_ms)
-         on conflict do nothing",
-        sale_id,
-        &ids,
-        &users,
-        &seqs,
-        &units,
-        &prices,
-        &message_ids,
-        &created,
-        &pay_before
-    )
-    .execute(db)
-    .await?;
-    Ok(())
 }

@@ -10,13 +10,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::clock::Clock;
+use crate::sales::stock::SaleStock;
+use crate::shutdown::Shutdown;
+use crate::store::{error_chain, StoreError};
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
-use tokio::sync::watch;
-
-use crate::catalog::StoreError;
-use crate::clock::Clock;
-use crate::stock::SaleStock;
 
 /// How many orders one step handles per transaction.
 const BATCH: i64 = 500;
@@ -72,8 +71,8 @@ impl ExpirySweeper {
         Ok(outcome)
     }
 
-    /// Sweeps every `every` until `shutdown` flips to true.
-    pub async fn run(self, every: Duration, mut shutdown: watch::Receiver<bool>) {
+    /// Sweeps every `every` until `shutdown` is requested.
+    pub async fn run(self, every: Duration, mut shutdown: Shutdown) {
         let mut ticker = tokio::time::interval(every);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -84,13 +83,10 @@ impl ExpirySweeper {
                             tracing::info!(expired = outcome.expired, returned = outcome.returned, "expiry sweep");
                         }
                         Ok(_) => {}
-                        Err(error) => tracing::warn!("expiry sweep failed: {error}"),
+                        Err(error) => tracing::warn!(error = %error_chain(&error), "expiry sweep failed"),
                     }
                 }
-                _ = shutdown.changed() => break,
-            }
-            if *shutdown.borrow() {
-                break;
+                () = shutdown.requested() => break,
             }
         }
     }

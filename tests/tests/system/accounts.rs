@@ -1,6 +1,7 @@
 //! Registering, logging in and out, as a shopper's browser does it.
 
-use systests::spawn_app;
+use app::api::ErrorCode;
+use systests::{error_code, spawn_app};
 
 fn credentials(username: &str, password: &str) -> serde_json::Value {
     serde_json::json!({ "username": username, "password": password })
@@ -59,7 +60,7 @@ async fn register_logs_in_and_logout_revokes_the_session_everywhere() {
         .unwrap();
     assert_eq!(stolen.status(), 401);
     let body: serde_json::Value = stolen.json().await.unwrap();
-    assert_eq!(body["error"], "unauthenticated");
+    assert_eq!(error_code(&body), ErrorCode::Unauthenticated);
 }
 
 #[tokio::test]
@@ -84,7 +85,7 @@ async fn login_with_the_right_password_only() {
     let wrong = login("wrong horse battery").await;
     assert_eq!(wrong.status(), 401);
     let body: serde_json::Value = wrong.json().await.unwrap();
-    assert_eq!(body["error"], "bad_credentials");
+    assert_eq!(error_code(&body), ErrorCode::BadCredentials);
     let nobody = app
         .client
         .post(app.url("/api/auth/login"))
@@ -111,8 +112,8 @@ async fn bad_registrations_get_clear_errors_and_create_nothing() {
     let taken = post(credentials("carol", "another password")).await;
     assert_eq!(taken.status(), 409);
     assert_eq!(
-        taken.json::<serde_json::Value>().await.unwrap()["error"],
-        "username_taken"
+        error_code(&taken.json::<serde_json::Value>().await.unwrap()),
+        ErrorCode::UsernameTaken
     );
     for (name, password) in [
         ("x", "long enough pw"),
@@ -122,8 +123,8 @@ async fn bad_registrations_get_clear_errors_and_create_nothing() {
         let response = post(credentials(name, password)).await;
         assert_eq!(response.status(), 422, "{name}");
         assert_eq!(
-            response.json::<serde_json::Value>().await.unwrap()["error"],
-            "invalid"
+            error_code(&response.json::<serde_json::Value>().await.unwrap()),
+            ErrorCode::Invalid
         );
     }
     let missing = post(serde_json::json!({ "username": "erin" })).await;
@@ -138,8 +139,8 @@ async fn bad_registrations_get_clear_errors_and_create_nothing() {
         .unwrap();
     assert_eq!(garbage.status(), 400);
     assert_eq!(
-        garbage.json::<serde_json::Value>().await.unwrap()["error"],
-        "bad_request"
+        error_code(&garbage.json::<serde_json::Value>().await.unwrap()),
+        ErrorCode::BadRequest
     );
     let users: i64 = sqlx::query_scalar("select count(*) from users")
         .fetch_one(&app.db)
@@ -164,8 +165,8 @@ async fn writes_from_another_site_are_refused() {
     let forged = logout(Some("https://evil.example".into())).await;
     assert_eq!(forged.status(), 403);
     assert_eq!(
-        forged.json::<serde_json::Value>().await.unwrap()["error"],
-        "forbidden"
+        error_code(&forged.json::<serde_json::Value>().await.unwrap()),
+        ErrorCode::Forbidden
     );
     // The session survived the forged logout.
     assert_eq!(shopper.get("/api/auth/me").await.status(), 200);

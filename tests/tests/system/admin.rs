@@ -1,9 +1,10 @@
 //! The admin API: who may use it, and what it does to a sale.
 
-use systests::{sale_starting_in, spawn_app};
+use app::api::ErrorCode;
+use systests::{error_code, sale_starting_in, spawn_app};
 
 fn draft(starts_in_ms: i64, stock: i32) -> serde_json::Value {
-    let starts = server::now_ms() + starts_in_ms;
+    let starts = server::clock::now_ms() + starts_in_ms;
     serde_json::json!({
         "title": "Limited sneakers",
         "description": "<script>alert(1)</script>",
@@ -63,8 +64,8 @@ async fn every_admin_endpoint_refuses_anonymous_and_shoppers() {
             .unwrap();
         assert_eq!(as_shopper.status(), 403, "{method} {path} as a shopper");
         assert_eq!(
-            as_shopper.json::<serde_json::Value>().await.unwrap()["error"],
-            "forbidden"
+            error_code(&as_shopper.json::<serde_json::Value>().await.unwrap()),
+            ErrorCode::Forbidden
         );
         let as_admin = admin
             .client
@@ -170,8 +171,8 @@ async fn stock_and_times_are_frozen_once_the_sale_started() {
         .unwrap();
     assert_eq!(response.status(), 409);
     assert_eq!(
-        response.json::<serde_json::Value>().await.unwrap()["error"],
-        "already_started"
+        error_code(&response.json::<serde_json::Value>().await.unwrap()),
+        ErrorCode::AlreadyStarted
     );
     assert_eq!(app.books(sale.id).await.stock_left, 3);
 }
@@ -220,7 +221,7 @@ async fn stats_show_what_happened_and_no_drift() {
         (2, 0, 2)
     );
     assert_eq!(stats.attempts, 3);
-    assert_eq!(stats.rejected["sold_out"], 1);
+    assert_eq!(stats.rejected[ErrorCode::SoldOut.as_str()], 1);
     assert_eq!(stats.drift, 0);
     let orders: Vec<app::api::Order> = admin
         .get(&format!("/api/admin/sales/{}/orders", sale.id))

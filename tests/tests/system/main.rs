@@ -4,6 +4,7 @@
 
 mod accounts;
 mod admin;
+mod captcha;
 mod operations;
 mod order_workers;
 mod pages;

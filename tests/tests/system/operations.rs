@@ -1,9 +1,10 @@
 //! `/healthz`, `/readyz` and `/metrics` as an operator and a load balancer see them.
 
+use app::api::ErrorCode;
 use std::process::Stdio;
 use std::time::Duration;
 
-use systests::{spawn_app, spawn_app_with};
+use systests::{error_code, spawn_app, spawn_app_with};
 use tokio::process::{Child, Command};
 
 #[tokio::test]
@@ -95,7 +96,7 @@ async fn readyz_names_redis_while_redis_is_stopped_and_recovers_when_it_is_back(
     redis.stop().await;
     let (status, body) = readiness(&app).await;
     assert_eq!(status, 503, "not ready while Redis is down: {body}");
-    assert_eq!(body["error"], "not_ready");
+    assert_eq!(error_code(&body), ErrorCode::NotReady);
     assert_eq!(body["checks"]["redis"], "down");
     assert_eq!(body["checks"]["postgres"], "ok");
     let message = body["message"].as_str().unwrap();

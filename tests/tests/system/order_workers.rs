@@ -1,13 +1,14 @@
 //! The order consumer and the expiry sweeper under the failures they exist for:
 //! redelivery, a worker dying mid-batch, overdue payments, racing sweepers.
 
+use app::api::ErrorCode;
 use std::sync::Arc;
 use std::time::Duration;
 
 use redis::streams::StreamRangeReply;
 use server::clock::ShiftedClock;
 use server::orders::consumer::{ConsumerSettings, OrderConsumer};
-use systests::{sale_starting_in, spawn_app_with, spawn_app_with_clock, TestApp};
+use systests::{error_code, sale_starting_in, spawn_app_with, spawn_app_with_clock, TestApp};
 
 /// An app whose background workers are off, so the test drives them.
 async fn app_without_workers() -> TestApp {
@@ -242,7 +243,7 @@ async fn unpaid_orders_expire_and_return_their_unit_exactly_once() {
     let late = alice.order_action(&alice_order, "pay").await;
     assert_eq!(late.status(), 409);
     let body: serde_json::Value = late.json().await.unwrap();
-    assert_eq!(body["error"], "expired");
+    assert_eq!(error_code(&body), ErrorCode::Expired);
 
     // Two sweepers at once (two instances): one unit comes back, once.
     let sweeper = app.state().sweeper.clone();

@@ -1,8 +1,9 @@
 //! Rate limits on the hot path: a shopper hammering gets 429 with `Retry-After`,
 //! and the limit holds across instances because it lives in Redis.
 
-use server::ratelimit::{Rate, RateLimits};
-use systests::{sale_starting_in, spawn_app_with};
+use app::api::ErrorCode;
+use server::guards::rate_limit::{Rate, RateLimits};
+use systests::{error_code, sale_starting_in, spawn_app_with};
 
 fn tight(per_user_burst: u32, per_ip_burst: u32) -> RateLimits {
     RateLimits {
@@ -44,7 +45,7 @@ async fn a_hammering_shopper_is_told_to_wait_and_others_are_not() {
                 .unwrap();
             assert!((1..=5).contains(&retry_after), "{retry_after}");
             let body: serde_json::Value = response.json().await.unwrap();
-            assert_eq!(body["error"], "rate_limited");
+            assert_eq!(error_code(&body), ErrorCode::RateLimited);
         }
     }
     assert_eq!(

@@ -48,8 +48,12 @@ async fn two_instances_share_one_load_through_redis() {
     let sale = app.create_sale(&sale_starting_in(60_000, 5)).await;
     // A second catalog over the same stores: another instance's cache, cold.
     let state = app.state();
-    let other =
-        server::catalog::Catalog::new(state.db.clone(), state.redis.clone(), state.stock.clone());
+    let other = server::sales::catalog::Catalog::new(
+        state.db.clone(),
+        state.redis.clone(),
+        state.stock.clone(),
+        state.clock.clone(),
+    );
     let before = app.catalog.db_loads();
     let (mine, theirs) = tokio::join!(
         futures_util::future::join_all((0..50).map(|_| app.catalog.cached_sale(sale.id))),

@@ -1,7 +1,7 @@
 //! The shopper's read API: list, one sale, status, and the error bodies of API.md.
 
-use app::api::{Sale, SaleListing, SaleState, SaleStatus};
-use systests::{sale_starting_in, spawn_app};
+use app::api::{ErrorCode, Sale, SaleListing, SaleState, SaleStatus};
+use systests::{error_code, sale_starting_in, spawn_app};
 
 #[tokio::test]
 async fn lists_scheduled_and_live_sales_soonest_first_with_their_state() {
@@ -58,9 +58,9 @@ async fn status_carries_the_server_clock_and_stock_and_is_never_cached() {
     let app = spawn_app().await;
     let sale = app.create_sale(&sale_starting_in(60_000, 7)).await;
 
-    let before = server::now_ms();
+    let before = server::clock::now_ms();
     let response = app.get(&format!("/api/sales/{}/status", sale.id)).await;
-    let after = server::now_ms();
+    let after = server::clock::now_ms();
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["cache-control"], "no-store");
     let status: SaleStatus = response.json().await.unwrap();
@@ -101,7 +101,7 @@ async fn unknown_and_malformed_ids_get_the_api_error_body() {
         let response = app.get(path).await;
         assert_eq!(response.status(), 404, "{path}");
         let body: serde_json::Value = response.json().await.unwrap();
-        assert_eq!(body["error"], "not_found", "{path}");
+        assert_eq!(error_code(&body), ErrorCode::NotFound, "{path}");
         assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
     }
     for path in [
@@ -112,10 +112,10 @@ async fn unknown_and_malformed_ids_get_the_api_error_body() {
         let response = app.get(path).await;
         assert_eq!(response.status(), 400, "{path}");
         let body: serde_json::Value = response.json().await.unwrap();
-        assert_eq!(body["error"], "bad_request", "{path}");
+        assert_eq!(error_code(&body), ErrorCode::BadRequest, "{path}");
     }
     let response = app.get("/api/no-such-endpoint").await;
     assert_eq!(response.status(), 404);
     let body: serde_json::Value = response.json().await.unwrap();
-    assert_eq!(body["error"], "not_found");
+    assert_eq!(error_code(&body), ErrorCode::NotFound);
 }

@@ -3,20 +3,9 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use serde::Deserialize;
 
+use crate::api::{DeadLetter, DeadLetterRetried};
 use crate::client::{self, Remote};
-
-/// A dead letter as the admin API lists it.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-struct DeadLetter {
-    id: String,
-    sale_id: i64,
-    message_id: String,
-    payload: std::collections::HashMap<String, String>,
-    deliveries: i64,
-    last_error: String,
-}
 
 /// The dead-letter list.
 #[component]
@@ -33,7 +22,7 @@ pub fn DeadLetters() -> impl IntoView {
     Effect::new(move |_| reload());
     let retry = move |id: String| {
         client::spawn(async move {
-            match client::post::<_, serde_json::Value>(
+            match client::post::<_, DeadLetterRetried>(
                 &format!("/api/admin/dead-letters/{id}/retry"),
                 &(),
             )

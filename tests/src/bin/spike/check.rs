@@ -102,7 +102,7 @@ pub async fn check_sale(
             .fetch_all(&rig.db)
             .await
             .map_err(|error| error.to_string())?;
-    let reconciliation = server::reconcile::reconcile(&rig.db, &rig.stock(), sale)
+    let reconciliation = server::sales::reconcile::reconcile(&rig.db, &rig.stock(), sale)
         .await
         .map_err(|error| error.to_string())?;
     let mut per_user: HashMap<i64, i64> = HashMap::new();

@@ -10,8 +10,8 @@ use app::api::Sale;
 use futures_util::StreamExt;
 use redis::aio::ConnectionManager;
 use server::keys::RedisKeys;
-use server::sessions::{Session, SessionStore};
-use server::stock::SaleStock;
+use server::accounts::sessions::{Session, SessionStore};
+use server::sales::stock::SaleStock;
 use sqlx::{Connection, PgConnection, PgPool};
 use tokio::process::{Child, Command};
 
@@ -216,7 +216,7 @@ impl Rig {
 
     /// A sale created through the admin API, starting `lead` from now.
     pub async fn create_sale(&self, options: &Options, round: usize) -> Result<Sale, String> {
-        let starts_at_ms = server::now_ms() + (options.lead_secs * 1000.0) as i64;
+        let starts_at_ms = server::clock::now_ms() + (options.lead_secs * 1000.0) as i64;
         let draft = app::api::SaleDraft {
             title: format!("Spike round {round}: {} units", options.stock),
             description: "Load generator".into(),
@@ -490,7 +490,7 @@ async fn log_in_shoppers(
                     Ok(ShopperId {
                         index,
                         user_id,
-                        cookie: format!("{}={token}", server::sessions::COOKIE),
+                        cookie: format!("{}={token}", server::accounts::sessions::COOKIE),
                         ip: format!(
                             "10.{}.{}.{}",
                             (host >> 16) & 255,

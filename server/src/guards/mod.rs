@@ -1,0 +1,17 @@
+//! The guards in front of Redis, in the order a buy meets them (DESIGN.md's
+//! layers 3 and 4). Each drops most of what reaches it, cheaply:
+//!
+//! 1. [`admission`]: a cap on buy requests in flight per instance (503 `busy`).
+//! 2. [`sold_out`]: this instance's memory of sold-out sales (410 without Redis),
+//!    cleared on every instance over pub/sub when units come back.
+//! 3. [`rate_limit`]: per user, address and sale, shared through Redis (429).
+//! 4. [`tickets`]: the signed, short-lived buy URL, verified in memory (403).
+//! 5. [`captcha`] (and its picture, [`captcha_image`]): the human check a ticket
+//!    is exchanged for.
+
+pub mod admission;
+pub mod captcha;
+pub mod captcha_image;
+pub mod rate_limit;
+pub mod sold_out;
+pub mod tickets;

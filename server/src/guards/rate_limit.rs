@@ -1,0 +1,126 @@
+//! Rate limits shared by every instance: per user, per client IP and per sale, on
+//! the hot path (CAPTCHA, ticket, buy). One Lua call checks and charges all three
+//! buckets atomically (`lua/rate_limit.lua`, GCRA on Redis' clock). The buckets
+//! carry the sale's hash tag, so the call stays in one cluster slot.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use redis::aio::ConnectionManager;
+use redis::Script;
+
+use crate::keys::RedisKeys;
+use crate::store::StoreError;
+
+/// A sustained rate with a burst allowance.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Rate {
+    pub per_second: f64,
+    pub burst: u32,
+}
+
+impl Rate {
+    /// `(interval, tolerance)` in microseconds for the script.
+    fn gcra(self) -> (u64, u64) {
+        let interval = (1_000_000.0 / self.per_second.max(0.001)).ceil() as u64;
+        (interval, interval * u64::from(self.burst.max(1)))
+    }
+}
+
+/// The limits in force.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RateLimits {
+    /// One shopper (many tabs, a script): a few requests a second.
+    pub per_user: Rate,
+    /// One address: generous, since many shoppers can share a NAT.
+    pub per_ip: Rate,
+    /// All shoppers of a sale together: what Redis is sized for.
+    pub per_sale: Rate,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        Self {
+            per_user: Rate {
+                per_second: 2.0,
+                burst: 6,
+            },
+            per_ip: Rate {
+                per_second: 50.0,
+                burst: 200,
+            },
+            per_sale: Rate {
+                per_second: 20_000.0,
+                burst: 20_000,
+            },
+        }
+    }
+}
+
+/// Checks requests against [`RateLimits`].
+#[derive(Clone)]
+pub struct RateLimiter {
+    redis: ConnectionManager,
+    keys: RedisKeys,
+    limits: RateLimits,
+    script: Arc<Script>,
+}
+
+impl RateLimiter {
+    pub fn new(redis: ConnectionManager, keys: RedisKeys, limits: RateLimits) -> Self {
+        Self {
+            redis,
+            keys,
+            limits,
+            script: Arc::new(Script::new(include_str!("../../lua/rate_limit.lua"))),
+        }
+    }
+
+    /// `None` if the request may pass (and is counted), else the whole seconds to
+    /// wait (for `Retry-After`).
+    pub async fn check(
+        &self,
+        sale_id: i64,
+        user_id: i64,
+        ip: IpAddr,
+    ) -> Result<Option<u64>, StoreError> {
+        let buckets = [
+            (
+                self.keys.rate_bucket(sale_id, &format!("u:{user_id}")),
+                self.limits.per_user,
+            ),
+            (
+                self.keys.rate_bucket(sale_id, &format!("ip:{ip}")),
+                self.limits.per_ip,
+            ),
+            (self.keys.rate_bucket(sale_id, "sale"), self.limits.per_sale),
+        ];
+        let mut invocation = self.script.prepare_invoke();
+        for (key, rate) in &buckets {
+            let (interval, tolerance) = rate.gcra();
+            invocation.key(key).arg(interval).arg(tolerance);
+        }
+        let mut redis = self.redis.clone();
+        let wait_us: u64 = invocation.invoke_async(&mut redis).await?;
+        Ok((wait_us > 0).then(|| wait_us.div_ceil(1_000_000).max(1)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gcra_parameters_follow_rate_and_burst() {
+        let rate = Rate {
+            per_second: 2.0,
+            burst: 6,
+        };
+        assert_eq!(rate.gcra(), (500_000, 3_000_000));
+        let fast = Rate {
+            per_second: 20_000.0,
+            burst: 10,
+        };
+        assert_eq!(fast.gcra(), (50, 500));
+    }
+}

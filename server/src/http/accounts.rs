@@ -1,0 +1,136 @@
+//! `POST /api/auth/register`, `/login`, `/logout` and `GET /api/auth/me`.
+
+use app::api::{Account, Credentials, ErrorCode};
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+
+use super::error::ApiError;
+use super::extract::{ApiJson, CurrentUser};
+use super::state::{AppState, CookiePolicy};
+use crate::accounts::credentials::{hash_password, verify_password, Password, Username};
+use crate::accounts::sessions::{self, Session, SessionStore};
+use crate::accounts::users::{Accounts, RegisterError, User};
+use crate::config::Secret;
+
+/// `/api/auth/…`.
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/auth/register", post(register))
+        .route("/api/auth/login", post(login))
+        .route("/api/auth/logout", post(logout))
+        .route("/api/auth/me", get(me))
+}
+
+fn account(user: &User) -> Account {
+    Account {
+        user_id: user.id,
+        username: user.username.clone(),
+        is_admin: user.is_admin,
+    }
+}
+
+fn session_of(user: &User) -> Session {
+    Session {
+        user_id: user.id,
+        username: user.username.clone(),
+        is_admin: user.is_admin,
+        account_created_ms: user.created_at.timestamp_millis(),
+    }
+}
+
+async fn start_session(
+    sessions: &SessionStore,
+    user: &User,
+    cookies: CookiePolicy,
+    status: StatusCode,
+) -> Result<Response, ApiError> {
+    let token = sessions.create(&session_of(user)).await?;
+    Ok((
+        status,
+        [(
+            header::SET_COOKIE,
+            sessions::set_cookie(&token, cookies.secure),
+        )],
+        Json(account(user)),
+    )
+        .into_response())
+}
+
+/// Creates a shopper account and logs it in.
+#[tracing::instrument(skip_all, fields(username = %credentials.username))]
+async fn register(
+    State(accounts): State<Accounts>,
+    State(sessions): State<SessionStore>,
+    State(cookies): State<CookiePolicy>,
+    ApiJson(credentials): ApiJson<Credentials>,
+) -> Result<Response, ApiError> {
+    let username = Username::parse(&credentials.username).map_err(ApiError::invalid)?;
+    let password = Password::parse(&credentials.password).map_err(ApiError::invalid)?;
+    let hash = hash_password(password).await?;
+    let user = match accounts.create(&username, &hash, false).await {
+        Ok(user) => user,
+        Err(RegisterError::Taken) => {
+            return Err(ApiError::rejected(
+                StatusCode::CONFLICT,
+                ErrorCode::UsernameTaken,
+                "this username is taken, pick another",
+            ))
+        }
+        Err(RegisterError::Store(error)) => return Err(error.into()),
+    };
+    start_session(&sessions, &user, cookies, StatusCode::CREATED).await
+}
+
+/// A hash of a password nobody has, checked when the username is unknown so that
+/// "no such user" takes as long as "wrong password".
+const DECOY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$7xbZ2zVbc8ETCBvbPa2Xv2XWhiD4HtfK/Ri1iJXBb7w";
+
+/// Logs in with a username and password.
+#[tracing::instrument(skip_all, fields(username = %credentials.username))]
+async fn login(
+    State(accounts): State<Accounts>,
+    State(sessions): State<SessionStore>,
+    State(cookies): State<CookiePolicy>,
+    ApiJson(credentials): ApiJson<Credentials>,
+) -> Result<Response, ApiError> {
+    let user = accounts.find(credentials.username.trim()).await?;
+    let hash = user
+        .as_ref()
+        .map_or(DECOY_HASH.to_owned(), |user| user.password_hash.clone());
+    let valid = verify_password(hash, Secret::new(credentials.password)).await;
+    match user {
+        Some(user) if valid => start_session(&sessions, &user, cookies, StatusCode::OK).await,
+        _ => Err(ApiError::rejected(
+            StatusCode::UNAUTHORIZED,
+            ErrorCode::BadCredentials,
+            "wrong username or password",
+        )),
+    }
+}
+
+/// Revokes the session everywhere and clears the cookie.
+async fn logout(
+    State(sessions): State<SessionStore>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    if let Some(token) = sessions::token_from(&headers) {
+        sessions.revoke(&token).await?;
+    }
+    Ok((
+        StatusCode::NO_CONTENT,
+        [(header::SET_COOKIE, sessions::clear_cookie())],
+    )
+        .into_response())
+}
+
+/// Who is logged in.
+async fn me(CurrentUser(session): CurrentUser) -> Json<Account> {
+    Json(Account {
+        user_id: session.user_id,
+        username: session.username,
+        is_admin: session.is_admin,
+    })
+}

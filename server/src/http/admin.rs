@@ -1,0 +1,217 @@
+//! The admin API: schedule and edit sales, pause and resume them, watch their
+//! numbers, list their orders, handle dead letters. Every route takes an
+//! [`AdminUser`]: 401 without a session, 403 `forbidden` for shoppers.
+
+use std::sync::Arc;
+
+use app::api::{
+    DeadLetter, DeadLetterRetried, ErrorCode, Order, Reconciliation, Sale, SaleDraft, SalePatch,
+    SaleStats,
+};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use sqlx::PgPool;
+
+use super::error::ApiError;
+use super::extract::{AdminUser, ApiJson};
+use super::state::AppState;
+use crate::clock::Clock;
+use crate::metrics::Metrics;
+use crate::orders::book::OrderBook;
+use crate::orders::dead_letters::{DeadLetters, Retry};
+use crate::sales::catalog::{Catalog, EditError};
+use crate::sales::id::SaleId;
+use crate::sales::new_sale::NewSale;
+use crate::sales::reconcile::reconcile;
+use crate::sales::stock::SaleStock;
+
+/// `/api/admin/…`.
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/admin/sales", post(create).get(list))
+        .route("/api/admin/sales/{id}", get(show).patch(edit))
+        .route("/api/admin/sales/{id}/pause", post(pause))
+        .route("/api/admin/sales/{id}/resume", post(resume))
+        .route("/api/admin/sales/{id}/stats", get(stats))
+        .route("/api/admin/sales/{id}/reconcile", get(reconciliation))
+        .route("/api/admin/sales/{id}/orders", get(orders))
+        .route("/api/admin/dead-letters", get(dead_letters))
+        .route(
+            "/api/admin/dead-letters/{id}/retry",
+            post(retry_dead_letter),
+        )
+}
+
+/// The sale as stored now, or 404.
+async fn stored_sale(catalog: &Catalog, id: SaleId) -> Result<Sale, ApiError> {
+    catalog
+        .sale(id.get())
+        .await?
+        .ok_or_else(|| ApiError::not_found("sale"))
+}
+
+/// `POST /api/admin/sales`: 201 with the sale, its stock already in Redis.
+async fn create(
+    State(catalog): State<Catalog>,
+    AdminUser(_admin): AdminUser,
+    ApiJson(draft): ApiJson<SaleDraft>,
+) -> Result<impl IntoResponse, ApiError> {
+    let new = NewSale::parse(draft).map_err(ApiError::invalid)?;
+    let sale = catalog.create(&new).await?;
+    tracing::info!(sale_id = sale.id, "sale created");
+    Ok((StatusCode::CREATED, Json(sale)))
+}
+
+/// `GET /api/admin/sales`.
+async fn list(
+    State(catalog): State<Catalog>,
+    AdminUser(_admin): AdminUser,
+) -> Result<Json<Vec<Sale>>, ApiError> {
+    Ok(Json(catalog.all().await?))
+}
+
+/// `GET /api/admin/sales/{id}`: the sale as stored now (not cached), for the
+/// live view after a pause or an edit.
+async fn show(
+    State(catalog): State<Catalog>,
+    AdminUser(_admin): AdminUser,
+    id: SaleId,
+) -> Result<Json<Sale>, ApiError> {
+    Ok(Json(stored_sale(&catalog, id).await?))
+}
+
+/// `PATCH /api/admin/sales/{id}`: stock, times and limit only before the start.
+async fn edit(
+    State(catalog): State<Catalog>,
+    State(clock): State<Arc<dyn Clock>>,
+    AdminUser(_admin): AdminUser,
+    id: SaleId,
+    ApiJson(patch): ApiJson<SalePatch>,
+) -> Result<Json<Sale>, ApiError> {
+    match catalog.edit(id.get(), patch, clock.now_ms()).await {
+        Ok(sale) => Ok(Json(sale)),
+        Err(EditError::NotFound) => Err(ApiError::not_found("sale")),
+        Err(EditError::Invalid(message)) => Err(ApiError::invalid(message)),
+        Err(EditError::AlreadyStarted) => Err(ApiError::rejected(
+            StatusCode::CONFLICT,
+            ErrorCode::AlreadyStarted,
+            "stock, times and the limit cannot change once the sale has started",
+        )),
+        Err(EditError::Store(error)) => Err(error.into()),
+    }
+}
+
+async fn set_paused(catalog: &Catalog, id: SaleId, paused: bool) -> Result<Json<Sale>, ApiError> {
+    let sale = catalog
+        .set_paused(id.get(), paused)
+        .await?
+        .ok_or_else(|| ApiError::not_found("sale"))?;
+    tracing::info!(sale_id = sale.id, paused, "sale pause changed");
+    Ok(Json(sale))
+}
+
+/// `POST /api/admin/sales/{id}/pause`.
+async fn pause(
+    State(catalog): State<Catalog>,
+    AdminUser(_admin): AdminUser,
+    id: SaleId,
+) -> Result<Json<Sale>, ApiError> {
+    set_paused(&catalog, id, true).await
+}
+
+/// `POST /api/admin/sales/{id}/resume`.
+async fn resume(
+    State(catalog): State<Catalog>,
+    AdminUser(_admin): AdminUser,
+    id: SaleId,
+) -> Result<Json<Sale>, ApiError> {
+    set_paused(&catalog, id, false).await
+}
+
+/// `GET /api/admin/sales/{id}/stats`: the sale's numbers and its drift.
+#[allow(clippy::too_many_arguments)] // one small sub-state per store it reads
+async fn stats(
+    State(catalog): State<Catalog>,
+    State(db): State<PgPool>,
+    State(stock): State<SaleStock>,
+    State(orders): State<OrderBook>,
+    State(metrics): State<Arc<Metrics>>,
+    State(letters): State<DeadLetters>,
+    AdminUser(_admin): AdminUser,
+    id: SaleId,
+) -> Result<Json<SaleStats>, ApiError> {
+    let sale = stored_sale(&catalog, id).await?;
+    let books = reconcile(&db, &stock, &sale).await?;
+    let counts = orders.status_counts(sale.id).await?;
+    let mut rejected = metrics.purchase_counts(sale.id);
+    let won = rejected.remove("won").unwrap_or(0);
+    let attempts = won + rejected.values().sum::<i64>();
+    let dead_letters = letters
+        .list()
+        .await?
+        .iter()
+        .filter(|letter| letter.sale_id == sale.id)
+        .count();
+    Ok(Json(SaleStats {
+        stock: books.stock,
+        stock_left: books.stock_left,
+        queued: books.queued_units,
+        pending_payment: counts.pending_payment,
+        paid: counts.paid,
+        expired: counts.expired,
+        cancelled: counts.cancelled,
+        attempts,
+        rejected,
+        dead_letters: i64::try_from(dead_letters).unwrap_or(i64::MAX),
+        drift: books.drift,
+    }))
+}
+
+/// `GET /api/admin/sales/{id}/reconcile`: both sides of the books in detail.
+async fn reconciliation(
+    State(catalog): State<Catalog>,
+    State(db): State<PgPool>,
+    State(stock): State<SaleStock>,
+    AdminUser(_admin): AdminUser,
+    id: SaleId,
+) -> Result<Json<Reconciliation>, ApiError> {
+    let sale = stored_sale(&catalog, id).await?;
+    Ok(Json(reconcile(&db, &stock, &sale).await?))
+}
+
+/// `GET /api/admin/sales/{id}/orders`: newest first.
+async fn orders(
+    State(orders): State<OrderBook>,
+    AdminUser(_admin): AdminUser,
+    id: SaleId,
+) -> Result<Json<Vec<Order>>, ApiError> {
+    Ok(Json(orders.for_sale(id.get()).await?))
+}
+
+/// `GET /api/admin/dead-letters`.
+async fn dead_letters(
+    State(letters): State<DeadLetters>,
+    AdminUser(_admin): AdminUser,
+) -> Result<Json<Vec<DeadLetter>>, ApiError> {
+    Ok(Json(letters.list().await?))
+}
+
+/// `POST /api/admin/dead-letters/{id}/retry`: through the same idempotent insert.
+async fn retry_dead_letter(
+    State(letters): State<DeadLetters>,
+    AdminUser(_admin): AdminUser,
+    Path(id): Path<String>,
+) -> Result<Json<DeadLetterRetried>, ApiError> {
+    match letters.retry(&id).await? {
+        Retry::NoSuchLetter => Err(ApiError::not_found("dead letter")),
+        Retry::Saved => Ok(Json(DeadLetterRetried { retried: id })),
+        Retry::FailedAgain(reason) => Err(ApiError::rejected(
+            StatusCode::CONFLICT,
+            ErrorCode::RetryFailed,
+            format!("the order could not be saved: {reason}"),
+        )),
+    }
+}

@@ -1,0 +1,62 @@
+//! `/healthz` (the process runs), `/readyz` (the process can serve: Redis and
+//! Postgres both answer) and `/metrics`. A load balancer keeps sending traffic
+//! only to ready instances; an orchestrator restarts only unhealthy ones.
+
+use std::time::Duration;
+
+use app::api::ErrorCode;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use redis::aio::ConnectionManager;
+use serde_json::json;
+use sqlx::PgPool;
+
+use super::state::AppState;
+use crate::store::{postgres_answers, redis_answers};
+
+/// How long a dependency may take to answer before it counts as down.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// The operational endpoints.
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(crate::metrics::export))
+}
+
+/// `GET /healthz`: 200 while the process runs.
+async fn healthz() -> impl IntoResponse {
+    Json(json!({ "status": "ok" }))
+}
+
+/// `GET /readyz`: 200 when Redis and Postgres answer, else 503 naming each
+/// dependency that does not.
+async fn readyz(State(db): State<PgPool>, State(redis): State<ConnectionManager>) -> Response {
+    let (postgres_ok, redis_ok) = tokio::join!(
+        postgres_answers(&db, CHECK_TIMEOUT),
+        redis_answers(redis, CHECK_TIMEOUT)
+    );
+    let checks = json!({
+        "postgres": if postgres_ok { "ok" } else { "down" },
+        "redis": if redis_ok { "ok" } else { "down" },
+    });
+    let failing: Vec<&str> = [("postgres", postgres_ok), ("redis", redis_ok)]
+        .into_iter()
+        .filter(|(_, ok)| !ok)
+        .map(|(name, _)| name)
+        .collect();
+    if failing.is_empty() {
+        return Json(json!({ "status": "ready", "checks": checks })).into_response();
+    }
+    let message = format!("not ready: {} not answering", failing.join(" and "));
+    tracing::warn!("{message}");
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        Json(json!({ "error": ErrorCode::NotReady, "message": message, "checks": checks })),
+    )
+        .into_response()
+}

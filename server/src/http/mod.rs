@@ -1,0 +1,116 @@
+//! The HTTP layer: one router made of each area's `router()`, the layers around
+//! it, and what every handler shares.
+//!
+//! - [`state`]: [`state::AppState`] and the policies handlers read.
+//! - [`extract`]: typed path ids, client address, JSON bodies, the logged-in user.
+//! - [`error`]: [`error::ApiError`], API.md's error bodies, and the logging of
+//!   failures at the boundary.
+//! - The areas: [`health`] (operations), [`sales`] (read API), [`purchase`]
+//!   (CAPTCHA → ticket → buy: the hot path), [`accounts`], [`orders`], [`admin`].
+//! - [`csrf`] and [`page_cache`]: the layers for writes and for sale pages.
+
+pub mod accounts;
+pub mod admin;
+pub mod csrf;
+pub mod error;
+pub mod extract;
+pub mod health;
+pub mod orders;
+pub mod page_cache;
+pub mod purchase;
+pub mod sales;
+pub mod state;
+
+use std::sync::Arc;
+
+use app::ssr::Ports;
+use app::{shell, App};
+use axum::body::Body;
+use axum::extract::MatchedPath;
+use axum::http::{header, HeaderValue, Request};
+use axum::routing::any;
+use axum::Router;
+use leptos::prelude::provide_context;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use tower_http::services::ServeDir;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+
+use state::AppState;
+
+/// All routes: the JSON API, operations, static assets and the Leptos pages,
+/// inside the layers every request passes (outermost first): tracing, failure
+/// logging, metrics, the cross-site write guard, the sale-page cache.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .merge(health::router())
+        .merge(sales::router())
+        .merge(purchase::router())
+        .merge(accounts::router())
+        .merge(orders::router())
+        .merge(admin::router())
+        .route("/api/{*rest}", any(error::api_not_found));
+    pages(api, &state)
+        .layer(axum::middleware::from_fn(page_cache::cacheable_sale_pages))
+        .layer(axum::middleware::from_fn(csrf::same_site_writes))
+        .layer(axum::middleware::from_fn_with_state(
+            state.metrics.clone(),
+            crate::metrics::track,
+        ))
+        .layer(axum::middleware::from_fn(error::log_failures))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &Request<Body>| {
+                let route = request
+                    .extensions()
+                    .get::<MatchedPath>()
+                    .map(MatchedPath::as_str);
+                tracing::info_span!("request", method = %request.method(), route)
+            }),
+        )
+        .with_state(state)
+}
+
+/// The Leptos pages, the hashed assets they load, and the fallback page.
+fn pages(routes: Router<AppState>, state: &AppState) -> Router<AppState> {
+    let leptos_options = (*state.leptos).clone();
+    let ports = Ports {
+        catalog: Arc::new(state.catalog.clone()),
+    };
+    // Leptos stamps a fresh CSP nonce into every page by default, which would make
+    // each render of a sale page unique and defeat its `ETag`. We send no CSP, so
+    // one nonce per process costs nothing and keeps the pages identical.
+    let nonce = leptos::nonce::Nonce::new();
+    let assets = ServeDir::new(format!(
+        "{}/{}",
+        leptos_options.site_root, leptos_options.site_pkg_dir
+    ));
+    // Hashed file names change with their content, so browsers and CDNs may keep them forever.
+    let asset_caching = if leptos_options.hash_files {
+        "public, max-age=31536000, immutable"
+    } else {
+        "no-cache"
+    };
+    routes
+        .leptos_routes_with_context(
+            state,
+            generate_route_list(App),
+            move || {
+                provide_context(ports.clone());
+                provide_context(nonce.clone());
+            },
+            {
+                let options = leptos_options.clone();
+                move || shell(options.clone())
+            },
+        )
+        .nest_service(
+            &format!("/{}", leptos_options.site_pkg_dir),
+            tower::ServiceBuilder::new()
+                .layer(SetResponseHeaderLayer::overriding(
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_static(asset_caching),
+                ))
+                .service(assets),
+        )
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+}

@@ -1,0 +1,297 @@
+//! The hot path of a sale: CAPTCHA challenge → ticket (the dynamic buy URL) → buy.
+//!
+//! The buy route does, in order: an admission slot (else 503 `busy`), the local
+//! sold-out flag (410 without touching Redis), the session (one Redis `GET`), the
+//! ticket (HMAC, in memory), then the one Lua reserve call. No SQL anywhere.
+
+use std::sync::Arc;
+
+use app::api::{
+    BuyAccepted, CaptchaChallenge, ErrorCode, OrderStatus, Sale, TicketGrant, TicketRequest,
+};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+
+use super::error::ApiError;
+use super::extract::{ApiJson, ClientIp, CurrentUser};
+use super::state::AppState;
+use crate::accounts::sessions::{token_from, Session};
+use crate::clock::Clock;
+use crate::guards::captcha::{Captchas, Verdict};
+use crate::guards::rate_limit::RateLimiter;
+use crate::guards::sold_out::SoldOutFlags;
+use crate::guards::tickets::TICKET_TTL_MS;
+use crate::orders::id::OrderId;
+use crate::sales::catalog::Catalog;
+use crate::sales::id::SaleId;
+use crate::sales::stock::{Reservation, SaleStock};
+
+/// The hot path: `/api/sales/{id}/captcha`, `/ticket` and the dynamic buy URL.
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/sales/{id}/captcha", post(captcha))
+        .route("/api/sales/{id}/ticket", post(ticket))
+        .route("/api/sales/{id}/buy/{ticket}", post(buy))
+}
+
+const DAY_MS: i64 = 24 * 3600 * 1000;
+
+fn not_started() -> ApiError {
+    ApiError::rejected(
+        StatusCode::TOO_EARLY,
+        ErrorCode::NotStarted,
+        "the sale has not started yet",
+    )
+}
+
+fn ended() -> ApiError {
+    ApiError::rejected(StatusCode::GONE, ErrorCode::Ended, "the sale has ended")
+}
+
+fn paused() -> ApiError {
+    ApiError::rejected(
+        StatusCode::CONFLICT,
+        ErrorCode::Paused,
+        "the sale is paused, try again shortly",
+    )
+}
+
+fn sold_out() -> ApiError {
+    ApiError::rejected(
+        StatusCode::GONE,
+        ErrorCode::SoldOut,
+        "every unit has been sold",
+    )
+}
+
+/// The sale, open for buying at `now_ms`: started, not ended, not paused.
+async fn open_sale(catalog: &Catalog, sale_id: i64, now_ms: i64) -> Result<Sale, ApiError> {
+    let sale = catalog
+        .cached_sale(sale_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("sale"))?;
+    if now_ms >= sale.ends_at_ms {
+        return Err(ended());
+    }
+    if now_ms < sale.starts_at_ms {
+        return Err(not_started());
+    }
+    if sale.paused {
+        return Err(paused());
+    }
+    Ok(sale)
+}
+
+/// `POST /api/sales/{id}/captcha`: a challenge, only once the sale is open.
+async fn captcha(
+    State(catalog): State<Catalog>,
+    State(captchas): State<Captchas>,
+    State(clock): State<Arc<dyn Clock>>,
+    State(limiter): State<RateLimiter>,
+    ClientIp(ip): ClientIp,
+    CurrentUser(user): CurrentUser,
+    sale_id: SaleId,
+) -> Result<Json<CaptchaChallenge>, ApiError> {
+    let sale_id = sale_id.get();
+    let now = clock.now_ms();
+    let sale = open_sale(&catalog, sale_id, now).await?;
+    limit(&limiter, sale_id, user.user_id, ip).await?;
+    Ok(Json(
+        captchas
+            .issue(sale.captcha, sale_id, user.user_id, now)
+            .await?,
+    ))
+}
+
+/// `POST /api/sales/{id}/ticket`: a solved CAPTCHA for the buy path.
+async fn ticket(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    CurrentUser(user): CurrentUser,
+    sale_id: SaleId,
+    ApiJson(request): ApiJson<TicketRequest>,
+) -> Result<Json<TicketGrant>, ApiError> {
+    let sale_id = sale_id.get();
+    let AppState {
+        catalog,
+        captchas,
+        tickets,
+        sold_out: sold_out_flags,
+        clock,
+        ..
+    } = &state;
+    let now = clock.now_ms();
+    let sale = open_sale(catalog, sale_id, now).await?;
+    if sold_out_flags.is_sold_out(sale_id) {
+        return Err(sold_out());
+    }
+    check_eligible(&sale, &user, now)?;
+    limit(&state.rate_limiter, sale_id, user.user_id, ip).await?;
+    match captchas
+        .check(
+            sale.captcha,
+            sale_id,
+            user.user_id,
+            &request.captcha_id,
+            &request.answer,
+        )
+        .await?
+    {
+        Verdict::Passed => {}
+        Verdict::Failed => {
+            return Err(ApiError::rejected(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::CaptchaFailed,
+                "the CAPTCHA answer is wrong or was already used; ask for a new challenge",
+            ))
+        }
+    }
+    let expires_at_ms = now + TICKET_TTL_MS;
+    let ticket = tickets.issue(sale_id, user.user_id, expires_at_ms);
+    Ok(Json(TicketGrant {
+        buy_path: format!("/api/sales/{sale_id}/buy/{ticket}"),
+        expires_at_ms,
+    }))
+}
+
+/// 429 `rate_limited` with `Retry-After` when a bucket is empty.
+async fn limit(
+    limiter: &RateLimiter,
+    sale_id: i64,
+    user_id: i64,
+    ip: std::net::IpAddr,
+) -> Result<(), ApiError> {
+    match limiter.check(sale_id, user_id, ip).await? {
+        None => Ok(()),
+        Some(wait_secs) => Err(ApiError::retry_later(
+            StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::RateLimited,
+            "too many requests, slow down",
+            wait_secs,
+        )),
+    }
+}
+
+/// The sale's rule against freshly made accounts.
+fn check_eligible(sale: &Sale, user: &Session, now_ms: i64) -> Result<(), ApiError> {
+    let age_ms = now_ms - user.account_created_ms;
+    if age_ms < i64::from(sale.min_account_age_days) * DAY_MS {
+        return Err(ApiError::rejected(
+            StatusCode::FORBIDDEN,
+            ErrorCode::NotEligible,
+            format!(
+                "this sale is for accounts at least {} days old",
+                sale.min_account_age_days
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// `POST /api/sales/{id}/buy/{ticket}`: the reserve. 202 with the order id to poll.
+async fn buy(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    Path((raw_sale_id, ticket)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    // Only a sale id vouched for (by a valid ticket or a sold-out flag) becomes a
+    // metric label: a flood of made-up ids must not create a flood of series.
+    let mut vouched_sale = None;
+    let result = buy_inner(
+        &state,
+        &raw_sale_id,
+        &ticket,
+        &headers,
+        ip,
+        &mut vouched_sale,
+    )
+    .await;
+    state.metrics.record_purchase(
+        vouched_sale.unwrap_or(0),
+        result.as_ref().err().map(ApiError::code),
+    );
+    match result {
+        Ok(accepted) => (StatusCode::ACCEPTED, Json(accepted)).into_response(),
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn buy_inner(
+    state: &AppState,
+    raw_sale_id: &str,
+    ticket: &str,
+    headers: &HeaderMap,
+    ip: std::net::IpAddr,
+    vouched_sale: &mut Option<i64>,
+) -> Result<BuyAccepted, ApiError> {
+    let Some(_slot) = state.admission.try_admit() else {
+        return Err(ApiError::retry_later(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::Busy,
+            "too many shoppers at this instant, try again in a moment",
+            1,
+        ));
+    };
+    let sale_id = SaleId::parse(raw_sale_id)
+        .map_err(ApiError::bad_request)?
+        .get();
+    if state.sold_out.is_sold_out(sale_id) {
+        *vouched_sale = Some(sale_id);
+        return Err(sold_out());
+    }
+    let token = token_from(headers).ok_or_else(ApiError::unauthenticated)?;
+    let user = state
+        .sessions
+        .find(&token)
+        .await?
+        .ok_or_else(ApiError::unauthenticated)?;
+    state
+        .tickets
+        .verify(ticket, sale_id, user.user_id, state.clock.now_ms())
+        .map_err(|error| {
+            ApiError::rejected(
+                StatusCode::FORBIDDEN,
+                ErrorCode::BadTicket,
+                error.to_string(),
+            )
+        })?;
+    *vouched_sale = Some(sale_id);
+    limit(&state.rate_limiter, sale_id, user.user_id, ip).await?;
+    reserve(&state.stock, &state.sold_out, sale_id, user.user_id).await
+}
+
+/// Runs the reserve and maps its verdict to the API's answers.
+async fn reserve(
+    stock: &SaleStock,
+    flags: &SoldOutFlags,
+    sale_id: i64,
+    user_id: i64,
+) -> Result<BuyAccepted, ApiError> {
+    let order_id = OrderId::new(sale_id);
+    match stock
+        .reserve(sale_id, user_id, order_id.as_str(), 1)
+        .await?
+    {
+        Reservation::Reserved { .. } => Ok(BuyAccepted {
+            order_id: order_id.to_string(),
+            status: OrderStatus::Queued,
+        }),
+        Reservation::SoldOut => {
+            flags.mark_sold_out(sale_id);
+            Err(sold_out())
+        }
+        Reservation::LimitReached => Err(ApiError::rejected(
+            StatusCode::CONFLICT,
+            ErrorCode::LimitReached,
+            "you already hold as many units as this sale allows",
+        )),
+        Reservation::NotStarted => Err(not_started()),
+        Reservation::Ended => Err(ended()),
+        Reservation::Paused => Err(paused()),
+        Reservation::UnknownSale => Err(ApiError::not_found("sale")),
+    }
+}

@@ -1,0 +1,74 @@
+//! The state every handler shares, and the small policies read from the
+//! configuration. Each handler takes only the part it needs (`State<Catalog>`,
+//! `State<SessionStore>`, …) through `FromRef`.
+
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use leptos::config::LeptosOptions;
+use redis::aio::ConnectionManager;
+use sqlx::PgPool;
+
+use crate::accounts::sessions::SessionStore;
+use crate::accounts::users::Accounts;
+use crate::clock::Clock;
+use crate::guards::admission::Admission;
+use crate::guards::captcha::Captchas;
+use crate::guards::rate_limit::RateLimiter;
+use crate::guards::sold_out::SoldOutFlags;
+use crate::guards::tickets::TicketSigner;
+use crate::metrics::Metrics;
+use crate::orders::book::OrderBook;
+use crate::orders::consumer::OrderConsumer;
+use crate::orders::dead_letters::DeadLetters;
+use crate::orders::expiry::ExpirySweeper;
+use crate::sales::catalog::Catalog;
+use crate::sales::stock::SaleStock;
+
+/// Whether session cookies are marked `Secure` (HTTPS only): yes in production.
+#[derive(Clone, Copy, Debug)]
+pub struct CookiePolicy {
+    pub secure: bool,
+}
+
+/// How to find the client's address (for per-address rate limits).
+#[derive(Clone, Copy, Debug)]
+pub struct ClientIpPolicy {
+    /// Use the first `X-Forwarded-For` entry: only behind a proxy that sets it.
+    pub trust_forwarded_for: bool,
+}
+
+/// Shared by every handler; each takes only the part it needs.
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pub db: PgPool,
+    pub redis: ConnectionManager,
+    pub catalog: Catalog,
+    pub stock: SaleStock,
+    pub accounts: Accounts,
+    pub sessions: SessionStore,
+    pub orders: OrderBook,
+    pub consumer: OrderConsumer,
+    pub dead_letters: DeadLetters,
+    pub sweeper: ExpirySweeper,
+    pub captchas: Captchas,
+    pub tickets: TicketSigner,
+    pub admission: Admission,
+    pub sold_out: SoldOutFlags,
+    pub clock: Arc<dyn Clock>,
+    pub cookies: CookiePolicy,
+    pub rate_limiter: RateLimiter,
+    pub client_ip: ClientIpPolicy,
+    #[from_ref(skip)]
+    pub leptos: Arc<LeptosOptions>,
+    pub metrics: Arc<Metrics>,
+}
+
+/// Leptos's handlers take the options by value: clone them only for those, not
+/// with every request's `AppState` (their strings showed up in the buy path's
+/// profile).
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        (*state.leptos).clone()
+    }
+}

@@ -1,0 +1,85 @@
+//! The Redis side of a sale's order stream that the workers share: what happens
+//! after an order is in Postgres (acknowledge, drop the queued entry) and the
+//! record of why a message failed, which its dead letter will carry.
+
+use redis::aio::ConnectionManager;
+
+use super::message::{OrderMessage, CONSUMER_GROUP};
+use crate::keys::RedisKeys;
+use crate::store::StoreError;
+
+/// Acknowledgements and failure notes on the sales' order streams.
+#[derive(Clone)]
+pub struct OrderStream {
+    redis: ConnectionManager,
+    keys: RedisKeys,
+}
+
+impl OrderStream {
+    pub fn new(redis: ConnectionManager, keys: RedisKeys) -> Self {
+        Self { redis, keys }
+    }
+
+    pub fn keys(&self) -> &RedisKeys {
+        &self.keys
+    }
+
+    /// After the commit: acknowledge the messages, drop their queued entries and
+    /// their failure notes (one round trip).
+    pub async fn acknowledge(
+        &self,
+        sale_id: i64,
+        messages: &[OrderMessage],
+    ) -> Result<(), StoreError> {
+        let message_ids: Vec<&str> = messages.iter().map(|m| m.message_id.as_str()).collect();
+        let order_ids: Vec<&str> = messages.iter().map(|m| m.order_id.as_str()).collect();
+        let mut pipe = redis::pipe();
+        pipe.cmd("XACK")
+            .arg(self.keys.stream(sale_id))
+            .arg(CONSUMER_GROUP)
+            .arg(&message_ids)
+            .ignore();
+        pipe.cmd("HDEL")
+            .arg(self.keys.queued(sale_id))
+            .arg(&order_ids)
+            .ignore();
+        pipe.cmd("HDEL")
+            .arg(self.keys.failures(sale_id))
+            .arg(&message_ids)
+            .ignore();
+        let mut redis = self.redis.clone();
+        let () = pipe.query_async(&mut redis).await?;
+        Ok(())
+    }
+
+    /// Notes why a message failed (the last reason wins).
+    pub async fn record_failure(
+        &self,
+        sale_id: i64,
+        message_id: &str,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        let mut redis = self.redis.clone();
+        let () = redis::cmd("HSET")
+            .arg(self.keys.failures(sale_id))
+            .arg(message_id)
+            .arg(reason)
+            .query_async(&mut redis)
+            .await?;
+        Ok(())
+    }
+
+    /// The last noted failure of a message, if any.
+    pub async fn last_failure(
+        &self,
+        sale_id: i64,
+        message_id: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let mut redis = self.redis.clone();
+        Ok(redis::cmd("HGET")
+            .arg(self.keys.failures(sale_id))
+            .arg(message_id)
+            .query_async(&mut redis)
+            .await?)
+    }
+}

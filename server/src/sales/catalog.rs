@@ -1,0 +1,192 @@
+//! The catalog: sales as the routes and pages see them. The definition lives in
+//! Postgres ([`SaleRecords`], read through the [`SaleCache`]); the stock left and
+//! the rules the reserve checks live in Redis ([`SaleStock`]). Creating, editing
+//! and pausing write Postgres, then load Redis, then forget the cached copies.
+//! This is also the `app::ssr::SaleCatalog` port the pages use during SSR.
+
+use std::sync::Arc;
+
+use app::api::{Sale, SaleListing, SalePatch, SaleStatus};
+use app::sale_state::sale_state;
+use app::ssr::{PortError, SaleCatalog};
+use redis::aio::ConnectionManager;
+use sqlx::PgPool;
+
+use super::cache::SaleCache;
+use super::new_sale::{changes_rules, edited, NewSale};
+use super::records::SaleRecords;
+use super::stock::SaleStock;
+use crate::clock::Clock;
+use crate::store::StoreError;
+
+/// Editing a sale failed.
+#[derive(Debug, thiserror::Error)]
+pub enum EditError {
+    #[error("no such sale")]
+    NotFound,
+    #[error("{0}")]
+    Invalid(String),
+    #[error("stock, times and limit cannot change once the sale has started")]
+    AlreadyStarted,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Access to sales for the API routes and the pages.
+#[derive(Clone)]
+pub struct Catalog {
+    records: SaleRecords,
+    cache: SaleCache,
+    stock: SaleStock,
+    clock: Arc<dyn Clock>,
+}
+
+impl Catalog {
+    pub fn new(
+        db: PgPool,
+        redis: ConnectionManager,
+        stock: SaleStock,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        let records = SaleRecords::new(db);
+        Self {
+            cache: SaleCache::new(records.clone(), redis, stock.keys().clone()),
+            records,
+            stock,
+            clock,
+        }
+    }
+
+    /// The clock sale states are judged by (the same one the buy guard uses).
+    pub fn clock(&self) -> &dyn Clock {
+        self.clock.as_ref()
+    }
+
+    /// How many times a sale definition was read from Postgres.
+    pub fn db_loads(&self) -> u64 {
+        self.records.finds()
+    }
+
+    /// A sale from the caches, loading it on a miss.
+    pub async fn cached_sale(&self, id: i64) -> Result<Option<Sale>, StoreError> {
+        self.cache.get(id).await
+    }
+
+    /// One sale straight from Postgres, `None` if there is no such id.
+    pub async fn sale(&self, id: i64) -> Result<Option<Sale>, StoreError> {
+        self.records.find(id).await
+    }
+
+    /// Every sale, newest first (the admin's list).
+    pub async fn all(&self) -> Result<Vec<Sale>, StoreError> {
+        self.records.all().await
+    }
+
+    /// Scheduled, live and recently ended sales, soonest first, each with its
+    /// state and stock left (one Redis round trip for all of them).
+    pub async fn listings(&self) -> Result<Vec<SaleListing>, StoreError> {
+        let now = self.clock.now_ms();
+        let sales = self.records.recent(now).await?;
+        let stock_left = self.stock_left_of(&sales).await?;
+        Ok(sales
+            .into_iter()
+            .zip(stock_left)
+            .map(|(sale, stock_left)| SaleListing {
+                state: sale_state(&sale, now, stock_left),
+                stock_left,
+                sale,
+            })
+            .collect())
+    }
+
+    /// The live status of a sale on this server's clock, `None` if there is no such id.
+    pub async fn status(&self, id: i64) -> Result<Option<SaleStatus>, StoreError> {
+        let Some(sale) = self.cached_sale(id).await? else {
+            return Ok(None);
+        };
+        let stock_left = self.stock_left_of(std::slice::from_ref(&sale)).await?[0];
+        let now = self.clock.now_ms();
+        Ok(Some(SaleStatus {
+            state: sale_state(&sale, now, stock_left),
+            server_time_ms: now,
+            starts_at_ms: sale.starts_at_ms,
+            ends_at_ms: sale.ends_at_ms,
+            stock_left,
+        }))
+    }
+
+    /// Stock left per sale, from Redis. A sale whose counter is missing has sold
+    /// nothing yet (nothing can be sold without the counter), so its stock is whole.
+    async fn stock_left_of(&self, sales: &[Sale]) -> Result<Vec<i64>, StoreError> {
+        let ids: Vec<i64> = sales.iter().map(|sale| sale.id).collect();
+        let counters = self.stock.stock_left_of(&ids).await?;
+        Ok(sales
+            .iter()
+            .zip(counters)
+            .map(|(sale, left)| left.unwrap_or(i64::from(sale.stock)))
+            .collect())
+    }
+
+    /// Creates a sale and loads its stock into Redis before anyone can buy.
+    pub async fn create(&self, new: &NewSale) -> Result<Sale, StoreError> {
+        let sale = self.records.insert(new).await?;
+        // A fresh id: whatever an older key said belongs to a database that is gone.
+        self.stock.load(&sale).await?;
+        self.cache.forget(sale.id).await;
+        Ok(sale)
+    }
+
+    /// Applies an admin's edit. Stock, times and the limit change only before the
+    /// start (the reserve relies on them); the rest any time.
+    pub async fn edit(&self, id: i64, patch: SalePatch, now_ms: i64) -> Result<Sale, EditError> {
+        let current = self.records.find(id).await?.ok_or(EditError::NotFound)?;
+        let started = now_ms >= current.starts_at_ms;
+        if started && changes_rules(&patch) {
+            return Err(EditError::AlreadyStarted);
+        }
+        let new = NewSale::parse(edited(current, patch)).map_err(EditError::Invalid)?;
+        let sale = self
+            .records
+            .update(id, &new)
+            .await?
+            .ok_or(EditError::NotFound)?;
+        if started {
+            self.stock.load_rules(&sale).await?;
+        } else {
+            // Nothing can have been sold yet: the whole (new) stock is on offer.
+            self.stock.load(&sale).await?;
+        }
+        self.cache.forget(id).await;
+        Ok(sale)
+    }
+
+    /// Pauses or resumes a sale; the reserve script sees it at once.
+    pub async fn set_paused(&self, id: i64, paused: bool) -> Result<Option<Sale>, StoreError> {
+        let Some(sale) = self.records.set_paused(id, paused).await? else {
+            return Ok(None);
+        };
+        self.stock.load_rules(&sale).await?;
+        self.cache.forget(id).await;
+        Ok(Some(sale))
+    }
+
+    /// Whether any sale is scheduled or live (not yet ended).
+    pub async fn has_open_sale(&self) -> Result<bool, StoreError> {
+        self.records.has_open_sale(self.clock.now_ms()).await
+    }
+}
+
+#[async_trait::async_trait]
+impl SaleCatalog for Catalog {
+    async fn listings(&self) -> Result<Vec<SaleListing>, PortError> {
+        Catalog::listings(self)
+            .await
+            .map_err(|error| PortError(crate::store::error_chain(&error)))
+    }
+
+    async fn sale(&self, id: i64) -> Result<Option<Sale>, PortError> {
+        self.cached_sale(id)
+            .await
+            .map_err(|error| PortError(crate::store::error_chain(&error)))
+    }
+}

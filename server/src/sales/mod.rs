@@ -1,0 +1,21 @@
+//! Sales: what an admin schedules and what shoppers buy.
+//!
+//! - [`id`]: [`id::SaleId`], parsed from paths.
+//! - [`new_sale`]: the rules a sale must keep, checked on create and edit.
+//! - [`records`]: the `sales` table in Postgres.
+//! - [`cache`]: sale definitions cached in memory and in Redis (one Postgres
+//!   query for a crowd).
+//! - [`stock`]: the Redis side: stock, rules, the Lua reserve and the
+//!   exactly-once return of units.
+//! - [`catalog`]: the two sides together, for the routes and the pages.
+//! - [`reconcile`]: Redis against Postgres, per sale.
+//! - [`demo`]: the sale a first run shows.
+
+pub mod cache;
+pub mod catalog;
+pub mod demo;
+pub mod id;
+pub mod new_sale;
+pub mod reconcile;
+pub mod records;
+pub mod stock;

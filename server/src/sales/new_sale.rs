@@ -1,0 +1,269 @@
+//! What an admin may schedule: [`NewSale::parse`] checks a draft against every
+//! rule a shopper or the reserve script relies on, and [`edited`] turns an edit
+//! into the draft it makes, so a create and an edit are checked alike.
+
+use app::api::{CaptchaKind, Sale, SaleDraft, SalePatch};
+use chrono::DateTime;
+
+/// A sale to create or the new state of an edited one: only made by
+/// [`NewSale::parse`] at the edge (or by code that builds a valid one itself, like
+/// the demo), so the stores can trust its values.
+#[derive(Clone, Debug)]
+pub struct NewSale {
+    pub title: String,
+    pub description: String,
+    pub image_url: String,
+    pub price_cents: i64,
+    pub list_price_cents: i64,
+    pub stock: i32,
+    pub per_user_limit: i32,
+    pub starts_at_ms: i64,
+    pub ends_at_ms: i64,
+    pub payment_window_secs: i32,
+    pub captcha: CaptchaKind,
+    pub min_account_age_days: i32,
+}
+
+impl NewSale {
+    /// Checks an admin's draft: every rule a shopper or the reserve relies on.
+    pub fn parse(draft: SaleDraft) -> Result<Self, String> {
+        let title = draft.title.trim().to_owned();
+        if title.is_empty() || title.chars().count() > 200 {
+            return Err("title: 1 to 200 characters".into());
+        }
+        if draft.description.chars().count() > 10_000 {
+            return Err("description: at most 10000 characters".into());
+        }
+        let image_url = draft.image_url.trim().to_owned();
+        if !(image_url.is_empty()
+            || image_url.starts_with("https://")
+            || image_url.starts_with("http://")
+            || image_url.starts_with('/'))
+        {
+            return Err("image_url: an http(s) URL or a path starting with /".into());
+        }
+        if draft.price_cents < 0 || draft.list_price_cents < 0 {
+            return Err("prices cannot be negative".into());
+        }
+        if draft.stock <= 0 {
+            return Err("stock: at least 1".into());
+        }
+        if draft.per_user_limit < 1 {
+            return Err("per_user_limit: at least 1".into());
+        }
+        if draft.ends_at_ms <= draft.starts_at_ms {
+            return Err("ends_at_ms must be after starts_at_ms".into());
+        }
+        if DateTime::from_timestamp_millis(draft.starts_at_ms).is_none()
+            || DateTime::from_timestamp_millis(draft.ends_at_ms).is_none()
+        {
+            return Err("times are out of range".into());
+        }
+        if !(1..=7 * 24 * 3600).contains(&draft.payment_window_secs) {
+            return Err("payment_window_secs: 1 second to 7 days".into());
+        }
+        if draft.min_account_age_days < 0 {
+            return Err("min_account_age_days cannot be negative".into());
+        }
+        Ok(NewSale {
+            title,
+            description: draft.description,
+            image_url,
+            price_cents: draft.price_cents,
+            list_price_cents: draft.list_price_cents,
+            stock: draft.stock,
+            per_user_limit: draft.per_user_limit,
+            starts_at_ms: draft.starts_at_ms,
+            ends_at_ms: draft.ends_at_ms,
+            payment_window_secs: draft.payment_window_secs,
+            captcha: draft.captcha,
+            min_account_age_days: draft.min_account_age_days,
+        })
+    }
+}
+
+/// Whether an edit touches what the reserve relies on (stock, times, limit): such
+/// edits are allowed only before the sale starts.
+pub fn changes_rules(patch: &SalePatch) -> bool {
+    patch.stock.is_some()
+        || patch.starts_at_ms.is_some()
+        || patch.ends_at_ms.is_some()
+        || patch.per_user_limit.is_some()
+}
+
+/// The draft `patch` makes of `current`: its fields where given, the sale's
+/// elsewhere.
+pub fn edited(current: Sale, patch: SalePatch) -> SaleDraft {
+    SaleDraft {
+        title: patch.title.unwrap_or(current.title),
+        description: patch.description.unwrap_or(current.description),
+        image_url: patch.image_url.unwrap_or(current.image_url),
+        price_cents: patch.price_cents.unwrap_or(current.price_cents),
+        list_price_cents: patch.list_price_cents.unwrap_or(current.list_price_cents),
+        stock: patch.stock.unwrap_or(current.stock),
+        per_user_limit: patch.per_user_limit.unwrap_or(current.per_user_limit),
+        starts_at_ms: patch.starts_at_ms.unwrap_or(current.starts_at_ms),
+        ends_at_ms: patch.ends_at_ms.unwrap_or(current.ends_at_ms),
+        payment_window_secs: patch
+            .payment_window_secs
+            .unwrap_or(current.payment_window_secs),
+        captcha: patch.captcha.unwrap_or(current.captcha),
+        min_account_age_days: patch
+            .min_account_age_days
+            .unwrap_or(current.min_account_age_days),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A draft every rule accepts.
+    fn valid() -> SaleDraft {
+        SaleDraft {
+            title: "Keyboard".into(),
+            description: String::new(),
+            image_url: "/keyboard.png".into(),
+            price_cents: 4_900,
+            list_price_cents: 12_900,
+            stock: 10,
+            per_user_limit: 1,
+            starts_at_ms: 1_800_000_000_000,
+            ends_at_ms: 1_800_003_600_000,
+            payment_window_secs: 900,
+            captcha: CaptchaKind::Pow,
+            min_account_age_days: 0,
+        }
+    }
+
+    #[test]
+    fn each_broken_rule_is_refused_with_the_field_named() {
+        let cases: [(fn(&mut SaleDraft), &str); 10] = [
+            (|d| d.title = "   ".into(), "title"),
+            (|d| d.title = "x".repeat(201), "title"),
+            (|d| d.description = "x".repeat(10_001), "description"),
+            (|d| d.image_url = "javascript:alert(1)".into(), "image_url"),
+            (|d| d.price_cents = -1, "prices"),
+            (|d| d.stock = 0, "stock"),
+            (|d| d.per_user_limit = 0, "per_user_limit"),
+            (|d| d.ends_at_ms = d.starts_at_ms, "ends_at_ms"),
+            (|d| d.payment_window_secs = 0, "payment_window_secs"),
+            (|d| d.min_account_age_days = -1, "min_account_age_days"),
+        ];
+        for (break_rule, field) in cases {
+            let mut draft = valid();
+            break_rule(&mut draft);
+            let error = NewSale::parse(draft).unwrap_err();
+            assert!(error.contains(field), "{field}: {error}");
+        }
+        let far = SaleDraft {
+            starts_at_ms: i64::MAX - 1,
+            ends_at_ms: i64::MAX,
+            ..valid()
+        };
+        assert!(NewSale::parse(far).unwrap_err().contains("range"));
+    }
+
+    #[test]
+    fn a_valid_draft_keeps_its_values_with_the_title_trimmed() {
+        let draft = SaleDraft {
+            title: "  Keyboard ".into(),
+            ..valid()
+        };
+        let new = NewSale::parse(draft).unwrap();
+        assert_eq!(new.title, "Keyboard");
+        assert_eq!((new.stock, new.per_user_limit), (10, 1));
+        assert_eq!(new.image_url, "/keyboard.png");
+    }
+
+    fn sale_of(draft: &SaleDraft) -> Sale {
+        Sale {
+            id: 7,
+            title: draft.title.clone(),
+            description: draft.description.clone(),
+            image_url: draft.image_url.clone(),
+            price_cents: draft.price_cents,
+            list_price_cents: draft.list_price_cents,
+            stock: draft.stock,
+            per_user_limit: draft.per_user_limit,
+            starts_at_ms: draft.starts_at_ms,
+            ends_at_ms: draft.ends_at_ms,
+            payment_window_secs: draft.payment_window_secs,
+            captcha: draft.captcha,
+            min_account_age_days: draft.min_account_age_days,
+            paused: false,
+        }
+    }
+
+    #[test]
+    fn an_edit_changes_only_what_it_names_and_rules_only_when_it_names_them() {
+        let current = sale_of(&valid());
+        assert_eq!(edited(current.clone(), SalePatch::default()), valid());
+        let retitled = SalePatch {
+            title: Some("Mouse".into()),
+            ..SalePatch::default()
+        };
+        assert!(!changes_rules(&retitled));
+        assert_eq!(edited(current.clone(), retitled).title, "Mouse");
+        let restocked = SalePatch {
+            stock: Some(3),
+            ..SalePatch::default()
+        };
+        assert!(changes_rules(&restocked));
+        assert_eq!(edited(current, restocked).stock, 3);
+    }
+
+    proptest! {
+        #[test]
+        fn whatever_parses_keeps_every_rule(
+            title in "\\PC{0,210}",
+            stock in -5..50i32,
+            limit in -2..5i32,
+            starts in -10_000_000_000_000i64..10_000_000_000_000,
+            length in -10_000i64..10_000_000,
+            window in -10..700_000i32,
+            price in -5..100i64,
+        ) {
+            let draft = SaleDraft {
+                title,
+                stock,
+                per_user_limit: limit,
+                starts_at_ms: starts,
+                ends_at_ms: starts.saturating_add(length),
+                payment_window_secs: window,
+                price_cents: price,
+                ..valid()
+            };
+            if let Ok(new) = NewSale::parse(draft) {
+                prop_assert!(!new.title.is_empty() && new.title.chars().count() <= 200);
+                prop_assert_eq!(new.title.trim(), new.title.as_str());
+                prop_assert!(new.stock >= 1 && new.per_user_limit >= 1);
+                prop_assert!(new.ends_at_ms > new.starts_at_ms);
+                prop_assert!(DateTime::from_timestamp_millis(new.starts_at_ms).is_some());
+                prop_assert!((1..=7 * 24 * 3600).contains(&new.payment_window_secs));
+                prop_assert!(new.price_cents >= 0);
+            }
+        }
+
+        #[test]
+        fn every_sensible_draft_parses(
+            stock in 1..100_000i32,
+            limit in 1..10i32,
+            starts in 0i64..4_000_000_000_000,
+            length in 1i64..100_000_000,
+            window in 1..=604_800i32,
+        ) {
+            let draft = SaleDraft {
+                stock,
+                per_user_limit: limit,
+                starts_at_ms: starts,
+                ends_at_ms: starts + length,
+                payment_window_secs: window,
+                ..valid()
+            };
+            let new = NewSale::parse(draft).unwrap();
+            prop_assert_eq!((new.stock, new.starts_at_ms, new.ends_at_ms), (stock, starts, starts + length));
+        }
+    }
+}

@@ -1,0 +1,245 @@
+//! The Redis side of a sale: loading its stock and rules before it starts, the
+//! atomic reserve (`lua/reserve.lua`), and the exactly-once return of units
+//! (`lua/return_units.lua`).
+
+use std::sync::Arc;
+
+use app::api::Sale;
+use redis::aio::ConnectionManager;
+use redis::Script;
+
+use crate::guards::sold_out::clear_message;
+use crate::keys::RedisKeys;
+use crate::orders::message::{QueuedEntry, CONSUMER_GROUP};
+use crate::store::StoreError;
+
+/// What the reserve script decided.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reservation {
+    /// Units taken; the order message is in the stream.
+    Reserved {
+        message_id: String,
+        created_ms: i64,
+        pay_before_ms: i64,
+        seq: i64,
+    },
+    NotStarted,
+    Ended,
+    Paused,
+    SoldOut,
+    LimitReached,
+    /// The sale was never loaded into Redis.
+    UnknownSale,
+}
+
+/// What Redis holds about a sale's units.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RedisBooks {
+    pub stock_left: Option<i64>,
+    pub queued_units: i64,
+    pub buyer_units: i64,
+}
+
+/// Stock and rules of sales in Redis.
+#[derive(Clone)]
+pub struct SaleStock {
+    redis: ConnectionManager,
+    keys: RedisKeys,
+    reserve: Arc<Script>,
+    give_back: Arc<Script>,
+}
+
+impl SaleStock {
+    pub fn new(redis: ConnectionManager, keys: RedisKeys) -> Self {
+        Self {
+            redis,
+            keys,
+            reserve: Arc::new(Script::new(include_str!("../../lua/reserve.lua"))),
+            give_back: Arc::new(Script::new(include_str!("../../lua/return_units.lua"))),
+        }
+    }
+
+    pub fn keys(&self) -> &RedisKeys {
+        &self.keys
+    }
+
+    /// Loads a new sale: its whole stock, its rules, and its order stream's
+    /// consumer group. Called before the sale starts (creation, edits).
+    pub async fn load(&self, sale: &Sale) -> Result<(), StoreError> {
+        let mut redis = self.redis.clone();
+        let () = redis::cmd("SET")
+            .arg(self.keys.stock(sale.id))
+            .arg(sale.stock)
+            .query_async(&mut redis)
+            .await?;
+        self.load_rules(sale).await?;
+        self.ensure_group(sale.id).await
+    }
+
+    /// Updates what the reserve script checks: window, pause, limit, price.
+    pub async fn load_rules(&self, sale: &Sale) -> Result<(), StoreError> {
+        let mut redis = self.redis.clone();
+        let () = redis::cmd("HSET")
+            .arg(self.keys.meta(sale.id))
+            .arg("starts_ms")
+            .arg(sale.starts_at_ms)
+            .arg("ends_ms")
+            .arg(sale.ends_at_ms)
+            .arg("paused")
+            .arg(if sale.paused { "1" } else { "0" })
+            .arg("limit")
+            .arg(sale.per_user_limit)
+            .arg("pay_window_ms")
+            .arg(i64::from(sale.payment_window_secs) * 1000)
+            .arg("price_cents")
+            .arg(sale.price_cents)
+            .query_async(&mut redis)
+            .await?;
+        Ok(())
+    }
+
+    /// Creates the consumer group (and the stream) unless it exists.
+    pub async fn ensure_group(&self, sale_id: i64) -> Result<(), StoreError> {
+        let mut redis = self.redis.clone();
+        let created: Result<(), redis::RedisError> = redis::cmd("XGROUP")
+            .arg("CREATE")
+            .arg(self.keys.stream(sale_id))
+            .arg(CONSUMER_GROUP)
+            .arg("0")
+            .arg("MKSTREAM")
+            .query_async(&mut redis)
+            .await;
+        match created {
+            Err(error) if error.code() != Some("BUSYGROUP") => Err(error.into()),
+            _ => Ok(()),
+        }
+    }
+
+    /// Runs the reserve script for `units` of `sale_id` for `user_id` under `order_id`.
+    pub async fn reserve(
+        &self,
+        sale_id: i64,
+        user_id: i64,
+        order_id: &str,
+        units: i32,
+    ) -> Result<Reservation, StoreError> {
+        let mut redis = self.redis.clone();
+        let reply: Vec<String> = self
+            .reserve
+            .key(self.keys.stock(sale_id))
+            .key(self.keys.buyers(sale_id))
+            .key(self.keys.seqs(sale_id))
+            .key(self.keys.stream(sale_id))
+            .key(self.keys.meta(sale_id))
+            .key(self.keys.queued(sale_id))
+            .arg(user_id)
+            .arg(order_id)
+            .arg(units)
+            .invoke_async(&mut redis)
+            .await?;
+        let number = |index: usize| -> Result<i64, StoreError> {
+            reply
+                .get(index)
+                .and_then(|value| value.parse().ok())
+                .ok_or_else(|| StoreError::Corrupt(format!("reserve script answered {reply:?}")))
+        };
+        Ok(match reply.first().map(String::as_str) {
+            Some("ok") => Reservation::Reserved {
+                message_id: reply.get(1).cloned().unwrap_or_default(),
+                created_ms: number(2)?,
+                pay_before_ms: number(3)?,
+                seq: number(4)?,
+            },
+            Some("not_started") => Reservation::NotStarted,
+            Some("ended") => Reservation::Ended,
+            Some("paused") => Reservation::Paused,
+            Some("sold_out") => Reservation::SoldOut,
+            Some("limit_reached") => Reservation::LimitReached,
+            Some("unknown_sale") => Reservation::UnknownSale,
+            _ => {
+                return Err(StoreError::Corrupt(format!(
+                    "reserve script answered {reply:?}"
+                )))
+            }
+        })
+    }
+
+    /// Returns the units of a closed order; `true` if they went back now, `false`
+    /// if this order had returned them before.
+    pub async fn give_back(
+        &self,
+        sale_id: i64,
+        order_id: &str,
+        user_id: i64,
+        units: i32,
+    ) -> Result<bool, StoreError> {
+        let mut redis = self.redis.clone();
+        let returned: i64 = self
+            .give_back
+            .key(self.keys.stock(sale_id))
+            .key(self.keys.buyers(sale_id))
+            .key(self.keys.returned(sale_id))
+            .arg(order_id)
+            .arg(user_id)
+            .arg(units)
+            .invoke_async(&mut redis)
+            .await?;
+        if returned == 1 {
+            // Every instance clears its sold-out flag: there is stock again.
+            let _receivers: i64 = redis::cmd("PUBLISH")
+                .arg(self.keys.sold_out_channel())
+                .arg(clear_message(sale_id))
+                .query_async(&mut redis)
+                .await?;
+        }
+        Ok(returned == 1)
+    }
+
+    /// Units left of each sale, `None` where a sale is not loaded (one round trip).
+    pub async fn stock_left_of(&self, sale_ids: &[i64]) -> Result<Vec<Option<i64>>, StoreError> {
+        if sale_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys: Vec<String> = sale_ids.iter().map(|id| self.keys.stock(*id)).collect();
+        let mut redis = self.redis.clone();
+        Ok(redis::cmd("MGET")
+            .arg(&keys)
+            .query_async(&mut redis)
+            .await?)
+    }
+
+    /// Redis' side of the books, read atomically: stock left, units queued for
+    /// persistence, and units held by buyers.
+    pub async fn books(&self, sale_id: i64) -> Result<RedisBooks, StoreError> {
+        let mut redis = self.redis.clone();
+        let (stock_left, queued, held): (Option<i64>, Vec<String>, Vec<i64>) = redis::pipe()
+            .atomic()
+            .cmd("GET")
+            .arg(self.keys.stock(sale_id))
+            .cmd("HVALS")
+            .arg(self.keys.queued(sale_id))
+            .cmd("HVALS")
+            .arg(self.keys.buyers(sale_id))
+            .query_async(&mut redis)
+            .await?;
+        let queued_units = queued
+            .iter()
+            .filter_map(|entry| QueuedEntry::parse(entry))
+            .map(|entry| entry.units)
+            .sum();
+        Ok(RedisBooks {
+            stock_left,
+            queued_units,
+            buyer_units: held.iter().sum(),
+        })
+    }
+
+    /// Units left, `None` if the sale is not loaded.
+    pub async fn stock_left(&self, sale_id: i64) -> Result<Option<i64>, StoreError> {
+        let mut redis = self.redis.clone();
+        Ok(redis::cmd("GET")
+            .arg(self.keys.stock(sale_id))
+            .query_async(&mut redis)
+            .await?)
+    }
+}
