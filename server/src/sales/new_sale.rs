@@ -139,7 +139,8 @@ mod tests {
 
     #[test]
     fn each_broken_rule_is_refused_with_the_field_named() {
-        let cases: [(fn(&mut SaleDraft), &str); 10] = [
+        type BreakRule = fn(&mut SaleDraft);
+        let cases: [(BreakRule, &str); 10] = [
             (|d| d.title = "   ".into(), "title"),
             (|d| d.title = "x".repeat(201), "title"),
             (|d| d.description = "x".repeat(10_001), "description"),

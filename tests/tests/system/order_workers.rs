@@ -279,3 +279,49 @@ async fn unpaid_orders_expire_and_return_their_unit_exactly_once() {
     let status = carol.buy_until_won(sale.id).await;
     assert_eq!(status, 202);
 }
+
+#[tokio::test]
+async fn a_cancel_returns_its_own_units_and_leaves_the_rest_to_the_sweeper() {
+    // Orders persist as usual; the sweeper waits an hour, so only the cancel
+    // itself can move units back.
+    let app = spawn_app_with(|mut config| {
+        config.sweep_every = Duration::from_secs(3_600);
+        config
+    })
+    .await;
+    let sale = app.create_sale(&sale_starting_in(-1_000, 2)).await;
+    let (first_buyer, second_buyer) = (app.register("first").await, app.register("second").await);
+    let mut orders = Vec::new();
+    for buyer in [&first_buyer, &second_buyer] {
+        let (status, body) = buyer.buy(sale.id).await;
+        assert_eq!(status, 202, "{body}");
+        orders.push(body["order_id"].as_str().unwrap().to_owned());
+    }
+    app.drain(sale.id).await;
+    // The sweeper has marked the first order expired but not returned its unit yet.
+    sqlx::query("update orders set status = 'expired', closed_at = now() where id = $1")
+        .bind(&orders[0])
+        .execute(&app.db)
+        .await
+        .unwrap();
+
+    let cancelled = second_buyer.order_action(&orders[1], "cancel").await;
+    assert_eq!(cancelled.status(), 200);
+
+    let books = app.books(sale.id).await;
+    assert_eq!(
+        (books.stock_left, books.owed_units),
+        (1, 1),
+        "the cancel gave back its own unit only; the expired one is still owed"
+    );
+    let returned: Vec<(String, bool)> =
+        sqlx::query_as("select id, stock_returned from orders where sale_id = $1 order by id")
+            .bind(sale.id)
+            .fetch_all(&app.db)
+            .await
+            .unwrap();
+    for (id, stock_returned) in returned {
+        assert_eq!(stock_returned, id == orders[1], "{id}");
+    }
+    assert_eq!(books.drift, 0);
+}
