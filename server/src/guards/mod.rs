@@ -11,7 +11,7 @@
 
 pub mod admission;
 pub mod captcha;
-pub mod captcha_image;
+pub(crate) mod captcha_image;
 pub mod rate_limit;
 pub mod sold_out;
 pub mod tickets;

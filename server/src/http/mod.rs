@@ -9,16 +9,16 @@
 //!   (CAPTCHA → ticket → buy: the hot path), [`accounts`], [`orders`], [`admin`].
 //! - [`csrf`] and [`page_cache`]: the layers for writes and for sale pages.
 
-pub mod accounts;
-pub mod admin;
-pub mod csrf;
-pub mod error;
-pub mod extract;
-pub mod health;
-pub mod orders;
-pub mod page_cache;
-pub mod purchase;
-pub mod sales;
+pub(crate) mod accounts;
+pub(crate) mod admin;
+pub(crate) mod csrf;
+pub(crate) mod error;
+pub(crate) mod extract;
+pub(crate) mod health;
+pub(crate) mod orders;
+pub(crate) mod page_cache;
+pub(crate) mod purchase;
+pub(crate) mod sales;
 pub mod state;
 
 use std::sync::Arc;

@@ -11,11 +11,11 @@
 //! - [`reconcile`]: Redis against Postgres, per sale.
 //! - [`demo`]: the sale a first run shows.
 
-pub mod cache;
+pub(crate) mod cache;
 pub mod catalog;
 pub mod demo;
 pub mod id;
 pub mod new_sale;
 pub mod reconcile;
-pub mod records;
+pub(crate) mod records;
 pub mod stock;

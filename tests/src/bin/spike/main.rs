@@ -134,7 +134,8 @@ async fn gather<T>(tasks: Vec<tokio::task::JoinHandle<T>>) -> Result<Vec<T>, Str
 /// One sale, the crowd at its opening instant, the books afterwards.
 async fn sale_round(rig: &Rig, options: &Options, number: usize) -> Result<Round, String> {
     let sale = rig.create_sale(options, number).await?;
-    let until_start = Duration::from_millis((sale.starts_at_ms - server::clock::now_ms()).max(0) as u64);
+    let until_start =
+        Duration::from_millis((sale.starts_at_ms - server::clock::now_ms()).max(0) as u64);
     let start = Instant::now() + until_start;
     let context = context(rig, options, sale.id, &rig.base_url, start);
     let rows = check::RowWatch::start(rig.db.clone(), sale.id, start);
