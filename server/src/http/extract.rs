@@ -89,18 +89,40 @@ where
 }
 
 /// A JSON body. Unparseable JSON or a wrong content type is 400 `bad_request`;
-/// well-formed JSON of the wrong shape is 422 `invalid`.
+/// well-formed JSON of the wrong shape, or with text Postgres cannot store (a
+/// NUL character), is 422 `invalid` — refused here, before it can reach SQL and
+/// come back looking like an outage.
 pub struct ApiJson<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(request, state).await {
-            Ok(axum::Json(value)) => Ok(ApiJson(value)),
-            Err(JsonRejection::JsonDataError(error)) => Err(ApiError::invalid(error.body_text())),
-            Err(error) => Err(ApiError::bad_request(error.body_text())),
+        let value = match axum::Json::<serde_json::Value>::from_request(request, state).await {
+            Ok(axum::Json(value)) => value,
+            Err(JsonRejection::JsonDataError(error)) => {
+                return Err(ApiError::invalid(error.body_text()))
+            }
+            Err(error) => return Err(ApiError::bad_request(error.body_text())),
+        };
+        if holds_nul(&value) {
+            return Err(ApiError::invalid("text may not contain NUL characters"));
         }
+        serde_json::from_value(value)
+            .map(ApiJson)
+            .map_err(|error| ApiError::invalid(error.to_string()))
+    }
+}
+
+/// Whether any string (or key) of `value` has a NUL character.
+fn holds_nul(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::String(text) => text.contains('\0'),
+        serde_json::Value::Array(items) => items.iter().any(holds_nul),
+        serde_json::Value::Object(fields) => fields
+            .iter()
+            .any(|(key, value)| key.contains('\0') || holds_nul(value)),
+        _ => false,
     }
 }
 
@@ -143,5 +165,19 @@ where
             return Err(ApiError::forbidden("this needs an admin account"));
         }
         Ok(AdminUser(session))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::holds_nul;
+    use serde_json::json;
+
+    #[test]
+    fn a_nul_anywhere_in_the_text_is_found() {
+        assert!(!holds_nul(&json!({"username": "alice", "n": [1, "two"]})));
+        assert!(holds_nul(&json!({"username": "al\u{0}ice"})));
+        assert!(holds_nul(&json!({"tags": ["ok", {"deep": "\u{0}"}]})));
+        assert!(holds_nul(&json!({"key\u{0}": 1})));
     }
 }

@@ -27,7 +27,8 @@ use app::ssr::Ports;
 use app::{shell, App};
 use axum::body::Body;
 use axum::extract::MatchedPath;
-use axum::http::{header, HeaderValue, Request};
+use axum::http::{header, HeaderValue, Request, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::Router;
 use leptos::prelude::provide_context;
@@ -106,6 +107,9 @@ fn pages(routes: Router<AppState>, state: &AppState) -> Router<AppState> {
         .nest_service(
             &format!("/{}", leptos_options.site_pkg_dir),
             tower::ServiceBuilder::new()
+                .layer(axum::middleware::map_response(
+                    unexpected_asset_errors_are_404,
+                ))
                 .layer(SetResponseHeaderLayer::overriding(
                     header::CACHE_CONTROL,
                     HeaderValue::from_static(asset_caching),
@@ -113,4 +117,17 @@ fn pages(routes: Router<AppState>, state: &AppState) -> Router<AppState> {
                 .service(assets),
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+}
+
+/// Whatever else goes wrong serving a file (a name too long for the file
+/// system, say) means there is no such asset: 404, never a 5xx.
+async fn unexpected_asset_errors_are_404<B>(response: axum::http::Response<B>) -> Response
+where
+    B: axum::body::HttpBody<Data = axum::body::Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
+{
+    if response.status().is_server_error() {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    response.map(Body::new)
 }

@@ -3,7 +3,7 @@
 use app::api::ErrorCode;
 use systests::{error_code, sale_starting_in, spawn_app};
 
-fn draft(starts_in_ms: i64, stock: i32) -> serde_json::Value {
+pub(super) fn draft(starts_in_ms: i64, stock: i32) -> serde_json::Value {
     let starts = server::clock::now_ms() + starts_in_ms;
     serde_json::json!({
         "title": "Limited sneakers",

@@ -5,6 +5,7 @@
 mod accounts;
 mod admin;
 mod captcha;
+mod hostile_input;
 mod operations;
 mod order_workers;
 mod pages;
