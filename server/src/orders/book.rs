@@ -263,8 +263,10 @@ pub struct StatusCounts {
     pub cancelled: i64,
 }
 
-/// Inserts the orders of `messages` in one transaction. Rows that exist already
-/// (a redelivered message) are skipped by the unique constraints.
+/// Inserts the orders of `messages` in one transaction. The order id is the
+/// message's identity: a row that exists under it (a redelivered message) is
+/// skipped; any other conflict — another order under the same (sale, user, seq)
+/// or stream message id — is an error the consumer keeps, never acknowledges.
 pub async fn insert_orders(
     db: &PgPool,
     sale_id: i64,
@@ -285,7 +287,7 @@ pub async fn insert_orders(
                 to_timestamp(m.created_ms / 1000.0), to_timestamp(m.pay_before_ms / 1000.0)
          from unnest($2::text[], $3::int8[], $4::int4[], $5::int4[], $6::int8[], $7::text[], $8::int8[], $9::int8[])
               as m(id, user_id, seq, units, price_cents, message_id, created_ms, pay_before_ms)
-         on conflict do nothing",
+         on conflict on constraint orders_pkey do nothing",
         sale_id,
         &ids,
         &users,

@@ -63,6 +63,34 @@ pub enum PersistError {
     Database(#[from] sqlx::Error),
 }
 
+impl PersistError {
+    /// Whether retrying cannot help: a malformed message, or one Postgres refuses
+    /// for its data (SQLSTATE class 22) or a rule (class 23: unique, foreign key,
+    /// check, not null). Anything else (connections, timeouts) is transient.
+    pub fn is_permanent(&self) -> bool {
+        match self {
+            PersistError::Malformed(_) => true,
+            PersistError::Database(sqlx::Error::Database(error)) => error
+                .code()
+                .is_some_and(|code| code.starts_with("22") || code.starts_with("23")),
+            PersistError::Database(_) => false,
+        }
+    }
+}
+
+/// How a transient failure's note starts, so the reclaim can tell it apart.
+const TRANSIENT: &str = "[transient] ";
+
+/// The note kept for a failed message (and shown on its dead letter).
+fn failure_note(error: &PersistError) -> String {
+    let chain = error_chain(error);
+    if error.is_permanent() {
+        chain
+    } else {
+        format!("{TRANSIENT}{chain}")
+    }
+}
+
 /// What happened to a batch of messages.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ConsumeOutcome {
@@ -211,10 +239,19 @@ impl OrderConsumer {
         if pending.ids.is_empty() {
             return Ok(ConsumeOutcome::default());
         }
-        let (exhausted, retry): (Vec<_>, Vec<_>) = pending
-            .ids
-            .into_iter()
-            .partition(|entry| entry.times_delivered >= self.settings.max_deliveries);
+        // Past the delivery limit, a message is dead-lettered unless all that
+        // failed was Postgres being away (or its worker dying): those retry.
+        let mut exhausted = Vec::new();
+        let mut retry = Vec::new();
+        for entry in pending.ids {
+            if entry.times_delivered >= self.settings.max_deliveries
+                && !self.failed_transiently(sale_id, &entry.id).await?
+            {
+                exhausted.push(entry);
+            } else {
+                retry.push(entry);
+            }
+        }
         let mut outcome = ConsumeOutcome::default();
         if !exhausted.is_empty() {
             let ids: Vec<String> = exhausted.iter().map(|entry| entry.id.clone()).collect();
@@ -260,8 +297,10 @@ impl OrderConsumer {
     }
 
     /// Inserts the orders of `entries` and acknowledges those now in Postgres.
-    /// One transaction for the batch; if it fails, each message is tried alone so
-    /// one bad message cannot hold back the others.
+    /// One transaction for the batch. If Postgres is away, the whole batch stays
+    /// pending (noted as transient: it is retried, never dead-lettered for it).
+    /// If the batch broke a rule, each message is tried alone so one bad message
+    /// cannot hold back the others, and what breaks a rule is dead-lettered now.
     pub async fn persist(
         &self,
         sale_id: i64,
@@ -271,14 +310,10 @@ impl OrderConsumer {
         let mut messages = Vec::with_capacity(entries.len());
         for entry in entries {
             match OrderMessage::from_entry(entry) {
-                Ok(message) => messages.push(message),
+                Ok(message) => messages.push((message, entry)),
                 Err(error) => {
-                    // Retrying cannot fix a malformed message: dead-letter it now.
-                    let error = PersistError::from(error);
-                    self.stream
-                        .record_failure(sale_id, &entry.id, &error_chain(&error))
+                    self.reject(sale_id, entry, &PersistError::from(error))
                         .await?;
-                    self.dead_letters.bury(sale_id, entry, 1).await?;
                     outcome.dead_lettered += 1;
                 }
             }
@@ -286,37 +321,79 @@ impl OrderConsumer {
         if messages.is_empty() {
             return Ok(outcome);
         }
-        match insert_orders(&self.db, sale_id, &messages).await {
+        let batch: Vec<OrderMessage> = messages.iter().map(|(m, _)| m.clone()).collect();
+        let batch_error = match insert_orders(&self.db, sale_id, &batch).await {
             Ok(()) => {
-                self.stream.acknowledge(sale_id, &messages).await?;
-                outcome.persisted += messages.len();
+                self.stream.acknowledge(sale_id, &batch).await?;
+                outcome.persisted += batch.len();
+                return Ok(outcome);
             }
-            Err(batch_error) => {
-                tracing::warn!(
-                    sale_id,
-                    error = %error_chain(&batch_error),
-                    "batch insert failed, trying messages one by one"
-                );
-                for message in messages {
-                    match insert_orders(&self.db, sale_id, std::slice::from_ref(&message)).await {
-                        Ok(()) => {
-                            self.stream
-                                .acknowledge(sale_id, std::slice::from_ref(&message))
-                                .await?;
-                            outcome.persisted += 1;
-                        }
-                        Err(error) => {
-                            let error = PersistError::from(error);
-                            self.stream
-                                .record_failure(sale_id, &message.message_id, &error_chain(&error))
-                                .await?;
-                            outcome.failed += 1;
-                        }
-                    }
+            Err(error) => PersistError::from(error),
+        };
+        if !batch_error.is_permanent() {
+            tracing::warn!(
+                sale_id,
+                messages = batch.len(),
+                error = %error_chain(&batch_error),
+                "cannot persist orders now; they stay queued and are retried"
+            );
+            let ids: Vec<&str> = batch.iter().map(|m| m.message_id.as_str()).collect();
+            self.stream
+                .record_failures(sale_id, &ids, &failure_note(&batch_error))
+                .await?;
+            outcome.failed += batch.len();
+            return Ok(outcome);
+        }
+        tracing::warn!(
+            sale_id,
+            error = %error_chain(&batch_error),
+            "batch insert broke a rule, trying messages one by one"
+        );
+        for (message, entry) in messages {
+            let one = std::slice::from_ref(&message);
+            match insert_orders(&self.db, sale_id, one)
+                .await
+                .map_err(PersistError::from)
+            {
+                Ok(()) => {
+                    self.stream.acknowledge(sale_id, one).await?;
+                    outcome.persisted += 1;
+                }
+                Err(error) if error.is_permanent() => {
+                    self.reject(sale_id, entry, &error).await?;
+                    outcome.dead_lettered += 1;
+                }
+                Err(error) => {
+                    self.stream
+                        .record_failures(sale_id, &[&message.message_id], &failure_note(&error))
+                        .await?;
+                    outcome.failed += 1;
                 }
             }
         }
         Ok(outcome)
+    }
+
+    /// Retrying cannot fix this message: note why and dead-letter it now.
+    async fn reject(
+        &self,
+        sale_id: i64,
+        entry: &StreamId,
+        error: &PersistError,
+    ) -> Result<(), StoreError> {
+        self.stream
+            .record_failures(sale_id, &[&entry.id], &failure_note(error))
+            .await?;
+        self.dead_letters.bury(sale_id, entry, 1).await
+    }
+
+    /// Whether the last failure of a message was only Postgres being away.
+    async fn failed_transiently(&self, sale_id: i64, message_id: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .stream
+            .last_failure(sale_id, message_id)
+            .await?
+            .is_some_and(|note| note.starts_with(TRANSIENT)))
     }
 
     /// Consumes until `shutdown` is requested.

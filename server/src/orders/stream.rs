@@ -52,20 +52,23 @@ impl OrderStream {
         Ok(())
     }
 
-    /// Notes why a message failed (the last reason wins).
-    pub async fn record_failure(
+    /// Notes why messages failed (the last reason wins), in one round trip.
+    pub async fn record_failures(
         &self,
         sale_id: i64,
-        message_id: &str,
+        message_ids: &[&str],
         reason: &str,
     ) -> Result<(), StoreError> {
+        if message_ids.is_empty() {
+            return Ok(());
+        }
+        let mut command = redis::cmd("HSET");
+        command.arg(self.keys.failures(sale_id));
+        for message_id in message_ids {
+            command.arg(message_id).arg(reason);
+        }
         let mut redis = self.redis.clone();
-        let () = redis::cmd("HSET")
-            .arg(self.keys.failures(sale_id))
-            .arg(message_id)
-            .arg(reason)
-            .query_async(&mut redis)
-            .await?;
+        let _added: i64 = command.query_async(&mut redis).await?;
         Ok(())
     }
 
