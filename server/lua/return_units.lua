@@ -7,12 +7,15 @@
 -- ARGV[1] order id
 -- ARGV[2] user id
 -- ARGV[3] units
+-- ARGV[4] the sold-out channel, ARGV[5] the message that clears the sale's flag
 --
 -- Returns 1 when the units went back, 0 when this order had already returned
 -- them (a retry after a crash, or two sweepers racing).
 --
 -- Invariant: an order returns its units at most once, so stock left + units held
--- by active orders stays equal to the sale's stock.
+-- by active orders stays equal to the sale's stock; and the notice that clears
+-- every instance's sold-out flag goes out with the return, in the same script,
+-- so no crash can separate the two.
 
 if redis.call('SADD', KEYS[3], ARGV[1]) == 0 then
   return 0
@@ -23,4 +26,5 @@ local held = redis.call('HINCRBY', KEYS[2], ARGV[2], -units)
 if held <= 0 then
   redis.call('HDEL', KEYS[2], ARGV[2])
 end
+redis.call('PUBLISH', ARGV[4], ARGV[5])
 return 1

@@ -125,7 +125,7 @@ async fn ticket(
     } = &state;
     let now = clock.now_ms();
     let sale = open_sale(catalog, sale_id, now).await?;
-    if sold_out_flags.is_sold_out(sale_id) {
+    if sold_out_flags.is_sold_out(sale_id, now) {
         return Err(sold_out());
     }
     check_eligible(&sale, &user, now)?;
@@ -239,7 +239,7 @@ async fn buy_inner(
     let sale_id = SaleId::parse(raw_sale_id)
         .map_err(ApiError::bad_request)?
         .get();
-    if state.sold_out.is_sold_out(sale_id) {
+    if state.sold_out.is_sold_out(sale_id, state.clock.now_ms()) {
         *vouched_sale = Some(sale_id);
         return Err(sold_out());
     }
@@ -261,13 +261,21 @@ async fn buy_inner(
         })?;
     *vouched_sale = Some(sale_id);
     limit(&state.rate_limiter, sale_id, user.user_id, ip).await?;
-    reserve(&state.stock, &state.sold_out, sale_id, user.user_id).await
+    reserve(
+        &state.stock,
+        &state.sold_out,
+        state.clock.as_ref(),
+        sale_id,
+        user.user_id,
+    )
+    .await
 }
 
 /// Runs the reserve and maps its verdict to the API's answers.
 async fn reserve(
     stock: &SaleStock,
     flags: &SoldOutFlags,
+    clock: &dyn Clock,
     sale_id: i64,
     user_id: i64,
 ) -> Result<BuyAccepted, ApiError> {
@@ -281,7 +289,7 @@ async fn reserve(
             status: OrderStatus::Queued,
         }),
         Reservation::SoldOut => {
-            flags.mark_sold_out(sale_id);
+            flags.mark_sold_out(sale_id, clock.now_ms());
             Err(sold_out())
         }
         Reservation::LimitReached => Err(ApiError::rejected(

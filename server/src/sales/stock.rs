@@ -182,16 +182,10 @@ impl SaleStock {
             .arg(order_id)
             .arg(user_id)
             .arg(units)
+            .arg(self.keys.sold_out_channel())
+            .arg(clear_message(sale_id))
             .invoke_async(&mut redis)
             .await?;
-        if returned == 1 {
-            // Every instance clears its sold-out flag: there is stock again.
-            let _receivers: i64 = redis::cmd("PUBLISH")
-                .arg(self.keys.sold_out_channel())
-                .arg(clear_message(sale_id))
-                .query_async(&mut redis)
-                .await?;
-        }
         Ok(returned == 1)
     }
 

@@ -225,6 +225,35 @@ async fn a_cancelled_order_returns_its_unit_to_the_next_buyer() {
 }
 
 #[tokio::test]
+async fn a_sold_out_flag_whose_clear_was_lost_lapses_by_itself() {
+    let clock = server::clock::ShiftedClock::default();
+    let app = systests::spawn_app_with_clock(|config| config, Arc::new(clock.clone())).await;
+    let sale = app.create_sale(&sale_starting_in(-1_000, 1)).await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    assert_eq!(alice.buy(sale.id).await.0, 202);
+    let (status, body) = bob.buy(sale.id).await;
+    assert_eq!((status, error_code(&body)), (410, ErrorCode::SoldOut));
+
+    // A unit comes back but the notice that clears the flags is lost (a dead
+    // subscription, a crash between return and notice).
+    let _: i64 = redis::cmd("INCRBY")
+        .arg(format!("{}{{s:{}}}:stock", app.redis_prefix, sale.id))
+        .arg(1)
+        .query_async(&mut systests::redis_connection().await)
+        .await
+        .unwrap();
+    let (status, _) = bob.buy(sale.id).await;
+    assert_eq!(status, 410, "for a moment this instance still believes it");
+    clock.advance(server::guards::sold_out::FLAG_TTL_MS);
+    assert_eq!(
+        bob.buy(sale.id).await.0,
+        202,
+        "the flag lapsed; the unit sells"
+    );
+}
+
+#[tokio::test]
 async fn one_unit_per_buyer_means_the_second_try_is_limit_reached() {
     let app = spawn_app().await;
     let sale = app.create_sale(&sale_starting_in(-1_000, 5)).await;
