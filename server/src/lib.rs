@@ -17,6 +17,7 @@
 //! - [`shutdown`]: SIGTERM / Ctrl-C, and the [`shutdown::Shutdown`] workers hold.
 //! - [`cli`]: admin and load-test user creation from the command line.
 //! - [`clock`]: "now", injected everywhere, shiftable in tests.
+//! - [`durability`]: whether Redis' settings can keep a 202's promise (checked at start).
 //! - [`keys`]: Redis key names, prefixed and hash-tagged per sale.
 //! - [`metrics`]: Prometheus registry and the per-route request middleware.
 //! - [`store`]: the storage error every store returns.
@@ -34,6 +35,7 @@ pub mod accounts;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod durability;
 pub mod guards;
 pub mod http;
 pub mod keys;

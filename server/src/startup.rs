@@ -89,6 +89,7 @@ impl Application {
             .set_max_delay(Duration::from_millis(500));
         let redis_client = redis::Client::open(config.redis_url.expose().as_str())?;
         let redis = ConnectionManager::new_lazy_with_config(redis_client.clone(), redis_config)?;
+        tokio::spawn(crate::durability::check(redis.clone()));
         let keys = RedisKeys::new(config.redis_prefix.clone());
         let stock = SaleStock::new(redis.clone(), keys.clone());
         let catalog = Catalog::new(db.clone(), redis.clone(), stock.clone(), clock.clone());

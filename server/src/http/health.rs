@@ -1,6 +1,8 @@
-//! `/healthz` (the process runs), `/readyz` (the process can serve: Redis and
-//! Postgres both answer) and `/metrics`. A load balancer keeps sending traffic
-//! only to ready instances; an orchestrator restarts only unhealthy ones.
+//! `/healthz` (the process runs), `/readyz` (the process can serve the hot path:
+//! Redis answers; Postgres is reported beside it) and `/metrics`. A load
+//! balancer keeps sending traffic only to ready instances — and an instance
+//! sells while Postgres is away, so a Postgres outage must not drain them all;
+//! an orchestrator restarts only unhealthy ones.
 
 use std::time::Duration;
 
@@ -33,8 +35,8 @@ async fn healthz() -> impl IntoResponse {
     Json(json!({ "status": "ok" }))
 }
 
-/// `GET /readyz`: 200 when Redis and Postgres answer, else 503 naming each
-/// dependency that does not.
+/// `GET /readyz`: 200 while Redis answers, else 503; the body names each
+/// dependency that does not answer, Postgres included.
 async fn readyz(State(db): State<PgPool>, State(redis): State<ConnectionManager>) -> Response {
     let (postgres_ok, redis_ok) = tokio::join!(
         postgres_answers(&db, CHECK_TIMEOUT),
@@ -44,14 +46,18 @@ async fn readyz(State(db): State<PgPool>, State(redis): State<ConnectionManager>
         "postgres": if postgres_ok { "ok" } else { "down" },
         "redis": if redis_ok { "ok" } else { "down" },
     });
+    if redis_ok {
+        if !postgres_ok {
+            tracing::warn!("ready, but Postgres is not answering: orders queue in Redis");
+        }
+        let status = if postgres_ok { "ready" } else { "degraded" };
+        return Json(json!({ "status": status, "checks": checks })).into_response();
+    }
     let failing: Vec<&str> = [("postgres", postgres_ok), ("redis", redis_ok)]
         .into_iter()
         .filter(|(_, ok)| !ok)
         .map(|(name, _)| name)
         .collect();
-    if failing.is_empty() {
-        return Json(json!({ "status": "ready", "checks": checks })).into_response();
-    }
     let message = format!("not ready: {} not answering", failing.join(" and "));
     tracing::warn!("{message}");
     (

@@ -7,7 +7,13 @@
 //! instances, filled by the one instance that wins a `SET NX PX` lock and released
 //! with a compare-and-delete script (`lua/unlock.lua`). "No such sale" is cached
 //! the same way, so a flood of made-up ids does not reach Postgres either.
+//!
+//! While Postgres (or Redis) is away, the last copy of each sale this instance
+//! read is served instead, so the sale page, the status and the ticket keep
+//! working (the buy itself needs no SQL); one background load at a time probes
+//! for the end of the outage.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,6 +33,9 @@ const CACHE_TTL: Duration = Duration::from_secs(2);
 /// How long a loader waits for another instance's load before querying itself.
 const PEER_LOAD_WAIT: Duration = Duration::from_millis(1_000);
 
+/// How long the last known copy of a sale is kept for an outage.
+const LAST_KNOWN_TTL: Duration = Duration::from_secs(24 * 3600);
+
 /// Sale definitions, cached in memory and in Redis.
 #[derive(Clone)]
 pub struct SaleCache {
@@ -34,6 +43,12 @@ pub struct SaleCache {
     redis: ConnectionManager,
     keys: RedisKeys,
     local: Cache<i64, Option<Sale>>,
+    /// The last copy of each sale read successfully, served during an outage.
+    last_known: Cache<i64, Option<Sale>>,
+    /// Set when a load failed for an outage, cleared by the next that succeeds.
+    outage: Arc<AtomicBool>,
+    /// Whether a background load is probing for the end of the outage.
+    probing: Arc<AtomicBool>,
     unlock: Arc<Script>,
 }
 
@@ -47,13 +62,78 @@ impl SaleCache {
                 .max_capacity(100_000)
                 .time_to_live(CACHE_TTL)
                 .build(),
+            last_known: Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(LAST_KNOWN_TTL)
+                .build(),
+            outage: Arc::new(AtomicBool::new(false)),
+            probing: Arc::new(AtomicBool::new(false)),
             unlock: Arc::new(Script::new(include_str!("../../lua/unlock.lua"))),
         }
     }
 
-    /// A sale from the caches, loading it on a miss; `None` if there is no such id.
+    /// A sale from the caches, loading it on a miss; `None` if there is no such
+    /// id. During an outage, the last known copy.
     pub async fn get(&self, id: i64) -> Result<Option<Sale>, StoreError> {
-        Ok(self.local.try_get_with(id, self.load_shared(id)).await?)
+        if let Some(fresh) = self.local.get(&id).await {
+            return Ok(fresh);
+        }
+        if self.outage.load(Ordering::Relaxed) {
+            if let Some(stale) = self.last_known.get(&id).await {
+                self.probe_in_background(id);
+                return Ok(stale);
+            }
+        }
+        match self
+            .local
+            .try_get_with(id, self.load_and_remember(id))
+            .await
+        {
+            Ok(sale) => {
+                self.outage.store(false, Ordering::Relaxed);
+                Ok(sale)
+            }
+            Err(error) if error.is_outage() => {
+                self.outage.store(true, Ordering::Relaxed);
+                match self.last_known.get(&id).await {
+                    Some(stale) => {
+                        tracing::warn!(
+                            sale_id = id,
+                            error = %crate::store::error_chain(error.as_ref()),
+                            "serving the last known copy of a sale"
+                        );
+                        Ok(stale)
+                    }
+                    None => Err(error.into()),
+                }
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// Loads a sale and keeps the copy for outages.
+    async fn load_and_remember(&self, id: i64) -> Result<Option<Sale>, StoreError> {
+        let sale = self.load_shared(id).await?;
+        self.last_known.insert(id, sale.clone()).await;
+        Ok(sale)
+    }
+
+    /// One load at a time, off the request, to learn whether the outage is over.
+    fn probe_in_background(&self, id: i64) {
+        if self.probing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let cache = self.clone();
+        tokio::spawn(async move {
+            let loaded = cache
+                .local
+                .try_get_with(id, cache.load_and_remember(id))
+                .await;
+            if loaded.is_ok() {
+                cache.outage.store(false, Ordering::Relaxed);
+            }
+            cache.probing.store(false, Ordering::Release);
+        });
     }
 
     /// Forgets the cached copies of a sale (after an edit): this instance's and

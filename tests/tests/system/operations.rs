@@ -149,3 +149,75 @@ async fn metrics_count_requests_by_route_template_with_latency() {
         "raw paths never become labels"
     );
 }
+
+/// Makes the app's own database refuse connections (and drops the open ones):
+/// Postgres is "away" for this app only; `false` brings it back.
+async fn cut_off_postgres(database: &str, away: bool) {
+    use sqlx::Connection;
+    let mut admin = sqlx::PgConnection::connect(&systests::admin_database_url())
+        .await
+        .unwrap();
+    sqlx::query(&format!(
+        "alter database \"{database}\" allow_connections {}",
+        !away
+    ))
+    .execute(&mut admin)
+    .await
+    .unwrap();
+    if away {
+        sqlx::query("select pg_terminate_backend(pid) from pg_stat_activity where datname = $1")
+            .bind(database)
+            .execute(&mut admin)
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_sale_keeps_selling_while_postgres_is_away_and_the_books_balance_after() {
+    let app = spawn_app_with(|mut config| {
+        config.consumer.min_idle = Duration::from_millis(300);
+        config
+    })
+    .await;
+    let sale = app
+        .create_sale(&systests::sale_starting_in(-1_000, 5))
+        .await;
+    let (alice, bob) = (app.register("alice").await, app.register("bob").await);
+    let status = format!("/api/sales/{}/status", sale.id);
+    assert_eq!(app.get(&status).await.status(), 200, "the sale is known");
+    let database: String = sqlx::query_scalar("select current_database()")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+
+    cut_off_postgres(&database, true).await;
+    // Long enough for every cached copy of the sale to lapse.
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    let (code, body) = readiness(&app).await;
+    assert_eq!(
+        code, 200,
+        "an instance that can sell stays in the pool: {body}"
+    );
+    assert_eq!(body["checks"]["postgres"], "down");
+    assert_eq!(app.get(&status).await.status(), 200);
+    for shopper in [&alice, &bob] {
+        let (code, body) = shopper.buy(sale.id).await;
+        assert_eq!(code, 202, "{body}");
+    }
+
+    cut_off_postgres(&database, false).await;
+    app.drain(sale.id).await;
+    assert_eq!(app.order_rows(sale.id).await.len(), 2);
+    let books = app.books(sale.id).await;
+    assert_eq!((books.stock_left, books.drift), (3, 0));
+    let letters: Vec<app::api::DeadLetter> = app
+        .admin()
+        .await
+        .get("/api/admin/dead-letters")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(letters.is_empty(), "{letters:?}");
+}
