@@ -7,8 +7,26 @@ use std::process::ExitCode;
 use server::config::Config;
 use server::startup::Application;
 
-#[tokio::main]
-async fn main() -> ExitCode {
+/// Threads for blocking work: argon2 (19 MiB and tens of milliseconds each) and
+/// CAPTCHA pictures. A cap keeps a flood of logins from taking the memory and
+/// the cores the sale needs; beyond it, work waits its turn.
+const BLOCKING_THREADS: usize = 16;
+
+fn main() -> ExitCode {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .max_blocking_threads(BLOCKING_THREADS)
+        .build();
+    match runtime {
+        Ok(runtime) => runtime.block_on(run()),
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> ExitCode {
     server::telemetry::init();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let task = match server::cli::parse(&args) {

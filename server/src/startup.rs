@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use axum::Router;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use sqlx::postgres::PgPoolOptions;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tokio::net::TcpListener;
 
 use crate::accounts::sessions::SessionStore;
@@ -34,6 +34,11 @@ use crate::orders::stream::OrderStream;
 use crate::sales::catalog::Catalog;
 use crate::sales::stock::SaleStock;
 use crate::shutdown::ShutdownTrigger;
+
+/// The longest any SQL statement may run (Postgres `statement_timeout`).
+const STATEMENT_TIMEOUT: &str = "5s";
+/// The longest a statement may wait for a row or table lock (`lock_timeout`).
+const LOCK_TIMEOUT: &str = "2s";
 
 /// Why the application could not start; each says which dependency to look at.
 #[derive(Debug, thiserror::Error)]
@@ -75,10 +80,21 @@ impl Application {
         config: Config,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, StartupError> {
+        let options: PgConnectOptions = config
+            .database_url
+            .expose()
+            .parse()
+            .map_err(StartupError::Postgres)?;
+        // No statement may hold a connection (or wait on a lock) for long: under a
+        // spike a stuck query would take the pool with it.
+        let options = options.options([
+            ("statement_timeout", STATEMENT_TIMEOUT),
+            ("lock_timeout", LOCK_TIMEOUT),
+        ]);
         let db = PgPoolOptions::new()
             .max_connections(32)
             .acquire_timeout(Duration::from_secs(3))
-            .connect(config.database_url.expose())
+            .connect_with(options)
             .await
             .map_err(StartupError::Postgres)?;
         sqlx::migrate!("../migrations").run(&db).await?;

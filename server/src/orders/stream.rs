@@ -24,8 +24,9 @@ impl OrderStream {
         &self.keys
     }
 
-    /// After the commit: acknowledge the messages, drop their queued entries and
-    /// their failure notes (one round trip).
+    /// After the commit: acknowledge the messages, delete them from the stream
+    /// (persisted, they are needed no more: the stream stays as short as the
+    /// backlog), drop their queued entries and failure notes (one round trip).
     pub async fn acknowledge(
         &self,
         sale_id: i64,
@@ -37,6 +38,10 @@ impl OrderStream {
         pipe.cmd("XACK")
             .arg(self.keys.stream(sale_id))
             .arg(CONSUMER_GROUP)
+            .arg(&message_ids)
+            .ignore();
+        pipe.cmd("XDEL")
+            .arg(self.keys.stream(sale_id))
             .arg(&message_ids)
             .ignore();
         pipe.cmd("HDEL")

@@ -438,3 +438,31 @@ async fn while_postgres_is_away_orders_wait_without_dead_letters_and_persist_aft
     let books = app.books(sale.id).await;
     assert_eq!((books.queued_units, books.drift), (0, 0));
 }
+
+#[tokio::test]
+async fn persisted_messages_leave_the_stream_and_statements_are_bounded() {
+    let app = spawn_app_with(|config| config).await;
+    let sale = app.create_sale(&sale_starting_in(-1_000, 5)).await;
+    win(&app, sale.id, 3).await;
+    app.drain(sale.id).await;
+    assert_eq!(app.order_rows(sale.id).await.len(), 3);
+    let stream = format!("{}{{s:{}}}:orders", app.redis_prefix, sale.id);
+    let length: i64 = redis::cmd("XLEN")
+        .arg(&stream)
+        .query_async(&mut systests::redis_connection().await)
+        .await
+        .unwrap();
+    assert_eq!(
+        length, 0,
+        "the stream holds the backlog only, not every order ever"
+    );
+
+    // No query of the application can hold a connection for long.
+    let (statement, lock): (String, String) = sqlx::query_as(
+        "select current_setting('statement_timeout'), current_setting('lock_timeout')",
+    )
+    .fetch_one(&app.state().db)
+    .await
+    .unwrap();
+    assert_eq!((statement.as_str(), lock.as_str()), ("5s", "2s"));
+}
