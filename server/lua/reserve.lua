@@ -8,21 +8,30 @@
 --                  price_cents (per unit)
 -- KEYS[6] queued   hash: order id -> "user:units:price_cents:created_ms:pay_before_ms"
 --                  until the consumer has persisted the order
+-- KEYS[7] ticket   string: the order id this buy ticket reserved, while the ticket lives
 -- (all carry the sale's hash tag, so this runs in one cluster slot)
 --
 -- ARGV[1] user id
 -- ARGV[2] order id (made by the server, returned to the buyer at once)
 -- ARGV[3] units (>= 1)
+-- ARGV[4] milliseconds the ticket has left (>= 1)
 --
 -- Returns one of
 --   {"ok", stream message id, created_ms, pay_before_ms, seq}
+--   {"again", order id}   (this ticket reserved that order already: a retried buy)
 --   {"not_started"} | {"ended"} | {"paused"} | {"sold_out"} | {"limit_reached"}
 --   {"unknown_sale"}   (the sale was never loaded into Redis)
 --
 -- Invariant: stock never goes below zero, no buyer holds more than `limit`, and
 -- every decrement has exactly one stream message — the reservation and the order
--- message cannot part. Time is Redis' own clock, the same for every instance.
+-- message cannot part. One ticket reserves at most once: its retries (an answer
+-- lost on the way) get the same order back, never `limit_reached`. Time is
+-- Redis' own clock, the same for every instance.
 
+local earlier = redis.call('GET', KEYS[7])
+if earlier then
+  return {'again', earlier}
+end
 local meta = redis.call('HMGET', KEYS[5], 'starts_ms', 'ends_ms', 'paused', 'limit', 'pay_window_ms',
   'price_cents')
 if not meta[1] then
@@ -60,4 +69,5 @@ local message_id = redis.call('XADD', KEYS[4], '*',
   'price_cents', price, 'created_ms', now, 'pay_before_ms', pay_before)
 redis.call('HSET', KEYS[6], ARGV[2],
   ARGV[1] .. ':' .. units .. ':' .. price .. ':' .. now .. ':' .. pay_before)
+redis.call('SET', KEYS[7], ARGV[2], 'PX', ARGV[4])
 return {'ok', message_id, tostring(now), tostring(pay_before), tostring(seq)}

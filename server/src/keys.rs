@@ -60,6 +60,12 @@ impl RedisKeys {
         self.sale_key(sale_id, "queued")
     }
 
+    /// The order a buy ticket reserved (a string living as long as the ticket):
+    /// makes a retried buy idempotent. `ticket_tag` is the ticket's signature.
+    pub fn ticket(&self, sale_id: i64, ticket_tag: &str) -> String {
+        self.sale_key(sale_id, &format!("ticket:{ticket_tag}"))
+    }
+
     /// Ids of orders whose units were returned (a set): makes returns idempotent.
     pub fn returned(&self, sale_id: i64) -> String {
         self.sale_key(sale_id, "returned")

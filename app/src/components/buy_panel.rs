@@ -9,18 +9,13 @@ use leptos_router::hooks::use_navigate;
 use leptos_router::NavigateOptions;
 
 use crate::account::use_account;
-use crate::api::{
-    BuyAccepted, CaptchaChallenge, CaptchaKind, ErrorCode, Sale, SaleState, TicketGrant,
-    TicketRequest,
-};
-use crate::client::{self, Reply};
-use crate::components::sale_clock::{use_sale_clock, SaleClock};
+use crate::api::{Sale, SaleState};
+use crate::client;
+use crate::components::sale_clock::use_sale_clock;
 use crate::components::Countdown;
 
-/// The shortest pause after a refusal, even without `Retry-After`.
-const MIN_COOL_DOWN_MS: f64 = 2_000.0;
-/// Nonces tried between two yields to the browser's event loop.
-const POW_SLICE: u64 = 5_000;
+mod flow;
+use flow::{attempt, ticket_and_buy};
 
 /// Where the shopper's attempt stands.
 #[derive(Clone, Debug, PartialEq)]
@@ -227,145 +222,6 @@ fn button_state(
             Some(SaleState::Paused) => ("Paused".into(), false),
         },
     }
-}
-
-/// Challenge, solve, then ticket and buy.
-async fn attempt(
-    sale_id: i64,
-    kind: CaptchaKind,
-    phase: RwSignal<Phase>,
-    clock: SaleClock,
-    go: impl Fn(&str) + 'static,
-) {
-    let (captcha_id, answer) = if kind == CaptchaKind::None {
-        (String::new(), String::new())
-    } else {
-        phase.set(Phase::Challenge);
-        let reply =
-            client::post::<_, CaptchaChallenge>(&format!("/api/sales/{sale_id}/captcha"), &())
-                .await;
-        let challenge = match reply {
-            Ok(Reply {
-                body: Ok(challenge),
-                ..
-            }) => challenge,
-            Ok(refused) => return refuse(&refused, phase, clock),
-            Err(_) => return network_trouble(phase),
-        };
-        match (challenge.kind, challenge.image.clone()) {
-            (CaptchaKind::Image, Some(image)) => {
-                phase.set(Phase::Reading {
-                    captcha_id: challenge.captcha_id,
-                    image,
-                });
-                return;
-            }
-            _ => match solve(&challenge, phase).await {
-                Some(nonce) => (challenge.captcha_id, nonce.to_string()),
-                None => return,
-            },
-        }
-    };
-    ticket_and_buy(sale_id, captcha_id, answer, phase, clock, go).await;
-}
-
-/// Searches the proof-of-work nonce in slices, yielding to the page between them.
-async fn solve(challenge: &CaptchaChallenge, phase: RwSignal<Phase>) -> Option<u64> {
-    let salt = challenge.salt.clone().unwrap_or_default();
-    let bits = challenge.difficulty_bits.unwrap_or(0);
-    let expected = 1u64 << bits.min(40);
-    let mut start = 0u64;
-    loop {
-        if let Some(nonce) = crate::pow::search(&salt, bits, start, POW_SLICE) {
-            return Some(nonce);
-        }
-        start += POW_SLICE;
-        if phase
-            .try_set(Phase::Solving {
-                tried: start,
-                expected,
-            })
-            .is_some()
-        {
-            return None;
-        }
-        client::sleep_ms(0).await;
-    }
-}
-
-/// Ticket, then the buy; a win opens the order page.
-async fn ticket_and_buy(
-    sale_id: i64,
-    captcha_id: String,
-    answer: String,
-    phase: RwSignal<Phase>,
-    clock: SaleClock,
-    go: impl Fn(&str) + 'static,
-) {
-    phase.set(Phase::Buying);
-    let request = TicketRequest { captcha_id, answer };
-    let grant =
-        match client::post::<_, TicketGrant>(&format!("/api/sales/{sale_id}/ticket"), &request)
-            .await
-        {
-            Ok(Reply {
-                body: Ok(grant), ..
-            }) => grant,
-            Ok(refused) => return refuse(&refused, phase, clock),
-            Err(_) => return network_trouble(phase),
-        };
-    match client::post::<_, BuyAccepted>(&grant.buy_path, &()).await {
-        Ok(Reply {
-            body: Ok(accepted), ..
-        }) => {
-            phase.set(Phase::Won(accepted.order_id.clone()));
-            go(&format!("/orders/{}", accepted.order_id));
-        }
-        Ok(refused) => refuse(&refused, phase, clock),
-        Err(_) => network_trouble(phase),
-    }
-}
-
-/// What a refusal means for the button.
-fn refuse<T>(reply: &Reply<T>, phase: RwSignal<Phase>, clock: SaleClock) {
-    let message = reply
-        .body
-        .as_ref()
-        .err()
-        .map(|error| error.message.clone())
-        .unwrap_or_default();
-    let cool_down = |message: String| Phase::CoolingDown {
-        until_ms: client::device_now_ms()
-            + (f64::from(reply.retry_after_secs.unwrap_or(0)) * 1000.0).max(MIN_COOL_DOWN_MS),
-        message,
-    };
-    let next = match reply.code().unwrap_or(ErrorCode::Unknown) {
-        ErrorCode::SoldOut => {
-            clock.resync.set(true);
-            Phase::SoldOut
-        }
-        ErrorCode::LimitReached => Phase::LimitReached,
-        ErrorCode::Ended => Phase::Ended,
-        ErrorCode::Unauthenticated => Phase::NeedLogin,
-        ErrorCode::NotEligible => Phase::NotEligible(message),
-        ErrorCode::CaptchaFailed => {
-            cool_down("That answer was not right. Try a new challenge.".into())
-        }
-        ErrorCode::Busy | ErrorCode::RateLimited => cool_down("Many shoppers right now.".into()),
-        ErrorCode::NotStarted => {
-            clock.resync.set(true);
-            cool_down("The sale has not started on the server yet.".into())
-        }
-        _ => cool_down(message),
-    };
-    phase.set(next);
-}
-
-fn network_trouble(phase: RwSignal<Phase>) {
-    phase.set(Phase::CoolingDown {
-        until_ms: client::device_now_ms() + MIN_COOL_DOWN_MS,
-        message: "The connection failed. Check your network.".into(),
-    });
 }
 
 #[cfg(test)]

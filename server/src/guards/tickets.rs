@@ -52,6 +52,12 @@ impl TicketSigner {
         format!("{expires_ms}.{}", URL_SAFE_NO_PAD.encode(tag))
     }
 
+    /// A ticket's expiry and signature, if it has the form of one (not checked).
+    pub fn parts(ticket: &str) -> Option<(i64, &str)> {
+        let (expires, tag) = ticket.split_once('.')?;
+        Some((expires.parse().ok()?, tag))
+    }
+
     /// Checks a ticket for this user and sale at `now_ms`, in constant time.
     pub fn verify(
         &self,
@@ -60,8 +66,7 @@ impl TicketSigner {
         user_id: i64,
         now_ms: i64,
     ) -> Result<(), TicketError> {
-        let (expires, tag) = ticket.split_once('.').ok_or(TicketError::Invalid)?;
-        let expires_ms: i64 = expires.parse().map_err(|_| TicketError::Invalid)?;
+        let (expires_ms, tag) = Self::parts(ticket).ok_or(TicketError::Invalid)?;
         let tag = URL_SAFE_NO_PAD
             .decode(tag)
             .map_err(|_| TicketError::Invalid)?;

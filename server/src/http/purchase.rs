@@ -1,8 +1,10 @@
 //! The hot path of a sale: CAPTCHA challenge → ticket (the dynamic buy URL) → buy.
 //!
-//! The buy route does, in order: an admission slot (else 503 `busy`), the local
-//! sold-out flag (410 without touching Redis), the session (one Redis `GET`), the
-//! ticket (HMAC, in memory), then the one Lua reserve call. No SQL anywhere.
+//! The buy route does, in order: an admission slot (else 503 `busy`), the session
+//! (one Redis `GET`), the ticket (HMAC, in memory), the local sold-out flag (410
+//! without the reserve; only a ticket that already won is looked up, so a retried
+//! buy gets its order back), then the one Lua reserve call, which records the
+//! ticket so a retry is answered with the same order. No SQL anywhere.
 
 use std::sync::Arc;
 
@@ -23,11 +25,11 @@ use crate::clock::Clock;
 use crate::guards::captcha::{Captchas, Verdict};
 use crate::guards::rate_limit::RateLimiter;
 use crate::guards::sold_out::SoldOutFlags;
-use crate::guards::tickets::TICKET_TTL_MS;
+use crate::guards::tickets::{TicketSigner, TICKET_TTL_MS};
 use crate::orders::id::OrderId;
 use crate::sales::catalog::Catalog;
 use crate::sales::id::SaleId;
-use crate::sales::stock::{Reservation, SaleStock};
+use crate::sales::stock::Reservation;
 
 /// The hot path: `/api/sales/{id}/captcha`, `/ticket` and the dynamic buy URL.
 pub(crate) fn router() -> Router<AppState> {
@@ -239,19 +241,16 @@ async fn buy_inner(
     let sale_id = SaleId::parse(raw_sale_id)
         .map_err(ApiError::bad_request)?
         .get();
-    if state.sold_out.is_sold_out(sale_id, state.clock.now_ms()) {
-        *vouched_sale = Some(sale_id);
-        return Err(sold_out());
-    }
     let token = token_from(headers).ok_or_else(ApiError::unauthenticated)?;
     let user = state
         .sessions
         .find(&token)
         .await?
         .ok_or_else(ApiError::unauthenticated)?;
+    let now = state.clock.now_ms();
     state
         .tickets
-        .verify(ticket, sale_id, user.user_id, state.clock.now_ms())
+        .verify(ticket, sale_id, user.user_id, now)
         .map_err(|error| {
             ApiError::rejected(
                 StatusCode::FORBIDDEN,
@@ -260,36 +259,52 @@ async fn buy_inner(
             )
         })?;
     *vouched_sale = Some(sale_id);
+    let Some((expires_ms, tag)) = TicketSigner::parts(ticket) else {
+        return Err(ApiError::bad_request("the ticket is malformed"));
+    };
+    if state.sold_out.is_sold_out(sale_id, now) {
+        // Sold out here; but a retry of a buy that won (its answer lost) still
+        // gets its order back.
+        return match state.stock.ticket_order(sale_id, tag).await? {
+            Some(order_id) => Ok(queued(order_id)),
+            None => Err(sold_out()),
+        };
+    }
     limit(&state.rate_limiter, sale_id, user.user_id, ip).await?;
-    reserve(
-        &state.stock,
-        &state.sold_out,
-        state.clock.as_ref(),
-        sale_id,
-        user.user_id,
-    )
-    .await
+    let order_id = OrderId::new(sale_id);
+    let reservation = state
+        .stock
+        .reserve(
+            sale_id,
+            user.user_id,
+            order_id.as_str(),
+            1,
+            (tag, expires_ms - now),
+        )
+        .await?;
+    answer(reservation, order_id, &state.sold_out, now)
 }
 
-/// Runs the reserve and maps its verdict to the API's answers.
-async fn reserve(
-    stock: &SaleStock,
+/// The 202 body: the order to poll.
+fn queued(order_id: String) -> BuyAccepted {
+    BuyAccepted {
+        order_id,
+        status: OrderStatus::Queued,
+    }
+}
+
+/// Maps the reserve's verdict to the API's answers.
+fn answer(
+    reservation: Reservation,
+    order_id: OrderId,
     flags: &SoldOutFlags,
-    clock: &dyn Clock,
-    sale_id: i64,
-    user_id: i64,
+    now_ms: i64,
 ) -> Result<BuyAccepted, ApiError> {
-    let order_id = OrderId::new(sale_id);
-    match stock
-        .reserve(sale_id, user_id, order_id.as_str(), 1)
-        .await?
-    {
-        Reservation::Reserved { .. } => Ok(BuyAccepted {
-            order_id: order_id.to_string(),
-            status: OrderStatus::Queued,
-        }),
+    match reservation {
+        Reservation::Reserved { .. } => Ok(queued(order_id.to_string())),
+        Reservation::Again { order_id } => Ok(queued(order_id)),
         Reservation::SoldOut => {
-            flags.mark_sold_out(sale_id, clock.now_ms());
+            flags.mark_sold_out(order_id.sale_id(), now_ms);
             Err(sold_out())
         }
         Reservation::LimitReached => Err(ApiError::rejected(

@@ -23,6 +23,10 @@ pub enum Reservation {
         pay_before_ms: i64,
         seq: i64,
     },
+    /// This ticket had reserved `order_id` already (a retried buy).
+    Again {
+        order_id: String,
+    },
     NotStarted,
     Ended,
     Paused,
@@ -115,13 +119,15 @@ impl SaleStock {
         }
     }
 
-    /// Runs the reserve script for `units` of `sale_id` for `user_id` under `order_id`.
+    /// Runs the reserve script for `units` of `sale_id` for `user_id` under
+    /// `order_id`, once per buy ticket (`ticket_tag`, living `ticket_ttl_ms` more).
     pub async fn reserve(
         &self,
         sale_id: i64,
         user_id: i64,
         order_id: &str,
         units: i32,
+        (ticket_tag, ticket_ttl_ms): (&str, i64),
     ) -> Result<Reservation, StoreError> {
         let mut redis = self.redis.clone();
         let reply: Vec<String> = self
@@ -132,9 +138,11 @@ impl SaleStock {
             .key(self.keys.stream(sale_id))
             .key(self.keys.meta(sale_id))
             .key(self.keys.queued(sale_id))
+            .key(self.keys.ticket(sale_id, ticket_tag))
             .arg(user_id)
             .arg(order_id)
             .arg(units)
+            .arg(ticket_ttl_ms.max(1))
             .invoke_async(&mut redis)
             .await?;
         let number = |index: usize| -> Result<i64, StoreError> {
@@ -150,6 +158,9 @@ impl SaleStock {
                 pay_before_ms: number(3)?,
                 seq: number(4)?,
             },
+            Some("again") => Reservation::Again {
+                order_id: reply.get(1).cloned().unwrap_or_default(),
+            },
             Some("not_started") => Reservation::NotStarted,
             Some("ended") => Reservation::Ended,
             Some("paused") => Reservation::Paused,
@@ -162,6 +173,19 @@ impl SaleStock {
                 )))
             }
         })
+    }
+
+    /// The order a buy ticket reserved, if it did (while the ticket lives).
+    pub async fn ticket_order(
+        &self,
+        sale_id: i64,
+        ticket_tag: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let mut redis = self.redis.clone();
+        Ok(redis::cmd("GET")
+            .arg(self.keys.ticket(sale_id, ticket_tag))
+            .query_async(&mut redis)
+            .await?)
     }
 
     /// Returns the units of a closed order; `true` if they went back now, `false`

@@ -254,6 +254,47 @@ async fn a_sold_out_flag_whose_clear_was_lost_lapses_by_itself() {
 }
 
 #[tokio::test]
+async fn a_buy_retried_with_the_same_ticket_gets_the_same_order_even_once_sold_out() {
+    let app = spawn_app().await;
+    let sale = app.create_sale(&sale_starting_in(-1_000, 2)).await;
+    let (alice, bob, carol) = (
+        app.register("alice").await,
+        app.register("bob").await,
+        app.register("carol").await,
+    );
+    let grant: app::api::TicketGrant = alice.ticket(sale.id).await.json().await.unwrap();
+    let buy = || async {
+        let response = alice.post(&grant.buy_path, serde_json::json!({})).await;
+        let status = response.status().as_u16();
+        (status, response.json::<serde_json::Value>().await.unwrap())
+    };
+    let (status, first) = buy().await;
+    assert_eq!(status, 202, "{first}");
+    // The answer was lost on the way; the shopper's client tries the same ticket.
+    let (status, again) = buy().await;
+    assert_eq!(
+        (status, &again["order_id"]),
+        (202, &first["order_id"]),
+        "{again}"
+    );
+
+    assert_eq!(bob.buy(sale.id).await.0, 202);
+    let (status, body) = carol.buy(sale.id).await;
+    assert_eq!((status, error_code(&body)), (410, ErrorCode::SoldOut));
+    let (status, late) = buy().await;
+    assert_eq!(
+        (status, &late["order_id"]),
+        (202, &first["order_id"]),
+        "{late}"
+    );
+
+    app.drain(sale.id).await;
+    assert_eq!(app.order_rows(sale.id).await.len(), 2, "one order each");
+    let books = app.books(sale.id).await;
+    assert_eq!((books.stock_left, books.drift), (0, 0));
+}
+
+#[tokio::test]
 async fn one_unit_per_buyer_means_the_second_try_is_limit_reached() {
     let app = spawn_app().await;
     let sale = app.create_sale(&sale_starting_in(-1_000, 5)).await;

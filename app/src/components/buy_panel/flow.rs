@@ -1,0 +1,182 @@
+//! What one press of the buy button sets going: the challenge, the proof of work
+//! in slices, the ticket and the buy (tried again with the same ticket when the
+//! answer is lost), and what each refusal means for the button.
+
+use leptos::prelude::*;
+
+use super::Phase;
+use crate::api::{
+    BuyAccepted, CaptchaChallenge, CaptchaKind, ErrorCode, TicketGrant, TicketRequest,
+};
+use crate::client::{self, Reply};
+use crate::components::sale_clock::SaleClock;
+
+/// How often one ticket is tried when answers are lost or the server fails.
+const BUY_TRIES: u32 = 3;
+/// The shortest pause after a refusal, even without `Retry-After`.
+const MIN_COOL_DOWN_MS: f64 = 2_000.0;
+/// Nonces tried between two yields to the browser's event loop.
+const POW_SLICE: u64 = 5_000;
+
+/// Challenge, solve, then ticket and buy.
+pub(super) async fn attempt(
+    sale_id: i64,
+    kind: CaptchaKind,
+    phase: RwSignal<Phase>,
+    clock: SaleClock,
+    go: impl Fn(&str) + 'static,
+) {
+    let (captcha_id, answer) = if kind == CaptchaKind::None {
+        (String::new(), String::new())
+    } else {
+        phase.set(Phase::Challenge);
+        let reply =
+            client::post::<_, CaptchaChallenge>(&format!("/api/sales/{sale_id}/captcha"), &())
+                .await;
+        let challenge = match reply {
+            Ok(Reply {
+                body: Ok(challenge),
+                ..
+            }) => challenge,
+            Ok(refused) => return refuse(&refused, phase, clock),
+            Err(_) => return network_trouble(phase),
+        };
+        match (challenge.kind, challenge.image.clone()) {
+            (CaptchaKind::Image, Some(image)) => {
+                phase.set(Phase::Reading {
+                    captcha_id: challenge.captcha_id,
+                    image,
+                });
+                return;
+            }
+            _ => match solve(&challenge, phase).await {
+                Some(nonce) => (challenge.captcha_id, nonce.to_string()),
+                None => return,
+            },
+        }
+    };
+    ticket_and_buy(sale_id, captcha_id, answer, phase, clock, go).await;
+}
+
+/// Searches the proof-of-work nonce in slices, yielding to the page between them.
+async fn solve(challenge: &CaptchaChallenge, phase: RwSignal<Phase>) -> Option<u64> {
+    let salt = challenge.salt.clone().unwrap_or_default();
+    let bits = challenge.difficulty_bits.unwrap_or(0);
+    let expected = 1u64 << bits.min(40);
+    let mut start = 0u64;
+    loop {
+        if let Some(nonce) = crate::pow::search(&salt, bits, start, POW_SLICE) {
+            return Some(nonce);
+        }
+        start += POW_SLICE;
+        if phase
+            .try_set(Phase::Solving {
+                tried: start,
+                expected,
+            })
+            .is_some()
+        {
+            return None;
+        }
+        client::sleep_ms(0).await;
+    }
+}
+
+/// Ticket, then the buy; a win opens the order page.
+pub(super) async fn ticket_and_buy(
+    sale_id: i64,
+    captcha_id: String,
+    answer: String,
+    phase: RwSignal<Phase>,
+    clock: SaleClock,
+    go: impl Fn(&str) + 'static,
+) {
+    phase.set(Phase::Buying);
+    let request = TicketRequest { captcha_id, answer };
+    let grant =
+        match client::post::<_, TicketGrant>(&format!("/api/sales/{sale_id}/ticket"), &request)
+            .await
+        {
+            Ok(Reply {
+                body: Ok(grant), ..
+            }) => grant,
+            Ok(refused) => return refuse(&refused, phase, clock),
+            Err(_) => return network_trouble(phase),
+        };
+    match buy(&grant.buy_path).await {
+        Ok(Reply {
+            body: Ok(accepted), ..
+        }) => {
+            phase.set(Phase::Won(accepted.order_id.clone()));
+            go(&format!("/orders/{}", accepted.order_id));
+        }
+        Ok(refused) => refuse(&refused, phase, clock),
+        Err(_) => network_trouble(phase),
+    }
+}
+
+/// The buy, tried again with the same ticket when the answer is lost (a network
+/// error) or the server failed (5xx): the server answers a retried ticket with
+/// the order it already reserved, so a lost answer never costs the unit.
+async fn buy(buy_path: &str) -> Result<Reply<BuyAccepted>, client::Failure> {
+    let mut tries = 1;
+    loop {
+        let reply = client::post::<_, BuyAccepted>(buy_path, &()).await;
+        let failed = match &reply {
+            Err(_) => true,
+            Ok(reply) => reply.status >= 500,
+        };
+        if !failed || tries >= BUY_TRIES {
+            return reply;
+        }
+        tries += 1;
+        let wait_secs = reply
+            .as_ref()
+            .ok()
+            .and_then(|reply| reply.retry_after_secs)
+            .unwrap_or(1);
+        client::sleep_ms(wait_secs.saturating_mul(1000)).await;
+    }
+}
+
+/// What a refusal means for the button.
+fn refuse<T>(reply: &Reply<T>, phase: RwSignal<Phase>, clock: SaleClock) {
+    let message = reply
+        .body
+        .as_ref()
+        .err()
+        .map(|error| error.message.clone())
+        .unwrap_or_default();
+    let cool_down = |message: String| Phase::CoolingDown {
+        until_ms: client::device_now_ms()
+            + (f64::from(reply.retry_after_secs.unwrap_or(0)) * 1000.0).max(MIN_COOL_DOWN_MS),
+        message,
+    };
+    let next = match reply.code().unwrap_or(ErrorCode::Unknown) {
+        ErrorCode::SoldOut => {
+            clock.resync.set(true);
+            Phase::SoldOut
+        }
+        ErrorCode::LimitReached => Phase::LimitReached,
+        ErrorCode::Ended => Phase::Ended,
+        ErrorCode::Unauthenticated => Phase::NeedLogin,
+        ErrorCode::NotEligible => Phase::NotEligible(message),
+        ErrorCode::CaptchaFailed => {
+            cool_down("That answer was not right. Try a new challenge.".into())
+        }
+        ErrorCode::Busy | ErrorCode::RateLimited => cool_down("Many shoppers right now.".into()),
+        ErrorCode::NotStarted => {
+            clock.resync.set(true);
+            cool_down("The sale has not started on the server yet.".into())
+        }
+        _ => cool_down(message),
+    };
+    phase.set(next);
+}
+
+fn network_trouble(phase: RwSignal<Phase>) {
+    phase.set(Phase::CoolingDown {
+        until_ms: client::device_now_ms() + MIN_COOL_DOWN_MS,
+        message: "The connection failed. Check your network.".into(),
+    });
+}
