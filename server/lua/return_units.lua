@@ -3,6 +3,7 @@
 -- KEYS[1] stock     integer: units left
 -- KEYS[2] buyers    hash: user id -> units held in active orders
 -- KEYS[3] returned  set: ids of orders already returned
+-- KEYS[4] meta      hash: the sale's rules (present while Redis holds the sale)
 --
 -- ARGV[1] order id
 -- ARGV[2] user id
@@ -10,13 +11,18 @@
 -- ARGV[4] the sold-out channel, ARGV[5] the message that clears the sale's flag
 --
 -- Returns 1 when the units went back, 0 when this order had already returned
--- them (a retry after a crash, or two sweepers racing).
+-- them (a retry after a crash, or two sweepers racing), -1 when Redis has lost
+-- the sale (nothing is written: the caller rebuilds it first, which counts this
+-- order's units as still held).
 --
 -- Invariant: an order returns its units at most once, so stock left + units held
 -- by active orders stays equal to the sale's stock; and the notice that clears
 -- every instance's sold-out flag goes out with the return, in the same script,
 -- so no crash can separate the two.
 
+if redis.call('EXISTS', KEYS[4]) == 0 then
+  return -1
+end
 if redis.call('SADD', KEYS[3], ARGV[1]) == 0 then
   return 0
 end

@@ -272,16 +272,24 @@ async fn buy_inner(
     }
     limit(&state.rate_limiter, sale_id, user.user_id, ip).await?;
     let order_id = OrderId::new(sale_id);
-    let reservation = state
-        .stock
-        .reserve(
+    let reserve = || {
+        state.stock.reserve(
             sale_id,
             user.user_id,
             order_id.as_str(),
             1,
             (tag, expires_ms - now),
         )
-        .await?;
+    };
+    let mut reservation = reserve().await?;
+    if reservation == Reservation::UnknownSale {
+        // Redis lost the sale (it restarted empty): rebuild it from Postgres
+        // (once, whichever instance is first) and try again.
+        if let Some(sale) = state.catalog.cached_sale(sale_id).await? {
+            state.catalog.rebuild(&sale).await?;
+            reservation = reserve().await?;
+        }
+    }
     answer(reservation, order_id, &state.sold_out, now)
 }
 

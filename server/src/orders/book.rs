@@ -12,7 +12,7 @@ use sqlx::PgPool;
 use super::id::OrderId;
 use super::message::{OrderMessage, QueuedEntry};
 use crate::clock::Clock;
-use crate::sales::stock::SaleStock;
+use crate::sales::stock::{Returned, SaleStock};
 use crate::store::StoreError;
 
 /// Why paying or cancelling was refused.
@@ -206,7 +206,11 @@ impl OrderBook {
             .give_back(order.sale_id, &order.order_id, user_id, order.units)
             .await;
         match returned {
-            Ok(_) => {
+            Ok(Returned::SaleMissing) => tracing::warn!(
+                order_id = %id,
+                "cancelled while Redis has lost the sale; the expiry sweeper rebuilds it and returns the units"
+            ),
+            Ok(Returned::Now | Returned::Before) => {
                 sqlx::query!(
                     "update orders set stock_returned = true where id = $1",
                     id.as_str()

@@ -11,7 +11,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::clock::Clock;
-use crate::sales::stock::SaleStock;
+use crate::sales::rebuild::SaleRebuild;
+use crate::sales::stock::{Returned, SaleStock};
 use crate::shutdown::Shutdown;
 use crate::store::{error_chain, StoreError};
 use chrono::{DateTime, Utc};
@@ -34,12 +35,18 @@ pub struct SweepOutcome {
 pub struct ExpirySweeper {
     db: PgPool,
     stock: SaleStock,
+    rebuild: SaleRebuild,
     clock: Arc<dyn Clock>,
 }
 
 impl ExpirySweeper {
     pub fn new(db: PgPool, stock: SaleStock, clock: Arc<dyn Clock>) -> Self {
-        Self { db, stock, clock }
+        Self {
+            rebuild: SaleRebuild::new(db.clone(), stock.clone()),
+            db,
+            stock,
+            clock,
+        }
     }
 
     /// One full sweep: expire everything overdue, then return what is owed.
@@ -67,7 +74,7 @@ impl ExpirySweeper {
                 break;
             }
         }
-        outcome.returned = return_units(&self.db, &self.stock, BATCH).await?;
+        outcome.returned = self.return_units().await?;
         Ok(outcome)
     }
 
@@ -92,43 +99,55 @@ impl ExpirySweeper {
     }
 }
 
-/// Returns the units of closed orders not yet returned, `batch` per transaction.
-/// Returns how many orders gave their units back now.
-pub async fn return_units(db: &PgPool, stock: &SaleStock, batch: i64) -> Result<u64, StoreError> {
-    let mut returned = 0;
-    loop {
-        let mut tx = db.begin().await?;
-        let owed = sqlx::query!(
-            "select id, sale_id, user_id, units from orders
-             where status in ('expired', 'cancelled') and not stock_returned
-             limit $1
-             for update skip locked",
-            batch
-        )
-        .fetch_all(&mut *tx)
-        .await?;
-        if owed.is_empty() {
-            return Ok(returned);
-        }
-        let mut ids = Vec::with_capacity(owed.len());
-        for order in &owed {
-            if stock
-                .give_back(order.sale_id, &order.id, order.user_id, order.units)
-                .await?
-            {
-                returned += 1;
+impl ExpirySweeper {
+    /// Returns the units of closed orders not yet returned, [`BATCH`] per
+    /// transaction; rebuilds a sale Redis has lost first. Returns how many orders
+    /// gave their units back now.
+    async fn return_units(&self) -> Result<u64, StoreError> {
+        let mut returned = 0;
+        loop {
+            let mut tx = self.db.begin().await?;
+            let owed = sqlx::query!(
+                "select id, sale_id, user_id, units from orders
+                 where status in ('expired', 'cancelled') and not stock_returned
+                 limit $1
+                 for update skip locked",
+                BATCH
+            )
+            .fetch_all(&mut *tx)
+            .await?;
+            if owed.is_empty() {
+                return Ok(returned);
             }
-            ids.push(order.id.clone());
-        }
-        sqlx::query!(
-            "update orders set stock_returned = true where id = any($1)",
-            &ids
-        )
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        if (owed.len() as i64) < batch {
-            return Ok(returned);
+            let mut ids = Vec::with_capacity(owed.len());
+            for order in &owed {
+                let give_back = || {
+                    self.stock
+                        .give_back(order.sale_id, &order.id, order.user_id, order.units)
+                };
+                let mut outcome = give_back().await?;
+                if outcome == Returned::SaleMissing {
+                    // The rebuild counts this order's units as still held.
+                    self.rebuild.rebuild_id(order.sale_id).await?;
+                    outcome = give_back().await?;
+                }
+                match outcome {
+                    Returned::Now => returned += 1,
+                    Returned::Before => {}
+                    Returned::SaleMissing => continue,
+                }
+                ids.push(order.id.clone());
+            }
+            sqlx::query!(
+                "update orders set stock_returned = true where id = any($1)",
+                &ids
+            )
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            if (owed.len() as i64) < BATCH {
+                return Ok(returned);
+            }
         }
     }
 }

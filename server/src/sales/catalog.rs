@@ -14,6 +14,7 @@ use sqlx::PgPool;
 
 use super::cache::SaleCache;
 use super::new_sale::{changes_rules, edited, NewSale};
+use super::rebuild::SaleRebuild;
 use super::records::SaleRecords;
 use super::stock::SaleStock;
 use crate::clock::Clock;
@@ -38,6 +39,7 @@ pub struct Catalog {
     records: SaleRecords,
     cache: SaleCache,
     stock: SaleStock,
+    rebuild: SaleRebuild,
     clock: Arc<dyn Clock>,
 }
 
@@ -48,9 +50,10 @@ impl Catalog {
         stock: SaleStock,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        let records = SaleRecords::new(db);
+        let records = SaleRecords::new(db.clone());
         Self {
             cache: SaleCache::new(records.clone(), redis, stock.keys().clone()),
+            rebuild: SaleRebuild::new(db, stock.clone()),
             records,
             stock,
             clock,
@@ -115,11 +118,32 @@ impl Catalog {
         }))
     }
 
-    /// Stock left per sale, from Redis. A sale whose counter is missing has sold
-    /// nothing yet (nothing can be sold without the counter), so its stock is whole.
+    /// Rebuilds `sale` in Redis from Postgres if Redis lost it (see
+    /// [`SaleRebuild`]); `true` if this call rebuilt it.
+    pub async fn rebuild(&self, sale: &Sale) -> Result<bool, StoreError> {
+        self.rebuild.rebuild(sale).await
+    }
+
+    /// Stock left per sale, from Redis. A sale's counter is written when it is
+    /// created, so a missing one means Redis lost it: it is rebuilt from
+    /// Postgres and read again. Should that fail too (Postgres away), the sale
+    /// shows its whole stock rather than no answer.
     async fn stock_left_of(&self, sales: &[Sale]) -> Result<Vec<i64>, StoreError> {
         let ids: Vec<i64> = sales.iter().map(|sale| sale.id).collect();
-        let counters = self.stock.stock_left_of(&ids).await?;
+        let mut counters = self.stock.stock_left_of(&ids).await?;
+        for (sale, left) in sales.iter().zip(counters.iter_mut()) {
+            if left.is_some() {
+                continue;
+            }
+            match self.rebuild.rebuild(sale).await {
+                Ok(_) => *left = self.stock.stock_left(sale.id).await?,
+                Err(error) => tracing::warn!(
+                    sale_id = sale.id,
+                    error = %crate::store::error_chain(&error),
+                    "Redis has lost this sale and it cannot be rebuilt now"
+                ),
+            }
+        }
         Ok(sales
             .iter()
             .zip(counters)

@@ -8,6 +8,7 @@
 //! - [`stock`]: the Redis side: stock, rules, the Lua reserve and the
 //!   exactly-once return of units.
 //! - [`catalog`]: the two sides together, for the routes and the pages.
+//! - [`rebuild`]: a sale rebuilt in Redis from Postgres after Redis lost it.
 //! - [`reconcile`]: Redis against Postgres, per sale.
 //! - [`demo`]: the sale a first run shows.
 
@@ -16,6 +17,7 @@ pub mod catalog;
 pub mod demo;
 pub mod id;
 pub mod new_sale;
+pub mod rebuild;
 pub mod reconcile;
 pub(crate) mod records;
 pub mod stock;

@@ -36,6 +36,28 @@ pub enum Reservation {
     UnknownSale,
 }
 
+/// One buyer's part of a sale's books, as Postgres has it (for a rebuild).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Holding {
+    pub user_id: i64,
+    /// Units in active orders plus closed orders whose units are not back yet
+    /// (what the `buyers` hash counts until a return).
+    pub units: i64,
+    /// The buyer's highest order sequence number.
+    pub seq: i64,
+}
+
+/// What returning an order's units did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Returned {
+    /// The units went back now.
+    Now,
+    /// This order had returned them before (a retry, or two sweepers racing).
+    Before,
+    /// Redis has lost the sale: rebuild it first (`sales::rebuild`).
+    SaleMissing,
+}
+
 /// What Redis holds about a sale's units.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RedisBooks {
@@ -51,6 +73,7 @@ pub struct SaleStock {
     keys: RedisKeys,
     reserve: Arc<Script>,
     give_back: Arc<Script>,
+    rebuild: Arc<Script>,
 }
 
 impl SaleStock {
@@ -60,6 +83,7 @@ impl SaleStock {
             keys,
             reserve: Arc::new(Script::new(include_str!("../../lua/reserve.lua"))),
             give_back: Arc::new(Script::new(include_str!("../../lua/return_units.lua"))),
+            rebuild: Arc::new(Script::new(include_str!("../../lua/rebuild.lua"))),
         }
     }
 
@@ -80,25 +104,30 @@ impl SaleStock {
         self.ensure_group(sale.id).await
     }
 
+    /// What the reserve script checks, as the fields of the sale's `meta` hash.
+    pub fn rules(sale: &Sale) -> Vec<(&'static str, String)> {
+        vec![
+            ("starts_ms", sale.starts_at_ms.to_string()),
+            ("ends_ms", sale.ends_at_ms.to_string()),
+            ("paused", if sale.paused { "1" } else { "0" }.to_owned()),
+            ("limit", sale.per_user_limit.to_string()),
+            (
+                "pay_window_ms",
+                (i64::from(sale.payment_window_secs) * 1000).to_string(),
+            ),
+            ("price_cents", sale.price_cents.to_string()),
+        ]
+    }
+
     /// Updates what the reserve script checks: window, pause, limit, price.
     pub async fn load_rules(&self, sale: &Sale) -> Result<(), StoreError> {
+        let mut command = redis::cmd("HSET");
+        command.arg(self.keys.meta(sale.id));
+        for (field, value) in Self::rules(sale) {
+            command.arg(field).arg(value);
+        }
         let mut redis = self.redis.clone();
-        let () = redis::cmd("HSET")
-            .arg(self.keys.meta(sale.id))
-            .arg("starts_ms")
-            .arg(sale.starts_at_ms)
-            .arg("ends_ms")
-            .arg(sale.ends_at_ms)
-            .arg("paused")
-            .arg(if sale.paused { "1" } else { "0" })
-            .arg("limit")
-            .arg(sale.per_user_limit)
-            .arg("pay_window_ms")
-            .arg(i64::from(sale.payment_window_secs) * 1000)
-            .arg("price_cents")
-            .arg(sale.price_cents)
-            .query_async(&mut redis)
-            .await?;
+        let _added: i64 = command.query_async(&mut redis).await?;
         Ok(())
     }
 
@@ -188,21 +217,21 @@ impl SaleStock {
             .await?)
     }
 
-    /// Returns the units of a closed order; `true` if they went back now, `false`
-    /// if this order had returned them before.
+    /// Returns the units of a closed order, exactly once.
     pub async fn give_back(
         &self,
         sale_id: i64,
         order_id: &str,
         user_id: i64,
         units: i32,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Returned, StoreError> {
         let mut redis = self.redis.clone();
         let returned: i64 = self
             .give_back
             .key(self.keys.stock(sale_id))
             .key(self.keys.buyers(sale_id))
             .key(self.keys.returned(sale_id))
+            .key(self.keys.meta(sale_id))
             .arg(order_id)
             .arg(user_id)
             .arg(units)
@@ -210,7 +239,45 @@ impl SaleStock {
             .arg(clear_message(sale_id))
             .invoke_async(&mut redis)
             .await?;
-        Ok(returned == 1)
+        Ok(match returned {
+            1 => Returned::Now,
+            0 => Returned::Before,
+            _ => Returned::SaleMissing,
+        })
+    }
+
+    /// Writes a lost sale back (`lua/rebuild.lua`): its rules, `stock_left`, its
+    /// buyers and their sequence numbers, its consumer group. `false` when the
+    /// sale was there (nothing written).
+    pub async fn rebuild(
+        &self,
+        sale: &Sale,
+        stock_left: i64,
+        holdings: &[Holding],
+    ) -> Result<bool, StoreError> {
+        let rules = Self::rules(sale);
+        let mut invocation = self.rebuild.prepare_invoke();
+        invocation
+            .key(self.keys.stock(sale.id))
+            .key(self.keys.meta(sale.id))
+            .key(self.keys.buyers(sale.id))
+            .key(self.keys.seqs(sale.id))
+            .key(self.keys.stream(sale.id))
+            .arg(stock_left)
+            .arg(CONSUMER_GROUP)
+            .arg(rules.len());
+        for (field, value) in &rules {
+            invocation.arg(*field).arg(value);
+        }
+        for holding in holdings {
+            invocation
+                .arg(holding.user_id)
+                .arg(holding.units)
+                .arg(holding.seq);
+        }
+        let mut redis = self.redis.clone();
+        let rebuilt: i64 = invocation.invoke_async(&mut redis).await?;
+        Ok(rebuilt == 1)
     }
 
     /// Units left of each sale, `None` where a sale is not loaded (one round trip).
