@@ -146,6 +146,8 @@ pub enum ErrorCode {
     AlreadyStarted,
     /// A dead letter failed again when retried.
     RetryFailed,
+    /// A dead letter's reservation cannot be given up (unreadable, or saved).
+    NotReleasable,
     /// Redis or Postgres failed; temporary.
     Unavailable,
     /// `/readyz`: this instance cannot serve the hot path.
@@ -157,7 +159,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for tests and for counting outcomes.
-    pub const ALL: [ErrorCode; 25] = [
+    pub const ALL: [ErrorCode; 26] = [
         ErrorCode::BadRequest,
         ErrorCode::Invalid,
         ErrorCode::NotFound,
@@ -180,6 +182,7 @@ impl ErrorCode {
         ErrorCode::NotCancellable,
         ErrorCode::AlreadyStarted,
         ErrorCode::RetryFailed,
+        ErrorCode::NotReleasable,
         ErrorCode::Unavailable,
         ErrorCode::NotReady,
         ErrorCode::Unknown,
@@ -210,6 +213,7 @@ impl ErrorCode {
             ErrorCode::NotCancellable => "not_cancellable",
             ErrorCode::AlreadyStarted => "already_started",
             ErrorCode::RetryFailed => "retry_failed",
+            ErrorCode::NotReleasable => "not_releasable",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::NotReady => "not_ready",
             ErrorCode::Unknown => "unknown",
@@ -479,4 +483,11 @@ pub struct DeadLetter {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeadLetterRetried {
     pub retried: String,
+}
+
+/// `POST /api/admin/dead-letters/{id}/release`: the letter whose reservation
+/// was given up.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeadLetterReleased {
+    pub released: String,
 }

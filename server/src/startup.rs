@@ -30,7 +30,6 @@ use crate::orders::book::OrderBook;
 use crate::orders::consumer::OrderConsumer;
 use crate::orders::dead_letters::DeadLetters;
 use crate::orders::expiry::ExpirySweeper;
-use crate::orders::stream::OrderStream;
 use crate::sales::catalog::Catalog;
 use crate::sales::stock::SaleStock;
 use crate::shutdown::ShutdownTrigger;
@@ -133,11 +132,7 @@ impl Application {
             sessions: SessionStore::new(redis.clone(), keys.clone()),
             orders: OrderBook::new(db.clone(), redis.clone(), stock.clone(), clock.clone()),
             sweeper: ExpirySweeper::new(db.clone(), stock.clone(), clock.clone()),
-            dead_letters: DeadLetters::new(
-                db.clone(),
-                redis.clone(),
-                OrderStream::new(redis.clone(), keys.clone()),
-            ),
+            dead_letters: DeadLetters::new(db.clone(), redis.clone(), stock.clone()),
             captchas: Captchas::new(redis.clone(), keys.clone(), config.pow_bits),
             tickets: TicketSigner::new(config.secret_key.clone()),
             admission: Admission::new(config.max_inflight_buys),

@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use app::api::{
-    DeadLetter, DeadLetterRetried, ErrorCode, Order, Reconciliation, Sale, SaleDraft, SalePatch,
-    SaleStats,
+    DeadLetter, DeadLetterReleased, DeadLetterRetried, ErrorCode, Order, Reconciliation, Sale,
+    SaleDraft, SalePatch, SaleStats,
 };
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -21,7 +21,7 @@ use super::state::AppState;
 use crate::clock::Clock;
 use crate::metrics::Metrics;
 use crate::orders::book::OrderBook;
-use crate::orders::dead_letters::{DeadLetters, Retry};
+use crate::orders::dead_letters::{DeadLetters, Release, Retry};
 use crate::sales::catalog::{Catalog, EditError};
 use crate::sales::id::SaleId;
 use crate::sales::new_sale::NewSale;
@@ -42,6 +42,10 @@ pub(crate) fn router() -> Router<AppState> {
         .route(
             "/api/admin/dead-letters/{id}/retry",
             post(retry_dead_letter),
+        )
+        .route(
+            "/api/admin/dead-letters/{id}/release",
+            post(release_dead_letter),
         )
 }
 
@@ -212,6 +216,24 @@ async fn retry_dead_letter(
             StatusCode::CONFLICT,
             ErrorCode::RetryFailed,
             format!("the order could not be saved: {reason}"),
+        )),
+    }
+}
+
+/// `POST /api/admin/dead-letters/{id}/release`: the reservation is given up and
+/// its units return to the sale, exactly once.
+async fn release_dead_letter(
+    State(letters): State<DeadLetters>,
+    AdminUser(_admin): AdminUser,
+    Path(id): Path<String>,
+) -> Result<Json<DeadLetterReleased>, ApiError> {
+    match letters.release(&id).await? {
+        Release::NoSuchLetter => Err(ApiError::not_found("dead letter")),
+        Release::Released => Ok(Json(DeadLetterReleased { released: id })),
+        Release::Refused(reason) => Err(ApiError::rejected(
+            StatusCode::CONFLICT,
+            ErrorCode::NotReleasable,
+            format!("this letter cannot be released: {reason}"),
         )),
     }
 }

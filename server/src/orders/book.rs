@@ -267,6 +267,16 @@ pub struct StatusCounts {
     pub cancelled: i64,
 }
 
+/// Whether order `order_id` is a row in Postgres.
+pub async fn order_saved(db: &PgPool, order_id: &str) -> Result<bool, StoreError> {
+    Ok(sqlx::query_scalar!(
+        r#"select exists(select 1 from orders where id = $1) as "saved!""#,
+        order_id
+    )
+    .fetch_one(db)
+    .await?)
+}
+
 /// Inserts the orders of `messages` in one transaction. The order id is the
 /// message's identity: a row that exists under it (a redelivered message) is
 /// skipped; any other conflict — another order under the same (sale, user, seq)

@@ -135,7 +135,7 @@ impl OrderConsumer {
     ) -> Self {
         let stream = OrderStream::new(redis.clone(), stock.keys().clone());
         Self {
-            dead_letters: DeadLetters::new(db.clone(), redis.clone(), stream.clone()),
+            dead_letters: DeadLetters::new(db.clone(), redis.clone(), stock.clone()),
             stream,
             db,
             redis,

@@ -7,9 +7,10 @@ use redis::aio::ConnectionManager;
 use redis::streams::StreamId;
 use sqlx::PgPool;
 
-use super::book::insert_orders;
+use super::book::{insert_orders, order_saved};
 use super::message::{text_fields, OrderMessage, CONSUMER_GROUP};
 use super::stream::OrderStream;
+use crate::sales::stock::SaleStock;
 use crate::store::{error_chain, StoreError};
 
 /// What retrying a dead letter did.
@@ -22,12 +23,23 @@ pub enum Retry {
     FailedAgain(String),
 }
 
+/// What releasing a dead letter did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Release {
+    NoSuchLetter,
+    /// The reservation is given up: its units are back on sale, the letter gone.
+    Released,
+    /// It cannot be released (the reason); the letter stays.
+    Refused(String),
+}
+
 /// The dead-letter stream.
 #[derive(Clone)]
 pub struct DeadLetters {
     db: PgPool,
     redis: ConnectionManager,
     stream: OrderStream,
+    stock: SaleStock,
 }
 
 /// Reads an entry of the dead-letter stream.
@@ -45,8 +57,13 @@ fn letter(entry: &StreamId) -> DeadLetter {
 }
 
 impl DeadLetters {
-    pub fn new(db: PgPool, redis: ConnectionManager, stream: OrderStream) -> Self {
-        Self { db, redis, stream }
+    pub fn new(db: PgPool, redis: ConnectionManager, stock: SaleStock) -> Self {
+        Self {
+            stream: OrderStream::new(redis.clone(), stock.keys().clone()),
+            db,
+            redis,
+            stock,
+        }
     }
 
     /// Moves a message to the dead-letter stream (with its last error) and
@@ -101,14 +118,29 @@ impl DeadLetters {
         Ok(entries.ids.iter().map(letter).collect())
     }
 
-    /// Tries a dead letter again through the same idempotent insert.
-    pub async fn retry(&self, id: &str) -> Result<Retry, StoreError> {
-        let Some(letter) = self
+    /// The letter `id`, if there is one.
+    async fn find(&self, id: &str) -> Result<Option<DeadLetter>, StoreError> {
+        Ok(self
             .list()
             .await?
             .into_iter()
-            .find(|letter| letter.id == id)
-        else {
+            .find(|letter| letter.id == id))
+    }
+
+    /// Drops a letter from the dead-letter stream.
+    async fn remove(&self, id: &str) -> Result<(), StoreError> {
+        let mut redis = self.redis.clone();
+        let _deleted: i64 = redis::cmd("XDEL")
+            .arg(self.stream.keys().dead_letters())
+            .arg(id)
+            .query_async(&mut redis)
+            .await?;
+        Ok(())
+    }
+
+    /// Tries a dead letter again through the same idempotent insert.
+    pub async fn retry(&self, id: &str) -> Result<Retry, StoreError> {
+        let Some(letter) = self.find(id).await? else {
             return Ok(Retry::NoSuchLetter);
         };
         let message = match OrderMessage::from_fields(&letter.message_id, &letter.payload) {
@@ -123,13 +155,46 @@ impl DeadLetters {
         self.stream
             .acknowledge(letter.sale_id, std::slice::from_ref(&message))
             .await?;
-        let mut redis = self.redis.clone();
-        let _deleted: i64 = redis::cmd("XDEL")
-            .arg(self.stream.keys().dead_letters())
-            .arg(id)
-            .query_async(&mut redis)
-            .await?;
+        self.remove(id).await?;
         tracing::info!(dead_letter = id, order_id = %message.order_id, "dead letter retried");
         Ok(Retry::Saved)
+    }
+
+    /// Gives up the reservation of a dead letter: its units return to the sale
+    /// exactly once (the same return script as an expiry), its queued entry and
+    /// the letter go.
+    pub async fn release(&self, id: &str) -> Result<Release, StoreError> {
+        let Some(letter) = self.find(id).await? else {
+            return Ok(Release::NoSuchLetter);
+        };
+        let message = match OrderMessage::from_fields(&letter.message_id, &letter.payload) {
+            Ok(message) => message,
+            Err(error) => {
+                return Ok(Release::Refused(format!(
+                    "its fields cannot be read, so its units cannot be told: {error}"
+                )))
+            }
+        };
+        if order_saved(&self.db, &message.order_id).await? {
+            return Ok(Release::Refused(
+                "its order was saved after all: cancel the order instead".into(),
+            ));
+        }
+        // A sale Redis has lost is rebuilt from Postgres, where this reservation
+        // never was: its units are back already.
+        self.stock
+            .give_back(
+                letter.sale_id,
+                &message.order_id,
+                message.user_id,
+                message.units,
+            )
+            .await?;
+        self.stream
+            .acknowledge(letter.sale_id, std::slice::from_ref(&message))
+            .await?;
+        self.remove(id).await?;
+        tracing::info!(dead_letter = id, order_id = %message.order_id, "dead letter released");
+        Ok(Release::Released)
     }
 }

@@ -468,3 +468,61 @@ async fn persisted_messages_leave_the_stream_and_statements_are_bounded() {
     .unwrap();
     assert_eq!((statement.as_str(), lock.as_str()), ("5s", "2s"));
 }
+
+#[tokio::test]
+async fn releasing_a_dead_letter_puts_its_unit_back_on_sale_exactly_once() {
+    let app = app_without_workers().await;
+    let sale = app.create_sale(&sale_starting_in(-1_000, 1)).await;
+    win(&app, sale.id, 1).await;
+    // The buyer is gone from Postgres: the order can never be stored.
+    sqlx::query("delete from users where username = 'shopper0'")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let worker = consumer(&app, "w", Duration::ZERO);
+    let mut own = worker.dedicated_connection().await.unwrap();
+    assert_eq!(
+        worker
+            .read_once(&mut own, &[sale.id])
+            .await
+            .unwrap()
+            .dead_lettered,
+        1
+    );
+    assert_eq!(app.books(sale.id).await.stock_left, 0);
+
+    let admin = app.admin().await;
+    let letters: Vec<app::api::DeadLetter> = admin
+        .get("/api/admin/dead-letters")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let release = format!("/api/admin/dead-letters/{}/release", letters[0].id);
+    assert_eq!(
+        admin.post(&release, serde_json::json!({})).await.status(),
+        200
+    );
+    assert_eq!(
+        admin.post(&release, serde_json::json!({})).await.status(),
+        404,
+        "a letter is released once"
+    );
+    let books = app.books(sale.id).await;
+    assert_eq!(
+        (
+            books.stock_left,
+            books.queued_units,
+            books.buyer_units,
+            books.drift
+        ),
+        (1, 0, 0, 0),
+        "the unit is back on sale, nothing is queued or held"
+    );
+    let next = app.register("next").await;
+    assert_eq!(
+        next.buy(sale.id).await.0,
+        202,
+        "and someone else can buy it"
+    );
+}

@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::api::{DeadLetter, DeadLetterRetried};
+use crate::api::DeadLetter;
 use crate::client::{self, Remote};
 
 /// The dead-letter list.
@@ -20,16 +20,17 @@ pub fn DeadLetters() -> impl IntoView {
         });
     };
     Effect::new(move |_| reload());
-    let retry = move |id: String| {
+    // Retry (`retry`: saved) or release (`release`: units back on sale) a letter.
+    let act = move |id: String, action: &'static str, done: &'static str| {
         client::spawn(async move {
-            match client::post::<_, DeadLetterRetried>(
-                &format!("/api/admin/dead-letters/{id}/retry"),
+            match client::post::<_, serde_json::Value>(
+                &format!("/api/admin/dead-letters/{id}/{action}"),
                 &(),
             )
             .await
             {
                 Ok(reply) => match reply.body {
-                    Ok(_) => message.set(Some(format!("{id}: saved."))),
+                    Ok(_) => message.set(Some(format!("{id}: {done}"))),
                     Err(error) => message.set(Some(format!("{id}: {}", error.message))),
                 },
                 Err(_) => message.set(Some("The connection failed. Try again.".into())),
@@ -64,7 +65,15 @@ pub fn DeadLetters() -> impl IntoView {
                                 </p>
                                 <p class="error">{letter.last_error.clone()}</p>
                                 <pre>{payload}</pre>
-                                <button on:click=move |_| retry(id.clone())>"Retry"</button>
+                                <button on:click={
+                                    let id = id.clone();
+                                    move |_| act(id.clone(), "retry", "saved.")
+                                }>"Retry"</button>
+                                " "
+                                <button class="danger" title="Give up this reservation: its units go back on sale"
+                                    on:click=move |_| act(id.clone(), "release", "released; its units are back on sale.")>
+                                    "Release"
+                                </button>
                             </li>
                         }
                     }).collect_view()}
