@@ -10,9 +10,14 @@ use server::http::state::AppState;
 use server::sales::catalog::Catalog;
 use server::sales::new_sale::NewSale;
 use server::startup::Application;
-use sqlx::{Connection, PgConnection};
 use std::sync::Arc;
 use tokio::sync::oneshot;
+
+mod scratch;
+mod shopper;
+
+pub use scratch::{log_in_users, Scratch};
+pub use shopper::Shopper;
 
 /// The API error code of an error body (`Unknown` when there is none).
 pub fn error_code(body: &serde_json::Value) -> app::api::ErrorCode {
@@ -56,7 +61,7 @@ pub struct TestApp {
     pub db: sqlx::PgPool,
     pub redis_prefix: String,
     state: AppState,
-    database: String,
+    scratch: Scratch,
     stop: Option<oneshot::Sender<()>>,
 }
 
@@ -145,32 +150,9 @@ impl TestApp {
             .bulk_create(prefix, count, password)
             .await
             .expect("users created");
-        let users = sqlx::query_as::<_, (i64, String, chrono::DateTime<chrono::Utc>)>(
-            "select id, username, created_at from users where username like $1 || '%' order by id",
-        )
-        .bind(prefix)
-        .fetch_all(&self.db)
-        .await
-        .expect("users listed");
-        let mut sessions = Vec::with_capacity(users.len());
-        for (user_id, username, created_at) in users {
-            let token = self
-                .state
-                .sessions
-                .create(&server::accounts::sessions::Session {
-                    user_id,
-                    username,
-                    is_admin: false,
-                    account_created_ms: created_at.timestamp_millis(),
-                })
-                .await
-                .expect("session created");
-            sessions.push((
-                user_id,
-                format!("{}={token}", server::accounts::sessions::COOKIE),
-            ));
-        }
-        sessions
+        log_in_users(&self.db, &self.state.sessions, prefix)
+            .await
+            .expect("shoppers logged in")
     }
 
     /// Waits (up to 15 s) until no reservation of `sale_id` waits for the consumer.
@@ -213,104 +195,13 @@ impl TestApp {
     }
 }
 
-/// A logged-in shopper (or admin) with its own cookie jar.
-pub struct Shopper {
-    pub client: reqwest::Client,
-    base: String,
-    pub user_id: i64,
-}
-
-impl Shopper {
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.client
-            .get(self.url(path))
-            .send()
-            .await
-            .expect("server answers")
-    }
-
-    pub async fn post(&self, path: &str, body: serde_json::Value) -> reqwest::Response {
-        self.client
-            .post(self.url(path))
-            .json(&body)
-            .send()
-            .await
-            .expect("server answers")
-    }
-
-    /// `POST /api/orders/{order_id}/{action}` (`pay` or `cancel`).
-    pub async fn order_action(&self, order_id: &str, action: &str) -> reqwest::Response {
-        self.post(
-            &format!("/api/orders/{order_id}/{action}"),
-            serde_json::json!({}),
-        )
-        .await
-    }
-
-    /// Asks for a ticket of a `none`-CAPTCHA sale; returns the raw response.
-    pub async fn ticket(&self, sale_id: i64) -> reqwest::Response {
-        self.post(
-            &format!("/api/sales/{sale_id}/ticket"),
-            serde_json::json!({ "captcha_id": "", "answer": "" }),
-        )
-        .await
-    }
-
-    /// Buys with a correctly signed ticket made by the server's own signer,
-    /// skipping the ticket endpoint's checks: what only the reserve refuses.
-    pub async fn buy_with_signed_ticket(&self, app: &TestApp, sale_id: i64) -> reqwest::Response {
-        let ticket =
-            app.state()
-                .tickets
-                .issue(sale_id, self.user_id, server::clock::now_ms() + 60_000);
-        self.post(
-            &format!("/api/sales/{sale_id}/buy/{ticket}"),
-            serde_json::json!({}),
-        )
-        .await
-    }
-
-    /// Tries to buy for up to a second (a returned unit takes a moment to clear
-    /// the sold-out flag everywhere); returns the last status.
-    pub async fn buy_until_won(&self, sale_id: i64) -> u16 {
-        let mut status = 0;
-        for _ in 0..50 {
-            status = self.buy(sale_id).await.0;
-            if status == 202 {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
-        status
-    }
-
-    /// Ticket then buy; returns the buy's status and body (or the ticket's, if
-    /// the ticket was refused).
-    pub async fn buy(&self, sale_id: i64) -> (u16, serde_json::Value) {
-        let ticket = self.ticket(sale_id).await;
-        if ticket.status() != 200 {
-            let status = ticket.status().as_u16();
-            return (status, ticket.json().await.unwrap_or_default());
-        }
-        let grant: app::api::TicketGrant = ticket.json().await.expect("a ticket");
-        let response = self.post(&grant.buy_path, serde_json::json!({})).await;
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or_default())
-    }
-}
-
 impl Drop for TestApp {
     fn drop(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
         // Clean up on a thread of its own: `Drop` cannot await.
-        let database = self.database.clone();
-        let prefix = self.redis_prefix.clone();
+        let scratch = self.scratch.clone();
         let _ = std::thread::spawn(move || {
             let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -318,35 +209,9 @@ impl Drop for TestApp {
             else {
                 return;
             };
-            runtime.block_on(async move {
-                if let Ok(mut admin) = PgConnection::connect(&admin_database_url()).await {
-                    let _ = sqlx::query(&format!(
-                        "drop database if exists \"{database}\" with (force)"
-                    ))
-                    .execute(&mut admin)
-                    .await;
-                }
-                delete_keys(&prefix).await;
-            });
+            runtime.block_on(scratch.drop_all());
         })
         .join();
-    }
-}
-
-async fn delete_keys(prefix: &str) {
-    let Ok(client) = redis::Client::open(redis_url()) else {
-        return;
-    };
-    let Ok(mut redis) = client.get_multiplexed_async_connection().await else {
-        return;
-    };
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{prefix}*"))
-        .query_async(&mut redis)
-        .await
-        .unwrap_or_default();
-    if !keys.is_empty() {
-        let _: Result<(), _> = redis::cmd("DEL").arg(&keys).query_async(&mut redis).await;
     }
 }
 
@@ -395,18 +260,10 @@ pub async fn spawn_app_with_clock(
     customise: impl FnOnce(Config) -> Config,
     clock: Arc<dyn Clock>,
 ) -> TestApp {
-    let id = uuid::Uuid::new_v4().simple().to_string();
-    let database = format!("fs_test_{id}");
-    // The hash tag keeps a test's keys in one slot even on a Redis Cluster.
-    let redis_prefix = format!("t{{{}}}:", &id[..12]);
-    let mut admin = PgConnection::connect(&admin_database_url())
+    let scratch = Scratch::create("fs_test")
         .await
-        .expect("Postgres answers: run scripts/test, which starts it");
-    sqlx::query(&format!("create database \"{database}\""))
-        .execute(&mut admin)
-        .await
-        .expect("the test database is created");
-    let config = customise(test_config(&database, &redis_prefix));
+        .expect("a scratch database (Postgres answers: run scripts/test, which starts it)");
+    let config = customise(test_config(&scratch.database, &scratch.redis_prefix));
     let application = Application::build_with_clock(config, clock)
         .await
         .expect("the application starts");
@@ -426,9 +283,9 @@ pub async fn spawn_app_with_clock(
             .expect("a client"),
         catalog,
         db,
-        redis_prefix,
+        redis_prefix: scratch.redis_prefix.clone(),
         state,
-        database,
+        scratch,
         stop: Some(stop),
     }
 }

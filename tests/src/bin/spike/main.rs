@@ -12,6 +12,7 @@ mod args;
 mod check;
 mod load;
 mod naive;
+mod process;
 mod report;
 mod rig;
 mod shopper;

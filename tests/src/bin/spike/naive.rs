@@ -6,6 +6,7 @@
 //! It gets the same HTTP stack (axum, one process) and the same pool size as the
 //! server, and is spared the session lookup and the CAPTCHA.
 
+use app::api::{ErrorBody, ErrorCode};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -64,15 +65,25 @@ fn answer(status: StatusCode, body: Value) -> (StatusCode, Json<Value>) {
     (status, Json(body))
 }
 
+/// A refusal in the API's own error body.
+fn refused(status: StatusCode, error: ErrorCode, message: &str) -> (StatusCode, Json<Value>) {
+    let body = ErrorBody {
+        error,
+        message: message.to_owned(),
+    };
+    answer(status, json!(body))
+}
+
 async fn buy(
     State(db): State<PgPool>,
     Path(sale_id): Path<i64>,
     Json(attempt): Json<Attempt>,
 ) -> (StatusCode, Json<Value>) {
     let failed = |error: sqlx::Error| {
-        answer(
+        refused(
             StatusCode::INTERNAL_SERVER_ERROR,
-            json!({ "error": "internal", "message": error.to_string() }),
+            ErrorCode::Unavailable,
+            &error.to_string(),
         )
     };
     let result = async {
@@ -109,13 +120,15 @@ async fn buy(
             StatusCode::ACCEPTED,
             json!({ "order_id": order_id, "status": "pending_payment" }),
         ),
-        Ok(Some(Err(()))) => answer(
+        Ok(Some(Err(()))) => refused(
             StatusCode::CONFLICT,
-            json!({ "error": "limit_reached", "message": "one per shopper" }),
+            ErrorCode::LimitReached,
+            "one per shopper",
         ),
-        Ok(None) => answer(
+        Ok(None) => refused(
             StatusCode::GONE,
-            json!({ "error": "sold_out", "message": "every unit has been sold" }),
+            ErrorCode::SoldOut,
+            "every unit has been sold",
         ),
         Err(error) => failed(error),
     }

@@ -5,7 +5,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use app::api::CaptchaChallenge;
+use app::api::{
+    BuyAccepted, CaptchaChallenge, ErrorBody, ErrorCode, Order, OrderStatus, TicketGrant,
+    TicketRequest,
+};
 use serde_json::Value;
 
 use crate::load::{Counters, Pacer, Recorder, Step};
@@ -55,6 +58,11 @@ struct Answer {
 }
 
 impl Answer {
+    /// The body as the API type of a successful answer.
+    fn parsed<T: serde::de::DeserializeOwned>(&self) -> Option<T> {
+        serde_json::from_value(self.body.clone()).ok()
+    }
+
     fn cool_down(&self) -> Duration {
         self.retry_after
             .map(Duration::from_secs)
@@ -112,7 +120,9 @@ impl Context {
                 code: if (200..300).contains(&status) {
                     "ok".to_owned()
                 } else {
-                    body["error"].as_str().unwrap_or("no_error_body").to_owned()
+                    serde_json::from_value::<ErrorBody>(body.clone())
+                        .map_or("no_error_body", |error| error.error.as_str())
+                        .to_owned()
                 },
                 body,
                 retry_after,
@@ -216,7 +226,11 @@ impl Context {
             Some(solution) => solution,
             None => return Next::Fail("a challenge the generator cannot solve".into()),
         };
-        let body = serde_json::json!({ "captcha_id": challenge.captcha_id, "answer": solution });
+        let body = serde_json::to_value(TicketRequest {
+            captcha_id: challenge.captcha_id,
+            answer: solution,
+        })
+        .expect("a ticket request is JSON");
         loop {
             let answer = self
                 .call(
@@ -229,8 +243,8 @@ impl Context {
                 )
                 .await;
             if answer.status == 200 {
-                return match answer.body["buy_path"].as_str() {
-                    Some(path) => Next::Go(path.to_owned()),
+                return match answer.parsed::<TicketGrant>() {
+                    Some(grant) => Next::Go(grant.buy_path),
                     None => Next::Fail("a ticket without a buy path".into()),
                 };
             }
@@ -265,16 +279,16 @@ impl Context {
                 )
                 .await;
             if answer.status == 202 {
-                return match answer.body["order_id"].as_str() {
-                    Some(order_id) => {
-                        outcome.orders.push(order_id.to_owned());
+                return match answer.parsed::<BuyAccepted>() {
+                    Some(accepted) => {
+                        outcome.orders.push(accepted.order_id);
                         Counters::bump(&self.recorder.counters.won);
                         Next::Go(())
                     }
                     None => Next::Fail("a 202 without an order id".into()),
                 };
             }
-            if answer.status == 403 && answer.code == "bad_ticket" {
+            if answer.status == 403 && answer.code == ErrorCode::BadTicket.as_str() {
                 return Next::Restart;
             }
             match self.common::<()>(&answer) {
@@ -314,11 +328,12 @@ impl Context {
                         None,
                     )
                     .await;
-                match answer.body["status"].as_str() {
-                    Some("queued") | None if Instant::now() < deadline => {
+                let status = answer.parsed::<Order>().map(|order| order.status);
+                match status {
+                    Some(OrderStatus::Queued) | None if Instant::now() < deadline => {
                         wait = (wait * 2).min(Duration::from_secs(4));
                     }
-                    Some("queued") | None => break false,
+                    Some(OrderStatus::Queued) | None => break false,
                     Some(_) => break true,
                 }
             };
@@ -372,7 +387,13 @@ impl Context {
         match answer.status {
             200 => {}
             202 => {
-                outcome.orders.push(answer.body["order_id"].to_string());
+                // The naive baseline's order ids are numbers, ours are text.
+                let order_id = &answer.body["order_id"];
+                outcome.orders.push(
+                    order_id
+                        .as_str()
+                        .map_or_else(|| order_id.to_string(), String::from),
+                );
                 Counters::bump(&self.recorder.counters.won);
             }
             410 | 409 => Counters::bump(&self.recorder.counters.lost),
