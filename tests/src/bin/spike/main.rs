@@ -23,8 +23,8 @@ use std::time::{Duration, Instant};
 use args::{Command, Flow, Options, Target};
 use load::{Pacer, Progress, Recorder, Step};
 use report::{Report, Round};
-use rig::Rig;
-use shopper::{Context, Next, Outcome};
+use rig::{Rig, ShopperId};
+use shopper::{Context, Outcome};
 
 fn main() -> std::process::ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -120,6 +120,30 @@ fn context(
     })
 }
 
+/// One task per shopper, each given its arrival after `start` as the pacer
+/// spaces them, gathered in shopper order.
+async fn spawn_crowd<T, Visit, Fut>(
+    rig: &Rig,
+    context: &Arc<Context>,
+    start: Instant,
+    visit: Visit,
+) -> Result<Vec<T>, String>
+where
+    Visit: Fn(Arc<Context>, ShopperId, Instant) -> Fut,
+    Fut: std::future::Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    let tasks = rig
+        .shoppers
+        .iter()
+        .map(|shopper| {
+            let arrival = context.pacer.arrival(start, u64::from(shopper.index));
+            tokio::spawn(visit(context.clone(), shopper.clone(), arrival))
+        })
+        .collect();
+    gather(tasks).await
+}
+
 /// Waits for every task and keeps their answers in shopper order.
 async fn gather<T>(tasks: Vec<tokio::task::JoinHandle<T>>) -> Result<Vec<T>, String> {
     let mut answers = Vec::with_capacity(tasks.len());
@@ -141,22 +165,17 @@ async fn sale_round(rig: &Rig, options: &Options, number: usize) -> Result<Round
     let context = context(rig, options, sale.id, &rig.base_url, start);
     let rows = check::RowWatch::start(rig.db.clone(), sale.id, start);
     let progress = Progress::start(format!("[spike {number}]"), context.recorder.clone());
-    let outcomes = match options.flow {
-        Flow::Full => {
-            let tasks = rig
-                .shoppers
-                .iter()
-                .map(|shopper| {
-                    let context = context.clone();
-                    let shopper = shopper.clone();
-                    let arrival = context.pacer.arrival(start, u64::from(shopper.index));
-                    tokio::spawn(async move { context.shop(&shopper, arrival).await })
-                })
-                .collect();
-            gather(tasks).await?
-        }
-        Flow::Burst => burst(rig, &context, start).await?,
-    };
+    let outcomes =
+        match options.flow {
+            Flow::Full => spawn_crowd(
+                rig,
+                &context,
+                start,
+                |context, shopper, arrival| async move { context.shop(&shopper, arrival).await },
+            )
+            .await?,
+            Flow::Burst => burst(rig, &context, start).await?,
+        };
     drop(progress);
     let won: usize = outcomes.iter().map(|outcome| outcome.orders.len()).sum();
     let persisted_at = rows.until(won).await?;
@@ -183,66 +202,21 @@ fn persist_lag(recorder: &Recorder, persisted_at: Duration) -> Option<f64> {
 
 /// Tickets for everyone first, then every buy in one wave: the buy path alone.
 async fn burst(rig: &Rig, context: &Arc<Context>, start: Instant) -> Result<Vec<Outcome>, String> {
-    let tickets = rig
-        .shoppers
-        .iter()
-        .map(|shopper| {
-            let context = context.clone();
-            let shopper = shopper.clone();
-            tokio::spawn(async move {
-                tokio::time::sleep_until(start.into()).await;
-                loop {
-                    match context.ticket(&shopper).await {
-                        Next::Go(path) => return Ok(path),
-                        Next::Restart | Next::Again(_) => continue,
-                        Next::Done(code) => return Err(code),
-                        Next::Fail(failure) => return Err(failure),
-                    }
-                }
-            })
-        })
-        .collect();
-    let paths = gather(tickets).await?;
+    let paths = spawn_crowd(rig, context, start, |context, shopper, _| async move {
+        tokio::time::sleep_until(start.into()).await;
+        context.ticket_path(&shopper).await
+    })
+    .await?;
+    let paths = Arc::new(paths);
     let wave = Instant::now() + Duration::from_millis(100);
-    let tasks = rig
-        .shoppers
-        .iter()
-        .zip(paths)
-        .map(|(shopper, path)| {
-            let context = context.clone();
-            let shopper = shopper.clone();
-            let arrival = context.pacer.arrival(wave, u64::from(shopper.index));
-            tokio::spawn(async move {
-                let mut outcome = Outcome::default();
-                let path = match path {
-                    Ok(path) => path,
-                    Err(failure) => {
-                        outcome.failure = Some(format!("no ticket: {failure}"));
-                        return outcome;
-                    }
-                };
-                tokio::time::sleep_until(arrival.into()).await;
-                let mut wanted = arrival;
-                let last = loop {
-                    match context.buy(&shopper, &path, wanted, &mut outcome).await {
-                        Next::Go(()) if (outcome.orders.len() as i32) < context.limit => {
-                            wanted = Instant::now();
-                        }
-                        Next::Go(()) => break "won".to_owned(),
-                        Next::Done(code) => break code,
-                        Next::Restart => break "ticket_expired".to_owned(),
-                        Next::Again(_) => {}
-                        Next::Fail(failure) => {
-                            outcome.failure = Some(failure);
-                            return outcome;
-                        }
-                    }
-                };
-                context.finish(&shopper, outcome, last).await
-            })
-        })
-        .collect();
-    gather(tasks).await
+    spawn_crowd(rig, context, wave, move |context, shopper, arrival| {
+        let paths = paths.clone();
+        async move {
+            let path = paths[shopper.index as usize].clone();
+            context.burst_buy(&shopper, path, arrival).await
+        }
+    })
+    .await
 }
 
 /// The same crowd and pacing on a trivial endpoint or on the naive baseline.
@@ -261,17 +235,16 @@ async fn single_round(rig: &Rig, options: &Options, number: usize) -> Result<Rou
         format!("[{} {number}]", step.name()),
         context.recorder.clone(),
     );
-    let tasks = rig
-        .shoppers
-        .iter()
-        .map(|shopper| {
-            let context = context.clone();
-            let shopper = shopper.clone();
-            let arrival = context.pacer.arrival(start, u64::from(shopper.index));
-            tokio::spawn(async move { context.single(step, &shopper, arrival).await })
-        })
-        .collect();
-    let outcomes = gather(tasks).await?;
+    let outcomes =
+        spawn_crowd(
+            rig,
+            &context,
+            start,
+            move |context, shopper, arrival| async move {
+                context.single(step, &shopper, arrival).await
+            },
+        )
+        .await?;
     drop(progress);
     let summary = context.recorder.summary();
     let (books, broken, memory) = if step == Step::NaiveBuy {

@@ -300,6 +300,54 @@ impl Context {
         }
     }
 
+    /// A ticket for the burst flow, asked for until one comes or the sale says no.
+    pub async fn ticket_path(&self, shopper: &ShopperId) -> Result<String, String> {
+        loop {
+            match self.ticket(shopper).await {
+                Next::Go(path) => return Ok(path),
+                Next::Restart | Next::Again(_) => continue,
+                Next::Done(code) => return Err(code),
+                Next::Fail(failure) => return Err(failure),
+            }
+        }
+    }
+
+    /// The burst flow's buy: at `arrival`, on the ticket fetched before the wave,
+    /// until the limit is won or the sale says no; then the order is finished.
+    pub async fn burst_buy(
+        &self,
+        shopper: &ShopperId,
+        path: Result<String, String>,
+        arrival: Instant,
+    ) -> Outcome {
+        let mut outcome = Outcome::default();
+        let path = match path {
+            Ok(path) => path,
+            Err(failure) => {
+                outcome.failure = Some(format!("no ticket: {failure}"));
+                return outcome;
+            }
+        };
+        tokio::time::sleep_until(arrival.into()).await;
+        let mut wanted = arrival;
+        let last = loop {
+            match self.buy(shopper, &path, wanted, &mut outcome).await {
+                Next::Go(()) if (outcome.orders.len() as i32) < self.limit => {
+                    wanted = Instant::now();
+                }
+                Next::Go(()) => break "won".to_owned(),
+                Next::Done(code) => break code,
+                Next::Restart => break "ticket_expired".to_owned(),
+                Next::Again(_) => {}
+                Next::Fail(failure) => {
+                    outcome.failure = Some(failure);
+                    return outcome;
+                }
+            }
+        };
+        self.finish(shopper, outcome, last).await
+    }
+
     fn fail(&self, mut outcome: Outcome, failure: String) -> Outcome {
         outcome.failure = Some(failure);
         outcome
