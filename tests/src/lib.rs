@@ -185,6 +185,17 @@ impl TestApp {
             .expect("reconcile runs")
     }
 
+    /// The dead letters, as an admin lists them.
+    pub async fn dead_letters(&self) -> Vec<app::api::DeadLetter> {
+        self.admin()
+            .await
+            .get("/api/admin/dead-letters")
+            .await
+            .json()
+            .await
+            .expect("dead letters listed")
+    }
+
     /// `(order id, user id, status)` of every order row of a sale.
     pub async fn order_rows(&self, sale_id: i64) -> Vec<(String, i64, String)> {
         sqlx::query_as("select id, user_id, status from orders where sale_id = $1 order by id")

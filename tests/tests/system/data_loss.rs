@@ -78,14 +78,7 @@ async fn a_sale_redis_lost_is_rebuilt_from_postgres_and_sells_exactly_the_rest()
         (books.stock_left, books.pending_units, books.drift),
         (0, 5, 0)
     );
-    let letters: Vec<app::api::DeadLetter> = app
-        .admin()
-        .await
-        .get("/api/admin/dead-letters")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let letters = app.dead_letters().await;
     assert!(letters.is_empty(), "{letters:?}");
 }
 

@@ -211,13 +211,6 @@ async fn a_sale_keeps_selling_while_postgres_is_away_and_the_books_balance_after
     assert_eq!(app.order_rows(sale.id).await.len(), 2);
     let books = app.books(sale.id).await;
     assert_eq!((books.stock_left, books.drift), (3, 0));
-    let letters: Vec<app::api::DeadLetter> = app
-        .admin()
-        .await
-        .get("/api/admin/dead-letters")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let letters = app.dead_letters().await;
     assert!(letters.is_empty(), "{letters:?}");
 }

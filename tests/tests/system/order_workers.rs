@@ -46,6 +46,19 @@ async fn win(app: &TestApp, sale_id: i64, count: usize) -> Vec<String> {
     orders
 }
 
+/// Every one of `orders` is a row, nothing waits in Redis, the books balance.
+async fn assert_every_order_landed(app: &TestApp, sale_id: i64, orders: &[String]) {
+    let rows = app.order_rows(sale_id).await;
+    for order in orders {
+        assert!(
+            rows.iter().any(|(id, _, _)| id == order),
+            "order {order} lost"
+        );
+    }
+    let books = app.books(sale_id).await;
+    assert_eq!((books.queued_units, books.drift), (0, 0));
+}
+
 #[tokio::test]
 async fn a_message_delivered_twice_makes_one_order() {
     let app = app_without_workers().await;
@@ -115,16 +128,8 @@ async fn messages_of_a_dead_worker_are_reclaimed_by_another_without_loss_or_doub
         "nothing left pending"
     );
 
-    let rows = app.order_rows(sale.id).await;
-    assert_eq!(rows.len(), 6);
-    for order in &orders {
-        assert!(
-            rows.iter().any(|(id, _, _)| id == order),
-            "order {order} lost"
-        );
-    }
-    let books = app.books(sale.id).await;
-    assert_eq!((books.queued_units, books.drift), (0, 0));
+    assert_eq!(app.order_rows(sale.id).await.len(), 6);
+    assert_every_order_landed(&app, sale.id, &orders).await;
 }
 
 #[tokio::test]
@@ -375,14 +380,7 @@ async fn another_order_under_the_same_buyer_and_sequence_is_kept_as_a_dead_lette
         rows.iter().all(|(id, _, _)| *id != order),
         "no row claims the new order"
     );
-    let letters: Vec<app::api::DeadLetter> = app
-        .admin()
-        .await
-        .get("/api/admin/dead-letters")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let letters = app.dead_letters().await;
     assert_eq!(letters.len(), 1);
     assert_eq!(letters[0].payload["order_id"], order);
     assert!(
@@ -430,15 +428,7 @@ async fn while_postgres_is_away_orders_wait_without_dead_letters_and_persist_aft
     // Postgres is back (a worker that reaches it): every order lands.
     let worker = consumer(&app, "back", Duration::ZERO);
     assert_eq!(worker.reclaim_once(sale.id).await.unwrap().persisted, 3);
-    let rows = app.order_rows(sale.id).await;
-    for order in &orders {
-        assert!(
-            rows.iter().any(|(id, _, _)| id == order),
-            "order {order} lost"
-        );
-    }
-    let books = app.books(sale.id).await;
-    assert_eq!((books.queued_units, books.drift), (0, 0));
+    assert_every_order_landed(&app, sale.id, &orders).await;
 }
 
 #[tokio::test]
