@@ -18,7 +18,6 @@ use sqlx::PgPool;
 use super::error::ApiError;
 use super::extract::{AdminUser, ApiJson};
 use super::state::AppState;
-use crate::clock::Clock;
 use crate::metrics::Metrics;
 use crate::orders::book::OrderBook;
 use crate::orders::dead_letters::{DeadLetters, Release, Retry};
@@ -90,12 +89,11 @@ async fn show(
 /// `PATCH /api/admin/sales/{id}`: stock, times and limit only before the start.
 async fn edit(
     State(catalog): State<Catalog>,
-    State(clock): State<Arc<dyn Clock>>,
     AdminUser(_admin): AdminUser,
     id: SaleId,
     ApiJson(patch): ApiJson<SalePatch>,
 ) -> Result<Json<Sale>, ApiError> {
-    match catalog.edit(id.get(), patch, clock.now_ms()).await {
+    match catalog.edit(id.get(), patch).await {
         Ok(sale) => Ok(Json(sale)),
         Err(EditError::NotFound) => Err(ApiError::not_found("sale")),
         Err(EditError::Invalid(message)) => Err(ApiError::invalid(message)),

@@ -16,7 +16,7 @@ use super::cache::SaleCache;
 use super::new_sale::{changes_rules, edited, NewSale};
 use super::rebuild::SaleRebuild;
 use super::records::SaleRecords;
-use super::stock::SaleStock;
+use super::stock::{Loaded, SaleStock};
 use crate::clock::Clock;
 use crate::store::StoreError;
 
@@ -161,24 +161,34 @@ impl Catalog {
     }
 
     /// Applies an admin's edit. Stock, times and the limit change only before the
-    /// start (the reserve relies on them); the rest any time.
-    pub async fn edit(&self, id: i64, patch: SalePatch, now_ms: i64) -> Result<Sale, EditError> {
-        let current = self.records.find(id).await?.ok_or(EditError::NotFound)?;
-        let started = now_ms >= current.starts_at_ms;
-        if started && changes_rules(&patch) {
-            return Err(EditError::AlreadyStarted);
-        }
-        let new = NewSale::parse(edited(current, patch)).map_err(EditError::Invalid)?;
-        let sale = self
-            .records
-            .update(id, &new)
+    /// start (the reserve relies on them), judged by Redis on its own clock and
+    /// by whether anyone has reserved; the rest any time. The sale's row stays
+    /// locked until Redis has agreed, so two edits take turns and a refused one
+    /// leaves Postgres as it was.
+    pub async fn edit(&self, id: i64, patch: SalePatch) -> Result<Sale, EditError> {
+        let mut tx = self.records.begin().await?;
+        let current = SaleRecords::find_for_update(&mut tx, id)
             .await?
             .ok_or(EditError::NotFound)?;
-        if started {
+        let rules = changes_rules(&patch);
+        let new = NewSale::parse(edited(current.clone(), patch)).map_err(EditError::Invalid)?;
+        let sale = SaleRecords::update(&mut tx, id, &new)
+            .await?
+            .ok_or(EditError::NotFound)?;
+        if rules {
+            let mut loaded = self.stock.load_unstarted(&sale).await?;
+            if loaded == Loaded::Missing {
+                self.rebuild.rebuild(&current).await?;
+                loaded = self.stock.load_unstarted(&sale).await?;
+            }
+            if loaded != Loaded::Loaded {
+                // Dropping the transaction leaves Postgres as it was.
+                return Err(EditError::AlreadyStarted);
+            }
+        }
+        tx.commit().await.map_err(StoreError::from)?;
+        if !rules {
             self.stock.load_rules(&sale).await?;
-        } else {
-            // Nothing can have been sold yet: the whole (new) stock is on offer.
-            self.stock.load(&sale).await?;
         }
         self.cache.forget(id).await;
         Ok(sale)

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use app::api::{CaptchaKind, Sale};
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 
 use super::new_sale::NewSale;
 use crate::store::StoreError;
@@ -167,8 +167,36 @@ impl SaleRecords {
         Sale::try_from(row)
     }
 
+    /// Starts a transaction (an edit holds its sale's row until Redis agreed).
+    pub async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, StoreError> {
+        Ok(self.db.begin().await?)
+    }
+
+    /// One sale, its row locked until `connection`'s transaction ends, so two
+    /// edits of a sale take turns.
+    pub async fn find_for_update(
+        connection: &mut PgConnection,
+        id: i64,
+    ) -> Result<Option<Sale>, StoreError> {
+        let row = sqlx::query_as!(
+            SaleRow,
+            r#"select id, title, description, image_url, price_cents, list_price_cents, stock,
+                      per_user_limit, starts_at, ends_at, payment_window_secs, captcha,
+                      min_account_age_days, paused
+               from sales where id = $1 for update"#,
+            id
+        )
+        .fetch_optional(connection)
+        .await?;
+        row.map(Sale::try_from).transpose()
+    }
+
     /// Replaces every editable field of a sale; `None` if there is no such id.
-    pub async fn update(&self, id: i64, new: &NewSale) -> Result<Option<Sale>, StoreError> {
+    pub async fn update(
+        connection: &mut PgConnection,
+        id: i64,
+        new: &NewSale,
+    ) -> Result<Option<Sale>, StoreError> {
         let row = sqlx::query_as!(
             SaleRow,
             r#"update sales set title = $2, description = $3, image_url = $4, price_cents = $5,
@@ -192,7 +220,7 @@ impl SaleRecords {
             new.captcha.as_str(),
             new.min_account_age_days,
         )
-        .fetch_optional(&self.db)
+        .fetch_optional(connection)
         .await?;
         row.map(Sale::try_from).transpose()
     }

@@ -47,6 +47,16 @@ pub struct Holding {
     pub seq: i64,
 }
 
+/// What loading an edit did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Loaded {
+    Loaded,
+    /// The sale has started (Redis' clock) or someone reserved: nothing written.
+    Started,
+    /// Redis does not hold the sale: rebuild it, then try again.
+    Missing,
+}
+
 /// What returning an order's units did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Returned {
@@ -74,6 +84,7 @@ pub struct SaleStock {
     reserve: Arc<Script>,
     give_back: Arc<Script>,
     rebuild: Arc<Script>,
+    load: Arc<Script>,
 }
 
 impl SaleStock {
@@ -84,6 +95,7 @@ impl SaleStock {
             reserve: Arc::new(Script::new(include_str!("../../lua/reserve.lua"))),
             give_back: Arc::new(Script::new(include_str!("../../lua/return_units.lua"))),
             rebuild: Arc::new(Script::new(include_str!("../../lua/rebuild.lua"))),
+            load: Arc::new(Script::new(include_str!("../../lua/load.lua"))),
         }
     }
 
@@ -94,14 +106,41 @@ impl SaleStock {
     /// Loads a new sale: its whole stock, its rules, and its order stream's
     /// consumer group. Called before the sale starts (creation, edits).
     pub async fn load(&self, sale: &Sale) -> Result<(), StoreError> {
-        let mut redis = self.redis.clone();
-        let () = redis::cmd("SET")
-            .arg(self.keys.stock(sale.id))
-            .arg(sale.stock)
-            .query_async(&mut redis)
-            .await?;
-        self.load_rules(sale).await?;
+        self.run_load("new", sale).await?;
         self.ensure_group(sale.id).await
+    }
+
+    /// Loads the new stock and rules of an edited sale, unless it has started on
+    /// Redis' clock or anyone has reserved (`lua/load.lua`).
+    pub async fn load_unstarted(&self, sale: &Sale) -> Result<Loaded, StoreError> {
+        Ok(match self.run_load("edit", sale).await?.as_str() {
+            "ok" => Loaded::Loaded,
+            "started" => Loaded::Started,
+            "missing" => Loaded::Missing,
+            other => {
+                return Err(StoreError::Corrupt(format!(
+                    "the load script answered `{other}`"
+                )))
+            }
+        })
+    }
+
+    async fn run_load(&self, mode: &str, sale: &Sale) -> Result<String, StoreError> {
+        let rules = Self::rules(sale);
+        let mut invocation = self.load.prepare_invoke();
+        invocation
+            .key(self.keys.stock(sale.id))
+            .key(self.keys.meta(sale.id))
+            .key(self.keys.buyers(sale.id))
+            .key(self.keys.seqs(sale.id))
+            .arg(mode)
+            .arg(sale.stock)
+            .arg(rules.len());
+        for (field, value) in &rules {
+            invocation.arg(*field).arg(value);
+        }
+        let mut redis = self.redis.clone();
+        Ok(invocation.invoke_async(&mut redis).await?)
     }
 
     /// What the reserve script checks, as the fields of the sale's `meta` hash.

@@ -231,3 +231,32 @@ async fn stats_show_what_happened_and_no_drift() {
         .unwrap();
     assert_eq!(orders.len(), 2);
 }
+
+#[tokio::test]
+async fn an_instance_whose_clock_lags_cannot_change_stock_once_redis_says_the_sale_started() {
+    // This instance's clock is 5 s behind Redis' (the reserve's clock).
+    let clock = server::clock::ShiftedClock::default();
+    clock.advance(-5_000);
+    let app = systests::spawn_app_with_clock(|config| config, std::sync::Arc::new(clock)).await;
+    let admin = app.admin().await;
+    let sale = app.create_sale(&sale_starting_in(-1_000, 3)).await;
+    let edit = admin
+        .client
+        .patch(admin.url(&format!("/api/admin/sales/{}", sale.id)))
+        .json(&serde_json::json!({ "stock": 50 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(edit.status(), 409, "by Redis' clock the sale is live");
+    assert_eq!(
+        error_code(&edit.json::<serde_json::Value>().await.unwrap()),
+        ErrorCode::AlreadyStarted
+    );
+    let stored = app.catalog.sale(sale.id).await.unwrap().unwrap();
+    let books = app.books(sale.id).await;
+    assert_eq!(
+        (stored.stock, books.stock_left),
+        (3, 3),
+        "neither side changed"
+    );
+}
