@@ -19,6 +19,8 @@
 //! | `FLASHSALE_RATE_PER_IP` | `50:200` | the same per client address and sale |
 //! | `FLASHSALE_RATE_PER_SALE` | `20000:20000` | the same for all shoppers of a sale together |
 //! | `FLASHSALE_TRUST_FORWARDED_FOR` | `false` | take the client address from `X-Forwarded-For` (behind a proxy) |
+//! | `FLASHSALE_CLAIM_AFTER_MS` | `10000` | an order message un-acknowledged this long is taken over from its (crashed) worker |
+//! | `FLASHSALE_REQUEST_TIMEOUT_MS` | `10000` | a request still unanswered after this long gets 503 `unavailable` |
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -77,6 +79,8 @@ pub struct Config {
     /// Whether this process runs the background workers (consumer, sweeper).
     pub workers: bool,
     pub consumer: crate::orders::consumer::ConsumerSettings,
+    /// How long a request may take before it is answered 503 `unavailable`.
+    pub request_timeout: std::time::Duration,
     /// How often the expiry sweeper wakes.
     pub sweep_every: std::time::Duration,
     pub rate_limits: crate::guards::rate_limit::RateLimits,
@@ -187,7 +191,19 @@ impl Config {
             )?,
             pow_bits: parse_or(get("FLASHSALE_POW_BITS"), "FLASHSALE_POW_BITS", 18)?,
             workers: parse_or(get("FLASHSALE_WORKERS"), "FLASHSALE_WORKERS", true)?,
-            consumer: crate::orders::consumer::ConsumerSettings::default(),
+            consumer: crate::orders::consumer::ConsumerSettings {
+                min_idle: std::time::Duration::from_millis(parse_or(
+                    get("FLASHSALE_CLAIM_AFTER_MS"),
+                    "FLASHSALE_CLAIM_AFTER_MS",
+                    10_000,
+                )?),
+                ..Default::default()
+            },
+            request_timeout: std::time::Duration::from_millis(parse_or(
+                get("FLASHSALE_REQUEST_TIMEOUT_MS"),
+                "FLASHSALE_REQUEST_TIMEOUT_MS",
+                10_000,
+            )?),
             sweep_every: std::time::Duration::from_secs(1),
             rate_limits: {
                 let defaults = crate::guards::rate_limit::RateLimits::default();

@@ -96,6 +96,12 @@ impl RedisKeys {
         self.sale_key(sale_id, "def")
     }
 
+    /// The last known definition of a sale (JSON), kept a day for instances that
+    /// start while Postgres is away.
+    pub fn sale_known(&self, sale_id: i64) -> String {
+        self.sale_key(sale_id, "def-known")
+    }
+
     /// The lock one instance holds while it loads a sale from Postgres.
     pub fn sale_load_lock(&self, sale_id: i64) -> String {
         self.sale_key(sale_id, "def-lock")

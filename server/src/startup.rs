@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use axum::Router;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use sqlx::migrate::MigrateError;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tokio::net::TcpListener;
 
@@ -45,7 +46,7 @@ pub enum StartupError {
     #[error("cannot reach Postgres (check DATABASE_URL and that the server runs): {0}")]
     Postgres(#[source] sqlx::Error),
     #[error("cannot apply the database migrations: {0}")]
-    Migrations(#[from] sqlx::migrate::MigrateError),
+    Migrations(#[from] MigrateError),
     #[error("REDIS_URL is not usable: {0}")]
     Redis(#[from] redis::RedisError),
     #[error("cannot listen on {addr}: {source}")]
@@ -64,6 +65,8 @@ pub struct Application {
     redis_client: redis::Client,
     workers: bool,
     sweep_every: Duration,
+    /// Turns true once the migrations have run; the workers wait for it.
+    schema: tokio::sync::watch::Receiver<bool>,
 }
 
 impl Application {
@@ -90,13 +93,27 @@ impl Application {
             ("statement_timeout", STATEMENT_TIMEOUT),
             ("lock_timeout", LOCK_TIMEOUT),
         ]);
+        // Lazy: an instance starts while Postgres is away (the buy path needs no
+        // SQL) and connects when it returns.
         let db = PgPoolOptions::new()
             .max_connections(32)
             .acquire_timeout(Duration::from_secs(3))
-            .connect_with(options)
-            .await
-            .map_err(StartupError::Postgres)?;
-        sqlx::migrate!("../migrations").run(&db).await?;
+            .connect_lazy_with(options);
+        let (schema_ready, schema) = tokio::sync::watch::channel(false);
+        match migrate(&db).await {
+            Ok(()) => {
+                let _ = schema_ready.send(true);
+            }
+            Err(MigrateError::Execute(error)) if is_unreachable(&error) => {
+                tracing::warn!(
+                    error = %crate::store::error_chain(&error),
+                    "Postgres is unreachable: serving what Redis can; migrations and \
+                     workers start when it answers"
+                );
+                tokio::spawn(migrate_when_reachable(db.clone(), schema_ready));
+            }
+            Err(error) => return Err(error.into()),
+        }
 
         let redis_config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(1)))
@@ -153,7 +170,7 @@ impl Application {
             leptos: Arc::new(config.leptos.clone()),
             metrics: Arc::new(Metrics::new()),
         };
-        let router = crate::http::router(state.clone());
+        let router = crate::http::router(state.clone(), config.request_timeout);
         let addr = config.leptos.site_addr;
         let listener = TcpListener::bind(addr)
             .await
@@ -170,6 +187,7 @@ impl Application {
             redis_client,
             workers: config.workers,
             sweep_every: config.sweep_every,
+            schema,
         })
     }
 
@@ -202,15 +220,20 @@ impl Application {
             stopped.clone(),
         )));
         if self.workers {
-            tasks.push(tokio::spawn(
-                self.state.consumer.clone().run(stopped.clone()),
-            ));
-            tasks.push(tokio::spawn(
-                self.state
-                    .sweeper
-                    .clone()
-                    .run(self.sweep_every, stopped.clone()),
-            ));
+            let (consumer, sweeper) = (self.state.consumer.clone(), self.state.sweeper.clone());
+            let catalog = self.state.catalog.clone();
+            let (mut schema, mut stopping) = (self.schema.clone(), stopped.clone());
+            let sweep_every = self.sweep_every;
+            tasks.push(tokio::spawn(async move {
+                tokio::select! {
+                    ready = schema.wait_for(|ready| *ready) => if ready.is_err() { return },
+                    () = stopping.requested() => return,
+                }
+                let consuming = tokio::spawn(consumer.run(stopping.clone()));
+                let upkeep = tokio::spawn(catalog.run_upkeep(sweep_every, stopping.clone()));
+                sweeper.run(sweep_every, stopping).await;
+                let _ = tokio::join!(consuming, upkeep);
+            }));
         }
         let served = axum::serve(
             self.listener,
@@ -224,6 +247,51 @@ impl Application {
             let _ = task.await;
         }
         served
+    }
+}
+
+async fn migrate(db: &sqlx::PgPool) -> Result<(), MigrateError> {
+    sqlx::migrate!("../migrations").run(db).await
+}
+
+/// Whether a database error means Postgres could not be reached at all (as
+/// opposed to a migration it refused, or a wrong password).
+fn is_unreachable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::Tls(_) => true,
+        // 08: connection exceptions; 53: out of resources (too many
+        // connections); 57: shut down, crashed or starting up; 55000: the
+        // database is closed to connections (maintenance).
+        sqlx::Error::Database(error) => error.code().is_some_and(|code| {
+            code.starts_with("08")
+                || code.starts_with("53")
+                || code.starts_with("57")
+                || code == "55000"
+        }),
+        _ => false,
+    }
+}
+
+/// Retries the migrations every second until Postgres answers, then opens the
+/// gate the workers wait at.
+async fn migrate_when_reachable(db: sqlx::PgPool, ready: tokio::sync::watch::Sender<bool>) {
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        match migrate(&db).await {
+            Ok(()) => {
+                tracing::info!("Postgres answers: migrations applied, workers starting");
+                let _ = ready.send(true);
+                return;
+            }
+            Err(MigrateError::Execute(error)) if is_unreachable(&error) => {}
+            Err(error) => {
+                // Not an outage: say so loudly and keep trying (an operator may fix it).
+                tracing::error!(
+                    error = %crate::store::error_chain(&error),
+                    "cannot apply the database migrations"
+                );
+            }
+        }
     }
 }
 

@@ -13,6 +13,7 @@ use server::startup::Application;
 use std::sync::Arc;
 use tokio::sync::oneshot;
 
+pub mod private;
 mod scratch;
 mod shopper;
 
@@ -32,10 +33,14 @@ pub fn admin_database_url() -> String {
 
 /// The URL of database `name` on the server of [`admin_database_url`].
 pub fn database_url(name: &str) -> String {
-    let admin = admin_database_url();
-    let base = admin
+    database_url_on(&admin_database_url(), name)
+}
+
+/// The URL of database `name` on the server of `admin_url`.
+pub fn database_url_on(admin_url: &str, name: &str) -> String {
+    let base = admin_url
         .rsplit_once('/')
-        .map_or(admin.as_str(), |(base, _)| base);
+        .map_or(admin_url, |(base, _)| base);
     format!("{base}/{name}")
 }
 

@@ -4,7 +4,7 @@
 
 use sqlx::{Connection, PgConnection};
 
-use crate::{admin_database_url, database_url, redis_url};
+use crate::{admin_database_url, database_url_on, redis_url};
 
 /// Logs in every user whose name starts with `prefix` as a login would (a
 /// session in Redis) but without argon2, which thousands of shoppers cannot
@@ -53,14 +53,24 @@ pub struct Scratch {
     pub database_url: String,
     /// `<kind>{<id>}:`: the hash tag keeps the run's keys in one cluster slot.
     pub redis_prefix: String,
+    /// Where the database was made (a server's `postgres` database).
+    admin_url: String,
+    redis_url: String,
 }
 
 impl Scratch {
-    /// Creates an empty database `<kind>_<id>` and picks the prefix `<kind>{<id>}:`.
+    /// Creates an empty database `<kind>_<id>` and picks the prefix `<kind>{<id>}:`,
+    /// on the shared Postgres and Redis.
     pub async fn create(kind: &str) -> Result<Self, String> {
+        Self::create_on(kind, &admin_database_url(), &redis_url()).await
+    }
+
+    /// As [`Scratch::create`], on the Postgres of `admin_url` and the Redis of
+    /// `redis_url` (private servers of a drill).
+    pub async fn create_on(kind: &str, admin_url: &str, redis_url: &str) -> Result<Self, String> {
         let id = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
         let database = format!("{kind}_{id}");
-        let mut admin = PgConnection::connect(&admin_database_url())
+        let mut admin = PgConnection::connect(admin_url)
             .await
             .map_err(|error| format!("cannot reach Postgres (run scripts/test): {error}"))?;
         sqlx::query(&format!("create database \"{database}\""))
@@ -68,15 +78,17 @@ impl Scratch {
             .await
             .map_err(|error| format!("cannot create {database}: {error}"))?;
         Ok(Self {
-            database_url: database_url(&database),
+            database_url: database_url_on(admin_url, &database),
             redis_prefix: format!("{kind}{{{id}}}:"),
             database,
+            admin_url: admin_url.to_owned(),
+            redis_url: redis_url.to_owned(),
         })
     }
 
     /// Drops the database (closing its connections) and every key of the prefix.
     pub async fn drop_all(&self) {
-        if let Ok(mut admin) = PgConnection::connect(&admin_database_url()).await {
+        if let Ok(mut admin) = PgConnection::connect(&self.admin_url).await {
             let _ = sqlx::query(&format!(
                 "drop database if exists \"{}\" with (force)",
                 self.database
@@ -84,7 +96,7 @@ impl Scratch {
             .execute(&mut admin)
             .await;
         }
-        let Ok(client) = redis::Client::open(redis_url()) else {
+        let Ok(client) = redis::Client::open(self.redis_url.as_str()) else {
             return;
         };
         let Ok(mut redis) = client.get_multiplexed_async_connection().await else {

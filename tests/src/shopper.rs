@@ -11,6 +11,12 @@ pub struct Shopper {
 }
 
 impl Shopper {
+    /// The same shopper (session cookie and all) talking to another instance.
+    pub fn on(mut self, app: &TestApp) -> Self {
+        self.base = app.url("");
+        self
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }

@@ -175,6 +175,27 @@ pub async fn log_failures(request: Request, next: Next) -> Response {
     response
 }
 
+/// Middleware: a request still unanswered after `limit` is answered 503
+/// `unavailable` (with `Retry-After`) and its handler dropped, so a stuck
+/// dependency cannot hold connections and memory without end. A buy dropped this
+/// way is safe to retry: the same ticket returns the same order.
+pub async fn time_limit(limit: std::time::Duration, request: Request, next: Next) -> Response {
+    let route = request.uri().path().to_owned();
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::warn!(%route, limit_ms = limit.as_millis() as u64, "request timed out");
+            ApiError::retry_later(
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::Unavailable,
+                "the service took too long to answer, please retry",
+                1,
+            )
+            .into_response()
+        }
+    }
+}
+
 /// Any other `/api/...` path: a JSON 404, not the HTML page of the shop.
 pub async fn api_not_found() -> ApiError {
     ApiError::not_found("API endpoint")

@@ -41,8 +41,9 @@ use state::AppState;
 
 /// All routes: the JSON API, operations, static assets and the Leptos pages,
 /// inside the layers every request passes (outermost first): tracing, failure
-/// logging, metrics, the cross-site write guard, the sale-page cache.
-pub fn router(state: AppState) -> Router {
+/// logging, metrics, the time limit, the cross-site write guard, the sale-page
+/// cache.
+pub fn router(state: AppState, request_timeout: std::time::Duration) -> Router {
     let api = Router::new()
         .merge(health::router())
         .merge(sales::router())
@@ -54,6 +55,9 @@ pub fn router(state: AppState) -> Router {
     pages(api, &state)
         .layer(axum::middleware::from_fn(page_cache::cacheable_sale_pages))
         .layer(axum::middleware::from_fn(csrf::same_site_writes))
+        .layer(axum::middleware::from_fn(move |request, next| {
+            error::time_limit(request_timeout, request, next)
+        }))
         .layer(axum::middleware::from_fn_with_state(
             state.metrics.clone(),
             crate::metrics::track,

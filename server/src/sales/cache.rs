@@ -95,7 +95,11 @@ impl SaleCache {
             }
             Err(error) if error.is_outage() => {
                 self.outage.store(true, Ordering::Relaxed);
-                match self.last_known.get(&id).await {
+                let stale = match self.last_known.get(&id).await {
+                    Some(stale) => Some(stale),
+                    None => self.known_copy(id).await,
+                };
+                match stale {
                     Some(stale) => {
                         tracing::warn!(
                             sale_id = id,
@@ -109,6 +113,21 @@ impl SaleCache {
             }
             Err(error) => Err(error.into()),
         }
+    }
+
+    /// The copy of a sale kept in Redis for outages (written at every load and
+    /// change), for an instance that never read the sale itself: one started
+    /// while Postgres is down.
+    async fn known_copy(&self, id: i64) -> Option<Option<Sale>> {
+        let mut redis = self.redis.clone();
+        let json: Option<String> = redis::cmd("GET")
+            .arg(self.keys.sale_known(id))
+            .query_async(&mut redis)
+            .await
+            .ok()?;
+        let sale: Sale = serde_json::from_str(&json?).ok()?;
+        self.last_known.insert(id, Some(sale.clone())).await;
+        Some(Some(sale))
     }
 
     /// Loads a sale and keeps the copy for outages.
@@ -136,16 +155,31 @@ impl SaleCache {
         });
     }
 
-    /// Forgets the cached copies of a sale (after an edit): this instance's and
-    /// the shared one; other instances' copies age out within the TTL.
-    pub async fn forget(&self, id: i64) {
+    /// After a sale was created or changed: forgets the cached copies, this
+    /// instance's and the shared one (other instances' age out within the TTL),
+    /// and keeps the new one for outages.
+    pub async fn changed(&self, sale: &Sale) {
+        let id = sale.id;
         self.local.invalidate(&id).await;
+        self.last_known.insert(id, Some(sale.clone())).await;
         let mut redis = self.redis.clone();
-        let deleted: Result<i64, _> = redis::cmd("DEL")
-            .arg(self.keys.sale_cache(id))
-            .query_async(&mut redis)
-            .await;
-        if let Err(error) = deleted {
+        let written: Result<(), StoreError> = async {
+            redis::pipe()
+                .cmd("DEL")
+                .arg(self.keys.sale_cache(id))
+                .ignore()
+                .cmd("SET")
+                .arg(self.keys.sale_known(id))
+                .arg(serde_json::to_string(sale)?)
+                .arg("PX")
+                .arg(LAST_KNOWN_TTL.as_millis() as u64)
+                .ignore()
+                .query_async::<()>(&mut redis)
+                .await?;
+            Ok(())
+        }
+        .await;
+        if let Err(error) = written {
             tracing::warn!(
                 sale_id = id,
                 error = %crate::store::error_chain(&error),
@@ -176,13 +210,25 @@ impl SaleCache {
         if locked.is_some() {
             let loaded = self.records.find(id).await;
             if let Ok(sale) = &loaded {
-                let () = redis::cmd("SET")
+                let json = serde_json::to_string(sale)?;
+                let mut write = redis::pipe();
+                write
+                    .cmd("SET")
                     .arg(self.keys.sale_cache(id))
-                    .arg(serde_json::to_string(sale)?)
+                    .arg(&json)
                     .arg("PX")
                     .arg(CACHE_TTL.as_millis() as u64)
-                    .query_async(&mut redis)
-                    .await?;
+                    .ignore();
+                if sale.is_some() {
+                    write
+                        .cmd("SET")
+                        .arg(self.keys.sale_known(id))
+                        .arg(&json)
+                        .arg("PX")
+                        .arg(LAST_KNOWN_TTL.as_millis() as u64)
+                        .ignore();
+                }
+                write.query_async::<()>(&mut redis).await?;
             }
             let _released: i64 = self
                 .unlock

@@ -1,11 +1,10 @@
 //! `/healthz`, `/readyz` and `/metrics` as an operator and a load balancer see them.
 
 use app::api::ErrorCode;
-use std::process::Stdio;
 use std::time::Duration;
 
+use systests::private::{Persistence, PrivateRedis};
 use systests::{error_code, spawn_app, spawn_app_with};
-use tokio::process::{Child, Command};
 
 #[tokio::test]
 async fn healthz_answers_while_the_process_runs() {
@@ -24,58 +23,6 @@ async fn readyz_is_200_when_redis_and_postgres_answer() {
     assert_eq!(body["checks"]["postgres"], "ok");
 }
 
-/// A Redis server of this test's own, so stopping it disturbs no other test.
-struct OwnRedis {
-    child: Child,
-}
-
-impl OwnRedis {
-    async fn start(port: u16) -> Self {
-        let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("redis-server is installed (scripts/setup.sh installs it)");
-        let url = format!("redis://127.0.0.1:{port}");
-        for _ in 0..100 {
-            if let Ok(client) = redis::Client::open(url.as_str()) {
-                if let Ok(mut connection) = client.get_multiplexed_async_connection().await {
-                    if redis::cmd("PING")
-                        .query_async::<String>(&mut connection)
-                        .await
-                        .is_ok()
-                    {
-                        return Self { child };
-                    }
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("redis-server on port {port} did not start");
-    }
-
-    async fn stop(mut self) {
-        self.child.kill().await.expect("redis-server stops");
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|addr| addr.port())
-        .expect("a free port")
-}
-
 async fn readiness(app: &systests::TestApp) -> (u16, serde_json::Value) {
     let response = app.get("/readyz").await;
     let status = response.status().as_u16();
@@ -84,16 +31,17 @@ async fn readiness(app: &systests::TestApp) -> (u16, serde_json::Value) {
 
 #[tokio::test]
 async fn readyz_names_redis_while_redis_is_stopped_and_recovers_when_it_is_back() {
-    let port = free_port();
-    let redis = OwnRedis::start(port).await;
+    // A Redis of this test's own, so stopping it disturbs no other test.
+    let mut redis = PrivateRedis::start(Persistence::None).unwrap();
+    let url = redis.url();
     let app = spawn_app_with(|mut config| {
-        config.redis_url = server::config::Secret::new(format!("redis://127.0.0.1:{port}"));
+        config.redis_url = server::config::Secret::new(url);
         config
     })
     .await;
     assert_eq!(readiness(&app).await.0, 200);
 
-    redis.stop().await;
+    redis.kill();
     let (status, body) = readiness(&app).await;
     assert_eq!(status, 503, "not ready while Redis is down: {body}");
     assert_eq!(error_code(&body), ErrorCode::NotReady);
@@ -108,7 +56,7 @@ async fn readyz_names_redis_while_redis_is_stopped_and_recovers_when_it_is_back(
     // Liveness is not readiness: the process itself is fine.
     assert_eq!(app.get("/healthz").await.status(), 200);
 
-    let _redis = OwnRedis::start(port).await;
+    redis.restart().unwrap();
     let mut status = 0;
     for _ in 0..40 {
         status = readiness(&app).await.0;
@@ -213,4 +161,105 @@ async fn a_sale_keeps_selling_while_postgres_is_away_and_the_books_balance_after
     assert_eq!((books.stock_left, books.drift), (3, 0));
     let letters = app.dead_letters().await;
     assert!(letters.is_empty(), "{letters:?}");
+}
+
+#[tokio::test]
+async fn an_instance_starts_while_postgres_is_away_sells_and_catches_up_when_it_returns() {
+    let first = spawn_app().await;
+    let sale = first
+        .create_sale(&systests::sale_starting_in(-1_000, 5))
+        .await;
+    let carol = first.register("carol").await;
+    let database: String = sqlx::query_scalar("select current_database()")
+        .fetch_one(&first.db)
+        .await
+        .unwrap();
+    cut_off_postgres(&database, true).await;
+
+    // A second instance of the same deployment starts during the outage; it has
+    // never read the sale.
+    let (url, prefix) = (
+        systests::database_url(&database),
+        first.redis_prefix.clone(),
+    );
+    let second = spawn_app_with(move |mut config| {
+        config.database_url = server::config::Secret::new(url);
+        config.redis_prefix = prefix;
+        config.consumer.min_idle = Duration::from_millis(300);
+        config
+    })
+    .await;
+    let (code, body) = readiness(&second).await;
+    assert_eq!(code, 200, "it can sell, so it is ready: {body}");
+    assert_eq!(body["checks"]["postgres"], "down");
+    let status = second.get(&format!("/api/sales/{}/status", sale.id)).await;
+    assert_eq!(status.status(), 200, "the sale is known from Redis' copy");
+    let (code, body) = carol.on(&second).buy(sale.id).await;
+    assert_eq!(code, 202, "{body}");
+    let order_id = body["order_id"].as_str().unwrap().to_owned();
+
+    cut_off_postgres(&database, false).await;
+    // The second instance migrates, starts its workers and persists the order.
+    for _ in 0..100 {
+        if second
+            .order_rows(sale.id)
+            .await
+            .iter()
+            .any(|(id, _, _)| *id == order_id)
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let rows = second.order_rows(sale.id).await;
+    assert!(rows.iter().any(|(id, _, _)| *id == order_id), "{rows:?}");
+    let books = second.books(sale.id).await;
+    assert_eq!((books.stock_left, books.drift), (4, 0));
+}
+
+#[tokio::test]
+async fn a_buy_held_up_by_a_frozen_redis_is_answered_503_in_time_and_its_retry_gets_one_order() {
+    let redis = PrivateRedis::start(Persistence::None).unwrap();
+    let url = redis.url();
+    let app = spawn_app_with(move |mut config| {
+        config.redis_url = server::config::Secret::new(url);
+        config.request_timeout = Duration::from_millis(500);
+        config
+    })
+    .await;
+    let sale = app
+        .create_sale(&systests::sale_starting_in(-1_000, 5))
+        .await;
+    let alice = app.register("alice").await;
+    let grant: app::api::TicketGrant = alice.ticket(sale.id).await.json().await.unwrap();
+
+    // Redis stops answering (a stuck primary) for 3 s under the buy.
+    redis.freeze();
+    let thaw = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        redis.thaw();
+        redis
+    });
+    let started = std::time::Instant::now();
+    let response = alice.post(&grant.buy_path, serde_json::json!({})).await;
+    let waited = started.elapsed();
+    assert_eq!(response.status(), 503, "answered at the time limit");
+    assert!(response.headers().contains_key("retry-after"));
+    // Not at the 2 s the Redis client itself gives up after, nor when Redis woke.
+    assert!(
+        waited < Duration::from_millis(1_500),
+        "answered at the limit: {waited:?}"
+    );
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(error_code(&body), ErrorCode::Unavailable);
+
+    let _redis = thaw.await.unwrap();
+    // The shopper's client retries the same ticket: one order, whatever the
+    // dropped request had done before it was cut off.
+    let retry = alice.post(&grant.buy_path, serde_json::json!({})).await;
+    assert_eq!(retry.status(), 202);
+    app.drain(sale.id).await;
+    assert_eq!(app.order_rows(sale.id).await.len(), 1);
+    let books = app.books(sale.id).await;
+    assert_eq!((books.stock_left, books.drift), (4, 0));
 }
