@@ -8,13 +8,14 @@
 //! Blocking reads use a connection of their own, so they never stall the shared
 //! connection the request handlers use.
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use redis::aio::{ConnectionManager, MultiplexedConnection};
-use redis::streams::{StreamClaimReply, StreamId, StreamPendingCountReply, StreamReadReply};
+use redis::streams::{StreamId, StreamReadReply};
 use redis::AsyncConnectionConfig;
 use sqlx::PgPool;
+
+mod reclaim;
 
 use super::book::insert_orders;
 use super::dead_letters::DeadLetters;
@@ -38,6 +39,8 @@ pub struct ConsumerSettings {
     pub max_deliveries: usize,
     /// How often the list of sales to consume is refreshed.
     pub refresh: Duration,
+    /// A consumer holding no message and silent this long has left the group.
+    pub departed_after: Duration,
 }
 
 impl Default for ConsumerSettings {
@@ -45,9 +48,10 @@ impl Default for ConsumerSettings {
         Self {
             batch: 1_000,
             block: Duration::from_millis(500),
-            min_idle: Duration::from_secs(30),
+            min_idle: Duration::from_secs(10),
             max_deliveries: 5,
             refresh: Duration::from_secs(1),
+            departed_after: Duration::from_secs(300),
         }
     }
 }
@@ -218,82 +222,6 @@ impl OrderConsumer {
             outcome += self.persist(sale_id, &stream.ids).await?;
         }
         Ok(outcome)
-    }
-
-    /// Claims messages of `sale_id` idle longer than `min_idle` (their worker
-    /// died), dead-letters those delivered too often, and persists the rest.
-    pub async fn reclaim_once(&self, sale_id: i64) -> Result<ConsumeOutcome, StoreError> {
-        let stream = self.keys().stream(sale_id);
-        let mut redis = self.redis.clone();
-        let min_idle = self.settings.min_idle.as_millis() as u64;
-        let pending: StreamPendingCountReply = redis::cmd("XPENDING")
-            .arg(&stream)
-            .arg(CONSUMER_GROUP)
-            .arg("IDLE")
-            .arg(min_idle)
-            .arg("-")
-            .arg("+")
-            .arg(self.settings.batch)
-            .query_async(&mut redis)
-            .await?;
-        if pending.ids.is_empty() {
-            return Ok(ConsumeOutcome::default());
-        }
-        // Past the delivery limit, a message is dead-lettered unless all that
-        // failed was Postgres being away (or its worker dying): those retry.
-        let mut exhausted = Vec::new();
-        let mut retry = Vec::new();
-        for entry in pending.ids {
-            if entry.times_delivered >= self.settings.max_deliveries
-                && !self.failed_transiently(sale_id, &entry.id).await?
-            {
-                exhausted.push(entry);
-            } else {
-                retry.push(entry);
-            }
-        }
-        let mut outcome = ConsumeOutcome::default();
-        if !exhausted.is_empty() {
-            let ids: Vec<String> = exhausted.iter().map(|entry| entry.id.clone()).collect();
-            let deliveries: HashMap<String, usize> = exhausted
-                .into_iter()
-                .map(|entry| (entry.id, entry.times_delivered))
-                .collect();
-            let claimed = self.claim(&stream, &ids, min_idle).await?;
-            for entry in &claimed.ids {
-                self.dead_letters
-                    .bury(
-                        sale_id,
-                        entry,
-                        deliveries.get(&entry.id).copied().unwrap_or(0),
-                    )
-                    .await?;
-                outcome.dead_lettered += 1;
-            }
-        }
-        if !retry.is_empty() {
-            let ids: Vec<String> = retry.into_iter().map(|entry| entry.id).collect();
-            let claimed = self.claim(&stream, &ids, min_idle).await?;
-            outcome += self.persist(sale_id, &claimed.ids).await?;
-        }
-        Ok(outcome)
-    }
-
-    async fn claim(
-        &self,
-        stream: &str,
-        ids: &[String],
-        min_idle: u64,
-    ) -> Result<StreamClaimReply, StoreError> {
-        let mut redis = self.redis.clone();
-        Ok(redis::cmd("XCLAIM")
-            .arg(stream)
-            .arg(CONSUMER_GROUP)
-            .arg(&self.name)
-            .arg(min_idle)
-            .arg(ids)
-            .query_async(&mut redis)
-            .await?)
     }
 
     /// Inserts the orders of `entries` and acknowledges those now in Postgres.

@@ -1,5 +1,8 @@
 //! The expiry sweeper: unpaid orders past their deadline become `expired`, and
 //! the units of every expired or cancelled order go back to Redis exactly once.
+//! Once a sale is settled (payment window closed, nothing unpaid or owed), its
+//! Redis keys are given an expiry, so Redis does not grow with every sale ever
+//! held.
 //!
 //! Two steps, each safe with many instances (`FOR UPDATE SKIP LOCKED`) and with a
 //! crash between them: (1) mark orders expired; (2) for closed orders whose units
@@ -20,6 +23,13 @@ use sqlx::PgPool;
 
 /// How many orders one step handles per transaction.
 const BATCH: i64 = 500;
+
+/// How often settled sales are looked for (their keys retired).
+const RETIRE_EVERY: Duration = Duration::from_secs(60);
+
+/// How long a settled sale's keys stay in Redis (the admin's live numbers),
+/// counted from when the sweeper found it settled.
+pub const RETIRED_LINGER: Duration = Duration::from_secs(24 * 3600);
 
 /// What one sweep did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -78,12 +88,47 @@ impl ExpirySweeper {
         Ok(outcome)
     }
 
+    /// Lets the Redis keys of settled sales expire: sales whose payment window
+    /// has closed (ended in the last 30 days) with no order unpaid and no unit
+    /// owed back. Returns how many sales it looked at and retired.
+    pub async fn retire_settled(&self) -> Result<u64, StoreError> {
+        let now = DateTime::<Utc>::from_timestamp_millis(self.clock.now_ms())
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
+        let settled = sqlx::query_scalar!(
+            "select s.id from sales s
+             where s.ends_at + make_interval(secs => s.payment_window_secs) <= $1
+               and s.ends_at > $1 - interval '30 days'
+               and not exists (
+                   select 1 from orders o
+                   where o.sale_id = s.id
+                     and (o.status = 'pending_payment'
+                          or (o.status in ('expired', 'cancelled') and not o.stock_returned)))",
+            now
+        )
+        .fetch_all(&self.db)
+        .await?;
+        let mut retired = 0;
+        for sale_id in settled {
+            if self.stock.retire(sale_id, RETIRED_LINGER).await? {
+                retired += 1;
+            }
+        }
+        Ok(retired)
+    }
+
     /// Sweeps every `every` until `shutdown` is requested.
     pub async fn run(self, every: Duration, mut shutdown: Shutdown) {
         let mut ticker = tokio::time::interval(every);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut retiring = tokio::time::interval(RETIRE_EVERY);
+        retiring.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
+                _ = retiring.tick() => {
+                    if let Err(error) = self.retire_settled().await {
+                        tracing::warn!(error = %error_chain(&error), "retiring settled sales failed");
+                    }
+                }
                 _ = ticker.tick() => {
                     match self.sweep_once().await {
                         Ok(outcome) if outcome != SweepOutcome::default() => {

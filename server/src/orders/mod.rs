@@ -5,7 +5,8 @@
 //! - [`book`]: orders as buyers see them (queued in Redis, then rows), paying,
 //!   cancelling, and the inserts of the consumer.
 //! - [`stream`]: acknowledging persisted messages, noting failures.
-//! - [`consumer`]: the consumer-group worker that persists the stream.
+//! - [`consumer`]: the consumer-group worker that persists the stream, and
+//!   (`consumer/reclaim.rs`) takes over what a dead worker left.
 //! - [`dead_letters`]: messages that failed too often, and their retry.
 //! - [`expiry`]: the sweeper that expires unpaid orders and returns units once.
 

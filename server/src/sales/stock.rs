@@ -85,6 +85,7 @@ pub struct SaleStock {
     give_back: Arc<Script>,
     rebuild: Arc<Script>,
     load: Arc<Script>,
+    retire: Arc<Script>,
 }
 
 impl SaleStock {
@@ -96,7 +97,35 @@ impl SaleStock {
             give_back: Arc::new(Script::new(include_str!("../../lua/return_units.lua"))),
             rebuild: Arc::new(Script::new(include_str!("../../lua/rebuild.lua"))),
             load: Arc::new(Script::new(include_str!("../../lua/load.lua"))),
+            retire: Arc::new(Script::new(include_str!("../../lua/retire.lua"))),
         }
+    }
+
+    /// Lets every key of a settled sale expire after `linger`
+    /// (`lua/retire.lua`); `false` while a reservation still waits in the queue.
+    pub async fn retire(
+        &self,
+        sale_id: i64,
+        linger: std::time::Duration,
+    ) -> Result<bool, StoreError> {
+        let keys = &self.keys;
+        let mut redis = self.redis.clone();
+        let answer: String = self
+            .retire
+            .key(keys.stock(sale_id))
+            .key(keys.meta(sale_id))
+            .key(keys.buyers(sale_id))
+            .key(keys.seqs(sale_id))
+            .key(keys.stream(sale_id))
+            .key(keys.queued(sale_id))
+            .key(keys.returned(sale_id))
+            .key(keys.failures(sale_id))
+            .key(keys.sale_cache(sale_id))
+            .key(keys.sale_known(sale_id))
+            .arg(linger.as_millis() as u64)
+            .invoke_async(&mut redis)
+            .await?;
+        Ok(answer == "retired")
     }
 
     pub fn keys(&self) -> &RedisKeys {
@@ -117,6 +146,24 @@ impl SaleStock {
             "ok" => Loaded::Loaded,
             "started" => Loaded::Started,
             "missing" => Loaded::Missing,
+            other => {
+                return Err(StoreError::Corrupt(format!(
+                    "the load script answered `{other}`"
+                )))
+            }
+        })
+    }
+
+    /// Makes Redis agree with `sale` as Postgres holds it (read under the row
+    /// lock, so no edit is under way): an edit whose Redis write landed but
+    /// whose commit did not (the instance crashed between them) is undone.
+    /// Before the start, stock and rules; after it, the pause alone.
+    /// `Some(true)` when something was put right, `None` when Redis lacks the sale.
+    pub async fn heal(&self, sale: &Sale) -> Result<Option<bool>, StoreError> {
+        Ok(match self.run_load("heal", sale).await?.as_str() {
+            "same" => Some(false),
+            "healed" => Some(true),
+            "missing" => None,
             other => {
                 return Err(StoreError::Corrupt(format!(
                     "the load script answered `{other}`"

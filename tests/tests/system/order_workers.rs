@@ -110,7 +110,18 @@ async fn messages_of_a_dead_worker_are_reclaimed_by_another_without_loss_or_doub
     assert_eq!(read.keys[0].ids.len(), 6);
 
     // A live worker sees nothing new, but reclaims what has been idle too long.
-    let survivor = consumer(&app, "survivor", Duration::ZERO);
+    let survivor = OrderConsumer::new(
+        app.state().db.clone(),
+        app.state().redis.clone(),
+        redis::Client::open(systests::redis_url()).unwrap(),
+        app.state().stock.clone(),
+        "survivor".into(),
+        ConsumerSettings {
+            min_idle: Duration::ZERO,
+            departed_after: Duration::ZERO,
+            ..ConsumerSettings::default()
+        },
+    );
     let mut own = survivor.dedicated_connection().await.unwrap();
     assert_eq!(
         survivor
@@ -127,6 +138,20 @@ async fn messages_of_a_dead_worker_are_reclaimed_by_another_without_loss_or_doub
         0,
         "nothing left pending"
     );
+    // Holding nothing any more, the dead worker's name has left the group.
+    let members: redis::streams::StreamInfoConsumersReply = redis::cmd("XINFO")
+        .arg("CONSUMERS")
+        .arg(&stream)
+        .arg("orders")
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    let names: Vec<&str> = members
+        .consumers
+        .iter()
+        .map(|member| member.name.as_str())
+        .collect();
+    assert_eq!(names, ["survivor"]);
 
     assert_eq!(app.order_rows(sale.id).await.len(), 6);
     assert_every_order_landed(&app, sale.id, &orders).await;
@@ -514,5 +539,57 @@ async fn releasing_a_dead_letter_puts_its_unit_back_on_sale_exactly_once() {
         next.buy(sale.id).await.0,
         202,
         "and someone else can buy it"
+    );
+}
+
+/// Milliseconds `key` has left to live (-1: no expiry, -2: gone).
+async fn time_to_live(key: &str) -> i64 {
+    redis::cmd("PTTL")
+        .arg(key)
+        .query_async(&mut systests::redis_connection().await)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_settled_sale_lets_its_redis_keys_expire_and_an_open_one_keeps_them() {
+    let app = spawn_app_with(|config| config).await;
+    let sale = app.create_sale(&sale_starting_in(-1_000, 3)).await;
+    let mut long = sale_starting_in(-1_000, 3);
+    long.ends_at_ms += 7 * 24 * 3_600_000;
+    let open = app.create_sale(&long).await;
+    win(&app, sale.id, 2).await;
+    app.drain(sale.id).await;
+    let keys = app.state().stock.keys().clone();
+
+    // Three hours on: the sale and its payment window are over.
+    let clock = ShiftedClock::default();
+    clock.advance(3 * 3_600_000);
+    let sweeper = server::orders::expiry::ExpirySweeper::new(
+        app.db.clone(),
+        app.state().stock.clone(),
+        Arc::new(clock),
+    );
+    // Two orders still unpaid: not settled, nothing may expire.
+    assert_eq!(sweeper.retire_settled().await.unwrap(), 0);
+    assert_eq!(time_to_live(&keys.stock(sale.id)).await, -1);
+
+    let swept = sweeper.sweep_once().await.unwrap();
+    assert_eq!((swept.expired, swept.returned), (2, 2));
+    assert_eq!(sweeper.retire_settled().await.unwrap(), 1);
+    let day = server::orders::expiry::RETIRED_LINGER.as_millis() as i64;
+    for key in [
+        keys.stock(sale.id),
+        keys.meta(sale.id),
+        keys.seqs(sale.id),
+        keys.returned(sale.id),
+    ] {
+        let ttl = time_to_live(&key).await;
+        assert!(ttl > 0 && ttl <= day, "{key} lives {ttl} ms");
+    }
+    assert_eq!(
+        time_to_live(&keys.stock(open.id)).await,
+        -1,
+        "a sale still open keeps its keys"
     );
 }
