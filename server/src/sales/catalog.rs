@@ -18,6 +18,7 @@ use super::rebuild::SaleRebuild;
 use super::records::SaleRecords;
 use super::stock::{Loaded, SaleStock};
 use crate::clock::Clock;
+use crate::shutdown::Shutdown;
 use crate::store::StoreError;
 
 /// Editing a sale failed.
@@ -156,7 +157,7 @@ impl Catalog {
         let sale = self.records.insert(new).await?;
         // A fresh id: whatever an older key said belongs to a database that is gone.
         self.stock.load(&sale).await?;
-        self.cache.forget(sale.id).await;
+        self.cache.changed(&sale).await;
         Ok(sale)
     }
 
@@ -190,8 +191,49 @@ impl Catalog {
         if !rules {
             self.stock.load_rules(&sale).await?;
         }
-        self.cache.forget(id).await;
+        self.cache.changed(&sale).await;
         Ok(sale)
+    }
+
+    /// Puts right what a crash between an edit's (or a pause's) two writes left
+    /// behind: for every open sale no edit holds at the moment, Redis is made
+    /// to agree with Postgres (stock and rules before the start, the pause
+    /// after it). Returns how many sales needed it.
+    pub async fn settle_interrupted_edits(&self) -> Result<u64, StoreError> {
+        let mut tx = self.records.begin().await?;
+        let open = SaleRecords::open_for_update(&mut tx, self.clock.now_ms()).await?;
+        let mut settled = 0;
+        for sale in &open {
+            if self.stock.heal(sale).await? == Some(true) {
+                tracing::warn!(
+                    sale_id = sale.id,
+                    "Redis disagreed with Postgres after an interrupted edit; Postgres' values restored"
+                );
+                settled += 1;
+            }
+        }
+        tx.commit().await?;
+        Ok(settled)
+    }
+
+    /// Runs [`Catalog::settle_interrupted_edits`] every `every` until `shutdown`.
+    pub async fn run_upkeep(self, every: std::time::Duration, mut shutdown: Shutdown) {
+        let mut ticker = tokio::time::interval(every);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => match self.settle_interrupted_edits().await {
+                    Ok(_) => {}
+                    // An outage is reported by everything else already.
+                    Err(error) if error.is_outage() => {}
+                    Err(error) => tracing::warn!(
+                        error = %crate::store::error_chain(&error),
+                        "cannot compare the open sales with Redis"
+                    ),
+                },
+                () = shutdown.requested() => break,
+            }
+        }
     }
 
     /// Pauses or resumes a sale; the reserve script sees it at once.
@@ -200,7 +242,7 @@ impl Catalog {
             return Ok(None);
         };
         self.stock.load_rules(&sale).await?;
-        self.cache.forget(id).await;
+        self.cache.changed(&sale).await;
         Ok(Some(sale))
     }
 

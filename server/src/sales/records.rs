@@ -191,6 +191,26 @@ impl SaleRecords {
         row.map(Sale::try_from).transpose()
     }
 
+    /// Sales not yet ended, their rows locked until `connection`'s transaction
+    /// ends. Rows another transaction holds (an edit under way) are skipped.
+    pub async fn open_for_update(
+        connection: &mut PgConnection,
+        now_ms: i64,
+    ) -> Result<Vec<Sale>, StoreError> {
+        let rows = sqlx::query_as!(
+            SaleRow,
+            r#"select id, title, description, image_url, price_cents, list_price_cents, stock,
+                      per_user_limit, starts_at, ends_at, payment_window_secs, captcha,
+                      min_account_age_days, paused
+               from sales where ends_at > $1 order by id limit 500
+               for update skip locked"#,
+            instant(now_ms)?
+        )
+        .fetch_all(connection)
+        .await?;
+        sales(rows)
+    }
+
     /// Replaces every editable field of a sale; `None` if there is no such id.
     pub async fn update(
         connection: &mut PgConnection,

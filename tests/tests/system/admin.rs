@@ -260,3 +260,53 @@ async fn an_instance_whose_clock_lags_cannot_change_stock_once_redis_says_the_sa
         "neither side changed"
     );
 }
+
+#[tokio::test]
+async fn an_edit_cut_short_between_redis_and_the_commit_is_undone_from_postgres() {
+    // Workers off: the test runs the upkeep itself.
+    let app = systests::spawn_app_with(|mut config| {
+        config.workers = false;
+        config
+    })
+    .await;
+    let sale = app.create_sale(&sale_starting_in(60_000, 10)).await;
+    // What an instance dying mid-edit leaves: Redis took the new stock and
+    // limit, Postgres never committed them.
+    let lost_edit = app::api::Sale {
+        stock: 50,
+        per_user_limit: 3,
+        ..sale.clone()
+    };
+    let state = app.state();
+    assert_eq!(
+        state.stock.load_unstarted(&lost_edit).await.unwrap(),
+        server::sales::stock::Loaded::Loaded
+    );
+    assert_eq!(app.books(sale.id).await.stock_left, 50);
+
+    assert_eq!(app.catalog.settle_interrupted_edits().await.unwrap(), 1);
+    assert_eq!(
+        app.books(sale.id).await.stock_left,
+        10,
+        "Redis agrees with Postgres again"
+    );
+    assert_eq!(app.catalog.settle_interrupted_edits().await.unwrap(), 0);
+
+    // After the start only a pause can differ; it is put right the same way.
+    let live = app.create_sale(&sale_starting_in(-1_000, 4)).await;
+    state
+        .stock
+        .load_rules(&app::api::Sale {
+            paused: true,
+            ..live.clone()
+        })
+        .await
+        .unwrap();
+    assert_eq!(app.catalog.settle_interrupted_edits().await.unwrap(), 1);
+    let shopper = app.register("after-the-pause").await;
+    let (status, body) = shopper.buy(live.id).await;
+    assert_eq!(
+        status, 202,
+        "not paused in Postgres, so not in Redis: {body}"
+    );
+}
