@@ -72,6 +72,23 @@ test("buying twice shows limit reached", async ({ page, baseURL }) => {
   await expect(page.locator(".buy-note")).toContainText("as many units as this sale allows");
 });
 
+test("a shopper whose session ended is told to log in again", async ({ page, baseURL }) => {
+  const admin = await adminApi(baseURL!);
+  const sale = await createSale(admin, { stock: 5 });
+  await registerInBrowser(page, `/sales/${sale.id}`);
+  const button = page.locator(".buy-button");
+  await expect(button).toHaveText("Buy now");
+  // The session ends behind the page's back (as when Redis lost it): the page
+  // still believes it is logged in until the buy is refused.
+  const loggedOut = await page.request.post("/api/auth/logout", { headers: { origin: baseURL! } });
+  expect(loggedOut.ok()).toBeTruthy();
+  await button.click();
+  await expect(page.locator(".session-ended")).toContainText("Your session has ended");
+  await expect(page.locator(".session-ended a")).toHaveAttribute("href", `/login?next=/sales/${sale.id}`);
+  await expect(button).toHaveText("Log in to buy");
+  await page.screenshot({ path: shot("session-ended"), fullPage: true });
+});
+
 test("hammering the button sends one request per attempt and none while cooling down", async ({ page, baseURL }) => {
   const admin = await adminApi(baseURL!);
   const sale = await createSale(admin, { stock: 5, captcha: "image" });

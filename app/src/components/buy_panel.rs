@@ -134,6 +134,15 @@ pub fn BuyPanel(sale: Sale) -> impl IntoView {
                     " to buy."
                 </p>
             })}
+            // Logged in, yet the server no longer knows the session (logged out
+            // elsewhere, or lost in an incident): say so, and how to go on.
+            {move || (!account.is_visitor() && matches!(phase.get(), Phase::NeedLogin)).then(|| view! {
+                <p class="login-hint session-ended" role="alert">
+                    "Your session has ended. "
+                    <a href=format!("/login?next=/sales/{sale_id}")>"Log in again"</a>
+                    " to buy; your orders are kept."
+                </p>
+            })}
             {move || reading().map(|image| {
                 let submit_typed = submit_typed.clone();
                 view! {
