@@ -7,6 +7,11 @@ use app::api::CaptchaKind;
 pub const USAGE: &str = "\
 usage: spike [options]              replay the opening second of a sale
        spike naive-serve --listen <addr> --database-url <url> [--pool <n>]
+       spike rewarm [--orders <n>] [--rounds <n>]
+                                    time the rebuild of a sale Redis lost
+       spike drill [--long] [--server <path>] [<drill> ...]
+                                    play faults against private Redis and
+                                    Postgres processes, check the books
 
 what runs
   --target sale|healthz|naive   sale: the real purchase path (default);
@@ -106,6 +111,11 @@ impl Default for Options {
 #[derive(Debug)]
 pub enum Command {
     Spike(Options),
+    Drill(crate::drill::DrillOptions),
+    Rewarm {
+        orders: u32,
+        rounds: usize,
+    },
     NaiveServe {
         listen: String,
         database_url: String,
@@ -120,8 +130,11 @@ fn number<T: std::str::FromStr>(flag: &str, value: &str) -> Result<T, String> {
 }
 
 pub fn parse(args: &[String]) -> Result<Command, String> {
-    if args.first().map(String::as_str) == Some("naive-serve") {
-        return parse_naive(&args[1..]);
+    match args.first().map(String::as_str) {
+        Some("naive-serve") => return parse_naive(&args[1..]),
+        Some("drill") => return parse_drill(&args[1..]),
+        Some("rewarm") => return parse_rewarm(&args[1..]),
+        _ => {}
     }
     let mut options = Options::default();
     let mut rest = args.iter();
@@ -211,6 +224,51 @@ fn check(options: &Options) -> Result<(), String> {
         }
         _ => Ok(()),
     }
+}
+
+fn parse_rewarm(args: &[String]) -> Result<Command, String> {
+    let (mut orders, mut rounds) = (100_000, 3);
+    let mut rest = args.iter();
+    while let Some(flag) = rest.next() {
+        let value = rest.next().ok_or_else(|| format!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--orders" => orders = number(flag, value)?,
+            "--rounds" => rounds = number(flag, value)?,
+            _ => return Err(format!("unknown option {flag}")),
+        }
+    }
+    if orders == 0 || rounds == 0 {
+        return Err("--orders and --rounds must be at least 1".into());
+    }
+    Ok(Command::Rewarm { orders, rounds })
+}
+
+fn parse_drill(args: &[String]) -> Result<Command, String> {
+    let mut options = crate::drill::DrillOptions {
+        server: Options::default().server,
+        ..Default::default()
+    };
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        match arg.as_str() {
+            "--long" => options.long = true,
+            "--server" => {
+                let value = rest.next().ok_or("--server needs a value")?;
+                options.server = PathBuf::from(value);
+            }
+            "--help" | "-h" => return Err(String::new()),
+            name if crate::drill::DRILLS.iter().any(|(drill, _)| *drill == name) => {
+                options.only.push(name.to_owned())
+            }
+            other => {
+                return Err(format!(
+                    "unknown drill `{other}`; the drills: {}",
+                    crate::drill::DRILLS.map(|(name, _)| name).join(", ")
+                ))
+            }
+        }
+    }
+    Ok(Command::Drill(options))
 }
 
 fn parse_naive(args: &[String]) -> Result<Command, String> {

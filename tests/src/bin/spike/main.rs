@@ -10,10 +10,12 @@
 
 mod args;
 mod check;
+mod drill;
 mod load;
 mod naive;
 mod process;
 mod report;
+mod rewarm;
 mod rig;
 mod shopper;
 
@@ -49,6 +51,8 @@ fn main() -> std::process::ExitCode {
                 .await
                 .map(|()| true),
             Command::Spike(options) => spike(options).await,
+            Command::Drill(options) => drill::run(options).await,
+            Command::Rewarm { orders, rounds } => rewarm::run(orders, rounds).await,
         }
     });
     match result {
@@ -106,12 +110,13 @@ fn context(
     rig: &Rig,
     options: &Options,
     sale_id: i64,
-    base_url: &str,
+    base_urls: Vec<String>,
     start: Instant,
 ) -> Arc<Context> {
     Arc::new(Context {
         client: rig.client.clone(),
-        base_url: base_url.to_owned(),
+        base_urls,
+        failover: false,
         sale_id,
         limit: options.limit,
         pay_percent: options.pay_percent,
@@ -162,7 +167,7 @@ async fn sale_round(rig: &Rig, options: &Options, number: usize) -> Result<Round
     let until_start =
         Duration::from_millis((sale.starts_at_ms - server::clock::now_ms()).max(0) as u64);
     let start = Instant::now() + until_start;
-    let context = context(rig, options, sale.id, &rig.base_url, start);
+    let context = context(rig, options, sale.id, vec![rig.base_url.clone()], start);
     let rows = check::RowWatch::start(rig.db.clone(), sale.id, start);
     let progress = Progress::start(format!("[spike {number}]"), context.recorder.clone());
     let outcomes =
@@ -190,7 +195,7 @@ async fn sale_round(rig: &Rig, options: &Options, number: usize) -> Result<Round
         books,
         broken,
         persist_lag(&context.recorder, persisted_at),
-        rig.server.as_ref().and_then(|server| server.memory_mib()),
+        rig.server().and_then(|server| server.memory_mib()),
     ))
 }
 
@@ -230,7 +235,7 @@ async fn single_round(rig: &Rig, options: &Options, number: usize) -> Result<Rou
         naive::create_sale(&rig.db, sale_id, options.stock).await?;
     }
     let start = Instant::now() + Duration::from_millis(200);
-    let context = context(rig, options, sale_id, &base_url, start);
+    let context = context(rig, options, sale_id, vec![base_url], start);
     let progress = Progress::start(
         format!("[{} {number}]", step.name()),
         context.recorder.clone(),
@@ -259,7 +264,7 @@ async fn single_round(rig: &Rig, options: &Options, number: usize) -> Result<Rou
         (
             check::Books::default(),
             broken,
-            rig.server.as_ref().and_then(|server| server.memory_mib()),
+            rig.server().and_then(|server| server.memory_mib()),
         )
     };
     Ok(Round::new(

@@ -35,6 +35,11 @@ impl Process {
         Some((field("VmHWM:")?, field("VmRSS:")?))
     }
 
+    /// SIGKILL: a crash, with no draining and no goodbye to Redis or Postgres.
+    pub async fn kill(mut self) {
+        let _ = self.child.kill().await;
+    }
+
     /// SIGTERM, so the server drains and stops its workers as in production.
     pub async fn stop(mut self) {
         if let Some(pid) = self.child.id() {
@@ -50,14 +55,6 @@ impl Process {
             }
         }
     }
-}
-
-/// A free port on the loopback interface.
-pub fn free_port() -> Result<u16, String> {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .map_err(|error| format!("no free port: {error}"))
 }
 
 /// Waits until `url` answers 200.
@@ -87,8 +84,22 @@ pub async fn wait_until_ready(
 pub struct ServerEnv {
     pub binary: PathBuf,
     pub database_url: String,
+    pub redis_url: String,
     pub prefix: String,
     pub pow_bits: u32,
+    /// The signing key every instance shares (a ticket from one is good on all).
+    pub secret: String,
+    /// More settings (`FLASHSALE_…`) for every process.
+    pub extra: Vec<(String, String)>,
+}
+
+/// A random signing key.
+pub fn random_secret() -> String {
+    format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    )
 }
 
 impl ServerEnv {
@@ -96,29 +107,30 @@ impl ServerEnv {
         let mut command = Command::new(&self.binary);
         command
             .env("DATABASE_URL", &self.database_url)
-            .env("REDIS_URL", systests::redis_url())
+            .env("REDIS_URL", &self.redis_url)
             .env("FLASHSALE_REDIS_PREFIX", &self.prefix)
             .env("FLASHSALE_POW_BITS", self.pow_bits.to_string())
             // The crowd's addresses arrive in X-Forwarded-For, as behind a proxy.
             .env("FLASHSALE_TRUST_FORWARDED_FOR", "true")
             .env("RUST_LOG", "warn")
-            .env_remove("FLASHSALE_DEMO");
+            .env_remove("FLASHSALE_DEMO")
+            .envs(self.extra.iter().map(|(name, value)| (name, value)));
         command
     }
 
-    pub fn spawn(&self, port: u16, run_id: &str) -> Result<Process, String> {
+    /// Starts an instance on `port`, with `env` on top of the shared settings.
+    pub fn spawn(
+        &self,
+        port: u16,
+        run_id: &str,
+        env: &[(String, String)],
+    ) -> Result<Process, String> {
         let log = log_path(&format!("server-{run_id}"));
         let child = self
             .command()
+            .envs(env.iter().map(|(name, value)| (name, value)))
             .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
-            .env(
-                "FLASHSALE_SECRET",
-                format!(
-                    "{}{}",
-                    uuid::Uuid::new_v4().simple(),
-                    uuid::Uuid::new_v4().simple()
-                ),
-            )
+            .env("FLASHSALE_SECRET", &self.secret)
             .stdout(log_file(&log)?)
             .stderr(log_file(&log)?)
             .kill_on_drop(true)

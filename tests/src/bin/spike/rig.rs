@@ -15,7 +15,8 @@ use systests::Scratch;
 use tokio::process::Command;
 
 use crate::args::Options;
-use crate::process::{free_port, log_file, log_path, wait_until_ready, Process, ServerEnv};
+use crate::process::{log_file, log_path, random_secret, wait_until_ready, Process, ServerEnv};
+use systests::private::free_port;
 
 const SHOPPER_PASSWORD: &str = "spike-shopper-password";
 
@@ -28,17 +29,68 @@ pub struct ShopperId {
     pub ip: String,
 }
 
+/// Where the servers under test keep their data: the shared Postgres and Redis,
+/// or a drill's private ones.
+pub struct Infra {
+    pub admin_database_url: String,
+    pub redis_url: String,
+    /// How many server instances share the sale.
+    pub instances: usize,
+    /// More settings for every instance.
+    pub extra: Vec<(String, String)>,
+}
+
+impl Infra {
+    /// One instance on the shared servers.
+    pub fn shared() -> Self {
+        Self {
+            admin_database_url: systests::admin_database_url(),
+            redis_url: systests::redis_url(),
+            instances: 1,
+            extra: Vec::new(),
+        }
+    }
+}
+
+/// One server process and the port it keeps across restarts.
+pub struct Instance {
+    pub port: u16,
+    pub url: String,
+    pub process: Option<Process>,
+    /// Settings of this instance alone (on top of the rig's).
+    pub env: Vec<(String, String)>,
+}
+
+impl Instance {
+    fn new(env: &[(&str, &str)]) -> Result<Self, String> {
+        let port = free_port()?;
+        Ok(Self {
+            port,
+            url: format!("http://127.0.0.1:{port}"),
+            process: None,
+            env: env
+                .iter()
+                .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+                .collect(),
+        })
+    }
+}
+
 pub struct Rig {
     pub run_id: String,
+    /// The first instance's URL.
     pub base_url: String,
     pub client: reqwest::Client,
     pub db: PgPool,
     pub redis: ConnectionManager,
     pub keys: RedisKeys,
-    pub server: Option<Process>,
+    pub instances: Vec<Instance>,
+    pub server_env: ServerEnv,
     pub naive: Option<Process>,
     pub naive_url: String,
     pub shoppers: Vec<ShopperId>,
+    /// The admin's name and password, and the cookie of its session.
+    admin: (String, String),
     admin_cookie: String,
     scratch: Scratch,
 }
@@ -46,7 +98,13 @@ pub struct Rig {
 impl Rig {
     /// Creates the database, starts the server, makes and logs in the shoppers.
     pub async fn prepare(options: &Options) -> Result<Rig, String> {
-        let scratch = Scratch::create("spike").await?;
+        Self::prepare_on(options, Infra::shared()).await
+    }
+
+    /// As [`Rig::prepare`], on `infra`'s servers with its instances.
+    pub async fn prepare_on(options: &Options, infra: Infra) -> Result<Rig, String> {
+        let scratch =
+            Scratch::create_on("spike", &infra.admin_database_url, &infra.redis_url).await?;
         let run_id = scratch.database["spike_".len()..].to_owned();
         let database_url = scratch.database_url.clone();
         let prefix = scratch.redis_prefix.clone();
@@ -60,26 +118,113 @@ impl Rig {
         let server_env = ServerEnv {
             binary: options.server.clone(),
             database_url: database_url.clone(),
+            redis_url: infra.redis_url.clone(),
             prefix: prefix.clone(),
             pow_bits: options.pow_bits,
+            secret: random_secret(),
+            extra: infra.extra,
         };
-        let port = free_port()?;
-        let server = server_env.spawn(port, &run_id)?;
-        let base_url = format!("http://127.0.0.1:{port}");
-        wait_until_ready(&client, &format!("{base_url}/readyz"), &server.log).await?;
+        let mut instances = Vec::with_capacity(infra.instances);
+        for _ in 0..infra.instances.max(1) {
+            instances.push(Instance::new(&[])?);
+        }
+        let base_url = instances[0].url.clone();
 
         let db = sqlx::postgres::PgPoolOptions::new()
             .max_connections(4)
             .connect(&database_url)
             .await
             .map_err(|error| format!("cannot reach {}: {error}", scratch.database))?;
-        let redis = redis::Client::open(systests::redis_url())
+        let redis = redis::Client::open(infra.redis_url.as_str())
             .map(ConnectionManager::new)
             .map_err(|error| error.to_string())?
             .await
             .map_err(|error| format!("cannot reach Redis: {error}"))?;
 
+        let mut rig = Rig {
+            run_id,
+            base_url,
+            client,
+            db,
+            redis,
+            keys,
+            instances,
+            server_env,
+            naive: None,
+            naive_url: String::new(),
+            shoppers: Vec::new(),
+            admin: (String::new(), String::new()),
+            admin_cookie: String::new(),
+            scratch,
+        };
+        for index in 0..rig.instances.len() {
+            rig.start_instance(index).await?;
+        }
+        rig.make_shoppers(options).await?;
+        Ok(rig)
+    }
+
+    /// The first instance's process, for its memory.
+    pub fn server(&self) -> Option<&Process> {
+        self.instances.first()?.process.as_ref()
+    }
+
+    /// Starts instance `index` (again) on its port and waits until it is ready.
+    pub async fn start_instance(&mut self, index: usize) -> Result<(), String> {
+        let instance = &self.instances[index];
+        let process = self.server_env.spawn(
+            instance.port,
+            &format!("{}-{index}", self.run_id),
+            &instance.env,
+        )?;
+        wait_until_ready(
+            &self.client,
+            &format!("{}/readyz", instance.url),
+            &process.log,
+        )
+        .await?;
+        self.instances[index].process = Some(process);
+        Ok(())
+    }
+
+    /// Stops instance `index` (SIGTERM) and starts it with `env` as its own settings.
+    pub async fn restart_instance_with(
+        &mut self,
+        index: usize,
+        env: &[(&str, &str)],
+    ) -> Result<(), String> {
+        if let Some(process) = self.instances[index].process.take() {
+            process.stop().await;
+        }
+        let port = self.instances[index].port;
+        self.instances[index] = Instance {
+            port,
+            url: format!("http://127.0.0.1:{port}"),
+            ..Instance::new(env)?
+        };
+        self.start_instance(index).await
+    }
+
+    /// One more instance, with `env` as its own settings; its index.
+    pub async fn add_instance(&mut self, env: &[(&str, &str)]) -> Result<usize, String> {
+        self.instances.push(Instance::new(env)?);
+        let index = self.instances.len() - 1;
+        self.start_instance(index).await?;
+        Ok(index)
+    }
+
+    /// SIGKILL to instance `index`.
+    pub async fn kill_instance(&mut self, index: usize) {
+        if let Some(process) = self.instances[index].process.take() {
+            process.kill().await;
+        }
+    }
+
+    /// Makes the shoppers with the CLI and logs them in (again, after Redis lost
+    /// the sessions), and the admin.
+    pub async fn make_shoppers(&mut self, options: &Options) -> Result<(), String> {
         let started = Instant::now();
+        let (run_id, server_env) = (&self.run_id, &self.server_env);
         let user_prefix = format!("s{run_id}-");
         server_env
             .cli(&[
@@ -99,27 +244,52 @@ impl Rig {
                 ("FLASHSALE_ADMIN_PASSWORD", &admin_password),
             )
             .await?;
-        let admin_cookie = login(&client, &base_url, &admin_name, &admin_password).await?;
-        let shoppers = log_in_shoppers(&db, &redis, &keys, &user_prefix, options).await?;
+        self.admin = (admin_name, admin_password);
+        self.log_in(options).await?;
         eprintln!(
             "[spike] {} shoppers created by the CLI and logged in in {:.1} s",
-            shoppers.len(),
+            self.shoppers.len(),
             started.elapsed().as_secs_f64()
         );
-        Ok(Rig {
-            run_id,
-            base_url,
-            client,
-            db,
-            redis,
-            keys,
-            server: Some(server),
-            naive: None,
-            naive_url: String::new(),
-            shoppers,
-            admin_cookie,
-            scratch,
-        })
+        Ok(())
+    }
+
+    /// Logs the admin and every shopper in (again, after Redis lost the sessions).
+    pub async fn log_in(&mut self, options: &Options) -> Result<(), String> {
+        self.wait_for_redis().await?;
+        let (name, password) = &self.admin;
+        // An instance whose Redis connection just broke answers 503 until it reconnected.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        self.admin_cookie = loop {
+            match login(&self.client, &self.base_url, name, password).await {
+                Err(error)
+                    if error.ends_with("503 Service Unavailable") && Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                answer => break answer?,
+            }
+        };
+        let user_prefix = format!("s{}-", self.run_id);
+        self.shoppers =
+            log_in_shoppers(&self.db, &self.redis, &self.keys, &user_prefix, options).await?;
+        Ok(())
+    }
+
+    /// Waits until this rig's own Redis connection answers again (its first
+    /// command after a Redis restart fails while it reconnects).
+    pub async fn wait_for_redis(&self) -> Result<(), String> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let mut redis = self.redis.clone();
+            match redis::cmd("PING").query_async::<String>(&mut redis).await {
+                Ok(_) => return Ok(()),
+                Err(error) if Instant::now() > deadline => {
+                    return Err(format!("Redis did not answer within 10 s: {error}"))
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -204,8 +374,10 @@ impl Rig {
         if let Some(naive) = self.naive.take() {
             naive.stop().await;
         }
-        if let Some(server) = self.server.take() {
-            server.stop().await;
+        for instance in &mut self.instances {
+            if let Some(server) = instance.process.take() {
+                server.stop().await;
+            }
         }
         self.db.close().await;
         if keep {

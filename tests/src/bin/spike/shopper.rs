@@ -19,10 +19,19 @@ const COOL_DOWN: Duration = Duration::from_secs(2);
 /// How long to wait before asking again when the server says "not yet".
 const TOO_EARLY_WAIT: Duration = Duration::from_millis(50);
 
+/// How long a shopper in a drill keeps retrying a request that failed (a
+/// transport error or a 5xx other than `busy`/`unavailable`) before giving up.
+const FAILOVER_PATIENCE: Duration = Duration::from_secs(90);
+
 /// What the crowd shares.
 pub struct Context {
     pub client: reqwest::Client,
-    pub base_url: String,
+    /// The instances; shopper `i` starts on instance `i mod n`.
+    pub base_urls: Vec<String>,
+    /// Drills: a failed request is sent again, to the next instance, as a load
+    /// balancer and the browser client's retry of the same ticket would do.
+    /// Otherwise a failure ends the shopper's attempt (and breaks the run).
+    pub failover: bool,
     pub sale_id: i64,
     pub limit: i32,
     pub pay_percent: u32,
@@ -92,13 +101,43 @@ impl Context {
         path: &str,
         body: Option<Value>,
     ) -> Answer {
+        let patience = Instant::now() + FAILOVER_PATIENCE;
+        let mut instance = shopper.index as usize;
+        loop {
+            let base_url = &self.base_urls[instance % self.base_urls.len()];
+            let answer = self
+                .call_once(
+                    step,
+                    wanted,
+                    shopper,
+                    (method.clone(), base_url, path),
+                    &body,
+                )
+                .await;
+            let failed = answer.status == 0 || (answer.status >= 500 && answer.status != 503);
+            if !(self.failover && failed && Instant::now() < patience) {
+                return answer;
+            }
+            instance += 1;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn call_once(
+        &self,
+        step: Step,
+        wanted: Instant,
+        shopper: &ShopperId,
+        (method, base_url, path): (reqwest::Method, &str, &str),
+        body: &Option<Value>,
+    ) -> Answer {
         let mut request = self
             .client
-            .request(method, format!("{}{path}", self.base_url))
+            .request(method, format!("{base_url}{path}"))
             .header("cookie", &shopper.cookie)
             .header("x-forwarded-for", &shopper.ip);
         if let Some(body) = body {
-            request = request.json(&body);
+            request = request.json(body);
         }
         let (answer, latency) = self
             .pacer
@@ -393,16 +432,23 @@ impl Context {
             }
             outcome.seen_persisted += 1;
             if pays {
-                let answer = self
-                    .call(
-                        Step::Pay,
-                        Instant::now(),
-                        shopper,
-                        reqwest::Method::POST,
-                        &format!("/api/orders/{order_id}/pay"),
-                        None,
-                    )
-                    .await;
+                let answer = loop {
+                    let answer = self
+                        .call(
+                            Step::Pay,
+                            Instant::now(),
+                            shopper,
+                            reqwest::Method::POST,
+                            &format!("/api/orders/{order_id}/pay"),
+                            None,
+                        )
+                        .await;
+                    // In a drill Postgres may be away: 503, pay again later.
+                    if !(self.failover && answer.status == 503 && Instant::now() < deadline) {
+                        break answer;
+                    }
+                    tokio::time::sleep(answer.cool_down()).await;
+                };
                 if answer.status == 200 {
                     outcome.paid += 1;
                 } else {
