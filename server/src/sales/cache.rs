@@ -164,18 +164,15 @@ impl SaleCache {
         self.last_known.insert(id, Some(sale.clone())).await;
         let mut redis = self.redis.clone();
         let written: Result<(), StoreError> = async {
-            redis::pipe()
-                .cmd("DEL")
-                .arg(self.keys.sale_cache(id))
-                .ignore()
-                .cmd("SET")
-                .arg(self.keys.sale_known(id))
-                .arg(serde_json::to_string(sale)?)
-                .arg("PX")
-                .arg(LAST_KNOWN_TTL.as_millis() as u64)
-                .ignore()
-                .query_async::<()>(&mut redis)
-                .await?;
+            let mut write = redis::pipe();
+            write.cmd("DEL").arg(self.keys.sale_cache(id)).ignore();
+            set_for(
+                &mut write,
+                self.keys.sale_known(id),
+                &serde_json::to_string(sale)?,
+                LAST_KNOWN_TTL,
+            );
+            write.query_async::<()>(&mut redis).await?;
             Ok(())
         }
         .await;
@@ -212,21 +209,9 @@ impl SaleCache {
             if let Ok(sale) = &loaded {
                 let json = serde_json::to_string(sale)?;
                 let mut write = redis::pipe();
-                write
-                    .cmd("SET")
-                    .arg(self.keys.sale_cache(id))
-                    .arg(&json)
-                    .arg("PX")
-                    .arg(CACHE_TTL.as_millis() as u64)
-                    .ignore();
+                set_for(&mut write, self.keys.sale_cache(id), &json, CACHE_TTL);
                 if sale.is_some() {
-                    write
-                        .cmd("SET")
-                        .arg(self.keys.sale_known(id))
-                        .arg(&json)
-                        .arg("PX")
-                        .arg(LAST_KNOWN_TTL.as_millis() as u64)
-                        .ignore();
+                    set_for(&mut write, self.keys.sale_known(id), &json, LAST_KNOWN_TTL);
                 }
                 write.query_async::<()>(&mut redis).await?;
             }
@@ -258,4 +243,14 @@ impl SaleCache {
             .await?;
         Ok(json.and_then(|json| serde_json::from_str(&json).ok()))
     }
+}
+
+/// Adds to `pipe` a write of `value` at `key` that expires after `ttl`.
+fn set_for(pipe: &mut redis::Pipeline, key: String, value: &str, ttl: Duration) {
+    pipe.cmd("SET")
+        .arg(key)
+        .arg(value)
+        .arg("PX")
+        .arg(ttl.as_millis() as u64)
+        .ignore();
 }

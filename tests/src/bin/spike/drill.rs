@@ -288,12 +288,12 @@ impl Stage {
 }
 
 /// Every shopper of `shoppers` shops from `start`, while `fault` runs beside them.
-async fn crowd_with<F: Future<Output = Result<String, String>>>(
+async fn crowd_with<T, F: Future<Output = Result<T, String>>>(
     context: &Arc<Context>,
     shoppers: &[ShopperId],
     start: Instant,
     fault: F,
-) -> Result<(Vec<Outcome>, String), String> {
+) -> Result<(Vec<Outcome>, T), String> {
     let tasks = shoppers
         .iter()
         .map(|shopper| {

@@ -188,15 +188,7 @@ pub(super) async fn duplicate_messages(
         let worker = rig.add_instance(&[]).await?;
         Ok::<_, String>((entries, worker))
     };
-    let tasks = shoppers
-        .iter()
-        .map(|shopper| {
-            let (context, shopper) = (context.clone(), shopper.clone());
-            tokio::spawn(async move { context.shop(&shopper, start).await })
-        })
-        .collect();
-    let (outcomes, copied) = tokio::join!(crate::gather(tasks), copies);
-    let (outcomes, (entries, _)) = (outcomes?, copied?);
+    let (outcomes, (entries, _worker)) = crowd_with(&context, &shoppers, start, copies).await?;
     let mut report = stage
         .books(
             &sale,
