@@ -52,8 +52,14 @@ pub fn router(state: AppState, request_timeout: std::time::Duration) -> Router {
         .merge(orders::router())
         .merge(admin::router())
         .route("/api/{*rest}", any(error::api_not_found));
-    pages(api, &state)
-        .layer(axum::middleware::from_fn(page_cache::cacheable_sale_pages))
+    // Leptos stamps a CSP nonce into every page it renders (leptos_axum always
+    // enables it); one per process, unstamped again from the cacheable pages.
+    let nonce = leptos::nonce::Nonce::new();
+    let stamped: Arc<str> = nonce.to_string().into();
+    pages(api, &state, nonce)
+        .layer(axum::middleware::from_fn(move |request, next| {
+            page_cache::cacheable_sale_pages(stamped.clone(), request, next)
+        }))
         .layer(axum::middleware::from_fn(csrf::same_site_writes))
         .layer(axum::middleware::from_fn(move |request, next| {
             error::time_limit(request_timeout, request, next)
@@ -76,15 +82,15 @@ pub fn router(state: AppState, request_timeout: std::time::Duration) -> Router {
 }
 
 /// The Leptos pages, the hashed assets they load, and the fallback page.
-fn pages(routes: Router<AppState>, state: &AppState) -> Router<AppState> {
+fn pages(
+    routes: Router<AppState>,
+    state: &AppState,
+    nonce: leptos::nonce::Nonce,
+) -> Router<AppState> {
     let leptos_options = (*state.leptos).clone();
     let ports = Ports {
         catalog: Arc::new(state.catalog.clone()),
     };
-    // Leptos stamps a fresh CSP nonce into every page by default, which would make
-    // each render of a sale page unique and defeat its `ETag`. We send no CSP, so
-    // one nonce per process costs nothing and keeps the pages identical.
-    let nonce = leptos::nonce::Nonce::new();
     let assets = ServeDir::new(format!(
         "{}/{}",
         leptos_options.site_root, leptos_options.site_pkg_dir

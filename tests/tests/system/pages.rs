@@ -106,6 +106,36 @@ async fn sale_pages_are_cacheable_by_anyone_and_revalidate_with_their_etag() {
 }
 
 #[tokio::test]
+async fn a_sale_page_is_the_same_page_with_the_same_etag_on_every_instance() {
+    let first = spawn_app().await;
+    let sale = first.create_sale(&sale_starting_in(90_000, 4)).await;
+    let path = format!("/sales/{}", sale.id);
+    // Another instance of the same deployment: same database, same keys.
+    let database: String = sqlx::query_scalar("select current_database()")
+        .fetch_one(&first.db)
+        .await
+        .unwrap();
+    let (url, prefix) = (
+        systests::database_url(&database),
+        first.redis_prefix.clone(),
+    );
+    let second = systests::spawn_app_with(move |mut config| {
+        config.database_url = server::config::Secret::new(url);
+        config.redis_prefix = prefix;
+        config
+    })
+    .await;
+
+    let (one, other) = (first.get(&path).await, second.get(&path).await);
+    let tag =
+        |response: &reqwest::Response| response.headers()["etag"].to_str().unwrap().to_owned();
+    let (one_tag, other_tag) = (tag(&one), tag(&other));
+    let (one_html, other_html) = (one.text().await.unwrap(), other.text().await.unwrap());
+    assert_eq!(one_html, other_html, "one CDN entry serves every instance");
+    assert_eq!(one_tag, other_tag);
+}
+
+#[tokio::test]
 async fn rendering_a_cached_sale_page_does_not_query_postgres() {
     let app = spawn_app().await;
     let sale = app.create_sale(&sale_starting_in(90_000, 4)).await;
