@@ -4,7 +4,7 @@
 -- Postgres if one is ever needed.
 --
 -- KEYS     every key of the sale (stock, meta, buyers, seq, stream, queued,
---          returned, failures, cached definitions)
+--          returned, failures, cached definitions, outcome counts)
 -- KEYS[6]  queued: reservations not yet persisted
 -- ARGV[1]  milliseconds the keys live on
 --

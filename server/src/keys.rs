@@ -71,6 +71,12 @@ impl RedisKeys {
         self.sale_key(sale_id, "returned")
     }
 
+    /// Buy attempts on a sale by outcome, every instance's (a hash: `won` or an
+    /// error code → count; see `sales::tally`).
+    pub fn outcomes(&self, sale_id: i64) -> String {
+        self.sale_key(sale_id, "outcomes")
+    }
+
     /// Stream messages that failed too often, with their last error.
     pub fn dead_letters(&self) -> String {
         format!("{}dead-letters", self.prefix)

@@ -42,7 +42,7 @@ struct PurchaseLabels {
 pub const WON: &str = "won";
 
 /// The label of a buy's outcome: [`WON`], or the code it was refused with.
-fn outcome_label(refusal: Option<ErrorCode>) -> &'static str {
+pub fn outcome_label(refusal: Option<ErrorCode>) -> &'static str {
     refusal.map_or(WON, ErrorCode::as_str)
 }
 

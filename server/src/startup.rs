@@ -33,6 +33,7 @@ use crate::orders::dead_letters::DeadLetters;
 use crate::orders::expiry::ExpirySweeper;
 use crate::sales::catalog::Catalog;
 use crate::sales::stock::SaleStock;
+use crate::sales::tally::OutcomeTally;
 use crate::shutdown::ShutdownTrigger;
 
 /// The longest any SQL statement may run (Postgres `statement_timeout`).
@@ -144,6 +145,7 @@ impl Application {
             }
         }
 
+        let tally = OutcomeTally::new(redis.clone(), keys.clone());
         let state = AppState {
             accounts: Accounts::new(db.clone()),
             sessions: SessionStore::new(redis.clone(), keys.clone()),
@@ -169,6 +171,7 @@ impl Application {
             catalog,
             leptos: Arc::new(config.leptos.clone()),
             metrics: Arc::new(Metrics::new()),
+            tally,
         };
         let router = crate::http::router(state.clone(), config.request_timeout);
         let addr = config.leptos.site_addr;
@@ -213,6 +216,7 @@ impl Application {
     ) -> std::io::Result<()> {
         let (stop_workers, stopped) = ShutdownTrigger::new();
         let mut tasks = Vec::new();
+        tasks.push(tokio::spawn(self.state.tally.clone().run(stopped.clone())));
         tasks.push(tokio::spawn(listen_for_returns(
             self.redis_client.clone(),
             self.state.stock.keys().sold_out_channel(),

@@ -2,8 +2,6 @@
 //! numbers, list their orders, handle dead letters. Every route takes an
 //! [`AdminUser`]: 401 without a session, 403 `forbidden` for shoppers.
 
-use std::sync::Arc;
-
 use app::api::{
     DeadLetter, DeadLetterReleased, DeadLetterRetried, ErrorCode, Order, Reconciliation, Sale,
     SaleDraft, SalePatch, SaleStats,
@@ -18,7 +16,6 @@ use sqlx::PgPool;
 use super::error::ApiError;
 use super::extract::{AdminUser, ApiJson};
 use super::state::AppState;
-use crate::metrics::Metrics;
 use crate::orders::book::OrderBook;
 use crate::orders::dead_letters::{DeadLetters, Release, Retry};
 use crate::sales::catalog::{Catalog, EditError};
@@ -26,6 +23,7 @@ use crate::sales::id::SaleId;
 use crate::sales::new_sale::NewSale;
 use crate::sales::reconcile::reconcile;
 use crate::sales::stock::SaleStock;
+use crate::sales::tally::OutcomeTally;
 
 /// `/api/admin/…`.
 pub(crate) fn router() -> Router<AppState> {
@@ -140,7 +138,7 @@ async fn stats(
     State(db): State<PgPool>,
     State(stock): State<SaleStock>,
     State(orders): State<OrderBook>,
-    State(metrics): State<Arc<Metrics>>,
+    State(tally): State<OutcomeTally>,
     State(letters): State<DeadLetters>,
     AdminUser(_admin): AdminUser,
     id: SaleId,
@@ -148,7 +146,8 @@ async fn stats(
     let sale = stored_sale(&catalog, id).await?;
     let books = reconcile(&db, &stock, &sale).await?;
     let counts = orders.status_counts(sale.id).await?;
-    let mut rejected = metrics.purchase_counts(sale.id);
+    // Every instance's attempts, not only this one's.
+    let mut rejected = tally.counts(sale.id).await?;
     let won = rejected.remove("won").unwrap_or(0);
     let attempts = won + rejected.values().sum::<i64>();
     let dead_letters = letters

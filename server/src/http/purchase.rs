@@ -212,10 +212,15 @@ async fn buy(
         &mut vouched_sale,
     )
     .await;
-    state.metrics.record_purchase(
-        vouched_sale.unwrap_or(0),
-        result.as_ref().err().map(ApiError::code),
-    );
+    let refusal = result.as_ref().err().map(ApiError::code);
+    state
+        .metrics
+        .record_purchase(vouched_sale.unwrap_or(0), refusal);
+    if let Some(sale_id) = vouched_sale {
+        state
+            .tally
+            .count(sale_id, crate::metrics::outcome_label(refusal));
+    }
     match result {
         Ok(accepted) => (StatusCode::ACCEPTED, Json(accepted)).into_response(),
         Err(error) => error.into_response(),

@@ -24,6 +24,7 @@ use crate::orders::dead_letters::DeadLetters;
 use crate::orders::expiry::ExpirySweeper;
 use crate::sales::catalog::Catalog;
 use crate::sales::stock::SaleStock;
+use crate::sales::tally::OutcomeTally;
 
 /// Whether session cookies are marked `Secure` (HTTPS only): yes in production.
 #[derive(Clone, Copy, Debug)]
@@ -62,6 +63,7 @@ pub struct AppState {
     #[from_ref(skip)]
     pub leptos: Arc<LeptosOptions>,
     pub metrics: Arc<Metrics>,
+    pub tally: OutcomeTally,
 }
 
 /// Leptos's handlers take the options by value: clone them only for those, not

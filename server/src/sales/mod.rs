@@ -10,6 +10,7 @@
 //! - [`catalog`]: the two sides together, for the routes and the pages.
 //! - [`rebuild`]: a sale rebuilt in Redis from Postgres after Redis lost it.
 //! - [`reconcile`]: Redis against Postgres, per sale.
+//! - [`tally`]: buy attempts by outcome, counted for every instance together.
 //! - [`demo`]: the sale a first run shows.
 
 pub(crate) mod cache;
@@ -21,3 +22,4 @@ pub mod rebuild;
 pub mod reconcile;
 pub(crate) mod records;
 pub mod stock;
+pub mod tally;

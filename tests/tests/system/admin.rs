@@ -233,6 +233,53 @@ async fn stats_show_what_happened_and_no_drift() {
 }
 
 #[tokio::test]
+async fn stats_on_any_instance_count_the_attempts_of_every_instance() {
+    let first = spawn_app().await;
+    let sale = first.create_sale(&sale_starting_in(-1_000, 3)).await;
+    let database: String = sqlx::query_scalar("select current_database()")
+        .fetch_one(&first.db)
+        .await
+        .unwrap();
+    let (url, prefix) = (
+        systests::database_url(&database),
+        first.redis_prefix.clone(),
+    );
+    let second = systests::spawn_app_with(move |mut config| {
+        config.database_url = server::config::Secret::new(url);
+        config.redis_prefix = prefix;
+        config
+    })
+    .await;
+    // One buy on the first instance, two on the second.
+    assert_eq!(first.register("ann").await.buy(sale.id).await.0, 202);
+    assert_eq!(second.register("ben").await.buy(sale.id).await.0, 202);
+    assert_eq!(second.register("cat").await.buy(sale.id).await.0, 202);
+
+    for app in [&first, &second] {
+        let admin = app.admin().await;
+        let mut stats: Option<app::api::SaleStats> = None;
+        // The other instance adds its counts to Redis' within half a second.
+        for _ in 0..30 {
+            let now: app::api::SaleStats = admin
+                .get(&format!("/api/admin/sales/{}/stats", sale.id))
+                .await
+                .json()
+                .await
+                .unwrap();
+            let done = now.attempts == 3;
+            stats = Some(now);
+            if done {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let stats = stats.unwrap();
+        assert_eq!(stats.attempts, 3, "{stats:?}");
+        assert!(stats.rejected.is_empty(), "{stats:?}");
+    }
+}
+
+#[tokio::test]
 async fn an_instance_whose_clock_lags_cannot_change_stock_once_redis_says_the_sale_started() {
     // This instance's clock is 5 s behind Redis' (the reserve's clock).
     let clock = server::clock::ShiftedClock::default();
