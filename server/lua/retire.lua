@@ -4,7 +4,8 @@
 -- Postgres if one is ever needed.
 --
 -- KEYS     every key of the sale (stock, meta, buyers, seq, stream, queued,
---          returned, failures, cached definitions, outcome counts)
+--          returned, failures, cached definitions, outcome counts,
+--          dead letters)
 -- KEYS[6]  queued: reservations not yet persisted
 -- ARGV[1]  milliseconds the keys live on
 --

@@ -77,9 +77,15 @@ impl RedisKeys {
         self.sale_key(sale_id, "outcomes")
     }
 
-    /// Stream messages that failed too often, with their last error.
-    pub fn dead_letters(&self) -> String {
-        format!("{}dead-letters", self.prefix)
+    /// A sale's order messages that failed too often, with their last error (a
+    /// stream beside the order stream, in the same slot).
+    pub fn dead_letters(&self, sale_id: i64) -> String {
+        self.sale_key(sale_id, "dead-letters")
+    }
+
+    /// Ids of the sales that ever had a dead letter (a set), for the admin's list.
+    pub fn dead_letter_sales(&self) -> String {
+        format!("{}dead-letter-sales", self.prefix)
     }
 
     /// Last error of a failing stream message (a hash: message id → error).
@@ -132,5 +138,40 @@ mod tests {
     fn sale_keys_carry_the_prefix_and_the_hash_tag() {
         let keys = RedisKeys::new("fs:");
         assert_eq!(keys.stock(42), "fs:{s:42}:stock");
+    }
+
+    /// The part of a key Redis Cluster hashes to pick its slot.
+    fn hash_tag(key: &str) -> &str {
+        key.split_once('{')
+            .and_then(|(_, rest)| rest.split_once('}'))
+            .map(|(tag, _)| tag)
+            .filter(|tag| !tag.is_empty())
+            .unwrap_or(key)
+    }
+
+    #[test]
+    fn every_key_a_script_or_transaction_of_a_sale_touches_is_in_the_sale_slot() {
+        let keys = RedisKeys::new("fs:");
+        let of_the_sale = [
+            keys.stock(7),
+            keys.meta(7),
+            keys.buyers(7),
+            keys.seqs(7),
+            keys.stream(7),
+            keys.queued(7),
+            keys.ticket(7, "tag"),
+            keys.returned(7),
+            keys.outcomes(7),
+            keys.dead_letters(7),
+            keys.failures(7),
+            keys.rate_bucket(7, "user:1"),
+            keys.sale_cache(7),
+            keys.sale_known(7),
+            keys.sale_load_lock(7),
+        ];
+        for key in &of_the_sale {
+            assert_eq!(hash_tag(key), "s:7", "{key}");
+        }
+        assert_ne!(hash_tag(&keys.stock(8)), hash_tag(&keys.stock(7)));
     }
 }

@@ -150,12 +150,7 @@ async fn stats(
     let mut rejected = tally.counts(sale.id).await?;
     let won = rejected.remove("won").unwrap_or(0);
     let attempts = won + rejected.values().sum::<i64>();
-    let dead_letters = letters
-        .list()
-        .await?
-        .iter()
-        .filter(|letter| letter.sale_id == sale.id)
-        .count();
+    let dead_letters = letters.count(sale.id).await?;
     Ok(Json(SaleStats {
         stock: books.stock,
         stock_left: books.stock_left,
@@ -166,7 +161,7 @@ async fn stats(
         cancelled: counts.cancelled,
         attempts,
         rejected,
-        dead_letters: i64::try_from(dead_letters).unwrap_or(i64::MAX),
+        dead_letters,
         drift: books.drift,
     }))
 }

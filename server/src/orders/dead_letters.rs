@@ -1,6 +1,12 @@
 //! Dead letters: order messages that failed too often (or can never be read)
-//! wait in the dead-letter stream with their last error until an admin retries
-//! them through the same idempotent insert as the consumer.
+//! wait in their sale's dead-letter stream with their last error until an admin
+//! retries them through the same idempotent insert as the consumer, or releases
+//! their units.
+//!
+//! Each sale has its own dead-letter stream beside its order stream (the same
+//! hash slot, so burying is one transaction on a Redis Cluster too); a set of
+//! the sales that ever had one lets the admin list them all. A letter's public
+//! id is its sale and its entry: `42-1700000000000-0`.
 
 use app::api::DeadLetter;
 use redis::aio::ConnectionManager;
@@ -42,13 +48,43 @@ pub struct DeadLetters {
     stock: SaleStock,
 }
 
-/// Reads an entry of the dead-letter stream.
-fn letter(entry: &StreamId) -> DeadLetter {
+/// The most letters one listing shows.
+const LISTED: usize = 1_000;
+
+/// Where a letter is: its sale, and its entry in that sale's dead-letter stream.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct LetterId {
+    sale_id: i64,
+    entry: String,
+}
+
+impl LetterId {
+    /// `None` for anything but `<sale id>-<milliseconds>-<sequence>`.
+    fn parse(id: &str) -> Option<Self> {
+        let (sale, entry) = id.split_once('-')?;
+        let sale_id = sale.parse().ok().filter(|sale_id| *sale_id > 0)?;
+        let (ms, seq) = entry.split_once('-')?;
+        let number = |text: &str| text.parse::<u64>().is_ok() && !text.starts_with('+');
+        (number(ms) && number(seq)).then(|| Self {
+            sale_id,
+            entry: entry.to_owned(),
+        })
+    }
+
+    /// Position in time, for listing oldest first.
+    fn order(&self) -> (u64, u64) {
+        let (ms, seq) = self.entry.split_once('-').unwrap_or_default();
+        (ms.parse().unwrap_or(0), seq.parse().unwrap_or(0))
+    }
+}
+
+/// Reads an entry of `sale_id`'s dead-letter stream.
+fn letter(sale_id: i64, entry: &StreamId) -> DeadLetter {
     let fields = text_fields(entry);
     let text = |name: &str| fields.get(name).cloned().unwrap_or_default();
     DeadLetter {
-        id: entry.id.clone(),
-        sale_id: text("sale_id").parse().unwrap_or(0),
+        id: format!("{sale_id}-{}", entry.id),
+        sale_id,
         message_id: text("message_id"),
         payload: serde_json::from_str(&text("payload")).unwrap_or_default(),
         deliveries: text("deliveries").parse().unwrap_or(0),
@@ -77,10 +113,18 @@ impl DeadLetters {
         let keys = self.stream.keys();
         let last_error = self.stream.last_failure(sale_id, &entry.id).await?;
         let payload = serde_json::to_string(&text_fields(entry))?;
+        let mut redis = self.redis.clone();
+        // Listed first: a sale listed with no letter shows nothing, a letter of a
+        // sale not listed would be lost to the admin.
+        let _added: i64 = redis::cmd("SADD")
+            .arg(keys.dead_letter_sales())
+            .arg(sale_id)
+            .query_async(&mut redis)
+            .await?;
         let mut pipe = redis::pipe();
         pipe.atomic()
             .cmd("XADD")
-            .arg(keys.dead_letters())
+            .arg(keys.dead_letters(sale_id))
             .arg("*")
             .arg("sale_id")
             .arg(sale_id)
@@ -98,41 +142,77 @@ impl DeadLetters {
             .arg(CONSUMER_GROUP)
             .arg(&entry.id)
             .ignore();
-        let mut redis = self.redis.clone();
         let () = pipe.query_async(&mut redis).await?;
         tracing::error!(sale_id, message_id = %entry.id, deliveries, "order message dead-lettered");
         Ok(())
     }
 
-    /// The dead letters, oldest first.
+    /// The dead letters of every sale, oldest first (at most [`LISTED`]).
     pub async fn list(&self) -> Result<Vec<DeadLetter>, StoreError> {
+        let keys = self.stream.keys();
         let mut redis = self.redis.clone();
-        let entries: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
-            .arg(self.stream.keys().dead_letters())
-            .arg("-")
-            .arg("+")
-            .arg("COUNT")
-            .arg(1_000)
+        let sales: Vec<i64> = redis::cmd("SMEMBERS")
+            .arg(keys.dead_letter_sales())
             .query_async(&mut redis)
             .await?;
-        Ok(entries.ids.iter().map(letter).collect())
+        if sales.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for sale_id in &sales {
+            pipe.cmd("XRANGE")
+                .arg(keys.dead_letters(*sale_id))
+                .arg("-")
+                .arg("+")
+                .arg("COUNT")
+                .arg(LISTED);
+        }
+        let replies: Vec<redis::streams::StreamRangeReply> = pipe.query_async(&mut redis).await?;
+        let mut letters: Vec<(LetterId, DeadLetter)> = sales
+            .iter()
+            .zip(replies)
+            .flat_map(|(sale_id, reply)| {
+                reply.ids.into_iter().map(move |entry| {
+                    let id = LetterId {
+                        sale_id: *sale_id,
+                        entry: entry.id.clone(),
+                    };
+                    (id, letter(*sale_id, &entry))
+                })
+            })
+            .collect();
+        letters.sort_by_key(|(id, _)| id.order());
+        letters.truncate(LISTED);
+        Ok(letters.into_iter().map(|(_, letter)| letter).collect())
+    }
+
+    /// How many dead letters `sale_id` has.
+    pub async fn count(&self, sale_id: i64) -> Result<i64, StoreError> {
+        let mut redis = self.redis.clone();
+        Ok(redis::cmd("XLEN")
+            .arg(self.stream.keys().dead_letters(sale_id))
+            .query_async(&mut redis)
+            .await?)
     }
 
     /// The letter `id`, if there is one.
-    async fn find(&self, id: &str) -> Result<Option<DeadLetter>, StoreError> {
-        Ok(self
-            .list()
-            .await?
-            .into_iter()
-            .find(|letter| letter.id == id))
+    async fn find(&self, id: &LetterId) -> Result<Option<DeadLetter>, StoreError> {
+        let mut redis = self.redis.clone();
+        let reply: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
+            .arg(self.stream.keys().dead_letters(id.sale_id))
+            .arg(&id.entry)
+            .arg(&id.entry)
+            .query_async(&mut redis)
+            .await?;
+        Ok(reply.ids.first().map(|entry| letter(id.sale_id, entry)))
     }
 
-    /// Drops a letter from the dead-letter stream.
-    async fn remove(&self, id: &str) -> Result<(), StoreError> {
+    /// Drops a letter from its sale's dead-letter stream.
+    async fn remove(&self, id: &LetterId) -> Result<(), StoreError> {
         let mut redis = self.redis.clone();
         let _deleted: i64 = redis::cmd("XDEL")
-            .arg(self.stream.keys().dead_letters())
-            .arg(id)
+            .arg(self.stream.keys().dead_letters(id.sale_id))
+            .arg(&id.entry)
             .query_async(&mut redis)
             .await?;
         Ok(())
@@ -140,7 +220,10 @@ impl DeadLetters {
 
     /// Tries a dead letter again through the same idempotent insert.
     pub async fn retry(&self, id: &str) -> Result<Retry, StoreError> {
-        let Some(letter) = self.find(id).await? else {
+        let Some(at) = LetterId::parse(id) else {
+            return Ok(Retry::NoSuchLetter);
+        };
+        let Some(letter) = self.find(&at).await? else {
             return Ok(Retry::NoSuchLetter);
         };
         let message = match OrderMessage::from_fields(&letter.message_id, &letter.payload) {
@@ -155,7 +238,7 @@ impl DeadLetters {
         self.stream
             .acknowledge(letter.sale_id, std::slice::from_ref(&message))
             .await?;
-        self.remove(id).await?;
+        self.remove(&at).await?;
         tracing::info!(dead_letter = id, order_id = %message.order_id, "dead letter retried");
         Ok(Retry::Saved)
     }
@@ -164,7 +247,10 @@ impl DeadLetters {
     /// exactly once (the same return script as an expiry), its queued entry and
     /// the letter go.
     pub async fn release(&self, id: &str) -> Result<Release, StoreError> {
-        let Some(letter) = self.find(id).await? else {
+        let Some(at) = LetterId::parse(id) else {
+            return Ok(Release::NoSuchLetter);
+        };
+        let Some(letter) = self.find(&at).await? else {
             return Ok(Release::NoSuchLetter);
         };
         let message = match OrderMessage::from_fields(&letter.message_id, &letter.payload) {
@@ -193,8 +279,29 @@ impl DeadLetters {
         self.stream
             .acknowledge(letter.sale_id, std::slice::from_ref(&message))
             .await?;
-        self.remove(id).await?;
+        self.remove(&at).await?;
         tracing::info!(dead_letter = id, order_id = %message.order_id, "dead letter released");
         Ok(Release::Released)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_letter_id_is_a_sale_and_a_stream_entry() {
+        assert_eq!(
+            LetterId::parse("42-1700000000000-3"),
+            Some(LetterId {
+                sale_id: 42,
+                entry: "1700000000000-3".into()
+            })
+        );
+        for bad in [
+            "", "42", "42-", "42-17", "0-1-1", "-1-1-1", "x-1-1", "42-1-x", "42-+1-1", "42-1-1-1",
+        ] {
+            assert_eq!(LetterId::parse(bad), None, "{bad}");
+        }
     }
 }

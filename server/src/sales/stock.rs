@@ -123,6 +123,7 @@ impl SaleStock {
             .key(keys.sale_cache(sale_id))
             .key(keys.sale_known(sale_id))
             .key(keys.outcomes(sale_id))
+            .key(keys.dead_letters(sale_id))
             .arg(linger.as_millis() as u64)
             .invoke_async(&mut redis)
             .await?;

@@ -266,7 +266,7 @@ impl Stage {
         let (books, mut broken) = check::check_sale(&self.rig, sale, outcomes, demand).await?;
         let mut redis = self.rig.redis.clone();
         let dead_letters: usize = redis
-            .xlen(self.rig.keys.dead_letters())
+            .xlen(self.rig.keys.dead_letters(sale.id))
             .await
             .map_err(|error| error.to_string())?;
         if dead_letters > 0 {
