@@ -71,6 +71,18 @@ pub struct TestApp {
 }
 
 impl TestApp {
+    /// Another instance of this one's deployment (the same database, the same
+    /// Redis keys), after `customise` adjusted its configuration.
+    pub async fn another_instance(&self, customise: impl FnOnce(Config) -> Config) -> TestApp {
+        let (url, prefix) = (self.scratch.database_url.clone(), self.redis_prefix.clone());
+        spawn_app_with(move |mut config| {
+            config.database_url = Secret::new(url);
+            config.redis_prefix = prefix;
+            customise(config)
+        })
+        .await
+    }
+
     /// `http://127.0.0.1:<port><path>`.
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.address)

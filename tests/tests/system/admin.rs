@@ -236,20 +236,7 @@ async fn stats_show_what_happened_and_no_drift() {
 async fn stats_on_any_instance_count_the_attempts_of_every_instance() {
     let first = spawn_app().await;
     let sale = first.create_sale(&sale_starting_in(-1_000, 3)).await;
-    let database: String = sqlx::query_scalar("select current_database()")
-        .fetch_one(&first.db)
-        .await
-        .unwrap();
-    let (url, prefix) = (
-        systests::database_url(&database),
-        first.redis_prefix.clone(),
-    );
-    let second = systests::spawn_app_with(move |mut config| {
-        config.database_url = server::config::Secret::new(url);
-        config.redis_prefix = prefix;
-        config
-    })
-    .await;
+    let second = first.another_instance(|config| config).await;
     // One buy on the first instance, two on the second.
     assert_eq!(first.register("ann").await.buy(sale.id).await.0, 202);
     assert_eq!(second.register("ben").await.buy(sale.id).await.0, 202);

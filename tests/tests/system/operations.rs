@@ -178,17 +178,12 @@ async fn an_instance_starts_while_postgres_is_away_sells_and_catches_up_when_it_
 
     // A second instance of the same deployment starts during the outage; it has
     // never read the sale.
-    let (url, prefix) = (
-        systests::database_url(&database),
-        first.redis_prefix.clone(),
-    );
-    let second = spawn_app_with(move |mut config| {
-        config.database_url = server::config::Secret::new(url);
-        config.redis_prefix = prefix;
-        config.consumer.min_idle = Duration::from_millis(300);
-        config
-    })
-    .await;
+    let second = first
+        .another_instance(|mut config| {
+            config.consumer.min_idle = Duration::from_millis(300);
+            config
+        })
+        .await;
     let (code, body) = readiness(&second).await;
     assert_eq!(code, 200, "it can sell, so it is ready: {body}");
     assert_eq!(body["checks"]["postgres"], "down");

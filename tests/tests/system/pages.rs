@@ -111,20 +111,7 @@ async fn a_sale_page_is_the_same_page_with_the_same_etag_on_every_instance() {
     let sale = first.create_sale(&sale_starting_in(90_000, 4)).await;
     let path = format!("/sales/{}", sale.id);
     // Another instance of the same deployment: same database, same keys.
-    let database: String = sqlx::query_scalar("select current_database()")
-        .fetch_one(&first.db)
-        .await
-        .unwrap();
-    let (url, prefix) = (
-        systests::database_url(&database),
-        first.redis_prefix.clone(),
-    );
-    let second = systests::spawn_app_with(move |mut config| {
-        config.database_url = server::config::Secret::new(url);
-        config.redis_prefix = prefix;
-        config
-    })
-    .await;
+    let second = first.another_instance(|config| config).await;
 
     let (one, other) = (first.get(&path).await, second.get(&path).await);
     let tag =
