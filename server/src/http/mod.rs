@@ -52,14 +52,8 @@ pub fn router(state: AppState, request_timeout: std::time::Duration) -> Router {
         .merge(orders::router())
         .merge(admin::router())
         .route("/api/{*rest}", any(error::api_not_found));
-    // Leptos stamps a CSP nonce into every page it renders (leptos_axum always
-    // enables it); one per process, unstamped again from the cacheable pages.
-    let nonce = leptos::nonce::Nonce::new();
-    let stamped: Arc<str> = nonce.to_string().into();
-    pages(api, &state, nonce)
-        .layer(axum::middleware::from_fn(move |request, next| {
-            page_cache::cacheable_sale_pages(stamped.clone(), request, next)
-        }))
+    pages(api, &state)
+        .layer(axum::middleware::from_fn(page_cache::cacheable_sale_pages))
         .layer(axum::middleware::from_fn(csrf::same_site_writes))
         .layer(axum::middleware::from_fn(move |request, next| {
             error::time_limit(request_timeout, request, next)
@@ -82,15 +76,18 @@ pub fn router(state: AppState, request_timeout: std::time::Duration) -> Router {
 }
 
 /// The Leptos pages, the hashed assets they load, and the fallback page.
-fn pages(
-    routes: Router<AppState>,
-    state: &AppState,
-    nonce: leptos::nonce::Nonce,
-) -> Router<AppState> {
+fn pages(routes: Router<AppState>, state: &AppState) -> Router<AppState> {
     let leptos_options = (*state.leptos).clone();
     let ports = Ports {
         catalog: Arc::new(state.catalog.clone()),
     };
+    // Leptos stamps a CSP nonce into every page (leptos_axum always enables it),
+    // by default a fresh one per render. A sale page must be byte for byte the
+    // same on every instance, so that one CDN entry and one `ETag` serve them
+    // all: every page gets the same value. We send no Content-Security-Policy,
+    // so the nonce protects nothing; were a nonce-based CSP ever added,
+    // cacheable pages would have to drop their inline scripts instead.
+    let nonce = leptos::nonce::Nonce::from_value(page_cache::PAGE_NONCE);
     let assets = ServeDir::new(format!(
         "{}/{}",
         leptos_options.site_root, leptos_options.site_pkg_dir
