@@ -368,18 +368,17 @@ impl SaleStock {
         Ok(rebuilt == 1)
     }
 
-    /// Units left of each sale, `None` where a sale is not loaded: one pipeline
-    /// of GETs, not an MGET, because each sale lives in a slot of its own.
+    /// Units left of each sale, `None` where a sale is not loaded (one round trip).
     pub async fn stock_left_of(&self, sale_ids: &[i64]) -> Result<Vec<Option<i64>>, StoreError> {
         if sale_ids.is_empty() {
             return Ok(Vec::new());
         }
-        let mut pipe = redis::pipe();
-        for sale_id in sale_ids {
-            pipe.cmd("GET").arg(self.keys.stock(*sale_id));
-        }
+        let keys: Vec<String> = sale_ids.iter().map(|id| self.keys.stock(*id)).collect();
         let mut redis = self.redis.clone();
-        Ok(pipe.query_async(&mut redis).await?)
+        Ok(redis::cmd("MGET")
+            .arg(&keys)
+            .query_async(&mut redis)
+            .await?)
     }
 
     /// Redis' side of the books, read atomically: stock left, units queued for
