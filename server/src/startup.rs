@@ -234,7 +234,7 @@ impl Application {
                     () = stopping.requested() => return,
                 }
                 let consuming = tokio::spawn(consumer.run(stopping.clone()));
-                let upkeep = tokio::spawn(catalog.run_upkeep(sweep_every, stopping.clone()));
+                let upkeep = tokio::spawn(catalog.run_upkeep(stopping.clone()));
                 sweeper.run(sweep_every, stopping).await;
                 let _ = tokio::join!(consuming, upkeep);
             }));

@@ -21,6 +21,10 @@ use crate::clock::Clock;
 use crate::shutdown::Shutdown;
 use crate::store::StoreError;
 
+/// How often the open sales are compared with Redis for an edit a crash cut
+/// short (each pass locks their rows against edits and runs one script per sale).
+const SETTLE_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Editing a sale failed.
 #[derive(Debug, thiserror::Error)]
 pub enum EditError {
@@ -216,9 +220,10 @@ impl Catalog {
         Ok(settled)
     }
 
-    /// Runs [`Catalog::settle_interrupted_edits`] every `every` until `shutdown`.
-    pub async fn run_upkeep(self, every: std::time::Duration, mut shutdown: Shutdown) {
-        let mut ticker = tokio::time::interval(every);
+    /// Runs [`Catalog::settle_interrupted_edits`] every [`SETTLE_EVERY`] until
+    /// `shutdown`.
+    pub async fn run_upkeep(self, mut shutdown: Shutdown) {
+        let mut ticker = tokio::time::interval(SETTLE_EVERY);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {

@@ -191,8 +191,10 @@ impl SaleRecords {
         row.map(Sale::try_from).transpose()
     }
 
-    /// Sales not yet ended, their rows locked until `connection`'s transaction
-    /// ends. Rows another transaction holds (an edit under way) are skipped.
+    /// Sales not yet ended, their rows locked against edits until
+    /// `connection`'s transaction ends. Rows an edit holds are skipped. The lock
+    /// is `no key update`: it does not hold up the foreign-key checks of the
+    /// consumer's order inserts, as `for update` would.
     pub async fn open_for_update(
         connection: &mut PgConnection,
         now_ms: i64,
@@ -203,7 +205,7 @@ impl SaleRecords {
                       per_user_limit, starts_at, ends_at, payment_window_secs, captcha,
                       min_account_age_days, paused
                from sales where ends_at > $1 order by id limit 500
-               for update skip locked"#,
+               for no key update skip locked"#,
             instant(now_ms)?
         )
         .fetch_all(connection)
