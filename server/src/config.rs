@@ -191,13 +191,16 @@ impl Config {
             )?,
             pow_bits: parse_or(get("FLASHSALE_POW_BITS"), "FLASHSALE_POW_BITS", 18)?,
             workers: parse_or(get("FLASHSALE_WORKERS"), "FLASHSALE_WORKERS", true)?,
-            consumer: crate::orders::consumer::ConsumerSettings {
-                min_idle: std::time::Duration::from_millis(parse_or(
-                    get("FLASHSALE_CLAIM_AFTER_MS"),
-                    "FLASHSALE_CLAIM_AFTER_MS",
-                    10_000,
-                )?),
-                ..Default::default()
+            consumer: {
+                let defaults = crate::orders::consumer::ConsumerSettings::default();
+                crate::orders::consumer::ConsumerSettings {
+                    min_idle: std::time::Duration::from_millis(parse_or(
+                        get("FLASHSALE_CLAIM_AFTER_MS"),
+                        "FLASHSALE_CLAIM_AFTER_MS",
+                        defaults.min_idle.as_millis() as u64,
+                    )?),
+                    ..defaults
+                }
             },
             request_timeout: std::time::Duration::from_millis(parse_or(
                 get("FLASHSALE_REQUEST_TIMEOUT_MS"),
