@@ -70,12 +70,12 @@ impl LetterId {
             entry: entry.to_owned(),
         })
     }
+}
 
-    /// Position in time, for listing oldest first.
-    fn order(&self) -> (u64, u64) {
-        let (ms, seq) = self.entry.split_once('-').unwrap_or_default();
-        (ms.parse().unwrap_or(0), seq.parse().unwrap_or(0))
-    }
+/// A stream entry id's position in time (`<ms>-<seq>`), for listing oldest first.
+fn position(entry_id: &str) -> (u64, u64) {
+    let (ms, seq) = entry_id.split_once('-').unwrap_or_default();
+    (ms.parse().unwrap_or(0), seq.parse().unwrap_or(0))
 }
 
 /// Reads an entry of `sale_id`'s dead-letter stream.
@@ -168,20 +168,17 @@ impl DeadLetters {
                 .arg(LISTED);
         }
         let replies: Vec<redis::streams::StreamRangeReply> = pipe.query_async(&mut redis).await?;
-        let mut letters: Vec<(LetterId, DeadLetter)> = sales
+        let mut letters: Vec<((u64, u64), DeadLetter)> = sales
             .iter()
             .zip(replies)
             .flat_map(|(sale_id, reply)| {
-                reply.ids.into_iter().map(move |entry| {
-                    let id = LetterId {
-                        sale_id: *sale_id,
-                        entry: entry.id.clone(),
-                    };
-                    (id, letter(*sale_id, &entry))
-                })
+                reply
+                    .ids
+                    .into_iter()
+                    .map(move |entry| (position(&entry.id), letter(*sale_id, &entry)))
             })
             .collect();
-        letters.sort_by_key(|(id, _)| id.order());
+        letters.sort_by_key(|(at, _)| *at);
         letters.truncate(LISTED);
         Ok(letters.into_iter().map(|(_, letter)| letter).collect())
     }
