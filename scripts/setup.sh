@@ -2,7 +2,7 @@
 # registries only, no Docker) ready to build, run and test the project. Every step
 # is skipped when already satisfied, so warm runs take seconds.
 #
-# Installs: Redis, PostgreSQL, Chromium, Node (apt, only if missing); the
+# Installs: Redis, PostgreSQL, Chromium, Node, nginx (apt, only if missing); the
 # wasm32 target; cargo-leptos and wasm-bindgen-cli (cargo, pinned); Playwright and
 # a registry-built wasm-opt (npm, into end2end/node_modules).
 
@@ -102,9 +102,20 @@ ensure_node_tools() {
     esac
 }
 
+# nginx: the load balancer of scripts/cluster and the cluster drill (installed,
+# never started as a system service).
+ensure_nginx() {
+    [ -x /usr/sbin/nginx ] && return
+    say "installing nginx"
+    apt_install nginx
+    # Debian's package starts its own nginx on port 80; ours run on their own ports.
+    /usr/sbin/nginx -s stop 2>/dev/null || true
+}
+
 setup_all() {
     ensure_redis
     ensure_postgres
     ensure_rust_tools
     ensure_node_tools
+    ensure_nginx
 }

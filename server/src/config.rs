@@ -7,7 +7,8 @@
 //! | `LEPTOS_SITE_ADDR` | `127.0.0.1:3000` | address to listen on |
 //! | `LEPTOS_SITE_ROOT` | `target/site` | folder with the built JS, WASM, CSS |
 //! | `DATABASE_URL` | `postgres://postgres:postgres@127.0.0.1:5432/flashsale` | Postgres |
-//! | `REDIS_URL` | `redis://127.0.0.1:6379` | Redis |
+//! | `REDIS_URL` | `redis://127.0.0.1:6379` | Redis (one server) |
+//! | `REDIS_CLUSTER_URLS` | unset | a Redis Cluster instead: some of its nodes, comma-separated (`redis://h1:7001,redis://h2:7002`) |
 //! | `FLASHSALE_REDIS_PREFIX` | `fs:` | prefix of every Redis key this instance writes |
 //! | `FLASHSALE_SECRET` | random per process in development | key for signing tickets and sessions, ≥ 32 bytes |
 //! | `FLASHSALE_ENV` | `development` | `production` makes the secret mandatory |
@@ -27,6 +28,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use leptos::config::{Env, LeptosOptions};
+
+use crate::redis_connection::RedisTarget;
 
 /// Default name of the built JS/WASM/CSS files (`[[workspace.metadata.leptos]] name`),
 /// used when the binary was not built by cargo-leptos (e.g. by `cargo test`).
@@ -67,7 +70,8 @@ pub struct Config {
     pub leptos: LeptosOptions,
     /// Carries a password in most deployments.
     pub database_url: Secret<String>,
-    pub redis_url: Secret<String>,
+    /// One server or a cluster; URLs may carry a password.
+    pub redis: RedisTarget,
     pub redis_prefix: String,
     pub secret_key: Secret<Vec<u8>>,
     pub environment: Environment,
@@ -170,6 +174,28 @@ impl Config {
             None => false,
             Some(value) => matches!(value, "1" | "true" | "yes" | "on"),
         };
+        let redis = match get("REDIS_CLUSTER_URLS") {
+            Some(urls) => RedisTarget::Cluster(Secret::new(
+                urls.split(',')
+                    .map(str::trim)
+                    .filter(|url| !url.is_empty())
+                    .map(String::from)
+                    .collect(),
+            )),
+            None => RedisTarget::Node(Secret::new(
+                get("REDIS_URL").unwrap_or_else(|| "redis://127.0.0.1:6379".into()),
+            )),
+        };
+        let redis_prefix = get("FLASHSALE_REDIS_PREFIX").unwrap_or_else(|| "fs:".into());
+        if matches!(redis, RedisTarget::Cluster(_)) && redis_prefix.contains('{') {
+            // Redis hashes the first `{…}` of a key: every sale would share one slot.
+            return Err(ConfigError::Invalid {
+                name: "FLASHSALE_REDIS_PREFIX",
+                reason: "must not hold a `{` on a Redis Cluster: the sales' hash tags \
+                         would give way to it and every key would share one slot"
+                    .into(),
+            });
+        }
         Ok(Config {
             leptos,
             database_url: Secret::new(
@@ -177,10 +203,8 @@ impl Config {
                     "postgres://postgres:postgres@127.0.0.1:5432/flashsale".into()
                 }),
             ),
-            redis_url: Secret::new(
-                get("REDIS_URL").unwrap_or_else(|| "redis://127.0.0.1:6379".into()),
-            ),
-            redis_prefix: get("FLASHSALE_REDIS_PREFIX").unwrap_or_else(|| "fs:".into()),
+            redis,
+            redis_prefix,
             secret_key: Secret::new(secret_key),
             environment,
             demo,
@@ -376,10 +400,35 @@ mod tests {
         let config = config(&[
             ("FLASHSALE_SECRET", &secret),
             ("DATABASE_URL", "postgres://shop:hunter2@db/shop"),
+            ("REDIS_CLUSTER_URLS", "redis://:swordfish@h1:7001"),
         ])
         .unwrap();
         let printed = format!("{config:?}");
         assert!(!printed.contains(&secret));
         assert!(!printed.contains("hunter2"));
+        assert!(!printed.contains("swordfish"));
+    }
+
+    #[test]
+    fn cluster_urls_select_a_cluster_over_the_single_server() {
+        let single = config(&[("REDIS_URL", "redis://cache:6380")]).unwrap();
+        let RedisTarget::Node(url) = &single.redis else {
+            panic!("one server expected: {:?}", single.redis)
+        };
+        assert_eq!(url.expose(), "redis://cache:6380");
+        let cluster = config(&[
+            ("REDIS_URL", "redis://cache:6380"),
+            ("REDIS_CLUSTER_URLS", "redis://h1:7001, redis://h2:7002,"),
+        ])
+        .unwrap();
+        let RedisTarget::Cluster(seeds) = &cluster.redis else {
+            panic!("a cluster expected: {:?}", cluster.redis)
+        };
+        assert_eq!(seeds.expose(), &["redis://h1:7001", "redis://h2:7002"]);
+        let error = config_error(&[
+            ("REDIS_CLUSTER_URLS", "redis://h1:7001"),
+            ("FLASHSALE_REDIS_PREFIX", "shop{eu}:"),
+        ]);
+        assert!(error.contains("FLASHSALE_REDIS_PREFIX"), "{error}");
     }
 }

@@ -5,7 +5,9 @@
 //! The server reads these settings once at start and warns loudly when they fall
 //! short; a managed Redis that refuses `CONFIG GET` gets one warning saying so.
 
-use redis::aio::ConnectionManager;
+use std::collections::HashMap;
+
+use crate::redis_connection::RedisConnection;
 
 /// What is wrong with these settings for a flash sale, one sentence each.
 pub fn warnings(appendonly: &str, appendfsync: &str, maxmemory_policy: &str) -> Vec<String> {
@@ -31,33 +33,50 @@ pub fn warnings(appendonly: &str, appendfsync: &str, maxmemory_policy: &str) -> 
     found
 }
 
-/// Reads the settings and logs what falls short (at start; never fails).
-pub async fn check(mut redis: ConnectionManager) {
-    let mut settings = Vec::new();
+/// Reads the settings of every master node and logs what falls short (at
+/// start; never fails).
+pub async fn check(mut redis: RedisConnection) {
+    let mut settings: Vec<(String, HashMap<String, String>)> = Vec::new();
     for name in ["appendonly", "appendfsync", "maxmemory-policy"] {
-        let reply: Result<Vec<String>, _> = redis::cmd("CONFIG")
-            .arg("GET")
-            .arg(name)
-            .query_async(&mut redis)
-            .await;
-        match reply {
-            Ok(pair) if pair.len() == 2 => settings.push(pair[1].clone()),
-            Ok(_) | Err(_) => {
-                tracing::warn!(
-                    "cannot read Redis' persistence settings (CONFIG GET refused or Redis \
-                     away): make sure it runs with appendonly yes, appendfsync always and \
-                     maxmemory-policy noeviction"
-                );
-                return;
+        let mut command = redis::cmd("CONFIG");
+        command.arg("GET").arg(name);
+        let replies = redis
+            .on_every_master::<HashMap<String, String>>(&command)
+            .await
+            .unwrap_or_default();
+        if replies.is_empty() || replies.iter().any(|(_, pair)| !pair.contains_key(name)) {
+            tracing::warn!(
+                "cannot read Redis' persistence settings (CONFIG GET refused or Redis \
+                 away): make sure it runs with appendonly yes, appendfsync always and \
+                 maxmemory-policy noeviction"
+            );
+            return;
+        }
+        for (node, pair) in replies {
+            match settings.iter_mut().find(|(known, _)| *known == node) {
+                Some((_, values)) => values.extend(pair),
+                None => settings.push((node, pair)),
             }
         }
     }
-    let found = warnings(&settings[0], &settings[1], &settings[2]);
-    if found.is_empty() {
-        tracing::info!("Redis keeps acknowledged reservations through a crash");
-    }
-    for warning in found {
-        tracing::warn!("{warning}");
+    for (node, values) in settings {
+        let value = |name: &str| values.get(name).map(String::as_str).unwrap_or_default();
+        let found = warnings(
+            value("appendonly"),
+            value("appendfsync"),
+            value("maxmemory-policy"),
+        );
+        let node = if node.is_empty() {
+            "Redis".to_owned()
+        } else {
+            format!("Redis node {node}")
+        };
+        if found.is_empty() {
+            tracing::info!("{node} keeps acknowledged reservations through a crash");
+        }
+        for warning in found {
+            tracing::warn!("{node}: {warning}");
+        }
     }
 }
 

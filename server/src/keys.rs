@@ -130,9 +130,126 @@ impl RedisKeys {
     }
 }
 
+/// The keys of each script and each transaction (or pipeline) over several keys,
+/// in the order the script reads `KEYS`. The stores take them from here, so the
+/// test below checks what runs: a cluster runs a script or a transaction only
+/// when all its keys are in one slot.
+impl RedisKeys {
+    /// `lua/reserve.lua`: stock, buyers, seq, stream, meta, queued, ticket.
+    pub fn reserve_script(&self, sale_id: i64, ticket_tag: &str) -> [String; 7] {
+        [
+            self.stock(sale_id),
+            self.buyers(sale_id),
+            self.seqs(sale_id),
+            self.stream(sale_id),
+            self.meta(sale_id),
+            self.queued(sale_id),
+            self.ticket(sale_id, ticket_tag),
+        ]
+    }
+
+    /// `lua/return_units.lua`: stock, buyers, returned, meta.
+    pub fn return_script(&self, sale_id: i64) -> [String; 4] {
+        [
+            self.stock(sale_id),
+            self.buyers(sale_id),
+            self.returned(sale_id),
+            self.meta(sale_id),
+        ]
+    }
+
+    /// `lua/load.lua`: stock, meta, buyers, seq.
+    pub fn load_script(&self, sale_id: i64) -> [String; 4] {
+        [
+            self.stock(sale_id),
+            self.meta(sale_id),
+            self.buyers(sale_id),
+            self.seqs(sale_id),
+        ]
+    }
+
+    /// `lua/rebuild.lua`: stock, meta, buyers, seq, stream.
+    pub fn rebuild_script(&self, sale_id: i64) -> [String; 5] {
+        [
+            self.stock(sale_id),
+            self.meta(sale_id),
+            self.buyers(sale_id),
+            self.seqs(sale_id),
+            self.stream(sale_id),
+        ]
+    }
+
+    /// `lua/retire.lua`: every key a sale keeps after it settled.
+    pub fn retire_script(&self, sale_id: i64) -> [String; 12] {
+        [
+            self.stock(sale_id),
+            self.meta(sale_id),
+            self.buyers(sale_id),
+            self.seqs(sale_id),
+            self.stream(sale_id),
+            self.queued(sale_id),
+            self.returned(sale_id),
+            self.failures(sale_id),
+            self.sale_cache(sale_id),
+            self.sale_known(sale_id),
+            self.outcomes(sale_id),
+            self.dead_letters(sale_id),
+        ]
+    }
+
+    /// `lua/rate_limit.lua`: the buckets of one shopper, one address and the
+    /// whole sale.
+    pub fn rate_limit_script(&self, sale_id: i64, user_id: i64, address: &str) -> [String; 3] {
+        [
+            self.rate_bucket(sale_id, &format!("u:{user_id}")),
+            self.rate_bucket(sale_id, &format!("ip:{address}")),
+            self.rate_bucket(sale_id, "sale"),
+        ]
+    }
+
+    /// `lua/unlock.lua`: the lock.
+    pub fn unlock_script(&self, sale_id: i64) -> [String; 1] {
+        [self.sale_load_lock(sale_id)]
+    }
+
+    /// Moving a message to the dead letters: the letters, the order stream.
+    pub fn bury_transaction(&self, sale_id: i64) -> [String; 2] {
+        [self.dead_letters(sale_id), self.stream(sale_id)]
+    }
+
+    /// Reading Redis' side of the books at one instant: stock, queued, buyers.
+    pub fn books_transaction(&self, sale_id: i64) -> [String; 3] {
+        [
+            self.stock(sale_id),
+            self.queued(sale_id),
+            self.buyers(sale_id),
+        ]
+    }
+
+    /// Acknowledging persisted messages: stream, queued, failures.
+    pub fn acknowledge_pipeline(&self, sale_id: i64) -> [String; 3] {
+        [
+            self.stream(sale_id),
+            self.queued(sale_id),
+            self.failures(sale_id),
+        ]
+    }
+
+    /// Writing the shared copies of a sale: the cache, the last known copy.
+    pub fn sale_copies_pipeline(&self, sale_id: i64) -> [String; 2] {
+        [self.sale_cache(sale_id), self.sale_known(sale_id)]
+    }
+
+    /// Adding a sale's attempt counts: its outcomes hash (one pipeline per sale).
+    pub fn tally_pipeline(&self, sale_id: i64) -> [String; 1] {
+        [self.outcomes(sale_id)]
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use redis::cluster_routing::Slot;
 
     #[test]
     fn sale_keys_carry_the_prefix_and_the_hash_tag() {
@@ -150,7 +267,7 @@ mod tests {
     }
 
     #[test]
-    fn every_key_a_script_or_transaction_of_a_sale_touches_is_in_the_sale_slot() {
+    fn every_key_of_a_sale_carries_its_hash_tag() {
         let keys = RedisKeys::new("fs:");
         let of_the_sale = [
             keys.stock(7),
@@ -173,5 +290,66 @@ mod tests {
             assert_eq!(hash_tag(key), "s:7", "{key}");
         }
         assert_ne!(hash_tag(&keys.stock(8)), hash_tag(&keys.stock(7)));
+    }
+
+    /// Every script (each file of `lua/`) and every transaction or pipeline
+    /// over several keys, with the keys the stores pass it, for sales whose
+    /// tags fall in different slots: each one's keys share one slot.
+    #[test]
+    fn every_script_and_transaction_keeps_to_one_cluster_slot() {
+        let keys = RedisKeys::new("fs:");
+        let scripts_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/lua");
+        let mut script_files: Vec<String> = std::fs::read_dir(scripts_dir)
+            .expect("the lua folder is there")
+            .map(|entry| {
+                entry
+                    .expect("a readable entry")
+                    .file_name()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect();
+        script_files.sort();
+        for sale_id in [1, 7, 42, 123_456] {
+            let scripts: Vec<(&str, Vec<String>)> = vec![
+                ("load.lua", keys.load_script(sale_id).into()),
+                (
+                    "rate_limit.lua",
+                    keys.rate_limit_script(sale_id, 9, "::1").into(),
+                ),
+                ("rebuild.lua", keys.rebuild_script(sale_id).into()),
+                (
+                    "reserve.lua",
+                    keys.reserve_script(sale_id, "c2lnbmF0dXJl").into(),
+                ),
+                ("retire.lua", keys.retire_script(sale_id).into()),
+                ("return_units.lua", keys.return_script(sale_id).into()),
+                ("unlock.lua", keys.unlock_script(sale_id).into()),
+            ];
+            let listed: Vec<&str> = scripts.iter().map(|(name, _)| *name).collect();
+            assert_eq!(listed, script_files, "a script without a key list here");
+            let transactions: Vec<(&str, Vec<String>)> = vec![
+                ("bury", keys.bury_transaction(sale_id).into()),
+                ("books", keys.books_transaction(sale_id).into()),
+                ("acknowledge", keys.acknowledge_pipeline(sale_id).into()),
+                ("sale copies", keys.sale_copies_pipeline(sale_id).into()),
+                ("tally", keys.tally_pipeline(sale_id).into()),
+            ];
+            for (name, touched) in scripts.iter().chain(&transactions) {
+                let slot = Slot::for_key(&touched[0]);
+                for key in touched {
+                    assert_eq!(
+                        Slot::for_key(key),
+                        slot,
+                        "{name}: {key} is not in {}'s slot",
+                        touched[0]
+                    );
+                }
+            }
+        }
+        let slots: std::collections::HashSet<_> = (1..=20)
+            .map(|sale_id| Slot::for_key(keys.stock(sale_id)))
+            .collect();
+        assert!(slots.len() > 1, "sales spread over several slots");
     }
 }

@@ -21,6 +21,8 @@
 //! - [`keys`]: Redis key names, prefixed and hash-tagged per sale.
 //! - [`metrics`]: Prometheus registry and the per-route request middleware.
 //! - [`store`]: the storage error every store returns.
+//! - [`redis_connection`]: one Redis server or a Redis Cluster, behind one
+//!   connection type; what a cluster asks of the stores.
 //! - [`http`]: the router, its layers, the route modules, extractors, `ApiError`,
 //!   `AppState`.
 //! - [`guards`]: the layers in front of Redis: admission, sold-out flags, rate
@@ -41,6 +43,7 @@ pub mod http;
 pub mod keys;
 pub mod metrics;
 pub mod orders;
+pub mod redis_connection;
 pub mod sales;
 pub mod shutdown;
 pub mod startup;

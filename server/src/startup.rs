@@ -10,7 +10,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use sqlx::migrate::MigrateError;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tokio::net::TcpListener;
@@ -31,6 +30,7 @@ use crate::orders::book::OrderBook;
 use crate::orders::consumer::OrderConsumer;
 use crate::orders::dead_letters::DeadLetters;
 use crate::orders::expiry::ExpirySweeper;
+use crate::redis_connection::RedisClient;
 use crate::sales::catalog::Catalog;
 use crate::sales::stock::SaleStock;
 use crate::sales::tally::OutcomeTally;
@@ -48,7 +48,7 @@ pub enum StartupError {
     Postgres(#[source] sqlx::Error),
     #[error("cannot apply the database migrations: {0}")]
     Migrations(#[from] MigrateError),
-    #[error("REDIS_URL is not usable: {0}")]
+    #[error("REDIS_URL or REDIS_CLUSTER_URLS is not usable: {0}")]
     Redis(#[from] redis::RedisError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -63,7 +63,7 @@ pub struct Application {
     address: SocketAddr,
     router: Router,
     state: AppState,
-    redis_client: redis::Client,
+    redis_client: RedisClient,
     workers: bool,
     sweep_every: Duration,
     /// Turns true once the migrations have run; the workers wait for it.
@@ -116,12 +116,8 @@ impl Application {
             Err(error) => return Err(error.into()),
         }
 
-        let redis_config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(1)))
-            .set_response_timeout(Some(Duration::from_secs(2)))
-            .set_max_delay(Duration::from_millis(500));
-        let redis_client = redis::Client::open(config.redis_url.expose().as_str())?;
-        let redis = ConnectionManager::new_lazy_with_config(redis_client.clone(), redis_config)?;
+        let redis_client = RedisClient::open(&config.redis)?;
+        let redis = redis_client.shared()?;
         tokio::spawn(crate::durability::check(redis.clone()));
         let keys = RedisKeys::new(config.redis_prefix.clone());
         let stock = SaleStock::new(redis.clone(), keys.clone());

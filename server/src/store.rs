@@ -10,7 +10,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use redis::aio::ConnectionManager;
+use crate::redis_connection::RedisConnection;
 use sqlx::PgPool;
 
 /// Postgres or Redis did not do what was asked, or what they hold is unreadable.
@@ -80,7 +80,7 @@ pub async fn postgres_answers(db: &PgPool, timeout: Duration) -> bool {
 }
 
 /// Whether Redis answers `PING` within `timeout`.
-pub async fn redis_answers(mut redis: ConnectionManager, timeout: Duration) -> bool {
+pub async fn redis_answers(mut redis: RedisConnection, timeout: Duration) -> bool {
     let command = redis::cmd("PING");
     let ping = command.query_async::<String>(&mut redis);
     matches!(tokio::time::timeout(timeout, ping).await, Ok(Ok(pong)) if pong == "PONG")

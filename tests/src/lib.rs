@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use server::clock::{Clock, SystemClock};
 use server::config::{Config, Secret};
 use server::http::state::AppState;
+use server::redis_connection::{RedisClient, RedisTarget};
 use server::sales::catalog::Catalog;
 use server::sales::new_sale::NewSale;
 use server::startup::Application;
@@ -47,6 +48,11 @@ pub fn database_url_on(admin_url: &str, name: &str) -> String {
 /// The Redis all tests share; each uses its own key prefix.
 pub fn redis_url() -> String {
     std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// The way to the shared Redis, as the server opens it (for workers a test drives).
+pub fn redis_client() -> RedisClient {
+    RedisClient::open(&RedisTarget::Node(Secret::new(redis_url()))).expect("REDIS_URL is valid")
 }
 
 /// A connection of its own to the shared Redis, for white-box looks at keys.
@@ -253,7 +259,7 @@ pub fn test_config(database: &str, redis_prefix: &str) -> Config {
     .expect("test configuration is valid")
     .with_site_addr("127.0.0.1:0".parse().expect("a valid address"));
     config.database_url = Secret::new(database_url(database));
-    config.redis_url = Secret::new(redis_url());
+    config.redis = RedisTarget::Node(Secret::new(redis_url()));
     config.redis_prefix = redis_prefix.to_owned();
     // Tests wait for the consumer; keep its pauses short.
     config.consumer.block = std::time::Duration::from_millis(100);

@@ -42,6 +42,8 @@ pub struct PrivateRedis {
     pub port: u16,
     dir: PathBuf,
     persistence: Persistence,
+    /// A node of a Redis Cluster (its state in `nodes.conf` in `dir`).
+    cluster: bool,
     child: Option<Child>,
 }
 
@@ -52,6 +54,29 @@ impl PrivateRedis {
             port: free_port()?,
             dir: scratch_dir("redis")?,
             persistence,
+            cluster: false,
+            child: None,
+        };
+        redis.restart()?;
+        Ok(redis)
+    }
+
+    /// Starts a Redis with cluster mode on, not yet part of a cluster, on a
+    /// free port whose cluster bus port (port + 10000) is free too.
+    fn start_cluster_node() -> Result<Self, String> {
+        let port = (0..100)
+            .find_map(|_| {
+                let port = free_port().ok()?;
+                let bus = port.checked_add(10_000)?;
+                std::net::TcpListener::bind(("127.0.0.1", bus)).ok()?;
+                Some(port)
+            })
+            .ok_or("no free port with a free cluster bus port")?;
+        let mut redis = Self {
+            port,
+            dir: scratch_dir("redis-node")?,
+            persistence: Persistence::None,
+            cluster: true,
             child: None,
         };
         redis.restart()?;
@@ -71,6 +96,16 @@ impl PrivateRedis {
             .args(["--daemonize", "no", "--save", "", "--protected-mode", "no"])
             .arg("--dir")
             .arg(&self.dir);
+        if self.cluster {
+            command
+                .args([
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-config-file",
+                    "nodes.conf",
+                ])
+                .args(["--cluster-node-timeout", "2000"]);
+        }
         match self.persistence {
             Persistence::None => command.args(["--appendonly", "no"]),
             Persistence::AofAlways => {
@@ -151,6 +186,161 @@ impl Drop for PrivateRedis {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+/// A Redis Cluster of one test: `masters` nodes, no replicas, the hash slots
+/// spread evenly (`redis-cli --cluster create`).
+pub struct PrivateRedisCluster {
+    pub nodes: Vec<PrivateRedis>,
+}
+
+impl PrivateRedisCluster {
+    /// Starts the nodes, joins them, and waits until every node reports the
+    /// cluster ok.
+    pub fn start(masters: usize) -> Result<Self, String> {
+        let nodes = (0..masters)
+            .map(|_| PrivateRedis::start_cluster_node())
+            .collect::<Result<Vec<_>, _>>()?;
+        let cluster = Self { nodes };
+        let mut create = Command::new("redis-cli");
+        create.arg("--cluster").arg("create");
+        for node in &cluster.nodes {
+            create.arg(format!("127.0.0.1:{}", node.port));
+        }
+        create.args(["--cluster-replicas", "0", "--cluster-yes"]);
+        run(create.stdout(Stdio::null()))?;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        for node in &cluster.nodes {
+            loop {
+                let info = Command::new("redis-cli")
+                    .args(["-p", &node.port.to_string(), "cluster", "info"])
+                    .output()
+                    .map_err(|error| format!("cannot run redis-cli: {error}"))?;
+                if String::from_utf8_lossy(&info.stdout).contains("cluster_state:ok") {
+                    break;
+                }
+                if Instant::now() > deadline {
+                    return Err("the private Redis Cluster was not ok within 30 s".into());
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        Ok(cluster)
+    }
+
+    /// Every node's URL (`REDIS_CLUSTER_URLS` takes them comma-separated).
+    pub fn urls(&self) -> Vec<String> {
+        self.nodes.iter().map(PrivateRedis::url).collect()
+    }
+
+    /// The port of the node serving `key`'s slot.
+    pub fn node_of(&self, key: &str) -> Result<u16, String> {
+        let slot = Command::new("redis-cli")
+            .args([
+                "-p",
+                &self.nodes[0].port.to_string(),
+                "cluster",
+                "keyslot",
+                key,
+            ])
+            .output()
+            .map_err(|error| format!("cannot run redis-cli: {error}"))?;
+        let slot: u16 = String::from_utf8_lossy(&slot.stdout)
+            .trim()
+            .parse()
+            .map_err(|_| format!("CLUSTER KEYSLOT {key} answered no number"))?;
+        let slots = Command::new("redis-cli")
+            .args(["-p", &self.nodes[0].port.to_string(), "cluster", "slots"])
+            .output()
+            .map_err(|error| format!("cannot run redis-cli: {error}"))?;
+        // Lines of (start, end, host, port, id) per range, one value per line.
+        let lines: Vec<String> = String::from_utf8_lossy(&slots.stdout)
+            .lines()
+            .map(|line| line.trim().to_owned())
+            .collect();
+        lines
+            .windows(4)
+            .find_map(|window| {
+                let (start, end): (u16, u16) = (window[0].parse().ok()?, window[1].parse().ok()?);
+                let port = window[3].parse().ok()?;
+                (start <= slot && slot <= end && window[2] == "127.0.0.1").then_some(port)
+            })
+            .ok_or_else(|| format!("no node serves slot {slot}"))
+    }
+}
+
+/// An nginx of one test in front of server instances: one address, requests
+/// spread round-robin, a dead instance skipped.
+pub struct PrivateNginx {
+    pub port: u16,
+    dir: PathBuf,
+    child: Option<Child>,
+}
+
+impl PrivateNginx {
+    /// Starts nginx (Debian's) on a free port in front of the instances on `upstreams`.
+    pub fn start(upstreams: &[u16]) -> Result<Self, String> {
+        let port = free_port()?;
+        let dir = scratch_dir("nginx")?;
+        let servers: String = upstreams
+            .iter()
+            .map(|upstream| {
+                format!("    server 127.0.0.1:{upstream} max_fails=1 fail_timeout=2s;\n")
+            })
+            .collect();
+        let config = NGINX_CONFIG
+            .replace("{dir}", &dir.display().to_string())
+            .replace("{port}", &port.to_string())
+            .replace("{servers}", &servers);
+        let conf = dir.join("nginx.conf");
+        std::fs::write(&conf, config).map_err(|error| format!("cannot write {conf:?}: {error}"))?;
+        let child = Command::new(nginx_binary())
+            .arg("-p")
+            .arg(&dir)
+            .arg("-c")
+            .arg(&conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|error| format!("cannot start nginx (apt install nginx): {error}"))?;
+        let nginx = Self {
+            port,
+            dir,
+            child: Some(child),
+        };
+        wait_for_port(port, "nginx")?;
+        Ok(nginx)
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for PrivateNginx {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// `nginx`, which Debian installs under /usr/sbin (not on every user's PATH).
+fn nginx_binary() -> PathBuf {
+    let debian = PathBuf::from("/usr/sbin/nginx");
+    if debian.exists() {
+        debian
+    } else {
+        PathBuf::from("nginx")
+    }
+}
+
+/// The load balancer of `scripts/cluster` and the cluster drill: keep-alive to
+/// the instances, the client's address and `Host` passed on, a request the
+/// chosen instance could not take (refused, reset before an answer, 502)
+/// tried on the next one. A buy is safe to retry: its ticket makes it idempotent.
+pub const NGINX_CONFIG: &str = include_str!("../../scripts/nginx-cluster.conf");
 
 /// A Postgres cluster of one test (`initdb`), started and stopped with `pg_ctl`.
 pub struct PrivatePostgres {

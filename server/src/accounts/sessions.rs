@@ -3,10 +3,10 @@
 //! carries a random token; Redis stores only its SHA-256, so a copy of Redis holds
 //! no usable tokens.
 
+use crate::redis_connection::RedisConnection;
 use axum::http::{header, HeaderMap};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use redis::aio::ConnectionManager;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -31,12 +31,12 @@ pub struct Session {
 /// Creates, finds and revokes sessions.
 #[derive(Clone)]
 pub struct SessionStore {
-    redis: ConnectionManager,
+    redis: RedisConnection,
     keys: RedisKeys,
 }
 
 impl SessionStore {
-    pub fn new(redis: ConnectionManager, keys: RedisKeys) -> Self {
+    pub fn new(redis: RedisConnection, keys: RedisKeys) -> Self {
         Self { redis, keys }
     }
 

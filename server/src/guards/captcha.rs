@@ -4,8 +4,8 @@
 //! [`super::captcha_image`]); `pow` is checked with one hash; `none` needs no
 //! challenge.
 
+use crate::redis_connection::RedisConnection;
 use app::api::{CaptchaChallenge, CaptchaKind};
-use redis::aio::ConnectionManager;
 
 use super::captcha_image;
 use crate::keys::RedisKeys;
@@ -17,7 +17,7 @@ pub const CHALLENGE_TTL_MS: i64 = 120_000;
 /// Issues and checks challenges.
 #[derive(Clone)]
 pub struct Captchas {
-    redis: ConnectionManager,
+    redis: RedisConnection,
     keys: RedisKeys,
     /// Leading zero bits a `pow` answer needs (~2^bits hashes to solve).
     pow_difficulty_bits: u32,
@@ -37,7 +37,7 @@ fn random_hex(bytes: usize) -> Result<String, StoreError> {
 }
 
 impl Captchas {
-    pub fn new(redis: ConnectionManager, keys: RedisKeys, pow_difficulty_bits: u32) -> Self {
+    pub fn new(redis: RedisConnection, keys: RedisKeys, pow_difficulty_bits: u32) -> Self {
         Self {
             redis,
             keys,

@@ -6,7 +6,7 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use redis::aio::ConnectionManager;
+use crate::redis_connection::RedisConnection;
 use redis::Script;
 
 use crate::keys::RedisKeys;
@@ -60,14 +60,14 @@ impl Default for RateLimits {
 /// Checks requests against [`RateLimits`].
 #[derive(Clone)]
 pub struct RateLimiter {
-    redis: ConnectionManager,
+    redis: RedisConnection,
     keys: RedisKeys,
     limits: RateLimits,
     script: Arc<Script>,
 }
 
 impl RateLimiter {
-    pub fn new(redis: ConnectionManager, keys: RedisKeys, limits: RateLimits) -> Self {
+    pub fn new(redis: RedisConnection, keys: RedisKeys, limits: RateLimits) -> Self {
         Self {
             redis,
             keys,
@@ -84,19 +84,16 @@ impl RateLimiter {
         user_id: i64,
         ip: IpAddr,
     ) -> Result<Option<u64>, StoreError> {
-        let buckets = [
-            (
-                self.keys.rate_bucket(sale_id, &format!("u:{user_id}")),
-                self.limits.per_user,
-            ),
-            (
-                self.keys.rate_bucket(sale_id, &format!("ip:{ip}")),
-                self.limits.per_ip,
-            ),
-            (self.keys.rate_bucket(sale_id, "sale"), self.limits.per_sale),
+        let buckets = self
+            .keys
+            .rate_limit_script(sale_id, user_id, &ip.to_string());
+        let rates = [
+            self.limits.per_user,
+            self.limits.per_ip,
+            self.limits.per_sale,
         ];
         let mut invocation = self.script.prepare_invoke();
-        for (key, rate) in &buckets {
+        for (key, rate) in buckets.iter().zip(rates) {
             let (interval, tolerance) = rate.gcra();
             invocation.key(key).arg(interval).arg(tolerance);
         }

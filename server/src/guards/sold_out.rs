@@ -12,8 +12,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures_util::StreamExt;
+use redis::PushKind;
 
+use crate::redis_connection::RedisClient;
 use crate::shutdown::Shutdown;
 
 /// How long a flag holds without Redis confirming it: short enough that a lost
@@ -69,23 +70,22 @@ pub fn parse_clear_message(payload: &str) -> Option<i64> {
     payload.strip_prefix("clear:")?.parse().ok()
 }
 
-/// Listens on the sold-out channel and clears flags until `shutdown`; reconnects
-/// after a lost connection (and then clears every flag, since messages may have
-/// been missed while away).
+/// How often the listener pings its connection: a dropped link is noticed (and
+/// re-established, subscription included) within this long.
+const HEARTBEAT: Duration = Duration::from_secs(1);
+
+/// Listens on the sold-out channel and clears flags until `shutdown`. Whenever
+/// the link drops, every flag is cleared, since notices may have been missed.
 pub async fn listen_for_returns(
-    client: redis::Client,
+    client: RedisClient,
     channel: String,
     flags: SoldOutFlags,
     mut shutdown: Shutdown,
 ) {
     while !shutdown.is_requested() {
-        let subscribed = async {
-            let mut pubsub = client.get_async_pubsub().await?;
-            pubsub.subscribe(&channel).await?;
-            Ok::<_, redis::RedisError>(pubsub)
-        };
-        let mut pubsub = match subscribed.await {
-            Ok(pubsub) => pubsub,
+        let (pushes, mut received) = tokio::sync::mpsc::unbounded_channel();
+        let mut connection = match client.subscribe(&channel, pushes).await {
+            Ok(connection) => connection,
             Err(error) => {
                 tracing::warn!(error = %crate::store::error_chain(&error), "cannot subscribe to sold-out notices");
                 tokio::select! {
@@ -95,20 +95,38 @@ pub async fn listen_for_returns(
             }
         };
         flags.clear_all();
-        let mut messages = pubsub.on_message();
+        let mut heartbeat = tokio::time::interval(HEARTBEAT);
         loop {
             tokio::select! {
-                message = messages.next() => {
-                    let Some(message) = message else { break };
-                    let payload: String = message.get_payload().unwrap_or_default();
-                    if let Some(sale_id) = parse_clear_message(&payload) {
-                        flags.clear(sale_id);
+                push = received.recv() => {
+                    let Some(push) = push else { break };
+                    match push.kind {
+                        PushKind::Message => {
+                            if let Some(sale_id) = cleared_sale(&push.data) {
+                                flags.clear(sale_id);
+                            }
+                        }
+                        PushKind::Disconnection => flags.clear_all(),
+                        _ => {}
+                    }
+                }
+                _ = heartbeat.tick() => {
+                    let ping: redis::RedisResult<String> =
+                        redis::cmd("PING").query_async(&mut connection).await;
+                    if ping.is_err() {
+                        flags.clear_all();
                     }
                 }
                 _ = shutdown.requested() => return,
             }
         }
     }
+}
+
+/// The sale a pub/sub message (`[channel, payload]`) clears, if it is a clear.
+fn cleared_sale(data: &[redis::Value]) -> Option<i64> {
+    let payload: String = redis::from_redis_value_ref(data.get(1)?).ok()?;
+    parse_clear_message(&payload)
 }
 
 #[cfg(test)]

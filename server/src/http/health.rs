@@ -6,13 +6,13 @@
 
 use std::time::Duration;
 
+use crate::redis_connection::RedisConnection;
 use app::api::ErrorCode;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use redis::aio::ConnectionManager;
 use serde_json::json;
 use sqlx::PgPool;
 
@@ -37,7 +37,7 @@ async fn healthz() -> impl IntoResponse {
 
 /// `GET /readyz`: 200 while Redis answers, else 503; the body names each
 /// dependency that does not answer, Postgres included.
-async fn readyz(State(db): State<PgPool>, State(redis): State<ConnectionManager>) -> Response {
+async fn readyz(State(db): State<PgPool>, State(redis): State<RedisConnection>) -> Response {
     let (postgres_ok, redis_ok) = tokio::join!(
         postgres_answers(&db, CHECK_TIMEOUT),
         redis_answers(redis, CHECK_TIMEOUT)

@@ -4,9 +4,9 @@
 
 use std::sync::Arc;
 
+use crate::redis_connection::RedisConnection;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
-use redis::aio::ConnectionManager;
 use sqlx::PgPool;
 
 use crate::accounts::sessions::SessionStore;
@@ -43,7 +43,7 @@ pub struct ClientIpPolicy {
 #[derive(Clone, FromRef)]
 pub struct AppState {
     pub db: PgPool,
-    pub redis: ConnectionManager,
+    pub redis: RedisConnection,
     pub catalog: Catalog,
     pub stock: SaleStock,
     pub accounts: Accounts,

@@ -4,9 +4,9 @@
 
 use std::sync::Arc;
 
+use crate::redis_connection::RedisConnection;
 use app::api::{Order, OrderStatus};
 use chrono::{DateTime, Utc};
-use redis::aio::ConnectionManager;
 use sqlx::PgPool;
 
 use super::id::OrderId;
@@ -72,7 +72,7 @@ fn instant(ms: i64) -> DateTime<Utc> {
 #[derive(Clone)]
 pub struct OrderBook {
     db: PgPool,
-    redis: ConnectionManager,
+    redis: RedisConnection,
     stock: SaleStock,
     clock: Arc<dyn Clock>,
 }
@@ -80,7 +80,7 @@ pub struct OrderBook {
 impl OrderBook {
     pub fn new(
         db: PgPool,
-        redis: ConnectionManager,
+        redis: RedisConnection,
         stock: SaleStock,
         clock: Arc<dyn Clock>,
     ) -> Self {

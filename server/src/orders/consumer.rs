@@ -10,9 +10,7 @@
 
 use std::time::{Duration, Instant};
 
-use redis::aio::{ConnectionManager, MultiplexedConnection};
 use redis::streams::{StreamId, StreamReadReply};
-use redis::AsyncConnectionConfig;
 use sqlx::PgPool;
 
 mod reclaim;
@@ -22,9 +20,14 @@ use super::dead_letters::DeadLetters;
 use super::message::{MessageError, OrderMessage, CONSUMER_GROUP};
 use super::stream::OrderStream;
 use crate::keys::RedisKeys;
+use crate::redis_connection::{RedisClient, RedisConnection};
 use crate::sales::stock::SaleStock;
 use crate::shutdown::Shutdown;
 use crate::store::{error_chain, StoreError};
+
+/// On a cluster with several sales to read, the pause after a round of reads
+/// that found nothing (see [`OrderConsumer::read_once`]).
+const CLUSTER_POLL: Duration = Duration::from_millis(20);
 
 /// Tuning of the consumer; the defaults suit production, tests shorten the waits.
 #[derive(Clone, Debug)]
@@ -118,8 +121,8 @@ impl std::ops::AddAssign for ConsumeOutcome {
 #[derive(Clone)]
 pub struct OrderConsumer {
     db: PgPool,
-    redis: ConnectionManager,
-    client: redis::Client,
+    redis: RedisConnection,
+    client: RedisClient,
     stock: SaleStock,
     stream: OrderStream,
     dead_letters: DeadLetters,
@@ -131,8 +134,8 @@ impl OrderConsumer {
     /// `name` must be unique among live workers (host, process and a random part).
     pub fn new(
         db: PgPool,
-        redis: ConnectionManager,
-        client: redis::Client,
+        redis: RedisConnection,
+        client: RedisClient,
         stock: SaleStock,
         name: String,
         settings: ConsumerSettings,
@@ -155,13 +158,10 @@ impl OrderConsumer {
     }
 
     /// A connection for blocking reads only; it waits longer than a read blocks.
-    pub async fn dedicated_connection(&self) -> Result<MultiplexedConnection, StoreError> {
-        let config = AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(2)))
-            .set_response_timeout(Some(self.settings.block + Duration::from_secs(5)));
+    pub async fn dedicated_connection(&self) -> Result<RedisConnection, StoreError> {
         Ok(self
             .client
-            .get_multiplexed_async_connection_with_config(&config)
+            .dedicated(self.settings.block + Duration::from_secs(5))
             .await?)
     }
 
@@ -174,54 +174,97 @@ impl OrderConsumer {
         .await?)
     }
 
-    /// Reads new messages of `sale_ids` (blocking up to `block`) and persists them.
+    /// Reads new messages of `sale_ids` (waiting up to `block` for some) and
+    /// persists them.
+    ///
+    /// One Redis server answers one blocking read over every sale's stream. A
+    /// cluster reads several streams at once only within one slot, and a
+    /// blocking read per sale would queue behind each other on a node's
+    /// connection: there each sale is read without blocking (all at once), and
+    /// when none had anything the read pauses [`CLUSTER_POLL`].
     pub async fn read_once(
         &self,
-        connection: &mut MultiplexedConnection,
+        connection: &mut RedisConnection,
         sale_ids: &[i64],
     ) -> Result<ConsumeOutcome, StoreError> {
-        if sale_ids.is_empty() {
-            return Ok(ConsumeOutcome::default());
+        let streams = match (&*connection, sale_ids) {
+            (_, []) => Vec::new(),
+            (RedisConnection::Node(_), _) | (RedisConnection::Cluster(_), [_]) => {
+                self.read(connection.clone(), sale_ids, true).await?
+            }
+            (RedisConnection::Cluster(_), _) => {
+                let reads = sale_ids.iter().map(|sale_id| {
+                    self.read(connection.clone(), std::slice::from_ref(sale_id), false)
+                });
+                let streams: Vec<_> = futures_util::future::try_join_all(reads)
+                    .await?
+                    .into_iter()
+                    .flatten()
+                    .collect();
+                if streams.iter().all(|(_, entries)| entries.is_empty()) {
+                    tokio::time::sleep(CLUSTER_POLL).await;
+                }
+                streams
+            }
+        };
+        let mut outcome = ConsumeOutcome::default();
+        for (sale_id, entries) in streams {
+            if !entries.is_empty() {
+                outcome += self.persist(sale_id, &entries).await?;
+            }
         }
+        Ok(outcome)
+    }
+
+    /// One `XREADGROUP` over the streams of `sale_ids` (blocking up to `block`
+    /// if `wait`): each sale's new entries.
+    async fn read(
+        &self,
+        mut connection: RedisConnection,
+        sale_ids: &[i64],
+        wait: bool,
+    ) -> Result<Vec<(i64, Vec<StreamId>)>, StoreError> {
         let mut command = redis::cmd("XREADGROUP");
         command
             .arg("GROUP")
             .arg(CONSUMER_GROUP)
             .arg(&self.name)
             .arg("COUNT")
-            .arg(self.settings.batch)
-            .arg("BLOCK")
-            .arg(self.settings.block.as_millis() as u64)
-            .arg("STREAMS");
+            .arg(self.settings.batch);
+        if wait {
+            command
+                .arg("BLOCK")
+                .arg(self.settings.block.as_millis() as u64);
+        }
+        command.arg("STREAMS");
         for sale_id in sale_ids {
             command.arg(self.keys().stream(*sale_id));
         }
         for _ in sale_ids {
             command.arg(">");
         }
-        let reply: Option<StreamReadReply> = match command.query_async(connection).await {
+        let reply: Option<StreamReadReply> = match command.query_async(&mut connection).await {
             Ok(reply) => reply,
             Err(error) if error.code() == Some("NOGROUP") => {
                 // A stream or group vanished (Redis restarted): recreate and go on.
                 for sale_id in sale_ids {
                     self.stock.ensure_group(*sale_id).await?;
                 }
-                return Ok(ConsumeOutcome::default());
+                return Ok(Vec::new());
             }
             Err(error) => return Err(error.into()),
         };
-        let mut outcome = ConsumeOutcome::default();
-        for stream in reply.map(|reply| reply.keys).unwrap_or_default() {
-            let Some(sale_id) = sale_ids
-                .iter()
-                .copied()
-                .find(|sale_id| self.keys().stream(*sale_id) == stream.key)
-            else {
-                continue;
-            };
-            outcome += self.persist(sale_id, &stream.ids).await?;
-        }
-        Ok(outcome)
+        let streams = reply.map(|reply| reply.keys).unwrap_or_default();
+        Ok(streams
+            .into_iter()
+            .filter_map(|stream| {
+                let sale_id = sale_ids
+                    .iter()
+                    .copied()
+                    .find(|sale_id| self.keys().stream(*sale_id) == stream.key)?;
+                Some((sale_id, stream.ids))
+            })
+            .collect())
     }
 
     /// Inserts the orders of `entries` and acknowledges those now in Postgres.
@@ -326,7 +369,7 @@ impl OrderConsumer {
 
     /// Consumes until `shutdown` is requested.
     pub async fn run(self, mut shutdown: Shutdown) {
-        let mut connection: Option<MultiplexedConnection> = None;
+        let mut connection: Option<RedisConnection> = None;
         let mut sales: Vec<i64> = Vec::new();
         let mut refreshed: Option<Instant> = None;
         let mut reclaimed = Instant::now();

@@ -8,8 +8,8 @@
 //! the sales that ever had one lets the admin list them all. A letter's public
 //! id is its sale and its entry: `42-1700000000000-0`.
 
+use crate::redis_connection::RedisConnection;
 use app::api::DeadLetter;
-use redis::aio::ConnectionManager;
 use redis::streams::StreamId;
 use sqlx::PgPool;
 
@@ -43,7 +43,7 @@ pub enum Release {
 #[derive(Clone)]
 pub struct DeadLetters {
     db: PgPool,
-    redis: ConnectionManager,
+    redis: RedisConnection,
     stream: OrderStream,
     stock: SaleStock,
 }
@@ -93,7 +93,7 @@ fn letter(sale_id: i64, entry: &StreamId) -> DeadLetter {
 }
 
 impl DeadLetters {
-    pub fn new(db: PgPool, redis: ConnectionManager, stock: SaleStock) -> Self {
+    pub fn new(db: PgPool, redis: RedisConnection, stock: SaleStock) -> Self {
         Self {
             stream: OrderStream::new(redis.clone(), stock.keys().clone()),
             db,
@@ -121,10 +121,11 @@ impl DeadLetters {
             .arg(sale_id)
             .query_async(&mut redis)
             .await?;
+        let [letters, stream] = keys.bury_transaction(sale_id);
         let mut pipe = redis::pipe();
         pipe.atomic()
             .cmd("XADD")
-            .arg(keys.dead_letters(sale_id))
+            .arg(letters)
             .arg("*")
             .arg("sale_id")
             .arg(sale_id)
@@ -138,7 +139,7 @@ impl DeadLetters {
             .arg(last_error.unwrap_or_else(|| "unknown".into()))
             .ignore()
             .cmd("XACK")
-            .arg(keys.stream(sale_id))
+            .arg(stream)
             .arg(CONSUMER_GROUP)
             .arg(&entry.id)
             .ignore();
@@ -155,19 +156,22 @@ impl DeadLetters {
             .arg(keys.dead_letter_sales())
             .query_async(&mut redis)
             .await?;
-        if sales.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut pipe = redis::pipe();
-        for sale_id in &sales {
-            pipe.cmd("XRANGE")
-                .arg(keys.dead_letters(*sale_id))
-                .arg("-")
-                .arg("+")
-                .arg("COUNT")
-                .arg(LISTED);
-        }
-        let replies: Vec<redis::streams::StreamRangeReply> = pipe.query_async(&mut redis).await?;
+        // One read per sale: each sale's letters live in its own cluster slot.
+        let reads = sales.iter().map(|sale_id| {
+            let mut redis = self.redis.clone();
+            let key = keys.dead_letters(*sale_id);
+            async move {
+                redis::cmd("XRANGE")
+                    .arg(key)
+                    .arg("-")
+                    .arg("+")
+                    .arg("COUNT")
+                    .arg(LISTED)
+                    .query_async::<redis::streams::StreamRangeReply>(&mut redis)
+                    .await
+            }
+        });
+        let replies = futures_util::future::try_join_all(reads).await?;
         let mut letters: Vec<((u64, u64), DeadLetter)> = sales
             .iter()
             .zip(replies)

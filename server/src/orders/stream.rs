@@ -2,7 +2,7 @@
 //! after an order is in Postgres (acknowledge, drop the queued entry) and the
 //! record of why a message failed, which its dead letter will carry.
 
-use redis::aio::ConnectionManager;
+use crate::redis_connection::RedisConnection;
 
 use super::message::{OrderMessage, CONSUMER_GROUP};
 use crate::keys::RedisKeys;
@@ -11,12 +11,12 @@ use crate::store::StoreError;
 /// Acknowledgements and failure notes on the sales' order streams.
 #[derive(Clone)]
 pub struct OrderStream {
-    redis: ConnectionManager,
+    redis: RedisConnection,
     keys: RedisKeys,
 }
 
 impl OrderStream {
-    pub fn new(redis: ConnectionManager, keys: RedisKeys) -> Self {
+    pub fn new(redis: RedisConnection, keys: RedisKeys) -> Self {
         Self { redis, keys }
     }
 
@@ -34,24 +34,16 @@ impl OrderStream {
     ) -> Result<(), StoreError> {
         let message_ids: Vec<&str> = messages.iter().map(|m| m.message_id.as_str()).collect();
         let order_ids: Vec<&str> = messages.iter().map(|m| m.order_id.as_str()).collect();
+        let [stream, queued, failures] = self.keys.acknowledge_pipeline(sale_id);
         let mut pipe = redis::pipe();
         pipe.cmd("XACK")
-            .arg(self.keys.stream(sale_id))
+            .arg(&stream)
             .arg(CONSUMER_GROUP)
             .arg(&message_ids)
             .ignore();
-        pipe.cmd("XDEL")
-            .arg(self.keys.stream(sale_id))
-            .arg(&message_ids)
-            .ignore();
-        pipe.cmd("HDEL")
-            .arg(self.keys.queued(sale_id))
-            .arg(&order_ids)
-            .ignore();
-        pipe.cmd("HDEL")
-            .arg(self.keys.failures(sale_id))
-            .arg(&message_ids)
-            .ignore();
+        pipe.cmd("XDEL").arg(&stream).arg(&message_ids).ignore();
+        pipe.cmd("HDEL").arg(queued).arg(&order_ids).ignore();
+        pipe.cmd("HDEL").arg(failures).arg(&message_ids).ignore();
         let mut redis = self.redis.clone();
         let () = pipe.query_async(&mut redis).await?;
         Ok(())

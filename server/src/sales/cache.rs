@@ -17,9 +17,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::redis_connection::RedisConnection;
 use app::api::Sale;
 use moka::future::Cache;
-use redis::aio::ConnectionManager;
 use redis::Script;
 
 use super::records::SaleRecords;
@@ -40,7 +40,7 @@ const LAST_KNOWN_TTL: Duration = Duration::from_secs(24 * 3600);
 #[derive(Clone)]
 pub struct SaleCache {
     records: SaleRecords,
-    redis: ConnectionManager,
+    redis: RedisConnection,
     keys: RedisKeys,
     local: Cache<i64, Option<Sale>>,
     /// The last copy of each sale read successfully, served during an outage.
@@ -53,7 +53,7 @@ pub struct SaleCache {
 }
 
 impl SaleCache {
-    pub fn new(records: SaleRecords, redis: ConnectionManager, keys: RedisKeys) -> Self {
+    pub fn new(records: SaleRecords, redis: RedisConnection, keys: RedisKeys) -> Self {
         Self {
             records,
             redis,
@@ -164,11 +164,12 @@ impl SaleCache {
         self.last_known.insert(id, Some(sale.clone())).await;
         let mut redis = self.redis.clone();
         let written: Result<(), StoreError> = async {
+            let [cache, known] = self.keys.sale_copies_pipeline(id);
             let mut write = redis::pipe();
-            write.cmd("DEL").arg(self.keys.sale_cache(id)).ignore();
+            write.cmd("DEL").arg(cache).ignore();
             set_for(
                 &mut write,
-                self.keys.sale_known(id),
+                known,
                 &serde_json::to_string(sale)?,
                 LAST_KNOWN_TTL,
             );
@@ -194,7 +195,7 @@ impl SaleCache {
         let mut token = [0u8; 16];
         getrandom::fill(&mut token)?;
         let token = hex::encode(token);
-        let lock = self.keys.sale_load_lock(id);
+        let [lock] = self.keys.unlock_script(id);
         let mut redis = self.redis.clone();
         let locked: Option<String> = redis::cmd("SET")
             .arg(&lock)
@@ -208,10 +209,11 @@ impl SaleCache {
             let loaded = self.records.find(id).await;
             if let Ok(sale) = &loaded {
                 let json = serde_json::to_string(sale)?;
+                let [cache, known] = self.keys.sale_copies_pipeline(id);
                 let mut write = redis::pipe();
-                set_for(&mut write, self.keys.sale_cache(id), &json, CACHE_TTL);
+                set_for(&mut write, cache, &json, CACHE_TTL);
                 if sale.is_some() {
-                    set_for(&mut write, self.keys.sale_known(id), &json, LAST_KNOWN_TTL);
+                    set_for(&mut write, known, &json, LAST_KNOWN_TTL);
                 }
                 write.query_async::<()>(&mut redis).await?;
             }

@@ -6,10 +6,10 @@
 
 use std::sync::Arc;
 
+use crate::redis_connection::RedisConnection;
 use app::api::{Sale, SaleListing, SalePatch, SaleStatus};
 use app::sale_state::sale_state;
 use app::ssr::{PortError, SaleCatalog};
-use redis::aio::ConnectionManager;
 use sqlx::PgPool;
 
 use super::cache::SaleCache;
@@ -51,7 +51,7 @@ pub struct Catalog {
 impl Catalog {
     pub fn new(
         db: PgPool,
-        redis: ConnectionManager,
+        redis: RedisConnection,
         stock: SaleStock,
         clock: Arc<dyn Clock>,
     ) -> Self {

@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 
+use crate::redis_connection::RedisConnection;
 use app::api::Sale;
-use redis::aio::ConnectionManager;
 use redis::Script;
 
 use crate::guards::sold_out::clear_message;
@@ -79,7 +79,7 @@ pub struct RedisBooks {
 /// Stock and rules of sales in Redis.
 #[derive(Clone)]
 pub struct SaleStock {
-    redis: ConnectionManager,
+    redis: RedisConnection,
     keys: RedisKeys,
     reserve: Arc<Script>,
     give_back: Arc<Script>,
@@ -89,7 +89,7 @@ pub struct SaleStock {
 }
 
 impl SaleStock {
-    pub fn new(redis: ConnectionManager, keys: RedisKeys) -> Self {
+    pub fn new(redis: RedisConnection, keys: RedisKeys) -> Self {
         Self {
             redis,
             keys,
@@ -108,22 +108,10 @@ impl SaleStock {
         sale_id: i64,
         linger: std::time::Duration,
     ) -> Result<bool, StoreError> {
-        let keys = &self.keys;
         let mut redis = self.redis.clone();
         let answer: String = self
             .retire
-            .key(keys.stock(sale_id))
-            .key(keys.meta(sale_id))
-            .key(keys.buyers(sale_id))
-            .key(keys.seqs(sale_id))
-            .key(keys.stream(sale_id))
-            .key(keys.queued(sale_id))
-            .key(keys.returned(sale_id))
-            .key(keys.failures(sale_id))
-            .key(keys.sale_cache(sale_id))
-            .key(keys.sale_known(sale_id))
-            .key(keys.outcomes(sale_id))
-            .key(keys.dead_letters(sale_id))
+            .key(&self.keys.retire_script(sale_id))
             .arg(linger.as_millis() as u64)
             .invoke_async(&mut redis)
             .await?;
@@ -178,10 +166,7 @@ impl SaleStock {
         let rules = Self::rules(sale);
         let mut invocation = self.load.prepare_invoke();
         invocation
-            .key(self.keys.stock(sale.id))
-            .key(self.keys.meta(sale.id))
-            .key(self.keys.buyers(sale.id))
-            .key(self.keys.seqs(sale.id))
+            .key(&self.keys.load_script(sale.id))
             .arg(mode)
             .arg(sale.stock)
             .arg(rules.len());
@@ -249,13 +234,7 @@ impl SaleStock {
         let mut redis = self.redis.clone();
         let reply: Vec<String> = self
             .reserve
-            .key(self.keys.stock(sale_id))
-            .key(self.keys.buyers(sale_id))
-            .key(self.keys.seqs(sale_id))
-            .key(self.keys.stream(sale_id))
-            .key(self.keys.meta(sale_id))
-            .key(self.keys.queued(sale_id))
-            .key(self.keys.ticket(sale_id, ticket_tag))
+            .key(&self.keys.reserve_script(sale_id, ticket_tag))
             .arg(user_id)
             .arg(order_id)
             .arg(units)
@@ -316,10 +295,7 @@ impl SaleStock {
         let mut redis = self.redis.clone();
         let returned: i64 = self
             .give_back
-            .key(self.keys.stock(sale_id))
-            .key(self.keys.buyers(sale_id))
-            .key(self.keys.returned(sale_id))
-            .key(self.keys.meta(sale_id))
+            .key(&self.keys.return_script(sale_id))
             .arg(order_id)
             .arg(user_id)
             .arg(units)
@@ -346,11 +322,7 @@ impl SaleStock {
         let rules = Self::rules(sale);
         let mut invocation = self.rebuild.prepare_invoke();
         invocation
-            .key(self.keys.stock(sale.id))
-            .key(self.keys.meta(sale.id))
-            .key(self.keys.buyers(sale.id))
-            .key(self.keys.seqs(sale.id))
-            .key(self.keys.stream(sale.id))
+            .key(&self.keys.rebuild_script(sale.id))
             .arg(stock_left)
             .arg(CONSUMER_GROUP)
             .arg(rules.len());
@@ -368,31 +340,26 @@ impl SaleStock {
         Ok(rebuilt == 1)
     }
 
-    /// Units left of each sale, `None` where a sale is not loaded (one round trip).
+    /// Units left of each sale, `None` where a sale is not loaded. One `GET` per
+    /// sale, sent together (the connection pipelines them): sales live in
+    /// different cluster slots, where one `MGET` could not reach them all.
     pub async fn stock_left_of(&self, sale_ids: &[i64]) -> Result<Vec<Option<i64>>, StoreError> {
-        if sale_ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let keys: Vec<String> = sale_ids.iter().map(|id| self.keys.stock(*id)).collect();
-        let mut redis = self.redis.clone();
-        Ok(redis::cmd("MGET")
-            .arg(&keys)
-            .query_async(&mut redis)
-            .await?)
+        futures_util::future::try_join_all(sale_ids.iter().map(|id| self.stock_left(*id))).await
     }
 
     /// Redis' side of the books, read atomically: stock left, units queued for
     /// persistence, and units held by buyers.
     pub async fn books(&self, sale_id: i64) -> Result<RedisBooks, StoreError> {
+        let [stock, queued, buyers] = self.keys.books_transaction(sale_id);
         let mut redis = self.redis.clone();
         let (stock_left, queued, held): (Option<i64>, Vec<String>, Vec<i64>) = redis::pipe()
             .atomic()
             .cmd("GET")
-            .arg(self.keys.stock(sale_id))
+            .arg(stock)
             .cmd("HVALS")
-            .arg(self.keys.queued(sale_id))
+            .arg(queued)
             .cmd("HVALS")
-            .arg(self.keys.buyers(sale_id))
+            .arg(buyers)
             .query_async(&mut redis)
             .await?;
         let queued_units = queued

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use redis::aio::ConnectionManager;
+use crate::redis_connection::RedisConnection;
 
 use crate::keys::RedisKeys;
 use crate::shutdown::Shutdown;
@@ -23,7 +23,7 @@ type Pending = HashMap<(i64, &'static str), i64>;
 /// This instance's attempts not yet in Redis, and the way to Redis' totals.
 #[derive(Clone)]
 pub struct OutcomeTally {
-    redis: ConnectionManager,
+    redis: RedisConnection,
     keys: RedisKeys,
     pending: Arc<Mutex<Pending>>,
     /// Held while a flush moves counts from `pending` to Redis, so a reader never
@@ -32,7 +32,7 @@ pub struct OutcomeTally {
 }
 
 impl OutcomeTally {
-    pub fn new(redis: ConnectionManager, keys: RedisKeys) -> Self {
+    pub fn new(redis: RedisConnection, keys: RedisKeys) -> Self {
         Self {
             redis,
             keys,
@@ -46,31 +46,41 @@ impl OutcomeTally {
         *self.lock_pending().entry((sale_id, outcome)).or_default() += 1;
     }
 
-    /// Adds this instance's counts to Redis' (one pipeline for all sales); on
-    /// failure they stay here for the next flush.
+    /// Adds this instance's counts to Redis' (one pipeline per sale, since each
+    /// sale's hash lives in its own cluster slot); counts whose pipeline failed
+    /// stay here for the next flush.
     pub async fn flush(&self) -> Result<(), StoreError> {
         let _flushing = self.flushing.lock().await;
         let batch = std::mem::take(&mut *self.lock_pending());
-        if batch.is_empty() {
-            return Ok(());
+        let mut by_sale: BTreeMap<i64, Vec<(&'static str, i64)>> = BTreeMap::new();
+        for ((sale_id, outcome), count) in batch {
+            by_sale.entry(sale_id).or_default().push((outcome, count));
         }
-        let mut pipe = redis::pipe();
-        for ((sale_id, outcome), count) in &batch {
-            pipe.cmd("HINCRBY")
-                .arg(self.keys.outcomes(*sale_id))
-                .arg(*outcome)
-                .arg(*count)
-                .ignore();
-        }
-        let mut redis = self.redis.clone();
-        if let Err(error) = pipe.query_async::<()>(&mut redis).await {
-            let mut pending = self.lock_pending();
-            for (key, count) in batch {
-                *pending.entry(key).or_default() += count;
+        let flushes = by_sale.into_iter().map(|(sale_id, counts)| async move {
+            let [outcomes] = self.keys.tally_pipeline(sale_id);
+            let mut pipe = redis::pipe();
+            for (outcome, count) in &counts {
+                pipe.cmd("HINCRBY")
+                    .arg(&outcomes)
+                    .arg(*outcome)
+                    .arg(*count)
+                    .ignore();
             }
-            return Err(error.into());
+            let mut redis = self.redis.clone();
+            let flushed = pipe.query_async::<()>(&mut redis).await;
+            (sale_id, counts, flushed)
+        });
+        let mut failure = None;
+        for (sale_id, counts, flushed) in futures_util::future::join_all(flushes).await {
+            if let Err(error) = flushed {
+                let mut pending = self.lock_pending();
+                for (outcome, count) in counts {
+                    *pending.entry((sale_id, outcome)).or_default() += count;
+                }
+                failure = Some(error);
+            }
         }
-        Ok(())
+        failure.map_or(Ok(()), |error| Err(error.into()))
     }
 
     /// Every instance's attempts on `sale_id` by outcome: Redis' totals and what

@@ -35,7 +35,8 @@ async fn readyz_names_redis_while_redis_is_stopped_and_recovers_when_it_is_back(
     let mut redis = PrivateRedis::start(Persistence::None).unwrap();
     let url = redis.url();
     let app = spawn_app_with(|mut config| {
-        config.redis_url = server::config::Secret::new(url);
+        config.redis =
+            server::redis_connection::RedisTarget::Node(server::config::Secret::new(url));
         config
     })
     .await;
@@ -217,7 +218,8 @@ async fn a_buy_held_up_by_a_frozen_redis_is_answered_503_in_time_and_its_retry_g
     let redis = PrivateRedis::start(Persistence::None).unwrap();
     let url = redis.url();
     let app = spawn_app_with(move |mut config| {
-        config.redis_url = server::config::Secret::new(url);
+        config.redis =
+            server::redis_connection::RedisTarget::Node(server::config::Secret::new(url));
         config.request_timeout = Duration::from_millis(500);
         config
     })

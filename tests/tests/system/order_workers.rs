@@ -24,7 +24,7 @@ fn consumer(app: &TestApp, name: &str, min_idle: Duration) -> OrderConsumer {
     OrderConsumer::new(
         state.db.clone(),
         state.redis.clone(),
-        redis::Client::open(systests::redis_url()).unwrap(),
+        systests::redis_client(),
         state.stock.clone(),
         name.into(),
         ConsumerSettings {
@@ -113,7 +113,7 @@ async fn messages_of_a_dead_worker_are_reclaimed_by_another_without_loss_or_doub
     let survivor = OrderConsumer::new(
         app.state().db.clone(),
         app.state().redis.clone(),
-        redis::Client::open(systests::redis_url()).unwrap(),
+        systests::redis_client(),
         app.state().stock.clone(),
         "survivor".into(),
         ConsumerSettings {
@@ -429,7 +429,7 @@ async fn while_postgres_is_away_orders_wait_without_dead_letters_and_persist_aft
     let cut_off = OrderConsumer::new(
         unreachable,
         state.redis.clone(),
-        redis::Client::open(systests::redis_url()).unwrap(),
+        systests::redis_client(),
         state.stock.clone(),
         "cut-off".into(),
         ConsumerSettings {

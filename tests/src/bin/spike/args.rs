@@ -39,6 +39,12 @@ how they arrive
                                 time, so a slow server cannot hide its queue
 
 the rest
+  --attach <url>                run against a deployment already serving at <url>
+                                (scripts/cluster's nginx) instead of starting a
+                                server: its DATABASE_URL, REDIS_URL or
+                                REDIS_CLUSTER_URLS and FLASHSALE_REDIS_PREFIX come
+                                from the environment, its shoppers and admin are
+                                made with --server's CLI and stay afterwards
   --server <path>               server binary (target/release/server)
   --json <path>                 also write the report as JSON
   --keep                        keep the database and Redis keys afterwards
@@ -81,6 +87,8 @@ pub struct Options {
     pub shoppers_per_ip: u32,
     pub pace: Pace,
     pub server: PathBuf,
+    /// A running deployment to shop at, instead of a server of the spike's own.
+    pub attach: Option<String>,
     pub json: Option<PathBuf>,
     pub keep: bool,
 }
@@ -101,6 +109,7 @@ impl Default for Options {
             shoppers_per_ip: 4,
             pace: Pace::Closed { concurrency: 256 },
             server: PathBuf::from("target/release/server"),
+            attach: None,
             json: None,
             keep: false,
         }
@@ -193,6 +202,7 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
                 }
             }
             "--server" => options.server = PathBuf::from(value),
+            "--attach" => options.attach = Some(value.trim_end_matches('/').to_owned()),
             "--json" => options.json = Some(PathBuf::from(value)),
             _ => return Err(format!("unknown option {flag}")),
         }

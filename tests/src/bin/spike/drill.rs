@@ -16,8 +16,11 @@ use std::time::{Duration, Instant};
 
 use app::api::Sale;
 use redis::AsyncCommands;
+use server::config::Secret;
+use server::redis_connection::RedisTarget;
 use systests::private::{Persistence, PrivatePostgres, PrivateRedis};
 
+mod cluster;
 mod faults;
 
 use crate::args::{Options, Pace};
@@ -36,7 +39,7 @@ pub struct DrillOptions {
 }
 
 /// Every drill, by name, with the fault it plays.
-pub const DRILLS: [(&str, &str); 6] = [
+pub const DRILLS: [(&str, &str); 7] = [
     (
         "instance-crash",
         "kill -9 one of two instances mid-spike, restart it",
@@ -60,6 +63,10 @@ pub const DRILLS: [(&str, &str); 6] = [
     (
         "lost-answer",
         "Redis frozen under the buys, answers lost, the same tickets retried",
+    ),
+    (
+        "cluster",
+        "3 instances behind nginx on a 3-node Redis Cluster, 4 sales at once, one instance killed",
     ),
 ];
 
@@ -149,6 +156,7 @@ async fn play(name: &str, options: &DrillOptions, scale: Scale) -> Result<DrillR
         "redis-data-loss" => redis_data_loss(options, scale).await,
         "postgres-outage" => postgres_outage(options, scale).await,
         "duplicate-messages" => duplicate_messages(options, scale).await,
+        "cluster" => cluster::cluster(options, scale).await,
         _ => lost_answer(options, scale).await,
     }
 }
@@ -209,7 +217,7 @@ impl Stage {
         };
         let infra = Infra {
             admin_database_url: postgres.admin_url(),
-            redis_url: redis.url(),
+            redis: RedisTarget::Node(Secret::new(redis.url())),
             instances,
             // A crashed instance's messages are claimed by another within 2 s.
             extra: vec![("FLASHSALE_CLAIM_AFTER_MS".into(), "2000".into())],

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use server::redis_connection::RedisTarget;
 use tokio::process::{Child, Command};
 
 /// A process the spike started, with its log file; stopped on drop.
@@ -84,7 +85,7 @@ pub async fn wait_until_ready(
 pub struct ServerEnv {
     pub binary: PathBuf,
     pub database_url: String,
-    pub redis_url: String,
+    pub redis: RedisTarget,
     pub prefix: String,
     pub pow_bits: u32,
     /// The signing key every instance shares (a ticket from one is good on all).
@@ -105,9 +106,14 @@ pub fn random_secret() -> String {
 impl ServerEnv {
     pub fn command(&self) -> Command {
         let mut command = Command::new(&self.binary);
+        match &self.redis {
+            RedisTarget::Node(url) => command.env("REDIS_URL", url.expose()),
+            RedisTarget::Cluster(urls) => {
+                command.env("REDIS_CLUSTER_URLS", urls.expose().join(","))
+            }
+        };
         command
             .env("DATABASE_URL", &self.database_url)
-            .env("REDIS_URL", &self.redis_url)
             .env("FLASHSALE_REDIS_PREFIX", &self.prefix)
             .env("FLASHSALE_POW_BITS", self.pow_bits.to_string())
             // The crowd's addresses arrive in X-Forwarded-For, as behind a proxy.

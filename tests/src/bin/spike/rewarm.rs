@@ -6,7 +6,6 @@
 
 use std::time::Instant;
 
-use redis::aio::ConnectionManager;
 use server::keys::RedisKeys;
 use server::sales::rebuild::SaleRebuild;
 use server::sales::stock::SaleStock;
@@ -32,10 +31,8 @@ async fn measure(scratch: &Scratch, orders: u32, rounds: usize) -> Result<bool, 
         .run(&db)
         .await
         .map_err(|error| failed(&error))?;
-    let redis = redis::Client::open(systests::redis_url())
-        .map(ConnectionManager::new)
-        .map_err(|error| failed(&error))?
-        .await
+    let redis = systests::redis_client()
+        .shared()
         .map_err(|error| failed(&error))?;
     let keys = RedisKeys::new(scratch.redis_prefix.clone());
     let stock = SaleStock::new(redis.clone(), keys.clone());

@@ -6,9 +6,10 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use app::api::Sale;
-use redis::aio::ConnectionManager;
 use server::accounts::sessions::SessionStore;
+use server::config::Secret;
 use server::keys::RedisKeys;
+use server::redis_connection::{RedisClient, RedisConnection, RedisTarget};
 use server::sales::stock::SaleStock;
 use sqlx::PgPool;
 use systests::Scratch;
@@ -33,7 +34,7 @@ pub struct ShopperId {
 /// or a drill's private ones.
 pub struct Infra {
     pub admin_database_url: String,
-    pub redis_url: String,
+    pub redis: RedisTarget,
     /// How many server instances share the sale.
     pub instances: usize,
     /// More settings for every instance.
@@ -45,7 +46,7 @@ impl Infra {
     pub fn shared() -> Self {
         Self {
             admin_database_url: systests::admin_database_url(),
-            redis_url: systests::redis_url(),
+            redis: RedisTarget::Node(Secret::new(systests::redis_url())),
             instances: 1,
             extra: Vec::new(),
         }
@@ -82,7 +83,7 @@ pub struct Rig {
     pub base_url: String,
     pub client: reqwest::Client,
     pub db: PgPool,
-    pub redis: ConnectionManager,
+    pub redis: RedisConnection,
     pub keys: RedisKeys,
     pub instances: Vec<Instance>,
     pub server_env: ServerEnv,
@@ -92,33 +93,84 @@ pub struct Rig {
     /// The admin's name and password, and the cookie of its session.
     admin: (String, String),
     admin_cookie: String,
-    scratch: Scratch,
+    /// The run's own database and keys; none when attached to a deployment.
+    scratch: Option<Scratch>,
 }
 
 impl Rig {
-    /// Creates the database, starts the server, makes and logs in the shoppers.
+    /// Creates the database, starts the server, makes and logs in the shoppers
+    /// (or, with `--attach`, makes them on the running deployment).
     pub async fn prepare(options: &Options) -> Result<Rig, String> {
-        Self::prepare_on(options, Infra::shared()).await
+        match &options.attach {
+            Some(url) => Self::attach(options, url).await,
+            None => Self::prepare_on(options, Infra::shared()).await,
+        }
+    }
+
+    /// Shoppers and an admin on the deployment serving at `url`, whose stores
+    /// the environment names as the server's own configuration does.
+    async fn attach(options: &Options, url: &str) -> Result<Rig, String> {
+        let config = server::config::Config::from_env().map_err(|error| error.to_string())?;
+        let run_id = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
+        let database_url = config.database_url.expose().clone();
+        let db = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(4)
+            .connect(&database_url)
+            .await
+            .map_err(|error| format!("cannot reach the deployment's Postgres: {error}"))?;
+        let redis = RedisClient::open(&config.redis)
+            .and_then(|client| client.shared())
+            .map_err(|error| format!("cannot reach the deployment's Redis: {error}"))?;
+        let mut rig = Rig {
+            run_id,
+            base_url: url.to_owned(),
+            client: http_client()?,
+            db,
+            redis,
+            keys: RedisKeys::new(config.redis_prefix.clone()),
+            instances: Vec::new(),
+            server_env: ServerEnv {
+                binary: options.server.clone(),
+                database_url,
+                redis: config.redis,
+                prefix: config.redis_prefix,
+                pow_bits: options.pow_bits,
+                secret: random_secret(),
+                extra: Vec::new(),
+            },
+            naive: None,
+            naive_url: String::new(),
+            shoppers: Vec::new(),
+            admin: (String::new(), String::new()),
+            admin_cookie: String::new(),
+            scratch: None,
+        };
+        rig.make_shoppers(options).await?;
+        Ok(rig)
     }
 
     /// As [`Rig::prepare`], on `infra`'s servers with its instances.
     pub async fn prepare_on(options: &Options, infra: Infra) -> Result<Rig, String> {
-        let scratch =
-            Scratch::create_on("spike", &infra.admin_database_url, &infra.redis_url).await?;
+        let cleanup_url = match &infra.redis {
+            RedisTarget::Node(url) => url.expose().clone(),
+            // A private cluster is thrown away whole.
+            RedisTarget::Cluster(urls) => urls.expose()[0].clone(),
+        };
+        let scratch = Scratch::create_on("spike", &infra.admin_database_url, &cleanup_url).await?;
         let run_id = scratch.database["spike_".len()..].to_owned();
         let database_url = scratch.database_url.clone();
-        let prefix = scratch.redis_prefix.clone();
+        let prefix = match &infra.redis {
+            RedisTarget::Node(_) => scratch.redis_prefix.clone(),
+            // On a cluster each sale's own tag must place its keys: a tag in the
+            // prefix would put the whole run in one slot.
+            RedisTarget::Cluster(_) => scratch.redis_prefix.replace(['{', '}'], ""),
+        };
         let keys = RedisKeys::new(prefix.clone());
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .pool_max_idle_per_host(16_384)
-            .timeout(Duration::from_secs(60))
-            .build()
-            .map_err(|error| error.to_string())?;
+        let client = http_client()?;
         let server_env = ServerEnv {
             binary: options.server.clone(),
             database_url: database_url.clone(),
-            redis_url: infra.redis_url.clone(),
+            redis: infra.redis.clone(),
             prefix: prefix.clone(),
             pow_bits: options.pow_bits,
             secret: random_secret(),
@@ -135,10 +187,8 @@ impl Rig {
             .connect(&database_url)
             .await
             .map_err(|error| format!("cannot reach {}: {error}", scratch.database))?;
-        let redis = redis::Client::open(infra.redis_url.as_str())
-            .map(ConnectionManager::new)
-            .map_err(|error| error.to_string())?
-            .await
+        let redis = RedisClient::open(&infra.redis)
+            .and_then(|client| client.shared())
             .map_err(|error| format!("cannot reach Redis: {error}"))?;
 
         let mut rig = Rig {
@@ -155,7 +205,7 @@ impl Rig {
             shoppers: Vec::new(),
             admin: (String::new(), String::new()),
             admin_cookie: String::new(),
-            scratch,
+            scratch: Some(scratch),
         };
         for index in 0..rig.instances.len() {
             rig.start_instance(index).await?;
@@ -348,7 +398,7 @@ impl Rig {
                 "--listen",
                 &format!("127.0.0.1:{port}"),
                 "--database-url",
-                &self.scratch.database_url,
+                &self.server_env.database_url,
                 "--pool",
                 &pool.to_string(),
             ])
@@ -380,15 +430,32 @@ impl Rig {
             }
         }
         self.db.close().await;
+        let Some(scratch) = &self.scratch else {
+            eprintln!(
+                "[spike] the deployment keeps this run's shoppers (s{}-*) and sale",
+                self.run_id
+            );
+            return;
+        };
         if keep {
             eprintln!(
                 "[spike] kept database {} and Redis keys {}*",
-                self.scratch.database, self.scratch.redis_prefix
+                scratch.database, scratch.redis_prefix
             );
             return;
         }
-        self.scratch.drop_all().await;
+        scratch.drop_all().await;
     }
+}
+
+/// The crowd's HTTP client: no redirects followed, a connection per shopper kept.
+fn http_client() -> Result<reqwest::Client, String> {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .pool_max_idle_per_host(16_384)
+        .timeout(Duration::from_secs(60))
+        .build()
+        .map_err(|error| error.to_string())
 }
 
 async fn login(
@@ -420,7 +487,7 @@ async fn login(
 /// 50,000 shoppers through argon2 would take minutes and is not what is measured).
 async fn log_in_shoppers(
     db: &PgPool,
-    redis: &ConnectionManager,
+    redis: &RedisConnection,
     keys: &RedisKeys,
     user_prefix: &str,
     options: &Options,

@@ -232,7 +232,7 @@ pub(super) async fn duplicate_messages(
 type Fields = Vec<(String, String)>;
 
 async fn stream_entries(
-    redis: &mut redis::aio::ConnectionManager,
+    redis: &mut server::redis_connection::RedisConnection,
     stream: &str,
 ) -> Result<Vec<Fields>, String> {
     let reply: redis::streams::StreamRangeReply = redis
@@ -251,7 +251,7 @@ async fn stream_entries(
 }
 
 async fn add_again(
-    redis: &mut redis::aio::ConnectionManager,
+    redis: &mut server::redis_connection::RedisConnection,
     stream: &str,
     entries: &[Fields],
 ) -> Result<(), String> {
