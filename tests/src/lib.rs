@@ -80,12 +80,25 @@ impl TestApp {
     /// Another instance of this one's deployment (the same database, the same
     /// Redis keys), after `customise` adjusted its configuration.
     pub async fn another_instance(&self, customise: impl FnOnce(Config) -> Config) -> TestApp {
+        self.another_instance_on(customise, Arc::new(SystemClock))
+            .await
+    }
+
+    /// As [`TestApp::another_instance`], judging time by `clock`.
+    pub async fn another_instance_on(
+        &self,
+        customise: impl FnOnce(Config) -> Config,
+        clock: Arc<dyn Clock>,
+    ) -> TestApp {
         let (url, prefix) = (self.scratch.database_url.clone(), self.redis_prefix.clone());
-        spawn_app_with(move |mut config| {
-            config.database_url = Secret::new(url);
-            config.redis_prefix = prefix;
-            customise(config)
-        })
+        spawn_app_with_clock(
+            move |mut config| {
+                config.database_url = Secret::new(url);
+                config.redis_prefix = prefix;
+                customise(config)
+            },
+            clock,
+        )
         .await
     }
 

@@ -5,6 +5,7 @@
 mod accounts;
 mod admin;
 mod captcha;
+mod cluster;
 mod data_loss;
 mod hostile_input;
 mod operations;
