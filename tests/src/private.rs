@@ -143,6 +143,11 @@ impl PrivateRedis {
         }
     }
 
+    /// The process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// SIGKILL, as a crash: no shutdown, no final write.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
@@ -314,11 +319,36 @@ impl PrivateNginx {
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
+
+    /// The master's and its worker's process ids.
+    pub fn pids(&self) -> Vec<u32> {
+        let Some(master) = self.child.as_ref().map(Child::id) else {
+            return Vec::new();
+        };
+        let children = std::fs::read_to_string(format!("/proc/{master}/task/{master}/children"))
+            .unwrap_or_default();
+        std::iter::once(master)
+            .chain(
+                children
+                    .split_whitespace()
+                    .filter_map(|pid| pid.parse().ok()),
+            )
+            .collect()
+    }
 }
 
 impl Drop for PrivateNginx {
+    /// SIGTERM: the master stops its workers (a SIGKILL would leave them
+    /// serving the port).
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while matches!(child.try_wait(), Ok(None)) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
             let _ = child.kill();
             let _ = child.wait();
         }
@@ -336,10 +366,8 @@ fn nginx_binary() -> PathBuf {
     }
 }
 
-/// The load balancer of `scripts/cluster` and the cluster drill: keep-alive to
-/// the instances, the client's address and `Host` passed on, a request the
-/// chosen instance could not take (refused, reset before an answer, 502)
-/// tried on the next one. A buy is safe to retry: its ticket makes it idempotent.
+/// The configuration of the load balancer of `scripts/cluster` and the
+/// cluster drill (its comments say what it does and why).
 pub const NGINX_CONFIG: &str = include_str!("../../scripts/nginx-cluster.conf");
 
 /// A Postgres cluster of one test (`initdb`), started and stopped with `pg_ctl`.

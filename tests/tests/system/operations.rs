@@ -260,3 +260,93 @@ async fn a_buy_held_up_by_a_frozen_redis_is_answered_503_in_time_and_its_retry_g
     let books = app.books(sale.id).await;
     assert_eq!((books.stock_left, books.drift), (4, 0));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn after_redis_restarts_every_instance_hears_sold_out_notices_again() {
+    let mut redis = PrivateRedis::start(Persistence::AofAlways).unwrap();
+    let url = redis.url();
+    let on_private = move |mut config: server::config::Config| {
+        config.redis =
+            server::redis_connection::RedisTarget::Node(server::config::Secret::new(url.clone()));
+        config
+    };
+    let first = spawn_app_with(on_private.clone()).await;
+    // The second instance's flag must not lapse by itself (2 s on its clock):
+    // its clock is turned back once the flag is set, so only a notice clears it.
+    let clock = server::clock::ShiftedClock::default();
+    let second = first
+        .another_instance_on(on_private, std::sync::Arc::new(clock.clone()))
+        .await;
+    let sale = first
+        .create_sale(&systests::sale_starting_in(-120_000, 1))
+        .await;
+    let alice = first.register("alice").await;
+    let bob = second.register("bob").await;
+    let channel = first.state().stock.keys().sold_out_channel();
+    let redis_url = redis.url();
+    let subscribers = || async {
+        let client = redis::Client::open(redis_url.as_str()).unwrap();
+        let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+        let (_, count): (String, i64) = redis::cmd("PUBSUB")
+            .arg("NUMSUB")
+            .arg(&channel)
+            .query_async(&mut connection)
+            .await
+            .unwrap();
+        count
+    };
+    let both_subscribed = || async {
+        for _ in 0..100 {
+            if subscribers().await == 2 {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        false
+    };
+    assert!(both_subscribed().await, "both instances listen");
+
+    redis.kill();
+    redis.restart().unwrap();
+    assert_eq!(
+        subscribers().await,
+        0,
+        "a restarted Redis knows no subscriber"
+    );
+    assert!(
+        both_subscribed().await,
+        "both instances subscribed again within 10 s"
+    );
+
+    // Each instance's first command after the restart may meet the old link.
+    let bought = buy_past_503s(&alice, sale.id).await;
+    assert_eq!(bought.0, 202, "{bought:?}");
+    let order_id = bought.1["order_id"].as_str().unwrap().to_owned();
+    let (status, body) = buy_past_503s(&bob, sale.id).await;
+    assert_eq!((status, error_code(&body)), (410, ErrorCode::SoldOut));
+    clock.advance(-60_000);
+    first.drain(sale.id).await;
+    assert_eq!(alice.order_action(&order_id, "cancel").await.status(), 200);
+    let mut answer = 0;
+    for _ in 0..30 {
+        answer = bob.buy(sale.id).await.0;
+        if answer == 202 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(answer, 202, "the notice reached the second instance");
+}
+
+/// A buy, tried again while the instance answers 503 (up to 5 s).
+async fn buy_past_503s(shopper: &systests::Shopper, sale_id: i64) -> (u16, serde_json::Value) {
+    let mut answer = (0, serde_json::Value::Null);
+    for _ in 0..50 {
+        answer = shopper.buy(sale_id).await;
+        if answer.0 != 503 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    answer
+}

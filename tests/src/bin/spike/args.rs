@@ -38,6 +38,16 @@ how they arrive
                                 fixed rate; latency counts from the planned send
                                 time, so a slow server cannot hide its queue
 
+where it runs
+  --instances <n>               server instances sharing the sale (1)
+  --nginx                       nginx in front of the instances, one address
+  --redis shared|own|cluster    shared: the Redis on 127.0.0.1:6379 (default);
+                                own: a redis-server of the run's own; cluster: a
+                                3-master Redis Cluster of the run's own. With any
+                                of these three options each round also reports
+                                the CPU time the servers, Redis, nginx and the
+                                generator spent, per shopper
+
 the rest
   --attach <url>                run against a deployment already serving at <url>
                                 (scripts/cluster's nginx) instead of starting a
@@ -55,6 +65,17 @@ pub enum Target {
     Sale,
     Healthz,
     Naive,
+}
+
+/// Which Redis the instances share.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RedisChoice {
+    /// The machine's Redis (scripts/test starts it).
+    Shared,
+    /// A `redis-server` of the run's own.
+    Own,
+    /// A Redis Cluster of the run's own, with this many masters.
+    Cluster(usize),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -89,6 +110,9 @@ pub struct Options {
     pub server: PathBuf,
     /// A running deployment to shop at, instead of a server of the spike's own.
     pub attach: Option<String>,
+    pub instances: usize,
+    pub nginx: bool,
+    pub redis: RedisChoice,
     pub json: Option<PathBuf>,
     pub keep: bool,
 }
@@ -110,9 +134,19 @@ impl Default for Options {
             pace: Pace::Closed { concurrency: 256 },
             server: PathBuf::from("target/release/server"),
             attach: None,
+            instances: 1,
+            nginx: false,
+            redis: RedisChoice::Shared,
             json: None,
             keep: false,
         }
+    }
+}
+
+impl Options {
+    /// Whether the run starts more than one server on the shared Redis.
+    pub fn runs_a_fleet(&self) -> bool {
+        self.instances > 1 || self.nginx || self.redis != RedisChoice::Shared
     }
 }
 
@@ -150,6 +184,10 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
     while let Some(flag) = rest.next() {
         if flag == "--keep" {
             options.keep = true;
+            continue;
+        }
+        if flag == "--nginx" {
+            options.nginx = true;
             continue;
         }
         if flag == "--help" || flag == "-h" {
@@ -203,6 +241,15 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
             }
             "--server" => options.server = PathBuf::from(value),
             "--attach" => options.attach = Some(value.trim_end_matches('/').to_owned()),
+            "--instances" => options.instances = number(flag, value)?,
+            "--redis" => {
+                options.redis = match value.as_str() {
+                    "shared" => RedisChoice::Shared,
+                    "own" => RedisChoice::Own,
+                    "cluster" => RedisChoice::Cluster(3),
+                    _ => return Err(format!("unknown Redis `{value}`")),
+                }
+            }
             "--json" => options.json = Some(PathBuf::from(value)),
             _ => return Err(format!("unknown option {flag}")),
         }
@@ -220,6 +267,14 @@ fn check(options: &Options) -> Result<(), String> {
     }
     if options.pay_percent > 100 {
         return Err("--pay is a percentage, 0 to 100".into());
+    }
+    if options.instances == 0 {
+        return Err("--instances must be at least 1".into());
+    }
+    if options.attach.is_some() && options.runs_a_fleet() {
+        return Err(
+            "--attach shops at a running deployment: no --instances, --nginx or --redis".into(),
+        );
     }
     if options.shoppers_per_ip == 0 {
         return Err("--shoppers-per-ip must be at least 1".into());

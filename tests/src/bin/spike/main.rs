@@ -11,6 +11,7 @@
 mod args;
 mod check;
 mod drill;
+mod fleet;
 mod load;
 mod naive;
 mod process;
@@ -23,6 +24,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use args::{Command, Flow, Options, Target};
+use fleet::Fleet;
 use load::{Pacer, Progress, Recorder, Step};
 use report::{Report, Round};
 use rig::{Rig, ShopperId};
@@ -67,9 +69,15 @@ fn main() -> std::process::ExitCode {
 
 /// Runs every round; `Ok(false)` when a promise was broken.
 async fn spike(options: Options) -> Result<bool, String> {
-    let mut rig = Rig::prepare(&options).await?;
-    let result = rounds(&mut rig, &options).await;
+    let (fleet, mut rig) = if options.runs_a_fleet() {
+        let (fleet, rig) = Fleet::prepare(&options).await?;
+        (Some(fleet), rig)
+    } else {
+        (None, Rig::prepare(&options).await?)
+    };
+    let result = rounds(&mut rig, fleet.as_ref(), &options).await;
     rig.tear_down(options.keep).await;
+    drop(fleet);
     let report = result?;
     print!("{}", report.table());
     if let Some(path) = &options.json {
@@ -89,7 +97,7 @@ async fn spike(options: Options) -> Result<bool, String> {
     Ok(broken.is_empty())
 }
 
-async fn rounds(rig: &mut Rig, options: &Options) -> Result<Report, String> {
+async fn rounds(rig: &mut Rig, fleet: Option<&Fleet>, options: &Options) -> Result<Report, String> {
     if options.target == Target::Naive {
         // The same pool size as the server's.
         rig.start_naive(32).await?;
@@ -97,7 +105,7 @@ async fn rounds(rig: &mut Rig, options: &Options) -> Result<Report, String> {
     let mut rounds = Vec::with_capacity(options.rounds);
     for number in 1..=options.rounds {
         let round = match options.target {
-            Target::Sale => sale_round(rig, options, number).await?,
+            Target::Sale => sale_round(rig, fleet, options, number).await?,
             Target::Healthz | Target::Naive => single_round(rig, options, number).await?,
         };
         eprintln!("[spike] {}", round.headline());
@@ -162,7 +170,12 @@ async fn gather<T>(tasks: Vec<tokio::task::JoinHandle<T>>) -> Result<Vec<T>, Str
 }
 
 /// One sale, the crowd at its opening instant, the books afterwards.
-async fn sale_round(rig: &Rig, options: &Options, number: usize) -> Result<Round, String> {
+async fn sale_round(
+    rig: &Rig,
+    fleet: Option<&Fleet>,
+    options: &Options,
+    number: usize,
+) -> Result<Round, String> {
     let sale = rig.create_sale(options, number).await?;
     let until_start =
         Duration::from_millis((sale.starts_at_ms - server::clock::now_ms()).max(0) as u64);
@@ -170,6 +183,7 @@ async fn sale_round(rig: &Rig, options: &Options, number: usize) -> Result<Round
     let context = context(rig, options, sale.id, vec![rig.base_url.clone()], start);
     let rows = check::RowWatch::start(rig.db.clone(), sale.id, start);
     let progress = Progress::start(format!("[spike {number}]"), context.recorder.clone());
+    let cpu_before = fleet.map(|fleet| fleet.cpu(rig));
     let outcomes =
         match options.flow {
             Flow::Full => spawn_crowd(
@@ -184,10 +198,13 @@ async fn sale_round(rig: &Rig, options: &Options, number: usize) -> Result<Round
     drop(progress);
     let won: usize = outcomes.iter().map(|outcome| outcome.orders.len()).sum();
     let persisted_at = rows.until(won).await?;
+    let cpu = fleet
+        .zip(cpu_before)
+        .map(|(fleet, before)| before.until(&fleet.cpu(rig)));
     let summary = context.recorder.summary();
     let demand = i64::from(options.shoppers) * i64::from(options.limit);
     let (books, broken) = check::check_sale(rig, &sale, &outcomes, demand).await?;
-    Ok(Round::new(
+    let mut round = Round::new(
         number,
         options,
         &outcomes,
@@ -196,7 +213,9 @@ async fn sale_round(rig: &Rig, options: &Options, number: usize) -> Result<Round
         broken,
         persist_lag(&context.recorder, persisted_at),
         rig.server().and_then(|server| server.memory_mib()),
-    ))
+    );
+    round.cpu = cpu;
+    Ok(round)
 }
 
 /// From the last 202 until its order row was in Postgres, in milliseconds.

@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use crate::args::{Flow, Options, Pace, Target};
 use crate::check::Books;
+use crate::fleet::CpuUse;
 use crate::load::{Step, StepSummary, Summary};
 use crate::shopper::Outcome;
 
@@ -29,6 +30,9 @@ pub struct Round {
     pub books: Books,
     pub broken: Vec<String>,
     pub steps: Vec<StepSummary>,
+    /// CPU each part spent from the opening until the last order was persisted
+    /// (runs on a fleet of their own only).
+    pub cpu: Option<CpuUse>,
 }
 
 impl Round {
@@ -70,6 +74,7 @@ impl Round {
             books,
             broken,
             steps: summary.steps,
+            cpu: None,
         }
     }
 
@@ -275,6 +280,35 @@ impl Report {
                     step.p999_ms,
                     step.max_ms,
                     outcomes.join(", ")
+                );
+            }
+            if let Some(cpu) = &last.cpu {
+                let decided = (last.shoppers_per_second * last.wave_ms / 1000.0).max(1.0);
+                let part = |name: &str, ms: Option<f64>| {
+                    ms.map(|ms| {
+                        format!(
+                            "{name} {ms:.0} ms ({:.0} µs/shopper)",
+                            ms * 1000.0 / decided
+                        )
+                    })
+                };
+                let busiest = (cpu.redis_nodes_ms.len() > 1)
+                    .then(|| cpu.redis_nodes_ms.iter().copied().fold(0.0, f64::max));
+                let parts: Vec<String> = [
+                    part("servers", Some(cpu.servers_ms)),
+                    part("Redis", cpu.redis_ms),
+                    part("busiest Redis node", busiest),
+                    part("nginx", cpu.nginx_ms),
+                    part("generator", Some(cpu.generator_ms)),
+                ]
+                .into_iter()
+                .flatten()
+                .collect();
+                let _ = writeln!(
+                    out,
+                    "\nCPU of round {} ({decided:.0} shoppers): {}",
+                    last.round,
+                    parts.join(", ")
                 );
             }
             let b = &last.books;

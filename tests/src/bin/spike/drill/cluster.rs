@@ -92,12 +92,12 @@ pub(super) async fn cluster(drill: &DrillOptions, scale: Scale) -> Result<DrillR
     let rig_ref = &mut rig;
     let fault = async {
         once_won(&recorder, u64::from(total_stock as u32 / 4)).await;
+        let at = won_so_far(&recorder);
         rig_ref.kill_instance(1).await;
         Ok::<_, String>(format!(
-            "{} sales on {} of {NODES} nodes; 1 of {INSTANCES} instances killed at {} won",
+            "{} sales on {} of {NODES} nodes; 1 of {INSTANCES} instances killed at {at} won",
             sales.len(),
             nodes.len(),
-            won_so_far(&recorder)
         ))
     };
     let crowd = async {
