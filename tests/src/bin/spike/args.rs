@@ -9,6 +9,10 @@ usage: spike [options]              replay the opening second of a sale
        spike naive-serve --listen <addr> --database-url <url> [--pool <n>]
        spike rewarm [--orders <n>] [--rounds <n>]
                                     time the rebuild of a sale Redis lost
+       spike wrk [--seconds <n>] [--connections <n>] [--threads <n>]
+                 [--server <path>] [--bare <path>]
+                                    request rates of the hot endpoints with
+                                    wrk, against a bare axum handler
        spike drill [--long] [--server <path>] [<drill> ...]
                                     play faults against private Redis and
                                     Postgres processes, check the books
@@ -155,6 +159,7 @@ impl Options {
 pub enum Command {
     Spike(Options),
     Drill(crate::drill::DrillOptions),
+    Wrk(crate::wrk::WrkOptions),
     Rewarm {
         orders: u32,
         rounds: usize,
@@ -177,6 +182,7 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
         Some("naive-serve") => return parse_naive(&args[1..]),
         Some("drill") => return parse_drill(&args[1..]),
         Some("rewarm") => return parse_rewarm(&args[1..]),
+        Some("wrk") => return parse_wrk(&args[1..]),
         _ => {}
     }
     let mut options = Options::default();
@@ -289,6 +295,26 @@ fn check(options: &Options) -> Result<(), String> {
         }
         _ => Ok(()),
     }
+}
+
+fn parse_wrk(args: &[String]) -> Result<Command, String> {
+    let mut options = crate::wrk::WrkOptions::default();
+    let mut rest = args.iter();
+    while let Some(flag) = rest.next() {
+        let value = rest.next().ok_or_else(|| format!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--seconds" => options.seconds = number(flag, value)?,
+            "--connections" => options.connections = number(flag, value)?,
+            "--threads" => options.threads = number(flag, value)?,
+            "--server" => options.server = PathBuf::from(value),
+            "--bare" => options.bare = PathBuf::from(value),
+            _ => return Err(format!("unknown option {flag}")),
+        }
+    }
+    if options.seconds == 0 || options.connections == 0 || options.threads == 0 {
+        return Err("--seconds, --connections and --threads must be at least 1".into());
+    }
+    Ok(Command::Wrk(options))
 }
 
 fn parse_rewarm(args: &[String]) -> Result<Command, String> {

@@ -19,6 +19,7 @@ mod report;
 mod rewarm;
 mod rig;
 mod shopper;
+mod wrk;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -54,6 +55,7 @@ fn main() -> std::process::ExitCode {
                 .map(|()| true),
             Command::Spike(options) => spike(options).await,
             Command::Drill(options) => drill::run(options).await,
+            Command::Wrk(options) => wrk::run(options).await,
             Command::Rewarm { orders, rounds } => rewarm::run(orders, rounds).await,
         }
     });
