@@ -23,7 +23,7 @@ use crate::guards::captcha::Captchas;
 use crate::guards::rate_limit::RateLimiter;
 use crate::guards::sold_out::{listen_for_returns, SoldOutFlags};
 use crate::guards::tickets::TicketSigner;
-use crate::http::state::{AppState, ClientIpPolicy, CookiePolicy};
+use crate::http::state::{AppState, ClientIpPolicy, CookiePolicy, Services};
 use crate::keys::RedisKeys;
 use crate::metrics::Metrics;
 use crate::orders::book::OrderBook;
@@ -142,7 +142,7 @@ impl Application {
         }
 
         let tally = OutcomeTally::new(redis.clone(), keys.clone());
-        let state = AppState {
+        let state = AppState::new(Services {
             accounts: Accounts::new(db.clone()),
             sessions: SessionStore::new(redis.clone(), keys.clone()),
             orders: OrderBook::new(db.clone(), redis.clone(), stock.clone(), clock.clone()),
@@ -168,7 +168,7 @@ impl Application {
             leptos: Arc::new(config.leptos.clone()),
             metrics: Arc::new(Metrics::new()),
             tally,
-        };
+        });
         let router = crate::http::router(state.clone(), config.request_timeout);
         let addr = config.leptos.site_addr;
         let listener = TcpListener::bind(addr)

@@ -19,7 +19,7 @@ use axum::{Json, Router};
 
 use super::error::ApiError;
 use super::extract::{ApiJson, ClientIp, CurrentUser};
-use super::state::AppState;
+use super::state::{AppState, Services};
 use crate::accounts::sessions::{token_from, Session};
 use crate::clock::Clock;
 use crate::guards::captcha::{Captchas, Verdict};
@@ -117,14 +117,14 @@ async fn ticket(
     ApiJson(request): ApiJson<TicketRequest>,
 ) -> Result<Json<TicketGrant>, ApiError> {
     let sale_id = sale_id.get();
-    let AppState {
+    let Services {
         catalog,
         captchas,
         tickets,
         sold_out: sold_out_flags,
         clock,
         ..
-    } = &state;
+    } = &*state;
     let now = clock.now_ms();
     let sale = open_sale(catalog, sale_id, now).await?;
     if sold_out_flags.is_sold_out(sale_id, now) {
