@@ -53,7 +53,10 @@ pub fn router(state: AppState, request_timeout: std::time::Duration) -> Router {
         .merge(admin::router())
         .route("/api/{*rest}", any(error::api_not_found));
     pages(api, &state)
-        .layer(axum::middleware::from_fn(page_cache::cacheable_sale_pages))
+        .layer(axum::middleware::from_fn_with_state(
+            page_cache::RenderedPages::new(state.catalog.clone(), state.clock.clone()),
+            page_cache::cacheable_sale_pages,
+        ))
         .layer(axum::middleware::from_fn(csrf::same_site_writes))
         .layer(axum::middleware::from_fn(move |request, next| {
             error::time_limit(request_timeout, request, next)

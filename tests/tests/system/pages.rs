@@ -149,3 +149,45 @@ async fn account_and_order_pages_render_for_everyone() {
         assert!(response.text().await.unwrap().contains(text), "{path}");
     }
 }
+
+#[tokio::test]
+async fn a_kept_sale_page_keeps_its_headers_and_gives_way_to_an_edit_at_once() {
+    let app = spawn_app().await;
+    let sale = app.create_sale(&sale_starting_in(90_000, 4)).await;
+    let path = format!("/sales/{}", sale.id);
+    let rendered = app.get(&path).await;
+    let kept = app.get(&path).await;
+    let names = |response: &reqwest::Response| {
+        let mut names: Vec<String> = response
+            .headers()
+            .keys()
+            .map(|name| name.as_str().to_owned())
+            .filter(|name| name != "date")
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(
+        names(&kept),
+        names(&rendered),
+        "the kept page answers as the render did"
+    );
+    let before = kept.headers()["etag"].to_str().unwrap().to_owned();
+    assert!(!kept.text().await.unwrap().contains("Renamed in a hurry"));
+
+    let admin = app.admin().await;
+    let edit = admin
+        .client
+        .patch(admin.url(&format!("/api/admin/sales/{}", sale.id)))
+        .json(&serde_json::json!({ "title": "Renamed in a hurry" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(edit.status(), 200);
+    let after = app.get(&path).await;
+    assert_ne!(after.headers()["etag"].to_str().unwrap(), before);
+    assert!(
+        after.text().await.unwrap().contains("Renamed in a hurry"),
+        "the edit shows on the next request"
+    );
+}
