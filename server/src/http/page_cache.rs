@@ -46,29 +46,32 @@ struct RenderedPage {
 }
 
 /// The sale pages this instance rendered, by sale id, and what it needs to
-/// tell whether one still shows its sale.
+/// tell whether one still shows its sale. One `Arc`: the middleware's state is
+/// cloned for every request, pages or not.
 #[derive(Clone)]
-pub struct RenderedPages {
+pub struct RenderedPages(Arc<Keeper>);
+
+struct Keeper {
     catalog: Catalog,
     clock: Arc<dyn Clock>,
     // A std lock: held for a map lookup or insert only, never across an await.
-    pages: Arc<RwLock<HashMap<i64, Arc<RenderedPage>>>>,
+    pages: RwLock<HashMap<i64, Arc<RenderedPage>>>,
 }
 
 impl RenderedPages {
     pub fn new(catalog: Catalog, clock: Arc<dyn Clock>) -> Self {
-        Self {
+        Self(Arc::new(Keeper {
             catalog,
             clock,
-            pages: Arc::default(),
-        }
+            pages: RwLock::default(),
+        }))
     }
 
     /// The version of sale `id`'s page now: `None` when there is no such sale
     /// or it cannot be read (then the page is rendered as it comes).
     async fn version(&self, id: i64) -> Option<u64> {
-        let sale = self.catalog.cached_sale(id).await.ok()??;
-        let now = self.clock.now_ms();
+        let sale = self.0.catalog.cached_sale(id).await.ok()??;
+        let now = self.0.clock.now_ms();
         let mut hasher = DefaultHasher::new();
         serde_json::to_vec(&sale).ok()?.hash(&mut hasher);
         (now >= sale.starts_at_ms, now >= sale.ends_at_ms).hash(&mut hasher);
@@ -76,7 +79,7 @@ impl RenderedPages {
     }
 
     fn kept(&self, id: i64, version: u64) -> Option<Arc<RenderedPage>> {
-        let pages = self.pages.read().ok()?;
+        let pages = self.0.pages.read().ok()?;
         pages
             .get(&id)
             .filter(|page| page.version == version)
@@ -84,7 +87,7 @@ impl RenderedPages {
     }
 
     fn keep(&self, id: i64, page: Arc<RenderedPage>) {
-        if let Ok(mut pages) = self.pages.write() {
+        if let Ok(mut pages) = self.0.pages.write() {
             if pages.len() >= KEPT_PAGES && !pages.contains_key(&id) {
                 pages.clear();
             }
