@@ -46,7 +46,15 @@ pub struct Catalog {
     stock: SaleStock,
     rebuild: SaleRebuild,
     clock: Arc<dyn Clock>,
+    /// Each sale's stock left as this instance last read it from Redis, kept
+    /// [`STOCK_COPY_TTL`]: a crowd polling the status costs Redis one read per
+    /// instance and interval, not one per request.
+    stock_copy: moka::future::Cache<i64, i64>,
 }
+
+/// How stale the stock left in a status may be. The buy decides from Redis
+/// itself; the status only shows the shopper how things stand.
+pub const STOCK_COPY_TTL: std::time::Duration = std::time::Duration::from_millis(200);
 
 impl Catalog {
     pub fn new(
@@ -62,6 +70,10 @@ impl Catalog {
             records,
             stock,
             clock,
+            stock_copy: moka::future::Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(STOCK_COPY_TTL)
+                .build(),
         }
     }
 
@@ -107,12 +119,24 @@ impl Catalog {
             .collect())
     }
 
-    /// The live status of a sale on this server's clock, `None` if there is no such id.
+    /// After `sale` was created or changed: this instance's copies of it go.
+    async fn forget(&self, sale: &Sale) {
+        self.cache.changed(sale).await;
+        self.stock_copy.invalidate(&sale.id).await;
+    }
+
+    /// The live status of a sale on this server's clock, `None` if there is no
+    /// such id; its stock left is at most [`STOCK_COPY_TTL`] old.
     pub async fn status(&self, id: i64) -> Result<Option<SaleStatus>, StoreError> {
         let Some(sale) = self.cached_sale(id).await? else {
             return Ok(None);
         };
-        let stock_left = self.stock_left_of(std::slice::from_ref(&sale)).await?[0];
+        let stock_left = self
+            .stock_copy
+            .try_get_with(id, async {
+                Ok::<_, StoreError>(self.stock_left_of(std::slice::from_ref(&sale)).await?[0])
+            })
+            .await?;
         let now = self.clock.now_ms();
         Ok(Some(SaleStatus {
             state: sale_state(&sale, now, stock_left),
@@ -161,7 +185,7 @@ impl Catalog {
         let sale = self.records.insert(new).await?;
         // A fresh id: whatever an older key said belongs to a database that is gone.
         self.stock.load(&sale).await?;
-        self.cache.changed(&sale).await;
+        self.forget(&sale).await;
         Ok(sale)
     }
 
@@ -195,7 +219,7 @@ impl Catalog {
         if !rules {
             self.stock.load_rules(&sale).await?;
         }
-        self.cache.changed(&sale).await;
+        self.forget(&sale).await;
         Ok(sale)
     }
 
@@ -247,7 +271,7 @@ impl Catalog {
             return Ok(None);
         };
         self.stock.load_rules(&sale).await?;
-        self.cache.changed(&sale).await;
+        self.forget(&sale).await;
         Ok(Some(sale))
     }
 

@@ -119,3 +119,32 @@ async fn unknown_and_malformed_ids_get_the_api_error_body() {
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(error_code(&body), ErrorCode::NotFound);
 }
+
+/// The stock left a status shows (read from this instance's short-lived copy).
+async fn stock_left(app: &systests::TestApp, sale_id: i64) -> i64 {
+    let status: SaleStatus = app
+        .get(&format!("/api/sales/{sale_id}/status"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    status.stock_left
+}
+
+#[tokio::test]
+async fn the_status_shows_a_unit_gone_once_its_short_lived_copy_is_renewed() {
+    let app = spawn_app().await;
+    let sale = app.create_sale(&sale_starting_in(-1_000, 3)).await;
+    assert_eq!(stock_left(&app, sale.id).await, 3);
+    assert_eq!(app.register("erin").await.buy(sale.id).await.0, 202);
+    // The copy lives 200 ms; 2 s is room for a slow machine, not a speed claim.
+    let mut seen = stock_left(&app, sale.id).await;
+    for _ in 0..100 {
+        if seen == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        seen = stock_left(&app, sale.id).await;
+    }
+    assert_eq!(seen, 2, "the unit bought shows as gone");
+}
