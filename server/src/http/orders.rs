@@ -11,6 +11,7 @@ use super::extract::CurrentUser;
 use super::state::AppState;
 use crate::orders::book::{OrderBook, OrderError};
 use crate::orders::id::OrderId;
+use crate::sales::catalog::Catalog;
 
 /// `/api/orders…`.
 pub(crate) fn router() -> Router<AppState> {
@@ -78,8 +79,11 @@ async fn pay(
 /// `POST /api/orders/{id}/cancel`: the unit goes back on sale.
 async fn cancel(
     State(orders): State<OrderBook>,
+    State(catalog): State<Catalog>,
     CurrentUser(user): CurrentUser,
     id: OrderId,
 ) -> Result<Json<Order>, ApiError> {
-    Ok(Json(orders.cancel(&id, user.user_id).await?))
+    let cancelled = orders.cancel(&id, user.user_id).await?;
+    catalog.stock_changed(cancelled.sale_id).await;
+    Ok(Json(cancelled))
 }

@@ -297,6 +297,10 @@ async fn buy_inner(
             reservation = reserve().await?;
         }
     }
+    if matches!(reservation, Reservation::Reserved { .. }) {
+        // This shopper's next status, here, shows the unit gone.
+        state.catalog.stock_changed(sale_id).await;
+    }
     answer(reservation, order_id, &state.sold_out, now)
 }
 

@@ -122,7 +122,13 @@ impl Catalog {
     /// After `sale` was created or changed: this instance's copies of it go.
     async fn forget(&self, sale: &Sale) {
         self.cache.changed(sale).await;
-        self.stock_copy.invalidate(&sale.id).await;
+        self.stock_changed(sale.id).await;
+    }
+
+    /// A unit of `sale_id` was taken or given back through this instance: its
+    /// next status reads Redis (other instances' copies age out).
+    pub async fn stock_changed(&self, sale_id: i64) {
+        self.stock_copy.invalidate(&sale_id).await;
     }
 
     /// The live status of a sale on this server's clock, `None` if there is no
