@@ -7,6 +7,12 @@ use std::process::ExitCode;
 use server::config::Config;
 use server::startup::Application;
 
+/// The allocator: `malloc` and `free` were a fifth of the CPU of `/healthz`
+/// under load (perf, BENCHMARKS.md); mimalloc's thread-local free lists suit a
+/// server that allocates small, short-lived buffers on every worker thread.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Threads for blocking work: argon2 (19 MiB and tens of milliseconds each) and
 /// CAPTCHA pictures. A cap keeps a flood of logins from taking the memory and
 /// the cores the sale needs; beyond it, work waits its turn.
