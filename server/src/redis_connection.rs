@@ -65,14 +65,14 @@ impl RedisClient {
         })
     }
 
+    /// A cluster client speaking `protocol`; its timeouts come with each
+    /// connection's [`cluster_config`] (which overrides the builder's).
     fn cluster(
         seeds: &[redis::ConnectionInfo],
         protocol: ProtocolVersion,
     ) -> RedisResult<ClusterClient> {
         ClusterClientBuilder::new(seeds.to_vec())
             .use_protocol(protocol)
-            .connection_timeout(CONNECT_TIMEOUT)
-            .response_timeout(RESPONSE_TIMEOUT)
             .build()
     }
 
@@ -81,10 +81,8 @@ impl RedisClient {
     pub fn shared(&self) -> RedisResult<RedisConnection> {
         Ok(match self {
             RedisClient::Node(client) => {
-                let config = ConnectionManagerConfig::new()
-                    .set_connection_timeout(Some(CONNECT_TIMEOUT))
-                    .set_response_timeout(Some(RESPONSE_TIMEOUT))
-                    .set_max_delay(Duration::from_millis(500));
+                let config =
+                    manager_config(RESPONSE_TIMEOUT).set_max_delay(Duration::from_millis(500));
                 RedisConnection::Node(ConnectionManager::new_lazy_with_config(
                     client.clone(),
                     config,
@@ -92,11 +90,7 @@ impl RedisClient {
             }
             RedisClient::Cluster(seeds) => RedisConnection::Cluster(
                 Self::cluster(seeds, ProtocolVersion::RESP2)?
-                    .get_pending_async_connection_with_config(
-                        ClusterConfig::new()
-                            .set_connection_timeout(CONNECT_TIMEOUT)
-                            .set_response_timeout(RESPONSE_TIMEOUT),
-                    ),
+                    .get_pending_async_connection_with_config(cluster_config(RESPONSE_TIMEOUT)),
             ),
         })
     }
@@ -107,21 +101,14 @@ impl RedisClient {
     pub async fn dedicated(&self, response_timeout: Duration) -> RedisResult<RedisConnection> {
         Ok(match self {
             RedisClient::Node(client) => {
-                let config = ConnectionManagerConfig::new()
-                    .set_connection_timeout(Some(CONNECT_TIMEOUT))
-                    .set_response_timeout(Some(response_timeout))
-                    .set_number_of_retries(1);
+                let config = manager_config(response_timeout).set_number_of_retries(1);
                 RedisConnection::Node(
                     ConnectionManager::new_with_config(client.clone(), config).await?,
                 )
             }
             RedisClient::Cluster(seeds) => RedisConnection::Cluster(
                 Self::cluster(seeds, ProtocolVersion::RESP2)?
-                    .get_async_connection_with_config(
-                        ClusterConfig::new()
-                            .set_connection_timeout(CONNECT_TIMEOUT)
-                            .set_response_timeout(response_timeout),
-                    )
+                    .get_async_connection_with_config(cluster_config(response_timeout))
                     .await?,
             ),
         })
@@ -144,9 +131,7 @@ impl RedisClient {
                     .clone()
                     .set_protocol(ProtocolVersion::RESP3);
                 let client = redis::Client::open(info.set_redis_settings(resp3))?;
-                let config = ConnectionManagerConfig::new()
-                    .set_connection_timeout(Some(CONNECT_TIMEOUT))
-                    .set_response_timeout(Some(RESPONSE_TIMEOUT))
+                let config = manager_config(RESPONSE_TIMEOUT)
                     .set_push_sender(pushes)
                     .set_automatic_resubscription();
                 RedisConnection::Node(ConnectionManager::new_with_config(client, config).await?)
@@ -154,10 +139,7 @@ impl RedisClient {
             RedisClient::Cluster(seeds) => RedisConnection::Cluster(
                 Self::cluster(seeds, ProtocolVersion::RESP3)?
                     .get_async_connection_with_config(
-                        ClusterConfig::new()
-                            .set_connection_timeout(CONNECT_TIMEOUT)
-                            .set_response_timeout(RESPONSE_TIMEOUT)
-                            .set_push_sender(pushes),
+                        cluster_config(RESPONSE_TIMEOUT).set_push_sender(pushes),
                     )
                     .await?,
             ),
@@ -168,6 +150,20 @@ impl RedisClient {
         }
         Ok(connection)
     }
+}
+
+/// One server's connection settings: [`CONNECT_TIMEOUT`], and `response_timeout`.
+fn manager_config(response_timeout: Duration) -> ConnectionManagerConfig {
+    ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(CONNECT_TIMEOUT))
+        .set_response_timeout(Some(response_timeout))
+}
+
+/// A cluster connection's settings, the same two timeouts.
+fn cluster_config(response_timeout: Duration) -> ClusterConfig {
+    ClusterConfig::new()
+        .set_connection_timeout(CONNECT_TIMEOUT)
+        .set_response_timeout(response_timeout)
 }
 
 /// A connection to Redis, shared by cloning (commands of all clones are

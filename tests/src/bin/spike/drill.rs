@@ -207,21 +207,13 @@ impl Stage {
     ) -> Result<Self, String> {
         let redis = PrivateRedis::start(persistence)?;
         let postgres = PrivatePostgres::start()?;
-        let options = Options {
-            shoppers: scale.shoppers,
-            stock: scale.stock,
-            lead_secs: 2.0,
-            server: drill.server.clone(),
-            pace: Pace::Closed { concurrency: 256 },
-            ..Options::default()
-        };
-        let infra = Infra {
-            admin_database_url: postgres.admin_url(),
-            redis: RedisTarget::Node(Secret::new(redis.url())),
+        let (options, infra) = setup(
+            drill,
+            scale,
+            &postgres,
+            RedisTarget::Node(Secret::new(redis.url())),
             instances,
-            // A crashed instance's messages are claimed by another within 2 s.
-            extra: vec![("FLASHSALE_CLAIM_AFTER_MS".into(), "2000".into())],
-        };
+        );
         let rig = Rig::prepare_on(&options, infra).await?;
         Ok(Self {
             rig,
@@ -266,33 +258,72 @@ impl Stage {
         demand: i64,
         detail: String,
     ) -> Result<DrillReport, String> {
-        let won: usize = outcomes.iter().map(|outcome| outcome.orders.len()).sum();
-        self.rig.wait_for_redis().await?;
-        check::RowWatch::start(self.rig.db.clone(), sale.id, Instant::now())
-            .until(won)
-            .await?;
-        let (books, mut broken) = check::check_sale(&self.rig, sale, outcomes, demand).await?;
-        let mut redis = self.rig.redis.clone();
-        let dead_letters: usize = redis
-            .xlen(self.rig.keys.dead_letters(sale.id))
-            .await
-            .map_err(|error| error.to_string())?;
-        if dead_letters > 0 {
-            broken.push(format!("{dead_letters} dead letters"));
-        }
-        Ok(DrillReport {
-            shoppers: outcomes.len(),
-            stock: sale.stock,
-            won,
-            rows: books.order_rows,
-            paid: books.paid_rows,
-            dead_letters,
-            drift: books.drift,
-            detail,
-            broken,
-            ..DrillReport::default()
-        })
+        sale_report(&self.rig, sale, outcomes, demand, detail).await
     }
+}
+
+/// The crowd and the servers' settings every drill starts from: `scale`'s
+/// shoppers and units, a closed loop of 256, Postgres `postgres`, Redis `redis`.
+fn setup(
+    drill: &DrillOptions,
+    scale: Scale,
+    postgres: &PrivatePostgres,
+    redis: RedisTarget,
+    instances: usize,
+) -> (Options, Infra) {
+    let options = Options {
+        shoppers: scale.shoppers,
+        stock: scale.stock,
+        lead_secs: 2.0,
+        server: drill.server.clone(),
+        pace: Pace::Closed { concurrency: 256 },
+        ..Options::default()
+    };
+    let infra = Infra {
+        admin_database_url: postgres.admin_url(),
+        redis,
+        instances,
+        // A crashed instance's messages are claimed by another within 2 s.
+        extra: vec![("FLASHSALE_CLAIM_AFTER_MS".into(), "2000".into())],
+    };
+    (options, infra)
+}
+
+/// One sale's books after its crowd, once every 202 has its row: each broken
+/// promise (dead letters included) a line of the report.
+async fn sale_report(
+    rig: &Rig,
+    sale: &Sale,
+    outcomes: &[Outcome],
+    demand: i64,
+    detail: String,
+) -> Result<DrillReport, String> {
+    let won: usize = outcomes.iter().map(|outcome| outcome.orders.len()).sum();
+    rig.wait_for_redis().await?;
+    check::RowWatch::start(rig.db.clone(), sale.id, Instant::now())
+        .until(won)
+        .await?;
+    let (books, mut broken) = check::check_sale(rig, sale, outcomes, demand).await?;
+    let mut redis = rig.redis.clone();
+    let dead_letters: usize = redis
+        .xlen(rig.keys.dead_letters(sale.id))
+        .await
+        .map_err(|error| error.to_string())?;
+    if dead_letters > 0 {
+        broken.push(format!("{dead_letters} dead letters"));
+    }
+    Ok(DrillReport {
+        shoppers: outcomes.len(),
+        stock: sale.stock,
+        won,
+        rows: books.order_rows,
+        paid: books.paid_rows,
+        dead_letters,
+        drift: books.drift,
+        detail,
+        broken,
+        ..DrillReport::default()
+    })
 }
 
 /// Every shopper of `shoppers` shops from `start`, while `fault` runs beside them.

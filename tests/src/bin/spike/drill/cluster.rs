@@ -8,16 +8,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use app::api::Sale;
-use redis::AsyncCommands;
 use server::config::Secret;
 use server::redis_connection::RedisTarget;
 use systests::private::{PrivateNginx, PrivatePostgres, PrivateRedisCluster};
 
-use super::{crowd_with, once_won, won_so_far, DrillOptions, DrillReport, Scale};
-use crate::args::{Options, Pace};
-use crate::check;
+use super::{
+    crowd_with, once_won, sale_report, setup, won_so_far, DrillOptions, DrillReport, Scale,
+};
 use crate::load::{Pacer, Recorder};
-use crate::rig::{Infra, Rig};
+use crate::rig::Rig;
 use crate::shopper::{Context, Outcome};
 
 /// Sales open at once; the crowd is split between them. Sales 1 to 4 of a
@@ -31,20 +30,17 @@ pub(super) async fn cluster(drill: &DrillOptions, scale: Scale) -> Result<DrillR
     // Dropped last to first: nginx, the rig's instances, then the data servers.
     let redis = PrivateRedisCluster::start(NODES)?;
     let postgres = PrivatePostgres::start()?;
-    let options = Options {
-        shoppers: scale.shoppers,
+    let per_sale = Scale {
         stock: scale.stock / SALES as i32,
-        lead_secs: 2.0,
-        server: drill.server.clone(),
-        pace: Pace::Closed { concurrency: 256 },
-        ..Options::default()
+        ..scale
     };
-    let infra = Infra {
-        admin_database_url: postgres.admin_url(),
-        redis: RedisTarget::Cluster(Secret::new(redis.urls())),
-        instances: INSTANCES,
-        extra: vec![("FLASHSALE_CLAIM_AFTER_MS".into(), "2000".into())],
-    };
+    let (options, infra) = setup(
+        drill,
+        per_sale,
+        &postgres,
+        RedisTarget::Cluster(Secret::new(redis.urls())),
+        INSTANCES,
+    );
     let mut rig = Rig::prepare_on(&options, infra).await?;
     let ports: Vec<u16> = rig.instances.iter().map(|instance| instance.port).collect();
     let nginx = PrivateNginx::start(&ports)?;
@@ -136,28 +132,18 @@ async fn books(
     outcomes: &[Outcome],
     report: &mut DrillReport,
 ) -> Result<(), String> {
-    let won: usize = outcomes.iter().map(|outcome| outcome.orders.len()).sum();
-    check::RowWatch::start(rig.db.clone(), sale.id, Instant::now())
-        .until(won)
-        .await?;
     let demand = outcomes.len() as i64 * i64::from(sale.per_user_limit);
-    let (books, broken) = check::check_sale(rig, sale, outcomes, demand).await?;
-    let mut redis = rig.redis.clone();
-    let dead_letters: usize = redis
-        .xlen(rig.keys.dead_letters(sale.id))
-        .await
-        .map_err(|error| error.to_string())?;
-    report.shoppers += outcomes.len();
-    report.stock += sale.stock;
-    report.won += won;
-    report.rows += books.order_rows;
-    report.paid += books.paid_rows;
-    report.dead_letters += dead_letters;
-    report.drift += books.drift.abs();
+    let one = sale_report(rig, sale, outcomes, demand, String::new()).await?;
+    report.shoppers += one.shoppers;
+    report.stock += one.stock;
+    report.won += one.won;
+    report.rows += one.rows;
+    report.paid += one.paid;
+    report.dead_letters += one.dead_letters;
+    report.drift += one.drift.abs();
     report.broken.extend(
-        broken
+        one.broken
             .into_iter()
-            .chain((dead_letters > 0).then(|| format!("{dead_letters} dead letters")))
             .map(|line| format!("sale {}: {line}", sale.id)),
     );
     Ok(())
