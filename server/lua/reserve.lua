@@ -1,4 +1,5 @@
--- reserve.lua — take units of a sale for a buyer and enqueue the order, atomically.
+-- reserve.lua — take units of a sale for a buyer and enqueue the order, atomically
+-- (after shared/gcra.lua, whose `charge` it calls for the buyer's rate buckets).
 --
 -- KEYS[1] stock    integer: units left
 -- KEYS[2] buyers   hash: user id -> units held in active orders
@@ -9,16 +10,20 @@
 -- KEYS[6] queued   hash: order id -> "user:units:price_cents:created_ms:pay_before_ms"
 --                  until the consumer has persisted the order
 -- KEYS[7] ticket   string: the order id this buy ticket reserved, while the ticket lives
+-- KEYS[8] the buyer's rate bucket, KEYS[9] the sale's rate bucket (see gcra.lua)
 -- (all carry the sale's hash tag, so this runs in one cluster slot)
 --
 -- ARGV[1] user id
 -- ARGV[2] order id (made by the server, returned to the buyer at once)
 -- ARGV[3] units (>= 1)
 -- ARGV[4] milliseconds the ticket has left (>= 1)
+-- ARGV[5], ARGV[6] the buyer's bucket: emission interval, burst tolerance (µs)
+-- ARGV[7], ARGV[8] the sale's bucket: emission interval, burst tolerance (µs)
 --
 -- Returns one of
 --   {"ok", stream message id, created_ms, pay_before_ms, seq}
 --   {"again", order id}   (this ticket reserved that order already: a retried buy)
+--   {"rate_limited", microseconds to wait}   (nothing else was done)
 --   {"not_started"} | {"ended"} | {"paused"} | {"sold_out"} | {"limit_reached"}
 --   {"unknown_sale"}   (the sale was never loaded into Redis)
 --
@@ -26,7 +31,10 @@
 -- every decrement has exactly one stream message — the reservation and the order
 -- message cannot part. One ticket reserves at most once: its retries (an answer
 -- lost on the way) get the same order back, never `limit_reached`. Time is
--- Redis' own clock, the same for every instance.
+-- Redis' own clock, the same for every instance. Every attempt of a known sale
+-- that is not a retry is charged to the buyer's and the sale's rate buckets,
+-- as the CAPTCHA and ticket requests are (rate_limit.lua): one round trip
+-- decides the whole buy.
 
 local earlier = redis.call('GET', KEYS[7])
 if earlier then
@@ -38,6 +46,11 @@ if not meta[1] then
   return {'unknown_sale'}
 end
 local time = redis.call('TIME')
+local wait = charge({KEYS[8], KEYS[9]}, {ARGV[5], ARGV[6], ARGV[7], ARGV[8]},
+  tonumber(time[1]) * 1000000 + tonumber(time[2]))
+if wait > 0 then
+  return {'rate_limited', tostring(wait)}
+end
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 if now >= tonumber(meta[2]) then
   return {'ended'}

@@ -93,14 +93,25 @@ impl RedisKeys {
         self.sale_key(sale_id, "failures")
     }
 
-    /// Pub/sub channel telling every instance to set or clear a sale's sold-out flag.
-    pub fn sold_out_channel(&self) -> String {
-        format!("{}sold-out", self.prefix)
+    /// Pub/sub channel of the notices every instance must hear at once
+    /// (`crate::notices`): a sale's sold-out flag to clear, a session ended.
+    pub fn notice_channel(&self) -> String {
+        format!("{}notices", self.prefix)
     }
 
     /// A rate-limit bucket of a sale (`name` tells whose: user, address, sale).
     pub fn rate_bucket(&self, sale_id: i64, name: &str) -> String {
         self.sale_key(sale_id, &format!("rl:{name}"))
+    }
+
+    /// One shopper's rate bucket in a sale.
+    pub fn user_bucket(&self, sale_id: i64, user_id: i64) -> String {
+        self.rate_bucket(sale_id, &format!("u:{user_id}"))
+    }
+
+    /// The rate bucket of a whole sale.
+    pub fn sale_bucket(&self, sale_id: i64) -> String {
+        self.rate_bucket(sale_id, "sale")
     }
 
     /// The shared cache of a sale's definition (JSON), between instances.
@@ -135,8 +146,9 @@ impl RedisKeys {
 /// test below checks what runs: a cluster runs a script or a transaction only
 /// when all its keys are in one slot.
 impl RedisKeys {
-    /// `lua/reserve.lua`: stock, buyers, seq, stream, meta, queued, ticket.
-    pub fn reserve_script(&self, sale_id: i64, ticket_tag: &str) -> [String; 7] {
+    /// `lua/reserve.lua`: stock, buyers, seq, stream, meta, queued, ticket, and
+    /// the buyer's and the sale's rate buckets.
+    pub fn reserve_script(&self, sale_id: i64, ticket_tag: &str, user_id: i64) -> [String; 9] {
         [
             self.stock(sale_id),
             self.buyers(sale_id),
@@ -145,6 +157,8 @@ impl RedisKeys {
             self.meta(sale_id),
             self.queued(sale_id),
             self.ticket(sale_id, ticket_tag),
+            self.user_bucket(sale_id, user_id),
+            self.sale_bucket(sale_id),
         ]
     }
 
@@ -201,9 +215,9 @@ impl RedisKeys {
     /// whole sale.
     pub fn rate_limit_script(&self, sale_id: i64, user_id: i64, address: &str) -> [String; 3] {
         [
-            self.rate_bucket(sale_id, &format!("u:{user_id}")),
+            self.user_bucket(sale_id, user_id),
             self.rate_bucket(sale_id, &format!("ip:{address}")),
-            self.rate_bucket(sale_id, "sale"),
+            self.sale_bucket(sale_id),
         ]
     }
 
@@ -299,15 +313,12 @@ mod tests {
     fn every_script_and_transaction_keeps_to_one_cluster_slot() {
         let keys = RedisKeys::new("fs:");
         let scripts_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/lua");
+        // The scripts; `lua/shared/` holds text they start with, not scripts.
         let mut script_files: Vec<String> = std::fs::read_dir(scripts_dir)
             .expect("the lua folder is there")
-            .map(|entry| {
-                entry
-                    .expect("a readable entry")
-                    .file_name()
-                    .to_string_lossy()
-                    .into_owned()
-            })
+            .map(|entry| entry.expect("a readable entry"))
+            .filter(|entry| entry.file_type().is_ok_and(|kind| kind.is_file()))
+            .map(|entry| entry.file_name().to_string_lossy().into_owned())
             .collect();
         script_files.sort();
         for sale_id in [1, 7, 42, 123_456] {
@@ -320,7 +331,7 @@ mod tests {
                 ("rebuild.lua", keys.rebuild_script(sale_id).into()),
                 (
                     "reserve.lua",
-                    keys.reserve_script(sale_id, "c2lnbmF0dXJl").into(),
+                    keys.reserve_script(sale_id, "c2lnbmF0dXJl", 9).into(),
                 ),
                 ("retire.lua", keys.retire_script(sale_id).into()),
                 ("return_units.lua", keys.return_script(sale_id).into()),

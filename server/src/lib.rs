@@ -20,6 +20,8 @@
 //! - [`durability`]: whether Redis' settings can keep a 202's promise (checked at start).
 //! - [`keys`]: Redis key names, prefixed and hash-tagged per sale.
 //! - [`metrics`]: Prometheus registry and the per-route request middleware.
+//! - [`notices`]: the pub/sub channel every instance listens on (sold-out flags
+//!   to clear, sessions ended).
 //! - [`store`]: the storage error every store returns.
 //! - [`redis_connection`]: one Redis server or a Redis Cluster, behind one
 //!   connection type; what a cluster asks of the stores.
@@ -42,6 +44,7 @@ pub mod guards;
 pub mod http;
 pub mod keys;
 pub mod metrics;
+pub mod notices;
 pub mod orders;
 pub mod redis_connection;
 pub mod sales;

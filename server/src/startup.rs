@@ -21,11 +21,12 @@ use crate::config::{Config, Environment};
 use crate::guards::admission::Admission;
 use crate::guards::captcha::Captchas;
 use crate::guards::rate_limit::RateLimiter;
-use crate::guards::sold_out::{listen_for_returns, SoldOutFlags};
+use crate::guards::sold_out::SoldOutFlags;
 use crate::guards::tickets::TicketSigner;
 use crate::http::state::{AppState, ClientIpPolicy, CookiePolicy, Services};
 use crate::keys::RedisKeys;
 use crate::metrics::Metrics;
+use crate::notices;
 use crate::orders::book::OrderBook;
 use crate::orders::consumer::OrderConsumer;
 use crate::orders::dead_letters::DeadLetters;
@@ -213,10 +214,13 @@ impl Application {
         let (stop_workers, stopped) = ShutdownTrigger::new();
         let mut tasks = Vec::new();
         tasks.push(tokio::spawn(self.state.tally.clone().run(stopped.clone())));
-        tasks.push(tokio::spawn(listen_for_returns(
+        tasks.push(tokio::spawn(notices::listen(
             self.redis_client.clone(),
-            self.state.stock.keys().sold_out_channel(),
-            self.state.sold_out.clone(),
+            self.state.stock.keys().notice_channel(),
+            notices::Listeners {
+                flags: self.state.sold_out.clone(),
+                sessions: self.state.sessions.clone(),
+            },
             stopped.clone(),
         )));
         if self.workers {

@@ -1,7 +1,17 @@
-//! Sessions live in Redis so any instance can check one with a single `GET` (the
-//! buy path does no SQL) and logout revokes it everywhere at once. The cookie
-//! carries a random token; Redis stores only its SHA-256, so a copy of Redis holds
-//! no usable tokens.
+//! Sessions live in Redis so any instance can check one (the buy path does no
+//! SQL) and logout revokes it everywhere at once. The cookie carries a random
+//! token; Redis stores only its SHA-256, so a copy of Redis holds no usable
+//! tokens.
+//!
+//! Each instance keeps the sessions it has read for [`KEPT_FOR`], so a shopper's
+//! CAPTCHA, ticket and buy cost Redis one read, not three. A logout publishes
+//! [`ended_message`] and every instance forgets the session at once
+//! (`crate::notices`); when that channel drops, every kept session is
+//! forgotten, so a Redis that comes back empty logs everyone out as before.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
 use crate::redis_connection::RedisConnection;
 use axum::http::{header, HeaderMap};
@@ -28,21 +38,43 @@ pub struct Session {
     pub account_created_ms: i64,
 }
 
+/// How long an instance trusts a session it has read without reading it again.
+/// Logouts reach every instance sooner, pushed; this bounds only what nobody
+/// announces (a session expiring in Redis).
+pub const KEPT_FOR: Duration = Duration::from_secs(30);
+
+/// The SHA-256 of a session token: what Redis and the kept copies know it by.
+type TokenHash = [u8; 32];
+
+fn hash_of(token: &str) -> TokenHash {
+    Sha256::digest(token.as_bytes()).into()
+}
+
 /// Creates, finds and revokes sessions.
 #[derive(Clone)]
 pub struct SessionStore {
     redis: RedisConnection,
     keys: RedisKeys,
+    kept: moka::future::Cache<TokenHash, Session>,
+    /// Counts the forgettings: a read that raced one must not keep what it read.
+    forgotten: Arc<AtomicU64>,
 }
 
 impl SessionStore {
     pub fn new(redis: RedisConnection, keys: RedisKeys) -> Self {
-        Self { redis, keys }
+        Self {
+            redis,
+            keys,
+            kept: moka::future::Cache::builder()
+                .max_capacity(200_000)
+                .time_to_live(KEPT_FOR)
+                .build(),
+            forgotten: Arc::default(),
+        }
     }
 
-    fn key(&self, token: &str) -> String {
-        self.keys
-            .session(&hex::encode(Sha256::digest(token.as_bytes())))
+    fn key(&self, hash: &TokenHash) -> String {
+        self.keys.session(&hex::encode(hash))
     }
 
     /// Starts a session; returns the token for the cookie.
@@ -51,36 +83,86 @@ impl SessionStore {
         getrandom::fill(&mut bytes)?;
         let token = URL_SAFE_NO_PAD.encode(bytes);
         let value = serde_json::to_string(session)?;
+        let hash = hash_of(&token);
         let mut redis = self.redis.clone();
         let () = redis::cmd("SET")
-            .arg(self.key(&token))
+            .arg(self.key(&hash))
             .arg(value)
             .arg("EX")
             .arg(TTL_SECS)
             .query_async(&mut redis)
             .await?;
+        // Nobody can have revoked a token that did not exist a moment ago.
+        self.kept.insert(hash, session.clone()).await;
         Ok(token)
     }
 
-    /// The session of a token, if it is still valid.
+    /// The session of a token, if it is still valid: this instance's copy, or
+    /// Redis' (then kept).
     pub async fn find(&self, token: &str) -> Result<Option<Session>, StoreError> {
+        let hash = hash_of(token);
+        if let Some(session) = self.kept.get(&hash).await {
+            return Ok(Some(session));
+        }
+        let forgotten_before = self.forgotten.load(Ordering::SeqCst);
         let mut redis = self.redis.clone();
         let value: Option<String> = redis::cmd("GET")
-            .arg(self.key(token))
+            .arg(self.key(&hash))
             .query_async(&mut redis)
             .await?;
-        Ok(value.and_then(|value| serde_json::from_str(&value).ok()))
+        let session: Option<Session> = value.and_then(|value| serde_json::from_str(&value).ok());
+        if let Some(session) = &session {
+            self.kept.insert(hash, session.clone()).await;
+            // A forgetting since the read may have come before this copy was
+            // kept (and missed it): then the copy goes. One after this check
+            // finds the copy and removes it itself.
+            if self.forgotten.load(Ordering::SeqCst) != forgotten_before {
+                self.kept.invalidate(&hash).await;
+            }
+        }
+        Ok(session)
     }
 
-    /// Ends a session everywhere.
+    /// Ends a session everywhere: gone from Redis, and every instance told to
+    /// forget its copy.
     pub async fn revoke(&self, token: &str) -> Result<(), StoreError> {
+        let hash = hash_of(token);
         let mut redis = self.redis.clone();
         let () = redis::cmd("DEL")
-            .arg(self.key(token))
+            .arg(self.key(&hash))
+            .query_async(&mut redis)
+            .await?;
+        self.forget(&hash).await;
+        let _listeners: i64 = redis::cmd("PUBLISH")
+            .arg(self.keys.notice_channel())
+            .arg(ended_message(&hash))
             .query_async(&mut redis)
             .await?;
         Ok(())
     }
+
+    /// Forgets this instance's copy of one session (it ended elsewhere).
+    pub async fn forget(&self, hash: &TokenHash) {
+        self.forgotten.fetch_add(1, Ordering::SeqCst);
+        self.kept.invalidate(hash).await;
+    }
+
+    /// Forgets every kept session (after notices may have been missed).
+    pub fn forget_all(&self) {
+        self.forgotten.fetch_add(1, Ordering::SeqCst);
+        self.kept.invalidate_all();
+    }
+}
+
+/// The notice that tells every instance a session ended.
+fn ended_message(hash: &TokenHash) -> String {
+    format!("session-ended:{}", hex::encode(hash))
+}
+
+/// The session a [`ended_message`] is about; `None` for anything else.
+pub fn parse_ended_message(payload: &str) -> Option<TokenHash> {
+    let hex_hash = payload.strip_prefix("session-ended:")?;
+    hex::decode(hex_hash).ok()?.try_into().ok()
 }
 
 /// The session token of a request's cookies, if any.
@@ -123,6 +205,14 @@ mod tests {
         headers.clear();
         headers.append(header::COOKIE, HeaderValue::from_static("fs_session="));
         assert_eq!(token_from(&headers), None);
+    }
+
+    #[test]
+    fn an_ended_message_names_its_session() {
+        let hash = hash_of("a token");
+        assert_eq!(parse_ended_message(&ended_message(&hash)), Some(hash));
+        assert_eq!(parse_ended_message("session-ended:abc"), None);
+        assert_eq!(parse_ended_message("clear:42"), None);
     }
 
     #[test]

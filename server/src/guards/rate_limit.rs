@@ -1,7 +1,10 @@
 //! Rate limits shared by every instance: per user, per client IP and per sale, on
-//! the hot path (CAPTCHA, ticket, buy). One Lua call checks and charges all three
-//! buckets atomically (`lua/rate_limit.lua`, GCRA on Redis' clock). The buckets
-//! carry the sale's hash tag, so the call stays in one cluster slot.
+//! the hot path. The CAPTCHA and ticket requests, where a shopper enters it, are
+//! charged to all three buckets by one Lua call (`lua/rate_limit.lua`, GCRA on
+//! Redis' clock); the buy is charged to the user's and the sale's buckets inside
+//! the reserve script itself ([`RateLimiter::buy_rates`]), so a buy is one round
+//! trip. An address cannot buy faster than it is given tickets. The buckets
+//! carry the sale's hash tag, so every call stays in one cluster slot.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -19,8 +22,11 @@ pub struct Rate {
     pub burst: u32,
 }
 
+/// The text every script that charges buckets starts with (`lua/shared/gcra.lua`).
+pub(crate) const GCRA_LUA: &str = include_str!("../../lua/shared/gcra.lua");
+
 impl Rate {
-    /// `(interval, tolerance)` in microseconds for the script.
+    /// `(interval, tolerance)` in microseconds for the scripts.
     fn gcra(self) -> (u64, u64) {
         let interval = (1_000_000.0 / self.per_second.max(0.001)).ceil() as u64;
         (interval, interval * u64::from(self.burst.max(1)))
@@ -72,7 +78,10 @@ impl RateLimiter {
             redis,
             keys,
             limits,
-            script: Arc::new(Script::new(include_str!("../../lua/rate_limit.lua"))),
+            script: Arc::new(Script::new(&format!(
+                "{GCRA_LUA}{}",
+                include_str!("../../lua/rate_limit.lua")
+            ))),
         }
     }
 
@@ -99,8 +108,19 @@ impl RateLimiter {
         }
         let mut redis = self.redis.clone();
         let wait_us: u64 = invocation.invoke_async(&mut redis).await?;
-        Ok((wait_us > 0).then(|| wait_us.div_ceil(1_000_000).max(1)))
+        Ok((wait_us > 0).then(|| retry_after_secs(wait_us)))
     }
+
+    /// What the reserve script charges a buy to: `(interval, tolerance)` of the
+    /// user's bucket, then of the sale's.
+    pub fn buy_rates(&self) -> [(u64, u64); 2] {
+        [self.limits.per_user.gcra(), self.limits.per_sale.gcra()]
+    }
+}
+
+/// A wait in microseconds as whole seconds for `Retry-After` (at least one).
+pub fn retry_after_secs(wait_us: u64) -> u64 {
+    wait_us.div_ceil(1_000_000).max(1)
 }
 
 #[cfg(test)]

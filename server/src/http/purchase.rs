@@ -1,10 +1,11 @@
 //! The hot path of a sale: CAPTCHA challenge → ticket (the dynamic buy URL) → buy.
 //!
 //! The buy route does, in order: an admission slot (else 503 `busy`), the session
-//! (one Redis `GET`), the ticket (HMAC, in memory), the local sold-out flag (410
-//! without the reserve; only a ticket that already won is looked up, so a retried
-//! buy gets its order back), then the one Lua reserve call, which records the
-//! ticket so a retry is answered with the same order. No SQL anywhere.
+//! (kept in memory, see `accounts::sessions`), the ticket (HMAC, in memory), the
+//! local sold-out flag (410 without the reserve; only a ticket that already won
+//! is looked up, so a retried buy gets its order back), then the one Lua reserve
+//! call, which also charges the rate buckets and records the ticket so a retry
+//! is answered with the same order. One Redis round trip, no SQL.
 
 use std::sync::Arc;
 
@@ -23,7 +24,7 @@ use super::state::{AppState, Services};
 use crate::accounts::sessions::{token_from, Session};
 use crate::clock::Clock;
 use crate::guards::captcha::{Captchas, Verdict};
-use crate::guards::rate_limit::RateLimiter;
+use crate::guards::rate_limit::{retry_after_secs, RateLimiter};
 use crate::guards::sold_out::SoldOutFlags;
 use crate::guards::tickets::{TicketSigner, TICKET_TTL_MS};
 use crate::orders::id::OrderId;
@@ -168,13 +169,17 @@ async fn limit(
 ) -> Result<(), ApiError> {
     match limiter.check(sale_id, user_id, ip).await? {
         None => Ok(()),
-        Some(wait_secs) => Err(ApiError::retry_later(
-            StatusCode::TOO_MANY_REQUESTS,
-            ErrorCode::RateLimited,
-            "too many requests, slow down",
-            wait_secs,
-        )),
+        Some(wait_secs) => Err(rate_limited(wait_secs)),
     }
+}
+
+fn rate_limited(wait_secs: u64) -> ApiError {
+    ApiError::retry_later(
+        StatusCode::TOO_MANY_REQUESTS,
+        ErrorCode::RateLimited,
+        "too many requests, slow down",
+        wait_secs,
+    )
 }
 
 /// The sale's rule against freshly made accounts. A sale without the rule asks
@@ -198,22 +203,13 @@ fn check_eligible(sale: &Sale, user: &Session, now_ms: i64) -> Result<(), ApiErr
 /// `POST /api/sales/{id}/buy/{ticket}`: the reserve. 202 with the order id to poll.
 async fn buy(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
     Path((raw_sale_id, ticket)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
     // Only a sale id vouched for (by a valid ticket or a sold-out flag) becomes a
     // metric label: a flood of made-up ids must not create a flood of series.
     let mut vouched_sale = None;
-    let result = buy_inner(
-        &state,
-        &raw_sale_id,
-        &ticket,
-        &headers,
-        ip,
-        &mut vouched_sale,
-    )
-    .await;
+    let result = buy_inner(&state, &raw_sale_id, &ticket, &headers, &mut vouched_sale).await;
     let refusal = result.as_ref().err().map(ApiError::code);
     state
         .metrics
@@ -234,7 +230,6 @@ async fn buy_inner(
     raw_sale_id: &str,
     ticket: &str,
     headers: &HeaderMap,
-    ip: std::net::IpAddr,
     vouched_sale: &mut Option<i64>,
 ) -> Result<BuyAccepted, ApiError> {
     let Some(_slot) = state.admission.try_admit() else {
@@ -277,7 +272,6 @@ async fn buy_inner(
             None => Err(sold_out()),
         };
     }
-    limit(&state.rate_limiter, sale_id, user.user_id, ip).await?;
     let order_id = OrderId::new(sale_id);
     let reserve = || {
         state.stock.reserve(
@@ -286,6 +280,7 @@ async fn buy_inner(
             order_id.as_str(),
             1,
             (tag, expires_ms - now),
+            state.rate_limiter.buy_rates(),
         )
     };
     let mut reservation = reserve().await?;
@@ -322,6 +317,7 @@ fn answer(
     match reservation {
         Reservation::Reserved { .. } => Ok(queued(order_id.to_string())),
         Reservation::Again { order_id } => Ok(queued(order_id)),
+        Reservation::RateLimited { wait_us } => Err(rate_limited(retry_after_secs(wait_us))),
         Reservation::SoldOut => {
             flags.mark_sold_out(order_id.sale_id(), now_ms);
             Err(sold_out())

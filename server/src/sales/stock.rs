@@ -8,6 +8,7 @@ use crate::redis_connection::RedisConnection;
 use app::api::Sale;
 use redis::Script;
 
+use crate::guards::rate_limit::GCRA_LUA;
 use crate::guards::sold_out::clear_message;
 use crate::keys::RedisKeys;
 use crate::orders::message::{QueuedEntry, CONSUMER_GROUP};
@@ -26,6 +27,10 @@ pub enum Reservation {
     /// This ticket had reserved `order_id` already (a retried buy).
     Again {
         order_id: String,
+    },
+    /// The buyer's or the sale's rate bucket is empty: retry after `wait_us`.
+    RateLimited {
+        wait_us: u64,
     },
     NotStarted,
     Ended,
@@ -93,7 +98,10 @@ impl SaleStock {
         Self {
             redis,
             keys,
-            reserve: Arc::new(Script::new(include_str!("../../lua/reserve.lua"))),
+            reserve: Arc::new(Script::new(&format!(
+                "{GCRA_LUA}{}",
+                include_str!("../../lua/reserve.lua")
+            ))),
             give_back: Arc::new(Script::new(include_str!("../../lua/return_units.lua"))),
             rebuild: Arc::new(Script::new(include_str!("../../lua/rebuild.lua"))),
             load: Arc::new(Script::new(include_str!("../../lua/load.lua"))),
@@ -222,7 +230,9 @@ impl SaleStock {
     }
 
     /// Runs the reserve script for `units` of `sale_id` for `user_id` under
-    /// `order_id`, once per buy ticket (`ticket_tag`, living `ticket_ttl_ms` more).
+    /// `order_id`, once per buy ticket (`ticket_tag`, living `ticket_ttl_ms`
+    /// more), charged to the buyer's and the sale's rate buckets (`rates`, as
+    /// [`crate::guards::rate_limit::RateLimiter::buy_rates`] gives them).
     pub async fn reserve(
         &self,
         sale_id: i64,
@@ -230,17 +240,20 @@ impl SaleStock {
         order_id: &str,
         units: i32,
         (ticket_tag, ticket_ttl_ms): (&str, i64),
+        rates: [(u64, u64); 2],
     ) -> Result<Reservation, StoreError> {
         let mut redis = self.redis.clone();
-        let reply: Vec<String> = self
-            .reserve
-            .key(&self.keys.reserve_script(sale_id, ticket_tag))
+        let mut invocation = self.reserve.prepare_invoke();
+        invocation
+            .key(&self.keys.reserve_script(sale_id, ticket_tag, user_id))
             .arg(user_id)
             .arg(order_id)
             .arg(units)
-            .arg(ticket_ttl_ms.max(1))
-            .invoke_async(&mut redis)
-            .await?;
+            .arg(ticket_ttl_ms.max(1));
+        for (interval, tolerance) in rates {
+            invocation.arg(interval).arg(tolerance);
+        }
+        let reply: Vec<String> = invocation.invoke_async(&mut redis).await?;
         let number = |index: usize| -> Result<i64, StoreError> {
             reply
                 .get(index)
@@ -256,6 +269,9 @@ impl SaleStock {
             },
             Some("again") => Reservation::Again {
                 order_id: reply.get(1).cloned().unwrap_or_default(),
+            },
+            Some("rate_limited") => Reservation::RateLimited {
+                wait_us: number(1)?.unsigned_abs(),
             },
             Some("not_started") => Reservation::NotStarted,
             Some("ended") => Reservation::Ended,
@@ -299,7 +315,7 @@ impl SaleStock {
             .arg(order_id)
             .arg(user_id)
             .arg(units)
-            .arg(self.keys.sold_out_channel())
+            .arg(self.keys.notice_channel())
             .arg(clear_message(sale_id))
             .invoke_async(&mut redis)
             .await?;

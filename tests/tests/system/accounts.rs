@@ -172,3 +172,48 @@ async fn writes_from_another_site_are_refused() {
     assert_eq!(shopper.get("/api/auth/me").await.status(), 200);
     assert_eq!(logout(Some(format!("http://{host}"))).await.status(), 204);
 }
+
+#[tokio::test]
+async fn a_logout_on_one_instance_ends_the_session_on_every_instance_at_once() {
+    let first = spawn_app().await;
+    let second = first.another_instance(|config| config).await;
+    let register = first
+        .client
+        .post(first.url("/api/auth/register"))
+        .json(&credentials("alice", "correct horse battery"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(register.status(), 201);
+    let cookie = register.headers()["set-cookie"].to_str().unwrap();
+    let session = cookie.split(';').next().unwrap().to_owned();
+    let me_on = |app: &systests::TestApp| {
+        app.client
+            .get(app.url("/api/auth/me"))
+            .header("cookie", &session)
+            .send()
+    };
+    // The second instance reads the session once, and keeps it.
+    assert_eq!(me_on(&second).await.unwrap().status(), 200);
+
+    let logout = first
+        .client
+        .post(first.url("/api/auth/logout"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logout.status(), 204);
+    let mut status = 0;
+    for _ in 0..20 {
+        status = me_on(&second).await.unwrap().status().as_u16();
+        if status == 401 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        status, 401,
+        "the other instance let the session go within a second"
+    );
+}

@@ -282,7 +282,7 @@ async fn after_redis_restarts_every_instance_hears_sold_out_notices_again() {
         .await;
     let alice = first.register("alice").await;
     let bob = second.register("bob").await;
-    let channel = first.state().stock.keys().sold_out_channel();
+    let channel = first.state().stock.keys().notice_channel();
     let redis_url = redis.url();
     let subscribers = || async {
         let client = redis::Client::open(redis_url.as_str()).unwrap();
@@ -349,4 +349,32 @@ async fn buy_past_503s(shopper: &systests::Shopper, sale_id: i64) -> (u16, serde
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     answer
+}
+
+#[tokio::test]
+async fn a_redis_that_comes_back_empty_ends_every_session_at_once() {
+    // Instances keep the sessions they read; a Redis restarted without its data
+    // must still log everyone out (DESIGN.md), not after the copies lapse.
+    let mut redis = PrivateRedis::start(Persistence::None).unwrap();
+    let url = redis.url();
+    let app = spawn_app_with(|mut config| {
+        config.redis =
+            server::redis_connection::RedisTarget::Node(server::config::Secret::new(url));
+        config
+    })
+    .await;
+    let alice = app.register("alice").await;
+    assert_eq!(alice.get("/api/auth/me").await.status(), 200);
+
+    redis.kill();
+    redis.restart().unwrap();
+    let mut status = 0;
+    for _ in 0..50 {
+        status = alice.get("/api/auth/me").await.status().as_u16();
+        if status == 401 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, 401, "the session Redis lost is gone within 5 s");
 }

@@ -1,5 +1,6 @@
 //! Rate limits on the hot path: a shopper hammering gets 429 with `Retry-After`,
-//! and the limit holds across instances because it lives in Redis.
+//! and the limit holds across instances because it lives in Redis. The buy is
+//! charged inside the reserve script itself (one round trip).
 
 use app::api::ErrorCode;
 use server::guards::rate_limit::{Rate, RateLimits};
@@ -111,5 +112,56 @@ async fn one_address_is_limited_across_two_instances() {
     assert_eq!(
         allowed, 4,
         "the address's burst is shared, not per instance"
+    );
+}
+
+#[tokio::test]
+async fn a_buyer_with_many_tickets_is_told_to_wait_and_gets_nothing_for_it() {
+    let app = spawn_app_with(|mut config| {
+        config.rate_limits = tight(3, 100);
+        config
+    })
+    .await;
+    let mut sale = sale_starting_in(-1_000, 100);
+    sale.per_user_limit = 10;
+    let sale = app.create_sale(&sale).await;
+    let alice = app.register("alice").await;
+
+    // Five different tickets (a script that got them somehow), bought at once:
+    // each is a new attempt, charged to alice's bucket by the reserve.
+    let mut statuses = Vec::new();
+    for n in 0..5 {
+        let ticket =
+            app.state()
+                .tickets
+                .issue(sale.id, alice.user_id, server::clock::now_ms() + 60_000 + n);
+        let response = alice
+            .post(
+                &format!("/api/sales/{}/buy/{ticket}", sale.id),
+                serde_json::json!({}),
+            )
+            .await;
+        statuses.push(response.status().as_u16());
+        if response.status() == 429 {
+            assert!(response.headers().contains_key("retry-after"));
+            let body: serde_json::Value = response.json().await.unwrap();
+            assert_eq!(error_code(&body), ErrorCode::RateLimited);
+        }
+    }
+    assert_eq!(
+        statuses,
+        vec![202, 202, 202, 429, 429],
+        "a burst of 3, then wait"
+    );
+    app.drain(sale.id).await;
+    let books = app.books(sale.id).await;
+    assert_eq!(
+        (
+            app.order_rows(sale.id).await.len(),
+            books.stock_left,
+            books.drift
+        ),
+        (3, 97, 0),
+        "a refused buy took no unit"
     );
 }
