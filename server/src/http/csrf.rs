@@ -25,13 +25,13 @@ pub fn is_cross_site(origin: Option<&str>, host: Option<&str>, fetch_site: Optio
     }
 }
 
-/// Middleware: refuses cross-site writes with 403 `forbidden`.
+/// Middleware around the JSON API: refuses cross-site writes with 403 `forbidden`.
 pub async fn same_site_writes(request: Request, next: Next) -> Response {
     let writes = matches!(
         *request.method(),
         Method::POST | Method::PUT | Method::PATCH | Method::DELETE
     );
-    if writes && request.uri().path().starts_with("/api/") {
+    if writes {
         let headers = request.headers();
         let text = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
         if is_cross_site(text("origin"), text("host"), text("sec-fetch-site")) {

@@ -180,11 +180,11 @@ pub async fn log_failures(request: Request, next: Next) -> Response {
 /// dependency cannot hold connections and memory without end. A buy dropped this
 /// way is safe to retry: the same ticket returns the same order.
 pub async fn time_limit(limit: std::time::Duration, request: Request, next: Next) -> Response {
-    let route = request.uri().path().to_owned();
     match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
         Err(_) => {
-            tracing::warn!(%route, limit_ms = limit.as_millis() as u64, "request timed out");
+            // The request's span (TraceLayer, outside) names the route.
+            tracing::warn!(limit_ms = limit.as_millis() as u64, "request timed out");
             ApiError::retry_later(
                 StatusCode::SERVICE_UNAVAILABLE,
                 ErrorCode::Unavailable,

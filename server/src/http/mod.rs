@@ -41,23 +41,21 @@ use state::AppState;
 
 /// All routes: the JSON API, operations, static assets and the Leptos pages,
 /// inside the layers every request passes (outermost first): tracing, failure
-/// logging, metrics, the time limit, the cross-site write guard, the sale-page
-/// cache.
+/// logging, metrics, the time limit. The cross-site write guard wraps only the
+/// JSON API (where the writes are), the sale-page cache only the pages: a
+/// layer costs every request it wraps, even one it has nothing to do for.
 pub fn router(state: AppState, request_timeout: std::time::Duration) -> Router {
     let api = Router::new()
-        .merge(health::router())
         .merge(sales::router())
         .merge(purchase::router())
         .merge(accounts::router())
         .merge(orders::router())
         .merge(admin::router())
-        .route("/api/{*rest}", any(error::api_not_found));
-    pages(api, &state)
-        .layer(axum::middleware::from_fn_with_state(
-            page_cache::RenderedPages::new(state.catalog.clone(), state.clock.clone()),
-            page_cache::cacheable_sale_pages,
-        ))
-        .layer(axum::middleware::from_fn(csrf::same_site_writes))
+        .route("/api/{*rest}", any(error::api_not_found))
+        .layer(axum::middleware::from_fn(csrf::same_site_writes));
+    health::router()
+        .merge(api)
+        .merge(pages(&state))
         .layer(axum::middleware::from_fn(move |request, next| {
             error::time_limit(request_timeout, request, next)
         }))
@@ -78,8 +76,9 @@ pub fn router(state: AppState, request_timeout: std::time::Duration) -> Router {
         .with_state(state)
 }
 
-/// The Leptos pages, the hashed assets they load, and the fallback page.
-fn pages(routes: Router<AppState>, state: &AppState) -> Router<AppState> {
+/// The Leptos pages (sale pages served from the page cache), the hashed
+/// assets they load, and the fallback page.
+fn pages(state: &AppState) -> Router<AppState> {
     let leptos_options = (*state.leptos).clone();
     let ports = Ports {
         catalog: Arc::new(state.catalog.clone()),
@@ -101,7 +100,7 @@ fn pages(routes: Router<AppState>, state: &AppState) -> Router<AppState> {
     } else {
         "no-cache"
     };
-    routes
+    Router::new()
         .leptos_routes_with_context(
             state,
             generate_route_list(App),
@@ -114,6 +113,10 @@ fn pages(routes: Router<AppState>, state: &AppState) -> Router<AppState> {
                 move || shell(options.clone())
             },
         )
+        .route_layer(axum::middleware::from_fn_with_state(
+            page_cache::RenderedPages::new(state.catalog.clone(), state.clock.clone()),
+            page_cache::cacheable_sale_pages,
+        ))
         .nest_service(
             &format!("/{}", leptos_options.site_pkg_dir),
             tower::ServiceBuilder::new()

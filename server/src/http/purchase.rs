@@ -2,8 +2,9 @@
 //!
 //! The buy route does, in order: an admission slot (else 503 `busy`), the session
 //! (kept in memory, see `accounts::sessions`), the ticket (HMAC, in memory), the
-//! local sold-out flag (410 without the reserve; only a ticket that already won
-//! is looked up, so a retried buy gets its order back), then the one Lua reserve
+//! local sold-out flag (410 without the reserve; only a buyer who held units
+//! when the sale sold out has the ticket looked up, so a retried buy that won
+//! gets its order back), then the one Lua reserve
 //! call, which also charges the rate buckets and records the ticket so a retry
 //! is answered with the same order. One Redis round trip, no SQL.
 
@@ -25,7 +26,7 @@ use crate::accounts::sessions::{token_from, Session};
 use crate::clock::Clock;
 use crate::guards::captcha::{Captchas, Verdict};
 use crate::guards::rate_limit::{retry_after_secs, RateLimiter};
-use crate::guards::sold_out::SoldOutFlags;
+use crate::guards::sold_out::ForBuyer;
 use crate::guards::tickets::{TicketSigner, TICKET_TTL_MS};
 use crate::orders::id::OrderId;
 use crate::sales::catalog::Catalog;
@@ -264,13 +265,16 @@ async fn buy_inner(
     let Some((expires_ms, tag)) = TicketSigner::parts(ticket) else {
         return Err(ApiError::bad_request("the ticket is malformed"));
     };
-    if state.sold_out.is_sold_out(sale_id, now) {
-        // Sold out here; but a retry of a buy that won (its answer lost) still
-        // gets its order back.
-        return match state.stock.ticket_order(sale_id, tag).await? {
-            Some(order_id) => Ok(queued(order_id)),
-            None => Err(sold_out()),
-        };
+    match state.sold_out.for_buyer(sale_id, Some(user.user_id), now) {
+        ForBuyer::Open => {}
+        ForBuyer::SoldOut => return Err(sold_out()),
+        // A retry of a buy that won (its answer lost) still gets its order back.
+        ForBuyer::MaybeWon => {
+            return match state.stock.ticket_order(sale_id, tag).await? {
+                Some(order_id) => Ok(queued(order_id)),
+                None => Err(sold_out()),
+            }
+        }
     }
     let order_id = OrderId::new(sale_id);
     let reserve = || {
@@ -292,11 +296,18 @@ async fn buy_inner(
             reservation = reserve().await?;
         }
     }
-    if matches!(reservation, Reservation::Reserved { .. }) {
+    match reservation {
         // This shopper's next status, here, shows the unit gone.
-        state.catalog.stock_changed(sale_id).await;
+        Reservation::Reserved { .. } => state.catalog.stock_changed(sale_id).await,
+        Reservation::SoldOut => {
+            if let Some(read) = state.sold_out.mark_sold_out(sale_id, now) {
+                let holders = state.stock.holders(sale_id).await;
+                state.sold_out.know_holders(read, holders.ok());
+            }
+        }
+        _ => {}
     }
-    answer(reservation, order_id, &state.sold_out, now)
+    answer(reservation, order_id)
 }
 
 /// The 202 body: the order to poll.
@@ -308,20 +319,12 @@ fn queued(order_id: String) -> BuyAccepted {
 }
 
 /// Maps the reserve's verdict to the API's answers.
-fn answer(
-    reservation: Reservation,
-    order_id: OrderId,
-    flags: &SoldOutFlags,
-    now_ms: i64,
-) -> Result<BuyAccepted, ApiError> {
+fn answer(reservation: Reservation, order_id: OrderId) -> Result<BuyAccepted, ApiError> {
     match reservation {
         Reservation::Reserved { .. } => Ok(queued(order_id.to_string())),
         Reservation::Again { order_id } => Ok(queued(order_id)),
         Reservation::RateLimited { wait_us } => Err(rate_limited(retry_after_secs(wait_us))),
-        Reservation::SoldOut => {
-            flags.mark_sold_out(order_id.sale_id(), now_ms);
-            Err(sold_out())
-        }
+        Reservation::SoldOut => Err(sold_out()),
         Reservation::LimitReached => Err(ApiError::rejected(
             StatusCode::CONFLICT,
             ErrorCode::LimitReached,

@@ -2,6 +2,7 @@
 //! atomic reserve (`lua/reserve.lua`), and the exactly-once return of units
 //! (`lua/return_units.lua`).
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use crate::redis_connection::RedisConnection;
@@ -298,6 +299,16 @@ impl SaleStock {
             .arg(self.keys.ticket(sale_id, ticket_tag))
             .query_async(&mut redis)
             .await?)
+    }
+
+    /// The buyers who hold (or held) units of a sale: the `buyers` hash's fields.
+    pub async fn holders(&self, sale_id: i64) -> Result<HashSet<i64>, StoreError> {
+        let mut redis = self.redis.clone();
+        let users: Vec<i64> = redis::cmd("HKEYS")
+            .arg(self.keys.buyers(sale_id))
+            .query_async(&mut redis)
+            .await?;
+        Ok(users.into_iter().collect())
     }
 
     /// Returns the units of a closed order, exactly once.

@@ -9,7 +9,7 @@ usage: spike [options]              replay the opening second of a sale
        spike naive-serve --listen <addr> --database-url <url> [--pool <n>]
        spike rewarm [--orders <n>] [--rounds <n>]
                                     time the rebuild of a sale Redis lost
-       spike wrk [--seconds <n>] [--connections <n>] [--threads <n>]
+       spike wrk [--seconds <n>] [--connections <n>] [--threads <n>] [--perf <dir>]
                  [--server <path>] [--bare <path>]
                                     request rates of the hot endpoints with
                                     wrk, against a bare axum handler
@@ -308,6 +308,7 @@ fn parse_wrk(args: &[String]) -> Result<Command, String> {
             "--threads" => options.threads = number(flag, value)?,
             "--server" => options.server = PathBuf::from(value),
             "--bare" => options.bare = PathBuf::from(value),
+            "--perf" => options.perf = Some(PathBuf::from(value)),
             _ => return Err(format!("unknown option {flag}")),
         }
     }

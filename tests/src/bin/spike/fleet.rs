@@ -110,7 +110,7 @@ impl CpuUse {
 
 /// User plus system CPU of `pids` so far (fields 14 and 15 of
 /// `/proc/<pid>/stat`, in clock ticks of 10 ms).
-fn cpu_ms(pids: &[u32]) -> f64 {
+pub fn cpu_ms(pids: &[u32]) -> f64 {
     const MS_PER_TICK: f64 = 10.0;
     pids.iter()
         .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/stat")).ok())

@@ -10,6 +10,12 @@
 //! server runs with rate limits out of the way (one client sends everything)
 //! on a Redis of the run's own; after the winning buys the queue drains and the
 //! books are checked (drift 0).
+//!
+//! Each row of our server is then driven a second time at half the rate it
+//! saturated at (wrk with a 2 ms pause after every answer on each connection,
+//! as many connections as that rate needs, found with a 2 s calibration run):
+//! the latency a shopper sees when the server is busy but not overrun.
+//! `--perf DIR` records a `perf` profile of the server for every saturated row.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -33,6 +39,8 @@ pub struct WrkOptions {
     pub seconds: u32,
     pub connections: u32,
     pub threads: u32,
+    /// Where to write a `perf record` profile of the server per row.
+    pub perf: Option<PathBuf>,
 }
 
 impl Default for WrkOptions {
@@ -43,6 +51,7 @@ impl Default for WrkOptions {
             seconds: 8,
             connections: 64,
             threads: 1,
+            perf: None,
         }
     }
 }
@@ -50,12 +59,23 @@ impl Default for WrkOptions {
 /// Shoppers with sessions; the winning buys cycle through them.
 const SHOPPERS: u32 = 500;
 /// Fresh tickets written for a row that needs one per request: more than a
-/// row sends at the rates seen here (the list wraps around otherwise).
-const FRESH_REQUESTS: usize = 200_000;
+/// row's three runs send at the rates seen here (the list wraps around
+/// otherwise, and a winning ticket sent again is a retry, not a win).
+const FRESH_REQUESTS: usize = 400_000;
+/// The pause after each answer on a connection in the half-rate runs.
+const HALF_RATE_PAUSE_MS: u32 = 2;
+/// How long the half-rate calibration runs.
+const CALIBRATION_SECS: u32 = 2;
 
 /// Cycles through the requests of the file in `WRK_REQUESTS`, one per line:
-/// `METHOD PATH [COOKIE [IF-NONE-MATCH]]`.
+/// `METHOD PATH [COOKIE [IF-NONE-MATCH]]`, from line `WRK_FIRST` on (so a
+/// later run of the same list sends requests not sent yet), pausing
+/// `WRK_DELAY_MS` after each answer when that is set.
 const SCRIPT: &str = r#"
+local pause = tonumber(os.getenv("WRK_DELAY_MS") or "")
+if pause then
+  delay = function() return pause end
+end
 -- Built in init(): wrk knows the host (for the Host header) only by then.
 local requests = {}
 init = function()
@@ -72,7 +92,7 @@ for line in io.lines(os.getenv("WRK_REQUESTS")) do
   requests[#requests + 1] = wrk.format(method, path, headers, body)
 end
 end
-local next_request = 0
+local next_request = tonumber(os.getenv("WRK_FIRST") or "0")
 request = function()
   next_request = next_request % #requests + 1
   return requests[next_request]
@@ -103,6 +123,102 @@ struct Row {
     p99_ms: f64,
     /// What one request of the row answers (checked before and after).
     expected: u16,
+    /// The run at about half the saturated rate (our server's rows).
+    half: Option<Measured>,
+    /// Where the CPU went during the saturated run.
+    cpu: CpuShare,
+}
+
+/// The cores each part kept busy during a run (CPU seconds per second).
+#[derive(Clone, Copy, Debug, Default)]
+struct CpuShare {
+    server: f64,
+    redis: f64,
+    postgres: f64,
+    /// wrk, mostly: the machine's busy time less the parts above.
+    rest: f64,
+}
+
+/// CPU spent so far, in milliseconds.
+struct CpuSnapshot {
+    server: f64,
+    redis: f64,
+    postgres: f64,
+    machine: f64,
+    at: std::time::Instant,
+}
+
+impl CpuSnapshot {
+    fn take(server: &[u32], redis: &[u32]) -> Self {
+        Self {
+            server: crate::fleet::cpu_ms(server),
+            redis: crate::fleet::cpu_ms(redis),
+            postgres: crate::fleet::cpu_ms(&pids_of("postgres")),
+            machine: machine_busy_ms(),
+            at: std::time::Instant::now(),
+        }
+    }
+
+    fn share_since(&self, earlier: &CpuSnapshot) -> CpuShare {
+        let elapsed_ms = (self.at - earlier.at).as_secs_f64() * 1000.0;
+        let cores = |later: f64, before: f64| (later - before).max(0.0) / elapsed_ms;
+        let (server, redis, postgres) = (
+            cores(self.server, earlier.server),
+            cores(self.redis, earlier.redis),
+            cores(self.postgres, earlier.postgres),
+        );
+        CpuShare {
+            server,
+            redis,
+            postgres,
+            rest: (cores(self.machine, earlier.machine) - server - redis - postgres).max(0.0),
+        }
+    }
+}
+
+/// The processes whose command is `name`.
+fn pids_of(name: &str) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|comm| comm.trim() == name)
+        })
+        .collect()
+}
+
+/// The machine's busy CPU time so far (`/proc/stat`, all cores, 10 ms ticks).
+fn machine_busy_ms() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/stat") else {
+        return 0.0;
+    };
+    let ticks: Vec<f64> = stat
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|field| field.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal: all but idle and iowait.
+    let busy: f64 = ticks.iter().take(8).sum::<f64>()
+        - ticks.get(3).copied().unwrap_or(0.0)
+        - ticks.get(4).copied().unwrap_or(0.0);
+    busy * 10.0
+}
+
+/// How wrk drives one run.
+#[derive(Clone, Copy, Debug)]
+struct Load {
+    connections: u32,
+    seconds: u32,
+    /// The pause after each answer on a connection (`None`: none, saturate).
+    pause_ms: Option<u32>,
+    /// The first line of the request list to send.
+    first: u64,
 }
 
 pub async fn run(options: WrkOptions) -> Result<bool, String> {
@@ -126,7 +242,7 @@ pub async fn run(options: WrkOptions) -> Result<bool, String> {
         ..Options::default()
     };
     let rig = Rig::prepare_on(&base, infra).await?;
-    let result = measure(&rig, &options, &base).await;
+    let result = measure(&rig, &options, &base, redis.pid()).await;
     rig.tear_down(false).await;
     drop(redis);
     let rows = result?;
@@ -134,7 +250,18 @@ pub async fn run(options: WrkOptions) -> Result<bool, String> {
     Ok(true)
 }
 
-async fn measure(rig: &Rig, options: &WrkOptions, base: &Options) -> Result<Vec<Row>, String> {
+async fn measure(
+    rig: &Rig,
+    options: &WrkOptions,
+    base: &Options,
+    redis_pid: Option<u32>,
+) -> Result<Vec<Row>, String> {
+    let server_pids: Vec<u32> = rig
+        .instances
+        .iter()
+        .filter_map(|instance| instance.process.as_ref()?.pid())
+        .collect();
+    let redis_pids: Vec<u32> = redis_pid.into_iter().collect();
     let signer = TicketSigner::new(Secret::new(rig.server_env.secret.clone().into_bytes()));
     let expires = server::clock::now_ms() + 3_600_000;
     let sale = |stock: i32, limit: i32, round: usize| {
@@ -280,31 +407,72 @@ async fn measure(rig: &Rig, options: &WrkOptions, base: &Options) -> Result<Vec<
         std::fs::write(&file, text).map_err(|error| error.to_string())?;
         let first = requests[0].clone();
         check_answer(rig, &url, &first, expected).await?;
-        eprintln!(
-            "[wrk] {name}: wrk -t{} -c{} -d{}s",
-            options.threads, options.connections, options.seconds
-        );
-        let measured = wrk(options, &script, &file, &url).await?;
-        let answered: u64 = measured.statuses.iter().map(|(_, count)| count).sum();
-        let other: Vec<String> = measured
-            .statuses
-            .iter()
-            .filter(|(status, _)| *status != expected)
-            .map(|(status, count)| format!("{count} × {status}"))
-            .collect();
-        if answered == 0 || !other.is_empty() {
-            return Err(format!(
-                "{name}: expected only {expected}, wrk saw {} of {answered} answers other: {}",
-                other.len(),
-                other.join(", ")
-            ));
+        let run = |load: Load| {
+            eprintln!(
+                "[wrk] {name}: wrk -t{} -c{} -d{}s{}",
+                options.threads,
+                load.connections,
+                load.seconds,
+                load.pause_ms
+                    .map_or(String::new(), |pause| format!(", {pause} ms pause"))
+            );
+            measure_row(options, &script, &file, &url, load, name, expected)
+        };
+        let saturating = Load {
+            connections: options.connections,
+            seconds: options.seconds,
+            pause_ms: None,
+            first: 0,
+        };
+        // The first row is the bare handler.
+        let ours = !rows.is_empty();
+        let profile = match (&options.perf, ours) {
+            (Some(dir), true) => Some(record_profile(rig, dir, rows.len(), options.seconds)?),
+            _ => None,
+        };
+        let before = CpuSnapshot::take(&server_pids, &redis_pids);
+        let saturated = run(saturating).await?;
+        let cpu = CpuSnapshot::take(&server_pids, &redis_pids).share_since(&before);
+        if let Some(mut perf) = profile {
+            let _ = perf.wait().await;
         }
+        let mut sent = saturated.answered();
+        let half = if ours {
+            // Connections for half the rate, each pausing after every answer:
+            // a first guess, corrected by what a short run achieved.
+            let target = saturated.per_second / 2.0;
+            let pause_s = f64::from(HALF_RATE_PAUSE_MS) / 1000.0;
+            let guess = (target * pause_s).ceil().max(1.0);
+            let calibration = run(Load {
+                connections: guess as u32,
+                seconds: CALIBRATION_SECS,
+                pause_ms: Some(HALF_RATE_PAUSE_MS),
+                first: sent,
+            })
+            .await?;
+            sent += calibration.answered();
+            let connections = (guess * target / calibration.per_second.max(1.0))
+                .round()
+                .clamp(1.0, 2000.0);
+            let half = run(Load {
+                connections: connections as u32,
+                seconds: options.seconds,
+                pause_ms: Some(HALF_RATE_PAUSE_MS),
+                first: sent,
+            })
+            .await?;
+            Some(half)
+        } else {
+            None
+        };
         rows.push(Row {
             name,
-            per_second: measured.per_second,
-            p50_ms: measured.p50_ms,
-            p99_ms: measured.p99_ms,
+            per_second: saturated.per_second,
+            p50_ms: saturated.p50_ms,
+            p99_ms: saturated.p99_ms,
             expected,
+            half,
+            cpu,
         });
     }
     let _ = bare.kill().await;
@@ -313,6 +481,60 @@ async fn measure(rig: &Rig, options: &WrkOptions, base: &Options) -> Result<Vec<
     eprintln!("[wrk] winning sale: {settled}");
     let _ = std::fs::remove_dir_all(&dir);
     Ok(rows)
+}
+
+/// Runs wrk once and checks that every answer was the row's.
+async fn measure_row(
+    options: &WrkOptions,
+    script: &Path,
+    requests: &Path,
+    url: &str,
+    load: Load,
+    name: &str,
+    expected: u16,
+) -> Result<Measured, String> {
+    let measured = wrk(options, script, requests, url, load).await?;
+    let answered = measured.answered();
+    let other: Vec<String> = measured
+        .statuses
+        .iter()
+        .filter(|(status, _)| *status != expected)
+        .map(|(status, count)| format!("{count} × {status}"))
+        .collect();
+    if answered == 0 || !other.is_empty() {
+        return Err(format!(
+            "{name}: expected only {expected}, wrk saw {} of {answered} answers other: {}",
+            other.len(),
+            other.join(", ")
+        ));
+    }
+    Ok(measured)
+}
+
+/// Starts `perf record` (with call graphs) on the server for the next `seconds`, into
+/// `dir/row-<index>.data` (read it with `perf report -i`).
+fn record_profile(
+    rig: &Rig,
+    dir: &Path,
+    index: usize,
+    seconds: u32,
+) -> Result<tokio::process::Child, String> {
+    let pid = rig
+        .instances
+        .first()
+        .and_then(|instance| instance.process.as_ref()?.pid())
+        .ok_or("no server process to profile")?;
+    std::fs::create_dir_all(dir).map_err(|error| error.to_string())?;
+    Command::new("perf")
+        // DWARF call graphs: the release build keeps no frame pointers.
+        .args(["record", "-F", "199", "--call-graph", "dwarf,32768"])
+        .args(["-p", &pid.to_string(), "-o"])
+        .arg(dir.join(format!("row-{index}.data")))
+        .args(["--", "sleep", &seconds.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|error| format!("cannot run perf (apt install linux-perf): {error}"))
 }
 
 /// One request as wrk would send it (line of the request file), its status.
@@ -370,12 +592,14 @@ async fn wrk(
     script: &Path,
     requests: &Path,
     url: &str,
+    load: Load,
 ) -> Result<Measured, String> {
-    let output = Command::new("wrk")
+    let mut command = Command::new("wrk");
+    command
         .args([
-            format!("-t{}", options.threads),
-            format!("-c{}", options.connections),
-            format!("-d{}s", options.seconds),
+            format!("-t{}", options.threads.min(load.connections)),
+            format!("-c{}", load.connections),
+            format!("-d{}s", load.seconds),
             "--latency".into(),
             "-s".into(),
         ])
@@ -383,6 +607,11 @@ async fn wrk(
         .arg(url)
         .env("WRK_REQUESTS", requests)
         .env("WRK_ORIGIN", url)
+        .env("WRK_FIRST", load.first.to_string());
+    if let Some(pause) = load.pause_ms {
+        command.env("WRK_DELAY_MS", pause.to_string());
+    }
+    let output = command
         .output()
         .await
         .map_err(|error| format!("cannot run wrk (apt install wrk): {error}"))?;
@@ -416,13 +645,19 @@ async fn wrk(
     })
 }
 
-/// What wrk reported of one row.
+/// What wrk reported of one run.
 struct Measured {
     per_second: f64,
     p50_ms: f64,
     p99_ms: f64,
     /// Answers by status.
     statuses: Vec<(u16, u64)>,
+}
+
+impl Measured {
+    fn answered(&self) -> u64 {
+        self.statuses.iter().map(|(_, count)| count).sum()
+    }
 }
 
 /// wrk's durations: `812.00us`, `1.23ms`, `2.01s`.
@@ -465,21 +700,41 @@ fn table(rows: &[Row], options: &WrkOptions) -> String {
     let ceiling = rows.first().map_or(1.0, |row| row.per_second);
     let mut out = format!(
         "\nwrk -t{} -c{} -d{}s, one run, the server and wrk on the same {} cores\n\n\
-         | endpoint | answer | req/s | vs bare axum | p50 | p99 |\n|---|---:|---:|---:|---:|---:|\n",
+         | endpoint | answer | req/s | vs bare axum | p50 | p99 | at half rate: req/s | p50 | p99 |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
         options.threads,
         options.connections,
         options.seconds,
         std::thread::available_parallelism().map_or(1, |cores| cores.get())
     );
     for row in rows {
+        let half = row.half.as_ref().map_or("| — | — | —".to_owned(), |half| {
+            format!(
+                "| {:.0} ({:.0} %) | {:.2} ms | {:.2} ms",
+                half.per_second,
+                100.0 * half.per_second / row.per_second,
+                half.p50_ms,
+                half.p99_ms
+            )
+        });
         out.push_str(&format!(
-            "| {} | {} | {:.0} | {:.2}× | {:.2} ms | {:.2} ms |\n",
+            "| {} | {} | {:.0} | {:.2}× | {:.2} ms | {:.2} ms {half} |\n",
             row.name,
             row.expected,
             row.per_second,
             row.per_second / ceiling,
             row.p50_ms,
             row.p99_ms
+        ));
+    }
+    out.push_str(
+        "\nCPU during the saturated runs, in cores\n\n\
+         | endpoint | server | Redis | Postgres | wrk and the rest |\n|---|---:|---:|---:|---:|\n",
+    );
+    for row in rows {
+        out.push_str(&format!(
+            "| {} | {:.2} | {:.2} | {:.2} | {:.2} |\n",
+            row.name, row.cpu.server, row.cpu.redis, row.cpu.postgres, row.cpu.rest
         ));
     }
     out
