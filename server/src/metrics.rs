@@ -3,13 +3,18 @@
 //!
 //! Request metrics are labelled by the *route template* (`/api/sales/{id}`), never by
 //! the raw path, so a flood of bogus ids cannot blow up the series count.
+//!
+//! Counting a request allocates nothing: methods are static names, each route
+//! template is kept once ([`Routes`]) and shared by its labels, and a buy's
+//! labels are its sale id and a static outcome.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
 use app::api::ErrorCode;
 use axum::extract::{MatchedPath, Request, State};
+use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use prometheus_client::encoding::EncodeLabelSet;
@@ -20,21 +25,58 @@ use prometheus_client::registry::Registry;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
-    method: String,
-    route: String,
+    method: &'static str,
+    route: Arc<str>,
     status: u16,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteLabels {
-    method: String,
-    route: String,
+    method: &'static str,
+    route: Arc<str>,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct PurchaseLabels {
-    sale: String,
-    outcome: String,
+    sale: i64,
+    outcome: &'static str,
+}
+
+/// The method label: the standard methods by name, anything else `other` (a
+/// made-up method must not make a series of its own).
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
+/// Every route template seen, kept once: a request's labels share it.
+#[derive(Default)]
+struct Routes(RwLock<HashSet<Arc<str>>>);
+
+impl Routes {
+    fn get(&self, route: &str) -> Arc<str> {
+        if let Some(kept) = self
+            .0
+            .read()
+            .ok()
+            .and_then(|routes| routes.get(route).cloned())
+        {
+            return kept;
+        }
+        let kept: Arc<str> = Arc::from(route);
+        if let Ok(mut routes) = self.0.write() {
+            routes.insert(kept.clone());
+        }
+        kept
+    }
 }
 
 /// The outcome label of a buy that reserved its units; a refused buy is
@@ -52,6 +94,7 @@ pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     latency: Family<RouteLabels, Histogram, fn() -> Histogram>,
     purchases: Family<PurchaseLabels, Counter>,
+    routes: Routes,
 }
 
 impl Default for Metrics {
@@ -87,6 +130,7 @@ impl Metrics {
             requests,
             latency,
             purchases,
+            routes: Routes::default(),
         }
     }
 
@@ -94,8 +138,8 @@ impl Metrics {
     pub fn record_purchase(&self, sale_id: i64, refusal: Option<ErrorCode>) {
         self.purchases
             .get_or_create(&PurchaseLabels {
-                sale: sale_id.to_string(),
-                outcome: outcome_label(refusal).to_owned(),
+                sale: sale_id,
+                outcome: outcome_label(refusal),
             })
             .inc();
     }
@@ -108,8 +152,8 @@ impl Metrics {
             .filter_map(|refusal| {
                 let outcome = outcome_label(refusal);
                 let labels = PurchaseLabels {
-                    sale: sale_id.to_string(),
-                    outcome: outcome.to_owned(),
+                    sale: sale_id,
+                    outcome,
                 };
                 let count = self.purchases.get(&labels)?.get();
                 Some((outcome.to_owned(), i64::try_from(count).unwrap_or(i64::MAX)))
@@ -117,10 +161,10 @@ impl Metrics {
             .collect()
     }
 
-    fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {
+    fn observe(&self, method: &'static str, route: Option<&str>, status: u16, seconds: f64) {
         let route_labels = RouteLabels {
-            method: method.to_owned(),
-            route: route.to_owned(),
+            method,
+            route: self.routes.get(route.unwrap_or("unmatched")),
         };
         self.latency.get_or_create(&route_labels).observe(seconds);
         self.requests
@@ -143,16 +187,13 @@ impl Metrics {
 
 /// Middleware: counts every request and times it, labelled by its route template.
 pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: Next) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
-    let method = request.method().as_str().to_owned();
+    let route = request.extensions().get::<MatchedPath>().cloned();
+    let method = method_label(request.method());
     let started = Instant::now();
     let response = next.run(request).await;
     metrics.observe(
-        &method,
-        &route,
+        method,
+        route.as_ref().map(MatchedPath::as_str),
         response.status().as_u16(),
         started.elapsed().as_secs_f64(),
     );
@@ -189,5 +230,37 @@ mod tests {
         assert_eq!(counts["not_found"], 1);
         assert_eq!(metrics.purchase_counts(8).values().sum::<i64>(), 1);
         assert!(metrics.purchase_counts(9).is_empty());
+        let text = metrics.render();
+        assert!(
+            text.contains(r#"flashsale_purchase_attempts_total{sale="7",outcome="won"} 1"#),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn requests_are_counted_by_method_and_route_template() {
+        let metrics = Metrics::new();
+        for _ in 0..2 {
+            metrics.observe("GET", Some("/api/sales/{id}"), 404, 0.001);
+        }
+        metrics.observe(
+            method_label(&Method::from_bytes(b"BREW").unwrap()),
+            None,
+            405,
+            0.001,
+        );
+        let text = metrics.render();
+        assert!(
+            text.contains(
+                r#"flashsale_http_requests_total{method="GET",route="/api/sales/{id}",status="404"} 2"#
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                r#"flashsale_http_requests_total{method="other",route="unmatched",status="405"} 1"#
+            ),
+            "{text}"
+        );
     }
 }
