@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 /// How a shopper proves to be a person before getting a ticket.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CaptchaKind {
     Image,
@@ -35,7 +35,7 @@ impl CaptchaKind {
 }
 
 /// A scheduled sale of a few units at a fixed start time (API.md `sale`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Sale {
     pub id: i64,
     pub title: String,

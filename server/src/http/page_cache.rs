@@ -73,7 +73,7 @@ impl RenderedPages {
         let sale = self.0.catalog.cached_sale(id).await.ok()??;
         let now = self.0.clock.now_ms();
         let mut hasher = DefaultHasher::new();
-        serde_json::to_vec(&sale).ok()?.hash(&mut hasher);
+        sale.hash(&mut hasher);
         (now >= sale.starts_at_ms, now >= sale.ends_at_ms).hash(&mut hasher);
         Some(hasher.finish())
     }
