@@ -292,6 +292,15 @@ pub fn test_config(database: &str, redis_prefix: &str) -> Config {
     config
 }
 
+/// Adjusts a configuration to use the Redis server at `url` (a private one,
+/// which the test may stop or restart) instead of the shared one.
+pub fn on_redis(url: String) -> impl Fn(Config) -> Config + Clone {
+    move |mut config| {
+        config.redis = RedisTarget::Node(Secret::new(url.clone()));
+        config
+    }
+}
+
 /// Starts the application with the default test configuration.
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(|config| config).await

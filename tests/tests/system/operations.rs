@@ -33,13 +33,7 @@ async fn readiness(app: &systests::TestApp) -> (u16, serde_json::Value) {
 async fn readyz_names_redis_while_redis_is_stopped_and_recovers_when_it_is_back() {
     // A Redis of this test's own, so stopping it disturbs no other test.
     let mut redis = PrivateRedis::start(Persistence::None).unwrap();
-    let url = redis.url();
-    let app = spawn_app_with(|mut config| {
-        config.redis =
-            server::redis_connection::RedisTarget::Node(server::config::Secret::new(url));
-        config
-    })
-    .await;
+    let app = spawn_app_with(systests::on_redis(redis.url())).await;
     assert_eq!(readiness(&app).await.0, 200);
 
     redis.kill();
@@ -216,12 +210,10 @@ async fn an_instance_starts_while_postgres_is_away_sells_and_catches_up_when_it_
 #[tokio::test]
 async fn a_buy_held_up_by_a_frozen_redis_is_answered_503_in_time_and_its_retry_gets_one_order() {
     let redis = PrivateRedis::start(Persistence::None).unwrap();
-    let url = redis.url();
-    let app = spawn_app_with(move |mut config| {
-        config.redis =
-            server::redis_connection::RedisTarget::Node(server::config::Secret::new(url));
-        config.request_timeout = Duration::from_millis(500);
-        config
+    let on_private = systests::on_redis(redis.url());
+    let app = spawn_app_with(move |config| server::config::Config {
+        request_timeout: Duration::from_millis(500),
+        ..on_private(config)
     })
     .await;
     let sale = app
@@ -264,12 +256,7 @@ async fn a_buy_held_up_by_a_frozen_redis_is_answered_503_in_time_and_its_retry_g
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn after_redis_restarts_every_instance_hears_sold_out_notices_again() {
     let mut redis = PrivateRedis::start(Persistence::AofAlways).unwrap();
-    let url = redis.url();
-    let on_private = move |mut config: server::config::Config| {
-        config.redis =
-            server::redis_connection::RedisTarget::Node(server::config::Secret::new(url.clone()));
-        config
-    };
+    let on_private = systests::on_redis(redis.url());
     let first = spawn_app_with(on_private.clone()).await;
     // The second instance's flag must not lapse by itself (2 s on its clock):
     // its clock is turned back once the flag is set, so only a notice clears it.
@@ -356,13 +343,7 @@ async fn a_redis_that_comes_back_empty_ends_every_session_at_once() {
     // Instances keep the sessions they read; a Redis restarted without its data
     // must still log everyone out (DESIGN.md), not after the copies lapse.
     let mut redis = PrivateRedis::start(Persistence::None).unwrap();
-    let url = redis.url();
-    let app = spawn_app_with(|mut config| {
-        config.redis =
-            server::redis_connection::RedisTarget::Node(server::config::Secret::new(url));
-        config
-    })
-    .await;
+    let app = spawn_app_with(systests::on_redis(redis.url())).await;
     let alice = app.register("alice").await;
     assert_eq!(alice.get("/api/auth/me").await.status(), 200);
 

@@ -23,6 +23,22 @@ fn tight(per_user_burst: u32, per_ip_burst: u32) -> RateLimits {
     }
 }
 
+/// The status of `response`; a 429 must say how long to wait, with the API's body.
+async fn status_checking_429(response: reqwest::Response) -> u16 {
+    let status = response.status().as_u16();
+    if status == 429 {
+        let retry_after: u64 = response.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=5).contains(&retry_after), "{retry_after}");
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(error_code(&body), ErrorCode::RateLimited);
+    }
+    status
+}
+
 #[tokio::test]
 async fn a_hammering_shopper_is_told_to_wait_and_others_are_not() {
     let app = spawn_app_with(|mut config| {
@@ -36,18 +52,7 @@ async fn a_hammering_shopper_is_told_to_wait_and_others_are_not() {
 
     let mut statuses = Vec::new();
     for _ in 0..5 {
-        let response = alice.ticket(sale.id).await;
-        statuses.push(response.status().as_u16());
-        if response.status() == 429 {
-            let retry_after: u64 = response.headers()["retry-after"]
-                .to_str()
-                .unwrap()
-                .parse()
-                .unwrap();
-            assert!((1..=5).contains(&retry_after), "{retry_after}");
-            let body: serde_json::Value = response.json().await.unwrap();
-            assert_eq!(error_code(&body), ErrorCode::RateLimited);
-        }
+        statuses.push(status_checking_429(alice.ticket(sale.id).await).await);
     }
     assert_eq!(
         statuses,
@@ -141,12 +146,7 @@ async fn a_buyer_with_many_tickets_is_told_to_wait_and_gets_nothing_for_it() {
                 serde_json::json!({}),
             )
             .await;
-        statuses.push(response.status().as_u16());
-        if response.status() == 429 {
-            assert!(response.headers().contains_key("retry-after"));
-            let body: serde_json::Value = response.json().await.unwrap();
-            assert_eq!(error_code(&body), ErrorCode::RateLimited);
-        }
+        statuses.push(status_checking_429(response).await);
     }
     assert_eq!(
         statuses,
