@@ -16,6 +16,12 @@ use std::sync::{Arc, Mutex};
 /// per instance and interval.
 pub const FLAG_TTL_MS: i64 = 2_000;
 
+/// The longest holder list a flag reads. A sale with more buyers keeps none
+/// (each sold-out buy of it looks its ticket up, as without the list): every
+/// instance reads the list again each time its flag lapses, and a read of a
+/// hash that large would hold Redis up for tens of milliseconds.
+pub const HOLDERS_READ_AT_MOST: usize = 100_000;
+
 /// One sale's flag.
 struct Flag {
     /// When Redis last said "sold out" (the application's clock).

@@ -26,7 +26,7 @@ use crate::accounts::sessions::{token_from, Session};
 use crate::clock::Clock;
 use crate::guards::captcha::{Captchas, Verdict};
 use crate::guards::rate_limit::{retry_after_secs, RateLimiter};
-use crate::guards::sold_out::ForBuyer;
+use crate::guards::sold_out::{ForBuyer, HOLDERS_READ_AT_MOST};
 use crate::guards::tickets::{TicketSigner, TICKET_TTL_MS};
 use crate::orders::id::OrderId;
 use crate::sales::catalog::Catalog;
@@ -301,8 +301,8 @@ async fn buy_inner(
         Reservation::Reserved { .. } => state.catalog.stock_changed(sale_id).await,
         Reservation::SoldOut => {
             if let Some(read) = state.sold_out.mark_sold_out(sale_id, now) {
-                let holders = state.stock.holders(sale_id).await;
-                state.sold_out.know_holders(read, holders.ok());
+                let holders = state.stock.holders(sale_id, HOLDERS_READ_AT_MOST).await;
+                state.sold_out.know_holders(read, holders.ok().flatten());
             }
         }
         _ => {}

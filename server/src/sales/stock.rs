@@ -301,14 +301,24 @@ impl SaleStock {
             .await?)
     }
 
-    /// The buyers who hold (or held) units of a sale: the `buyers` hash's fields.
-    pub async fn holders(&self, sale_id: i64) -> Result<HashSet<i64>, StoreError> {
+    /// The buyers who hold (or held) units of a sale, the `buyers` hash's
+    /// fields; `None` when there are more than `at_most` of them.
+    pub async fn holders(
+        &self,
+        sale_id: i64,
+        at_most: usize,
+    ) -> Result<Option<HashSet<i64>>, StoreError> {
         let mut redis = self.redis.clone();
+        let key = self.keys.buyers(sale_id);
+        let count: usize = redis::cmd("HLEN").arg(&key).query_async(&mut redis).await?;
+        if count > at_most {
+            return Ok(None);
+        }
         let users: Vec<i64> = redis::cmd("HKEYS")
-            .arg(self.keys.buyers(sale_id))
+            .arg(&key)
             .query_async(&mut redis)
             .await?;
-        Ok(users.into_iter().collect())
+        Ok(Some(users.into_iter().collect()))
     }
 
     /// Returns the units of a closed order, exactly once.
