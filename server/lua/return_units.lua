@@ -8,7 +8,7 @@
 -- ARGV[1] order id
 -- ARGV[2] user id
 -- ARGV[3] units
--- ARGV[4] the sold-out channel, ARGV[5] the message that clears the sale's flag
+-- ARGV[4] the notice channel, ARGV[5] the message that clears the sale's flag
 --
 -- Returns 1 when the units went back, 0 when this order had already returned
 -- them (a retry after a crash, or two sweepers racing), -1 when Redis has lost

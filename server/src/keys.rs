@@ -221,6 +221,11 @@ impl RedisKeys {
         ]
     }
 
+    /// `lua/holders.lua`: stock, buyers.
+    pub fn holders_script(&self, sale_id: i64) -> [String; 2] {
+        [self.stock(sale_id), self.buyers(sale_id)]
+    }
+
     /// `lua/unlock.lua`: the lock.
     pub fn unlock_script(&self, sale_id: i64) -> [String; 1] {
         [self.sale_load_lock(sale_id)]
@@ -323,6 +328,7 @@ mod tests {
         script_files.sort();
         for sale_id in [1, 7, 42, 123_456] {
             let scripts: Vec<(&str, Vec<String>)> = vec![
+                ("holders.lua", keys.holders_script(sale_id).into()),
                 ("load.lua", keys.load_script(sale_id).into()),
                 (
                     "rate_limit.lua",

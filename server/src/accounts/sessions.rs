@@ -8,6 +8,8 @@
 //! [`ended_message`] and every instance forgets the session at once
 //! (`crate::notices`); when that channel drops, every kept session is
 //! forgotten, so a Redis that comes back empty logs everyone out as before.
+//! (On a cluster the channel rides on one node: a *different* node coming back
+//! empty is noticed only as its kept sessions lapse, within [`KEPT_FOR`].)
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -84,6 +86,7 @@ impl SessionStore {
         let token = URL_SAFE_NO_PAD.encode(bytes);
         let value = serde_json::to_string(session)?;
         let hash = hash_of(&token);
+        let forgotten_before = self.forgotten.load(Ordering::SeqCst);
         let mut redis = self.redis.clone();
         let () = redis::cmd("SET")
             .arg(self.key(&hash))
@@ -92,8 +95,7 @@ impl SessionStore {
             .arg(TTL_SECS)
             .query_async(&mut redis)
             .await?;
-        // Nobody can have revoked a token that did not exist a moment ago.
-        self.kept.insert(hash, session.clone()).await;
+        self.keep(hash, session.clone(), forgotten_before).await;
         Ok(token)
     }
 
@@ -112,15 +114,20 @@ impl SessionStore {
             .await?;
         let session: Option<Session> = value.and_then(|value| serde_json::from_str(&value).ok());
         if let Some(session) = &session {
-            self.kept.insert(hash, session.clone()).await;
-            // A forgetting since the read may have come before this copy was
-            // kept (and missed it): then the copy goes. One after this check
-            // finds the copy and removes it itself.
-            if self.forgotten.load(Ordering::SeqCst) != forgotten_before {
-                self.kept.invalidate(&hash).await;
-            }
+            self.keep(hash, session.clone(), forgotten_before).await;
         }
         Ok(session)
+    }
+
+    /// Keeps a copy of what Redis held when the forgettings counted
+    /// `forgotten_before`. A forgetting since (a logout, Redis lost) may have
+    /// come before the copy was kept, and missed it: then the copy goes. One
+    /// after this check finds the copy and removes it itself.
+    async fn keep(&self, hash: TokenHash, session: Session, forgotten_before: u64) {
+        self.kept.insert(hash, session).await;
+        if self.forgotten.load(Ordering::SeqCst) != forgotten_before {
+            self.kept.invalidate(&hash).await;
+        }
     }
 
     /// Ends a session everywhere: gone from Redis, and every instance told to
@@ -133,16 +140,21 @@ impl SessionStore {
             .query_async(&mut redis)
             .await?;
         self.forget(&hash).await;
-        let _listeners: i64 = redis::cmd("PUBLISH")
+        // The session is gone from Redis; an instance that misses the notice
+        // lets its copy go within `KEPT_FOR`.
+        let published: redis::RedisResult<i64> = redis::cmd("PUBLISH")
             .arg(self.keys.notice_channel())
             .arg(ended_message(&hash))
             .query_async(&mut redis)
-            .await?;
+            .await;
+        if let Err(error) = published {
+            tracing::warn!(error = %crate::store::error_chain(&error), "a logout was not announced to the other instances");
+        }
         Ok(())
     }
 
     /// Forgets this instance's copy of one session (it ended elsewhere).
-    pub async fn forget(&self, hash: &TokenHash) {
+    pub(crate) async fn forget(&self, hash: &TokenHash) {
         self.forgotten.fetch_add(1, Ordering::SeqCst);
         self.kept.invalidate(hash).await;
     }
@@ -160,7 +172,7 @@ fn ended_message(hash: &TokenHash) -> String {
 }
 
 /// The session a [`ended_message`] is about; `None` for anything else.
-pub fn parse_ended_message(payload: &str) -> Option<TokenHash> {
+pub(crate) fn parse_ended_message(payload: &str) -> Option<TokenHash> {
     let hex_hash = payload.strip_prefix("session-ended:")?;
     hex::decode(hex_hash).ok()?.try_into().ok()
 }

@@ -3,8 +3,9 @@
 //! charged to all three buckets by one Lua call (`lua/rate_limit.lua`, GCRA on
 //! Redis' clock); the buy is charged to the user's and the sale's buckets inside
 //! the reserve script itself ([`RateLimiter::buy_rates`]), so a buy is one round
-//! trip. An address cannot buy faster than it is given tickets. The buckets
-//! carry the sale's hash tag, so every call stays in one cluster slot.
+//! trip. An address's buys are bounded by the tickets it was given (each
+//! charged to the address) and each buyer's own bucket. The buckets carry the
+//! sale's hash tag, so every call stays in one cluster slot.
 
 use std::net::IpAddr;
 use std::sync::Arc;

@@ -18,9 +18,9 @@ pub const FLAG_TTL_MS: i64 = 2_000;
 
 /// The longest holder list a flag reads. A sale with more buyers keeps none
 /// (each sold-out buy of it looks its ticket up, as without the list): every
-/// instance reads the list again each time its flag lapses, and a read of a
-/// hash that large would hold Redis up for tens of milliseconds.
-pub const HOLDERS_READ_AT_MOST: usize = 100_000;
+/// instance reads the list again each time its flag lapses, and reading a
+/// larger hash would hold Redis up for milliseconds each time.
+pub(crate) const HOLDERS_READ_AT_MOST: usize = 10_000;
 
 /// One sale's flag.
 struct Flag {
@@ -36,7 +36,7 @@ struct Flag {
 
 /// What a sale's flag says to one buyer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ForBuyer {
+pub(crate) enum ForBuyer {
     /// No flag: ask Redis.
     Open,
     /// Sold out, and this buyer held nothing when it sold out: 410 at once.
@@ -49,15 +49,18 @@ pub enum ForBuyer {
 /// A flag this call set, whose holders the caller should read
 /// ([`SoldOutFlags::know_holders`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ReadHolders {
+pub(crate) struct ReadHolders {
     pub sale_id: i64,
     epoch: u64,
 }
 
 /// Sales this instance knows to be sold out, each with when it learnt so and
-/// who held units then. Nobody can win a unit while a sale is sold out (a
-/// returned unit clears the flag first), so a buyer not among the holders
-/// cannot be retrying a buy that won: the crowd is answered from memory alone.
+/// who held units then (read with the stock at one instant, and only while it
+/// is zero: `lua/holders.lua`). Nobody wins a unit of a sold-out sale until a
+/// unit is returned, and a return clears the flag, list and all, on every
+/// instance; so a buyer not among the holders cannot be retrying a buy that
+/// won, and the crowd is answered from memory alone. (A holder read cut short
+/// leaves the list unknown until the flag lapses.)
 #[derive(Clone, Default)]
 pub struct SoldOutFlags {
     // A std Mutex: held for a hash lookup only, never across an await.
@@ -77,7 +80,7 @@ impl SoldOutFlags {
     }
 
     /// What the flag of `sale_id` says to `user_id` at `now_ms`.
-    pub fn for_buyer(&self, sale_id: i64, user_id: Option<i64>, now_ms: i64) -> ForBuyer {
+    pub(crate) fn for_buyer(&self, sale_id: i64, user_id: Option<i64>, now_ms: i64) -> ForBuyer {
         let Ok(sales) = self.sold_out.lock() else {
             return ForBuyer::Open;
         };
@@ -93,7 +96,7 @@ impl SoldOutFlags {
     /// Redis said "sold out" at `now_ms`. A flag that still holds is renewed;
     /// otherwise a new one is set, and the first caller to set it is asked to
     /// read its holders.
-    pub fn mark_sold_out(&self, sale_id: i64, now_ms: i64) -> Option<ReadHolders> {
+    pub(crate) fn mark_sold_out(&self, sale_id: i64, now_ms: i64) -> Option<ReadHolders> {
         let mut sales = self.sold_out.lock().ok()?;
         if let Some(flag) = sales.flags.get_mut(&sale_id) {
             if now_ms - flag.since < FLAG_TTL_MS {
@@ -124,7 +127,7 @@ impl SoldOutFlags {
 
     /// The holders read for a flag; `None` when they could not be read (the
     /// next "sold out" asks again).
-    pub fn know_holders(&self, read: ReadHolders, holders: Option<HashSet<i64>>) {
+    pub(crate) fn know_holders(&self, read: ReadHolders, holders: Option<HashSet<i64>>) {
         if let Ok(mut sales) = self.sold_out.lock() {
             if let Some(flag) = sales.flags.get_mut(&read.sale_id) {
                 if flag.epoch == read.epoch {
@@ -135,6 +138,7 @@ impl SoldOutFlags {
         }
     }
 
+    /// Units of `sale_id` came back: it is not sold out any more.
     pub fn clear(&self, sale_id: i64) {
         if let Ok(mut sales) = self.sold_out.lock() {
             sales.flags.remove(&sale_id);

@@ -25,13 +25,14 @@ pub fn is_cross_site(origin: Option<&str>, host: Option<&str>, fetch_site: Optio
     }
 }
 
-/// Middleware around the JSON API: refuses cross-site writes with 403 `forbidden`.
+/// Middleware around the API and the pages: refuses cross-site writes with 403
+/// `forbidden`.
 pub async fn same_site_writes(request: Request, next: Next) -> Response {
     let writes = matches!(
         *request.method(),
         Method::POST | Method::PUT | Method::PATCH | Method::DELETE
     );
-    if writes {
+    if writes && request.uri().path().starts_with("/api/") {
         let headers = request.headers();
         let text = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
         if is_cross_site(text("origin"), text("host"), text("sec-fetch-site")) {

@@ -41,9 +41,10 @@ use state::AppState;
 
 /// All routes: the JSON API, operations, static assets and the Leptos pages,
 /// inside the layers every request passes (outermost first): tracing, failure
-/// logging, metrics, the time limit. The cross-site write guard wraps only the
-/// JSON API (where the writes are), the sale-page cache only the pages: a
-/// layer costs every request it wraps, even one it has nothing to do for.
+/// logging, metrics, the time limit. The cross-site write guard wraps the API
+/// and the pages (whose server functions are posted to), not the operations
+/// endpoints; the sale-page cache wraps the pages only: a layer costs every
+/// request it wraps, even one it has nothing to do for.
 pub fn router(state: AppState, request_timeout: std::time::Duration) -> Router {
     let api = Router::new()
         .merge(sales::router())
@@ -51,11 +52,12 @@ pub fn router(state: AppState, request_timeout: std::time::Duration) -> Router {
         .merge(accounts::router())
         .merge(orders::router())
         .merge(admin::router())
-        .route("/api/{*rest}", any(error::api_not_found))
+        .route("/api/{*rest}", any(error::api_not_found));
+    let shop = api
+        .merge(pages(&state))
         .layer(axum::middleware::from_fn(csrf::same_site_writes));
     health::router()
-        .merge(api)
-        .merge(pages(&state))
+        .merge(shop)
         .layer(axum::middleware::from_fn(move |request, next| {
             error::time_limit(request_timeout, request, next)
         }))

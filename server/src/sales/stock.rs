@@ -92,6 +92,7 @@ pub struct SaleStock {
     rebuild: Arc<Script>,
     load: Arc<Script>,
     retire: Arc<Script>,
+    holders: Arc<Script>,
 }
 
 impl SaleStock {
@@ -107,6 +108,7 @@ impl SaleStock {
             rebuild: Arc::new(Script::new(include_str!("../../lua/rebuild.lua"))),
             load: Arc::new(Script::new(include_str!("../../lua/load.lua"))),
             retire: Arc::new(Script::new(include_str!("../../lua/retire.lua"))),
+            holders: Arc::new(Script::new(include_str!("../../lua/holders.lua"))),
         }
     }
 
@@ -301,24 +303,22 @@ impl SaleStock {
             .await?)
     }
 
-    /// The buyers who hold (or held) units of a sale, the `buyers` hash's
-    /// fields; `None` when there are more than `at_most` of them.
+    /// The buyers who hold (or held) units of a sold-out sale, the `buyers`
+    /// hash's fields (`lua/holders.lua`); `None` when units are left or there
+    /// are more than `at_most` buyers.
     pub async fn holders(
         &self,
         sale_id: i64,
         at_most: usize,
     ) -> Result<Option<HashSet<i64>>, StoreError> {
         let mut redis = self.redis.clone();
-        let key = self.keys.buyers(sale_id);
-        let count: usize = redis::cmd("HLEN").arg(&key).query_async(&mut redis).await?;
-        if count > at_most {
-            return Ok(None);
-        }
-        let users: Vec<i64> = redis::cmd("HKEYS")
-            .arg(&key)
-            .query_async(&mut redis)
+        let users: Option<Vec<i64>> = self
+            .holders
+            .key(&self.keys.holders_script(sale_id))
+            .arg(at_most)
+            .invoke_async(&mut redis)
             .await?;
-        Ok(Some(users.into_iter().collect()))
+        Ok(users.map(|users| users.into_iter().collect()))
     }
 
     /// Returns the units of a closed order, exactly once.

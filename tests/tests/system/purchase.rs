@@ -400,3 +400,25 @@ async fn a_full_instance_answers_busy_at_once_and_sells_nothing() {
     assert_eq!(error_code(&body), ErrorCode::Busy);
     assert_eq!(app.books(sale.id).await.stock_left, 5);
 }
+
+#[tokio::test]
+async fn a_sold_out_flag_lists_its_holders_only_while_no_unit_is_left() {
+    let app = spawn_app().await;
+    let sale = app.create_sale(&sale_starting_in(-1_000, 2)).await;
+    let (alice, bob) = (app.register("alice").await, app.register("bob").await);
+    let stock = &app.state().stock;
+    assert_eq!(alice.buy(sale.id).await.0, 202);
+    // A unit is left (say, just returned): whoever wins it next would be in no
+    // list read now, so none is given.
+    assert_eq!(stock.holders(sale.id, 10).await.unwrap(), None);
+    assert_eq!(bob.buy(sale.id).await.0, 202);
+    assert_eq!(
+        stock.holders(sale.id, 10).await.unwrap(),
+        Some(std::collections::HashSet::from([alice.user_id, bob.user_id]))
+    );
+    assert_eq!(
+        stock.holders(sale.id, 1).await.unwrap(),
+        None,
+        "more buyers than a list is kept for"
+    );
+}

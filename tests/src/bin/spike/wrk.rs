@@ -64,6 +64,10 @@ const SHOPPERS: u32 = 500;
 const FRESH_REQUESTS: usize = 400_000;
 /// The pause after each answer on a connection in the half-rate runs.
 const HALF_RATE_PAUSE_MS: u32 = 2;
+/// Requests a run may have sent but not seen answered when it stopped (one
+/// per connection at most): the next run of the list starts this much later,
+/// so no fresh ticket is sent twice.
+const IN_FLIGHT_MARGIN: u64 = 2_000;
 /// How long the half-rate calibration runs.
 const CALIBRATION_SECS: u32 = 2;
 
@@ -436,7 +440,7 @@ async fn measure(
         if let Some(mut perf) = profile {
             let _ = perf.wait().await;
         }
-        let mut sent = saturated.answered();
+        let mut sent = saturated.answered() + IN_FLIGHT_MARGIN;
         let half = if ours {
             // Connections for half the rate, each pausing after every answer:
             // a first guess, corrected by what a short run achieved.
@@ -450,7 +454,7 @@ async fn measure(
                 first: sent,
             })
             .await?;
-            sent += calibration.answered();
+            sent += calibration.answered() + IN_FLIGHT_MARGIN;
             let connections = (guess * target / calibration.per_second.max(1.0))
                 .round()
                 .clamp(1.0, 2000.0);
