@@ -414,7 +414,10 @@ async fn a_sold_out_flag_lists_its_holders_only_while_no_unit_is_left() {
     assert_eq!(bob.buy(sale.id).await.0, 202);
     assert_eq!(
         stock.holders(sale.id, 10).await.unwrap(),
-        Some(std::collections::HashSet::from([alice.user_id, bob.user_id]))
+        Some(std::collections::HashSet::from([
+            alice.user_id,
+            bob.user_id
+        ]))
     );
     assert_eq!(
         stock.holders(sale.id, 1).await.unwrap(),
