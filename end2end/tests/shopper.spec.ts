@@ -25,11 +25,22 @@ test("register, wait for the start, solve the proof of work, win and pay", async
   await expect(page).toHaveURL(/\/orders\/\d+-[0-9a-f]{32}$/, { timeout: 15_000 });
   await expect(page.locator(".order-status")).toHaveText("Won — waiting for payment", { timeout: 10_000 });
   await expect(page.locator(".pay-countdown")).toHaveText(/^1[45]:\d{2}$/);
+  // The order says what was bought, and leads back to it.
+  const product = page.locator(".order .ordered-product");
+  await expect(product).toHaveText("Limited edition headphones");
+  await expect(product).toHaveAttribute("href", `/sales/${sale.id}`);
   await page.screenshot({ path: shot("order-won"), fullPage: true });
 
   await page.getByRole("button", { name: "Pay now" }).click();
   await expect(page.locator(".order-status")).toHaveText("Paid");
   await expect(page.getByRole("button", { name: "Pay now" })).toHaveCount(0);
+
+  await page.goto("/orders");
+  const row = page.locator(".order-row");
+  await expect(row).toHaveCount(1);
+  await expect(row.locator(".ordered-product")).toHaveText("Limited edition headphones");
+  await expect(row.locator(".order-status")).toHaveText("Paid");
+  await page.screenshot({ path: shot("orders-list"), fullPage: true });
 });
 
 test("a second shopper on a one-unit sale sees sold out", async ({ page, baseURL }) => {

@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
-use crate::api::{Order, OrderStatus};
+use crate::api::{Order, OrderStatus, Sale};
 use crate::client;
 use crate::clock::format_remaining;
 use crate::money::format_cents;
@@ -18,6 +18,33 @@ fn status_label(status: OrderStatus) -> &'static str {
         OrderStatus::Paid => "Paid",
         OrderStatus::Expired => "Expired — not paid in time",
         OrderStatus::Cancelled => "Cancelled",
+    }
+}
+
+/// What an order bought, as a shopper recognises it: the product's picture and
+/// title, linked to its sale. Read from the sale (`GET /api/sales/{id}`, a
+/// cacheable answer); until then, and if it cannot be read, the sale's number.
+#[component]
+fn OrderedProduct(sale_id: i64) -> impl IntoView {
+    let sale = RwSignal::new(None::<Sale>);
+    Effect::new(move |_| {
+        client::spawn(async move {
+            if let Ok(reply) = client::get::<Sale>(&format!("/api/sales/{sale_id}")).await {
+                if let Ok(found) = reply.body {
+                    let _ = sale.try_set(Some(found));
+                }
+            }
+        });
+    });
+    view! {
+        <a class="ordered-product" href=format!("/sales/{sale_id}")>
+            {move || sale.get().filter(|sale| !sale.image_url.is_empty()).map(|sale| view! {
+                <img class="ordered-product-image" src=sale.image_url alt="" width="48" height="48" loading="lazy"/>
+            })}
+            <span class="ordered-product-title">
+                {move || sale.get().map_or_else(|| format!("Sale #{sale_id}"), |sale| sale.title)}
+            </span>
+        </a>
     }
 }
 
@@ -59,7 +86,8 @@ pub fn OrdersPage() -> impl IntoView {
                 <ul class="orders">
                     {list.into_iter().map(|order| view! {
                         <li class="order-row" data-status=order.status.as_str()>
-                            <a href=format!("/orders/{}", order.order_id)>{format!("Sale #{}", order.sale_id)}</a>
+                            <OrderedProduct sale_id=order.sale_id/>
+                            <a class="order-link" href=format!("/orders/{}", order.order_id)>"Order details"</a>
                             <span>{format_cents(order.price_cents)}</span>
                             <span class="order-status">{status_label(order.status)}</span>
                         </li>
@@ -120,7 +148,7 @@ pub fn OrderPage() -> impl IntoView {
                     view! {
                         <p class="order-status" data-status=current.status.as_str()>{status_label(current.status)}</p>
                         <dl class="facts">
-                            <dt>"Sale"</dt><dd><a href=format!("/sales/{}", current.sale_id)>{format!("#{}", current.sale_id)}</a></dd>
+                            <dt>"Product"</dt><dd><OrderedProduct sale_id=current.sale_id/></dd>
                             <dt>"Units"</dt><dd>{current.units}</dd>
                             <dt>"Total"</dt><dd>{format_cents(current.price_cents)}</dd>
                         </dl>
