@@ -33,6 +33,7 @@ export interface SaleOptions {
   limit?: number;
   captcha?: "pow" | "image" | "none";
   title?: string;
+  imageUrl?: string;
 }
 
 /** Creates a sale through the admin API and returns it. */
@@ -42,7 +43,7 @@ export async function createSale(admin: APIRequestContext, options: SaleOptions 
     data: {
       title: options.title ?? "Limited edition headphones",
       description: "Closed-back studio headphones. One pair per shopper.",
-      image_url: "",
+      image_url: options.imageUrl ?? "",
       price_cents: 9_900,
       list_price_cents: 24_900,
       stock: options.stock ?? 5,

@@ -1,4 +1,5 @@
 import { test, expect } from "@playwright/test";
+import { adminApi, createSale, shot } from "./helpers";
 
 test("the home page hydrates and the countdown ticks on the server's clock", async ({ page }) => {
   const errors: string[] = [];
@@ -48,4 +49,31 @@ test("static assets are content-hashed and cached forever", async ({ page, reque
   const response = await request.get(wasm!);
   expect(response.status()).toBe(200);
   expect(response.headers()["cache-control"]).toContain("immutable");
+});
+
+test("a sale with a picture shows it on its card and on its page", async ({ page, baseURL }) => {
+  // The product picture, as a shop's image host would serve it.
+  const picture = `<svg xmlns="http://www.w3.org/2000/svg" width="480" height="320"><rect width="480" height="320" fill="#2b6cb0"/><circle cx="240" cy="160" r="90" fill="#f6e05e"/></svg>`;
+  await page.route("**/e2e-images/**", (route) =>
+    route.fulfill({ status: 200, contentType: "image/svg+xml", body: picture }),
+  );
+  const admin = await adminApi(baseURL!);
+  const title = `Pictured headphones ${Date.now()}`;
+  const sale = await createSale(admin, { startsInMs: 60_000, title, imageUrl: "/e2e-images/headphones.svg" });
+
+  await page.goto("/");
+  const card = page.locator(`.sale-card[data-sale-id="${sale.id}"]`);
+  const cardImage = card.locator("img.sale-card-image");
+  await cardImage.scrollIntoViewIfNeeded();
+  await expect(cardImage).toHaveAttribute("alt", title);
+  await expect(cardImage).toHaveAttribute("width", "480");
+  await expect(cardImage).toHaveAttribute("height", "320");
+  await expect.poll(() => cardImage.evaluate((img: HTMLImageElement) => img.naturalWidth)).toBeGreaterThan(0);
+  await card.screenshot({ path: shot("sale-card-with-picture") });
+
+  await page.goto(`/sales/${sale.id}`);
+  const image = page.locator("img.sale-image");
+  await expect(image).toHaveAttribute("alt", title);
+  await expect.poll(() => image.evaluate((img: HTMLImageElement) => img.naturalWidth)).toBeGreaterThan(0);
+  await page.screenshot({ path: shot("sale-with-picture"), fullPage: true });
 });

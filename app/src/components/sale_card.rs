@@ -8,8 +8,8 @@ use crate::components::sale_clock::use_sale_clock;
 use crate::components::Countdown;
 use crate::money::{discount_percent, format_cents};
 
-/// Title, price against list price, stock and state of a sale, with a countdown
-/// while it is scheduled or live.
+/// Picture, title, price against list price, stock and state of a sale, with a
+/// countdown while it is scheduled or live.
 #[component]
 pub fn SaleCard(listing: SaleListing) -> impl IntoView {
     let SaleListing {
@@ -22,6 +22,9 @@ pub fn SaleCard(listing: SaleListing) -> impl IntoView {
     let ticking = matches!(state, SaleState::Scheduled | SaleState::Live);
     view! {
         <li class="sale-card" data-sale-id=sale.id.to_string() data-state=state.as_str()>
+            {(!sale.image_url.is_empty()).then(|| view! {
+                <img class="sale-card-image" src=sale.image_url.clone() alt=sale.title.clone() width="480" height="320" loading="lazy"/>
+            })}
             <div class="sale-card-head">
                 <A href=href attr:class="sale-title">{sale.title.clone()}</A>
                 <span class=format!("badge badge-{}", state.as_str())>{state.label()}</span>
