@@ -69,6 +69,9 @@ test("a sale with a picture shows it on its card and on its page", async ({ page
   await expect(cardImage).toHaveAttribute("width", "480");
   await expect(cardImage).toHaveAttribute("height", "320");
   await expect.poll(() => cardImage.evaluate((img: HTMLImageElement) => img.naturalWidth)).toBeGreaterThan(0);
+  const bar = card.locator(".stock-bar");
+  await expect(bar).toHaveAttribute("aria-valuenow", "5");
+  await expect(bar).toHaveAttribute("aria-valuemax", "5");
   await card.screenshot({ path: shot("sale-card-with-picture") });
 
   await page.goto(`/sales/${sale.id}`);

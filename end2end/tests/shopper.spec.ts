@@ -60,6 +60,9 @@ test("a second shopper on a one-unit sale sees sold out", async ({ page, baseURL
   }
   await expect(button).toHaveText("Sold out");
   await expect(button).toBeDisabled();
+  const bar = page.locator(".buy-panel .stock-bar");
+  await expect(bar).toHaveAttribute("aria-valuenow", "0");
+  await expect(bar.locator(".stock-bar-fill")).toHaveAttribute("style", "width: 0%");
   await page.screenshot({ path: shot("sale-sold-out"), fullPage: true });
   // On a phone the page reads the same, without sideways scrolling.
   await page.setViewportSize({ width: 390, height: 800 });

@@ -12,7 +12,7 @@ use crate::account::use_account;
 use crate::api::{Sale, SaleState};
 use crate::client;
 use crate::components::sale_clock::use_sale_clock;
-use crate::components::Countdown;
+use crate::components::{Countdown, StockBar};
 
 mod flow;
 use flow::{attempt, ticket_and_buy};
@@ -123,6 +123,12 @@ pub fn BuyPanel(sale: Sale) -> impl IntoView {
     view! {
         <section class="buy-panel" aria-label="Buy">
             <Countdown clock starts_at_ms=sale.starts_at_ms ends_at_ms=sale.ends_at_ms/>
+            <Show when=move || clock.status.with(Option::is_some)>
+                <StockBar
+                    left=Signal::derive(move || clock.status.with(|status| status.as_ref().map_or(0, |status| status.stock_left)))
+                    stock=i64::from(sale.stock)
+                />
+            </Show>
             <p class="stock-left">
                 {move || clock.status.get().map(|status| format!("{} of {} left", status.stock_left, sale.stock))}
             </p>

@@ -5,7 +5,7 @@ use leptos_router::components::A;
 
 use crate::api::{SaleListing, SaleState};
 use crate::components::sale_clock::use_sale_clock;
-use crate::components::Countdown;
+use crate::components::{Countdown, StockBar};
 use crate::money::{discount_percent, format_cents};
 
 /// Picture, title, price against list price, stock and state of a sale, with a
@@ -37,6 +37,7 @@ pub fn SaleCard(listing: SaleListing) -> impl IntoView {
                 })}
                 {discount.map(|d| view! { " " <span class="discount">{format!("−{d}%")}</span> })}
             </p>
+            <StockBar left=Signal::stored(stock_left) stock=i64::from(sale.stock)/>
             <p class="stock">{format!("{stock_left} of {} left · limit {} per shopper", sale.stock, sale.per_user_limit)}</p>
             {ticking.then(|| {
                 let clock = use_sale_clock(sale.id);
