@@ -23,8 +23,14 @@ pub struct Rate {
     pub burst: u32,
 }
 
-/// The text every script that charges buckets starts with (`lua/shared/gcra.lua`).
-pub(crate) const GCRA_LUA: &str = include_str!("../../lua/shared/gcra.lua");
+/// A script that charges rate buckets: `body` after the GCRA code it calls
+/// (`lua/shared/gcra.lua`, the one copy of the algorithm).
+pub(crate) fn charging_script(body: &str) -> Script {
+    Script::new(&format!(
+        "{}{body}",
+        include_str!("../../lua/shared/gcra.lua")
+    ))
+}
 
 impl Rate {
     /// `(interval, tolerance)` in microseconds for the scripts.
@@ -79,10 +85,7 @@ impl RateLimiter {
             redis,
             keys,
             limits,
-            script: Arc::new(Script::new(&format!(
-                "{GCRA_LUA}{}",
-                include_str!("../../lua/rate_limit.lua")
-            ))),
+            script: Arc::new(charging_script(include_str!("../../lua/rate_limit.lua"))),
         }
     }
 

@@ -9,7 +9,7 @@ use crate::redis_connection::RedisConnection;
 use app::api::Sale;
 use redis::Script;
 
-use crate::guards::rate_limit::GCRA_LUA;
+use crate::guards::rate_limit::charging_script;
 use crate::guards::sold_out::clear_message;
 use crate::keys::RedisKeys;
 use crate::orders::message::{QueuedEntry, CONSUMER_GROUP};
@@ -100,10 +100,7 @@ impl SaleStock {
         Self {
             redis,
             keys,
-            reserve: Arc::new(Script::new(&format!(
-                "{GCRA_LUA}{}",
-                include_str!("../../lua/reserve.lua")
-            ))),
+            reserve: Arc::new(charging_script(include_str!("../../lua/reserve.lua"))),
             give_back: Arc::new(Script::new(include_str!("../../lua/return_units.lua"))),
             rebuild: Arc::new(Script::new(include_str!("../../lua/rebuild.lua"))),
             load: Arc::new(Script::new(include_str!("../../lua/load.lua"))),
