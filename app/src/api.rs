@@ -305,9 +305,13 @@ pub struct Account {
 pub struct CaptchaChallenge {
     pub captcha_id: String,
     pub kind: CaptchaKind,
-    /// `image`: a data URL of a picture with the text to type.
+    /// `image`: a data URL (PNG) of the picture with a gap in it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
+    /// `image`: the piece to slide into the gap; the answer is the drag path
+    /// (see [`crate::slide`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub puzzle: Option<SlidePuzzle>,
     /// `pow`: find a nonce so that `sha256(salt || nonce)` (nonce in decimal) has
     /// `difficulty_bits` leading zero bits.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -317,6 +321,28 @@ pub struct CaptchaChallenge {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub algorithm: Option<String>,
     pub expires_at_ms: i64,
+}
+
+/// The moving part of an `image` challenge: a piece that slides horizontally
+/// over the picture at `piece_top`, starting at its left edge. All sizes are
+/// picture pixels.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlidePuzzle {
+    /// A data URL (PNG with transparency) of the piece.
+    pub piece: String,
+    pub piece_top: u32,
+    pub piece_width: u32,
+    pub piece_height: u32,
+    /// The picture's size.
+    pub width: u32,
+    pub height: u32,
+}
+
+/// `POST /api/admin/pictures`: where an uploaded product picture is served; give
+/// it to a sale as its `image_url`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PictureUploaded {
+    pub url: String,
 }
 
 /// `POST /api/sales/{id}/ticket`.

@@ -61,6 +61,37 @@ pub async fn patch<B: Serialize, T: DeserializeOwned>(
     send_json(Write::Patch, path, body).await
 }
 
+/// `POST path` with the file chosen in the `<input type="file">` that fired
+/// `event` as the raw body (its type is the file's own).
+pub async fn post_chosen_file<T: DeserializeOwned>(
+    path: &str,
+    event: &leptos::ev::Event,
+) -> Result<Reply<T>, Failure> {
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::JsCast;
+        let file = event
+            .target()
+            .and_then(|target| target.dyn_into::<web_sys::HtmlInputElement>().ok())
+            .and_then(|input| input.files())
+            .and_then(|files| files.get(0))
+            .ok_or_else(|| "no file was chosen".to_string())?;
+        let response = gloo_net::http::Request::post(path)
+            .header("content-type", &file.type_())
+            .body(file)
+            .map_err(|error| error.to_string())?
+            .send()
+            .await
+            .map_err(|error| error.to_string())?;
+        read(response).await
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = (path, event);
+        Err("not in a browser".into())
+    }
+}
+
 /// The methods that carry a JSON body.
 enum Write {
     Post,
@@ -158,6 +189,38 @@ pub fn spawn<F: std::future::Future<Output = ()> + 'static>(future: F) {
     drop(future);
 }
 
+/// Sends the rest of a pointer's moves to the element it pressed, even when it
+/// leaves it (a fast drag), until it is let go.
+pub fn capture_pointer(event: &leptos::ev::PointerEvent) {
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::JsCast;
+        if let Some(element) = event
+            .current_target()
+            .and_then(|target| target.dyn_into::<web_sys::Element>().ok())
+        {
+            // A pointer already gone cannot be captured; its moves just stop.
+            let _ = element.set_pointer_capture(event.pointer_id());
+        }
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = event;
+}
+
+/// The width an element is shown at, in page pixels.
+pub fn element_width(node: leptos::prelude::NodeRef<leptos::html::Div>) -> Option<f64> {
+    #[cfg(feature = "hydrate")]
+    {
+        use leptos::prelude::Get;
+        node.get().map(|element| f64::from(element.client_width()))
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = node;
+        None
+    }
+}
+
 /// Asks the person to confirm (the browser's dialog); `false` outside a browser.
 pub fn confirm(message: &str) -> bool {
     #[cfg(feature = "hydrate")]
@@ -170,6 +233,28 @@ pub fn confirm(message: &str) -> bool {
     {
         let _ = message;
         false
+    }
+}
+
+/// `ms` since the epoch in the reader's locale and time zone, zone named, by
+/// the page's own `flashsaleLocalTime` (see `components::local_time`); `None`
+/// outside a browser or before that script ran.
+pub fn local_time(ms: i64) -> Option<String> {
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::JsCast;
+        let window = web_sys::window()?;
+        let format = js_sys::Reflect::get(&window, &"flashsaleLocalTime".into()).ok()?;
+        let format = format.dyn_into::<js_sys::Function>().ok()?;
+        format
+            .call1(&window, &wasm_bindgen::JsValue::from_f64(ms as f64))
+            .ok()?
+            .as_string()
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = ms;
+        None
     }
 }
 

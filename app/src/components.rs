@@ -3,11 +3,17 @@
 mod buy_panel;
 pub mod charts;
 mod countdown;
+mod credentials_form;
+mod local_time;
 mod sale_card;
 pub mod sale_clock;
+mod slide_puzzle;
 mod stock_bar;
 
 pub use buy_panel::BuyPanel;
 pub use countdown::Countdown;
+pub use credentials_form::{CredentialsForm, Purpose};
+pub use local_time::{LocalTime, LOCAL_TIMES_SCRIPT};
 pub use sale_card::SaleCard;
+pub use slide_puzzle::SlidePuzzle;
 pub use stock_bar::StockBar;

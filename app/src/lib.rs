@@ -9,6 +9,8 @@
 //!   and formatting what is left of a countdown.
 //! - [`money`]: cents to a price label.
 //! - [`pow`]: the proof-of-work CAPTCHA, solved in WASM and checked on the server.
+//! - [`slide`]: the sliding puzzle's answer (the drag path), written by the WASM
+//!   client and judged on the server.
 //! - [`server_fns`]: the `#[server]` functions that load page data; their bodies
 //!   call the ports of [`ssr`] and stay thin.
 //! - [`ssr`] (feature `ssr` only): the port traits the server implements and hands
@@ -29,6 +31,7 @@ pub mod pages;
 pub mod pow;
 pub mod sale_state;
 pub mod server_fns;
+pub mod slide;
 #[cfg(feature = "ssr")]
 pub mod ssr;
 
@@ -55,6 +58,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             </head>
             <body>
                 <App/>
+                <script inner_html=components::LOCAL_TIMES_SCRIPT></script>
             </body>
         </html>
     }
@@ -97,14 +101,14 @@ pub fn App() -> impl IntoView {
             </header>
             <main data-hydrated=move || hydrated.get().to_string()>
                 <Routes fallback=pages::NotFound>
-                    <Route path=path!("") view=pages::HomePage/>
+                    <Route path=path!("") view={Lazy::<pages::HomeRoute>::new()}/>
                     // Async mode: the status code (404 for a missing sale) is known
                     // before the first byte is sent.
                     <Route path=path!("/sales/:id") view=pages::SalePage ssr=SsrMode::Async/>
-                    <Route path=path!("/login") view=pages::LoginPage/>
-                    <Route path=path!("/register") view=pages::RegisterPage/>
-                    <Route path=path!("/orders") view=pages::OrdersPage/>
-                    <Route path=path!("/orders/:id") view=pages::OrderPage/>
+                    <Route path=path!("/login") view={Lazy::<pages::LoginRoute>::new()}/>
+                    <Route path=path!("/register") view={Lazy::<pages::RegisterRoute>::new()}/>
+                    <Route path=path!("/orders") view={Lazy::<pages::OrdersRoute>::new()}/>
+                    <Route path=path!("/orders/:id") view={Lazy::<pages::OrderRoute>::new()}/>
                     <Route path=path!("/admin") view={Lazy::<pages::admin::DashboardRoute>::new()}/>
                     <Route path=path!("/admin/sales/new") view={Lazy::<pages::admin::NewSaleRoute>::new()}/>
                     <Route path=path!("/admin/sales/:id") view={Lazy::<pages::admin::LiveSaleRoute>::new()}/>

@@ -7,8 +7,8 @@ mod not_found;
 mod orders;
 mod sale;
 
-pub use auth::{LoginPage, RegisterPage};
-pub use home::HomePage;
+pub use auth::{LoginPage, LoginRoute, RegisterPage, RegisterRoute};
+pub use home::{HomePage, HomeRoute};
 pub use not_found::NotFound;
-pub use orders::{OrderPage, OrdersPage};
+pub use orders::{OrderPage, OrderRoute, OrdersPage, OrdersRoute};
 pub use sale::SalePage;

@@ -2,6 +2,12 @@ import { test, expect } from "@playwright/test";
 import { execFileSync } from "node:child_process";
 import { ADMIN, adminApi, createSale, shopperApi, shot } from "./helpers";
 
+/** A 1×1 red PNG. */
+const RED_DOT = Buffer.from(
+  "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVQI12P4z8AAAAMBAQAY3Y2wAAAAAElFTkSuQmCC",
+  "base64",
+);
+
 test.describe.configure({ mode: "serial" });
 
 test("an admin schedules a sale, watches a burst sell it out, pauses and resumes it", async ({ page, baseURL }) => {
@@ -16,6 +22,10 @@ test("an admin schedules a sale, watches a burst sell it out, pauses and resumes
 
   await page.getByRole("link", { name: "New sale" }).click();
   await page.getByLabel("Title").fill("Burst test sneakers");
+  // A picture from the admin's disk: uploaded, previewed, and its address filled in.
+  await page.getByLabel("Upload a picture").setInputFiles({ name: "sneakers.png", mimeType: "image/png", buffer: RED_DOT });
+  await expect(page.locator("#image_url")).toHaveValue(/^\/pictures\/[0-9a-f]{64}\.png$/);
+  await expect(page.locator(".picture-preview")).toBeVisible();
   await page.getByLabel("Stock (units)").fill("4");
   await page.getByLabel("CAPTCHA").selectOption("none");
   // Starts in a few seconds, typed in the browser's own time zone.
@@ -30,6 +40,11 @@ test("an admin schedules a sale, watches a burst sell it out, pauses and resumes
   await page.getByRole("button", { name: "Create sale" }).click();
   await expect(page).toHaveURL(/\/admin\/sales\/\d+$/);
   const saleId = Number(page.url().split("/").pop());
+  const created = await (await page.request.get(`/api/sales/${saleId}`)).json();
+  const picture = await page.request.get(created.image_url);
+  expect(picture.headers()["content-type"]).toBe("image/png");
+  expect(picture.headers()["cache-control"]).toContain("immutable");
+  expect(picture.headers()["etag"]).toBeTruthy();
   await expect(page.locator(".stat-stock-left dd")).toHaveText("4 / 4");
   // One more unit, edited before the start.
   await page.locator("#edit-stock").fill("5");

@@ -12,6 +12,9 @@ test("register, wait for the start, solve the proof of work, win and pay", async
   await expect(button).toHaveText("Waiting for the start");
   await expect(button).toBeDisabled();
   await expect(page.locator(".countdown-label")).toHaveText("Starts in");
+  // Screen readers hear the last seconds and the start, not every tick.
+  const announced = page.locator(".buy-panel [role=status]");
+  await expect(announced).toHaveText("Starts in less than 10 seconds.");
   await page.screenshot({ path: shot("sale-before-start"), fullPage: true });
 
   await expect(button).toBeEnabled({ timeout: 12_000 });
@@ -19,6 +22,7 @@ test("register, wait for the start, solve the proof of work, win and pay", async
   expect(enabledAt).toBeGreaterThanOrEqual(sale.starts_at_ms - 1_000);
   expect(enabledAt).toBeLessThanOrEqual(sale.starts_at_ms + 1_500);
   await expect(button).toHaveText("Buy now");
+  await expect(announced).toHaveText("The sale is live. Buy now is enabled.");
   await page.screenshot({ path: shot("sale-live"), fullPage: true });
 
   await button.click();
@@ -60,6 +64,7 @@ test("a second shopper on a one-unit sale sees sold out", async ({ page, baseURL
   }
   await expect(button).toHaveText("Sold out");
   await expect(button).toBeDisabled();
+  await expect(page.locator(".buy-panel [role=status]")).toHaveText("Sold out.");
   const bar = page.locator(".buy-panel .stock-bar");
   await expect(bar).toHaveAttribute("aria-valuenow", "0");
   await expect(bar.locator(".stock-bar-fill")).toHaveAttribute("style", "width: 0%");
@@ -86,10 +91,10 @@ test("buying twice shows limit reached", async ({ page, baseURL }) => {
   await expect(page.locator(".buy-note")).toContainText("as many units as this sale allows");
 });
 
-test("a shopper whose session ended is told to log in again", async ({ page, baseURL }) => {
+test("a shopper whose session ended logs in again in place and the buy goes on", async ({ page, baseURL }) => {
   const admin = await adminApi(baseURL!);
   const sale = await createSale(admin, { stock: 5 });
-  await registerInBrowser(page, `/sales/${sale.id}`);
+  const username = await registerInBrowser(page, `/sales/${sale.id}`);
   const button = page.locator(".buy-button");
   await expect(button).toHaveText("Buy now");
   // The session ends behind the page's back (as when Redis lost it): the page
@@ -97,10 +102,19 @@ test("a shopper whose session ended is told to log in again", async ({ page, bas
   const loggedOut = await page.request.post("/api/auth/logout", { headers: { origin: baseURL! } });
   expect(loggedOut.ok()).toBeTruthy();
   await button.click();
-  await expect(page.locator(".session-ended")).toContainText("Your session has ended");
-  await expect(page.locator(".session-ended a")).toHaveAttribute("href", `/login?next=/sales/${sale.id}`);
+  const ended = page.locator(".session-ended");
+  await expect(ended).toContainText("Your session has ended");
   await expect(button).toHaveText("Log in to buy");
   await page.screenshot({ path: shot("session-ended"), fullPage: true });
+
+  // Logged in right there (the keyboard is already in the form): still on the
+  // sale page, and the buy resumes by itself.
+  await expect(ended.getByLabel("Username")).toBeFocused();
+  await ended.getByLabel("Username").fill(username);
+  await ended.getByLabel("Password").fill("shopper-password");
+  await ended.getByRole("button", { name: "Log in" }).click();
+  await expect(page).toHaveURL(/\/orders\//);
+  await expect(page.locator(".order-status")).toBeVisible();
 });
 
 test("hammering the button sends one request per attempt and none while cooling down", async ({ page, baseURL }) => {
@@ -122,13 +136,17 @@ test("hammering the button sends one request per attempt and none while cooling 
   };
 
   await hammer(15);
-  await expect(page.getByAltText("Characters to type")).toBeVisible();
-  await page.screenshot({ path: shot("sale-image-captcha"), fullPage: true });
+  await expect(page.locator(".slide-puzzle")).toBeVisible();
   expect(sent).toEqual(["captcha"]);
 
-  // A wrong answer: refused, then a cool-down during which clicks send nothing.
-  await page.getByLabel("Type the characters in the picture").fill("WRONG");
-  await page.getByRole("button", { name: "Continue" }).click();
+  // A wrong answer (the piece let go far from any gap): refused, then a
+  // cool-down during which clicks send nothing.
+  const handle = await page.locator(".slide-handle").boundingBox();
+  const [x, y] = [handle!.x + handle!.width / 2, handle!.y + handle!.height / 2];
+  await page.mouse.move(x, y);
+  await page.mouse.down();
+  await page.mouse.move(x + 10, y, { steps: 3 });
+  await page.mouse.up();
   await expect(button).toHaveText(/try again in \d s/);
   await hammer(15);
   expect(sent).toEqual(["captcha", "ticket"]);
@@ -136,7 +154,7 @@ test("hammering the button sends one request per attempt and none while cooling 
   // After the cool-down one click is one new attempt.
   await expect(button).toHaveText("Buy now", { timeout: 5_000 });
   await hammer(10);
-  await expect(page.getByAltText("Characters to type")).toBeVisible();
+  await expect(page.locator(".slide-puzzle")).toBeVisible();
   expect(sent).toEqual(["captcha", "ticket", "captcha"]);
 });
 

@@ -33,6 +33,7 @@ use crate::orders::dead_letters::DeadLetters;
 use crate::orders::expiry::ExpirySweeper;
 use crate::redis_connection::RedisClient;
 use crate::sales::catalog::Catalog;
+use crate::sales::pictures::Pictures;
 use crate::sales::stock::SaleStock;
 use crate::sales::tally::OutcomeTally;
 use crate::shutdown::ShutdownTrigger;
@@ -145,6 +146,7 @@ impl Application {
         let tally = OutcomeTally::new(redis.clone(), keys.clone());
         let state = AppState::new(Services {
             accounts: Accounts::new(db.clone()),
+            pictures: Pictures::new(db.clone()),
             sessions: SessionStore::new(redis.clone(), keys.clone()),
             orders: OrderBook::new(db.clone(), redis.clone(), stock.clone(), clock.clone()),
             sweeper: ExpirySweeper::new(db.clone(), stock.clone(), clock.clone()),

@@ -64,6 +64,9 @@ pub async fn redis_connection() -> redis::aio::MultiplexedConnection {
         .expect("Redis answers: run scripts/test, which starts it")
 }
 
+/// Leading zero bits of a `pow` challenge in tests: quick to solve.
+pub const POW_BITS: u32 = 8;
+
 /// A running application and handles on its stores.
 pub struct TestApp {
     pub address: SocketAddr,
@@ -277,7 +280,7 @@ pub fn test_config(database: &str, redis_prefix: &str) -> Config {
     // Tests wait for the consumer; keep its pauses short.
     config.consumer.block = std::time::Duration::from_millis(100);
     config.consumer.refresh = std::time::Duration::from_millis(100);
-    config.pow_bits = 8;
+    config.pow_bits = POW_BITS;
     // Thousands of simulated shoppers share 127.0.0.1: rate limits are tested on
     // their own (tests/rate_limits.rs), not in every test.
     let generous = server::guards::rate_limit::Rate {

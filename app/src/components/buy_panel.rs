@@ -1,6 +1,6 @@
 //! The buy button and everything it goes through at the busiest second: waiting
 //! for the start on the server's clock, the CAPTCHA (proof of work solved here in
-//! WASM, in slices so the page stays responsive; or a picture to read), the
+//! WASM, in slices so the page stays responsive; or a puzzle to slide), the
 //! ticket, the buy — with one request in flight at a time and a cool-down after
 //! every refusal (at least `Retry-After`). The button always says what is going on.
 
@@ -9,13 +9,13 @@ use leptos_router::hooks::use_navigate;
 use leptos_router::NavigateOptions;
 
 use crate::account::use_account;
-use crate::api::{Sale, SaleState};
+use crate::api::{Account, Sale, SaleState, SlidePuzzle};
 use crate::client;
 use crate::components::sale_clock::use_sale_clock;
-use crate::components::{Countdown, StockBar};
+use crate::components::{Countdown, CredentialsForm, Purpose, SlidePuzzle as Puzzle, StockBar};
 
 mod flow;
-use flow::{attempt, ticket_and_buy};
+use flow::{attempt, ticket_and_buy, Ask};
 
 /// Where the shopper's attempt stands.
 #[derive(Clone, Debug, PartialEq)]
@@ -27,10 +27,11 @@ enum Phase {
         tried: u64,
         expected: u64,
     },
-    /// A picture to read and type.
-    Reading {
+    /// A puzzle for the shopper to slide.
+    Sliding {
         captcha_id: String,
-        image: String,
+        picture: String,
+        puzzle: SlidePuzzle,
     },
     Buying,
     /// Refused for now; the button wakes up at `until_ms` (device clock).
@@ -48,50 +49,68 @@ enum Phase {
 
 /// The buy panel of a sale page.
 #[component]
-pub fn BuyPanel(sale: Sale) -> impl IntoView {
+pub fn BuyPanel(sale: Sale) -> AnyView {
     let clock = use_sale_clock(sale.id);
     let account = use_account();
     let phase = RwSignal::new(Phase::Idle);
-    let typed = RwSignal::new(String::new());
     let navigate = use_navigate();
     let sale_id = sale.id;
+    let starts_at_ms = sale.starts_at_ms;
     let captcha = sale.captcha;
 
-    // One attempt at a time: the handler only starts from a quiet phase.
+    // One attempt at a time: the handler only starts from a quiet phase (or,
+    // for the alternative to a puzzle, from the puzzle).
     let start = {
         let navigate = navigate.clone();
-        move || {
-            let ready = matches!(phase.get_untracked(), Phase::Idle)
-                || matches!(phase.get_untracked(), Phase::CoolingDown { until_ms, .. } if client::device_now_ms() >= until_ms);
+        move |ask: Ask| {
+            let ready = match phase.get_untracked() {
+                Phase::Idle => true,
+                Phase::CoolingDown { until_ms, .. } => client::device_now_ms() >= until_ms,
+                Phase::Sliding { .. } => ask == Ask::ProofOfWorkInstead,
+                _ => false,
+            };
             if !ready || clock.state() != Some(SaleState::Live) {
                 return;
             }
             let navigate = navigate.clone();
             client::spawn(async move {
-                attempt(sale_id, captcha, phase, clock, move |path: &str| {
+                attempt(sale_id, captcha, ask, phase, clock, move |path: &str| {
                     navigate(path, NavigateOptions::default())
                 })
                 .await;
             });
         }
     };
-    let submit_typed = move || {
-        let Phase::Reading { captcha_id, .. } = phase.get_untracked() else {
-            return;
-        };
-        let answer = typed.get_untracked();
+    let slid = {
         let navigate = navigate.clone();
-        client::spawn(async move {
-            ticket_and_buy(
-                sale_id,
-                captcha_id,
-                answer,
-                phase,
-                clock,
-                move |path: &str| navigate(path, NavigateOptions::default()),
-            )
-            .await;
-        });
+        Callback::new(move |answer: String| {
+            let Phase::Sliding { captcha_id, .. } = phase.get_untracked() else {
+                return;
+            };
+            let navigate = navigate.clone();
+            client::spawn(async move {
+                ticket_and_buy(
+                    sale_id,
+                    captcha_id,
+                    answer,
+                    phase,
+                    clock,
+                    move |path: &str| navigate(path, NavigateOptions::default()),
+                )
+                .await;
+            });
+        })
+    };
+    let logged_in = {
+        let start = start.clone();
+        Callback::new(move |_: Account| {
+            phase.set(Phase::Idle);
+            start(Ask::SalesOwn);
+        })
+    };
+    let instead = {
+        let start = start.clone();
+        Callback::new(move |()| start(Ask::ProofOfWorkInstead))
     };
 
     // Re-evaluated every tick of the clock, so cool-downs count down and the
@@ -115,8 +134,19 @@ pub fn BuyPanel(sale: Sale) -> impl IntoView {
         }
         _ => String::new(),
     };
-    let reading = move || match phase.get() {
-        Phase::Reading { image, .. } => Some(image),
+    // What a screen reader hears, politely: the start coming and arriving, and
+    // every outcome of an attempt. Changes only at those moments, not per tick.
+    let announced = Memo::new(move |_| {
+        let remaining_secs = clock
+            .server_now
+            .get()
+            .map(|now| (starts_at_ms - now).div_euclid(1000));
+        announcement(&phase.get(), clock.state(), remaining_secs)
+    });
+    let sliding = move || match phase.get() {
+        Phase::Sliding {
+            picture, puzzle, ..
+        } => Some((picture, puzzle)),
         _ => None,
     };
 
@@ -141,47 +171,62 @@ pub fn BuyPanel(sale: Sale) -> impl IntoView {
                 </p>
             })}
             // Logged in, yet the server no longer knows the session (logged out
-            // elsewhere, or lost in an incident): say so, and how to go on.
+            // elsewhere, or lost in an incident): log in again right here, and
+            // the attempt resumes.
             {move || (!account.is_visitor() && matches!(phase.get(), Phase::NeedLogin)).then(|| view! {
-                <p class="login-hint session-ended" role="alert">
-                    "Your session has ended. "
-                    <a href=format!("/login?next=/sales/{sale_id}")>"Log in again"</a>
-                    " to buy; your orders are kept."
-                </p>
+                <div class="session-ended" role="alert">
+                    <p>"Your session has ended. Log in again to go on; your orders are kept."</p>
+                    <CredentialsForm purpose=Purpose::Login on_success=logged_in id_prefix="relogin-" focus_first=true/>
+                </div>
             })}
-            {move || reading().map(|image| {
-                let submit_typed = submit_typed.clone();
-                view! {
-                    <form class="captcha-image" on:submit=move |event| {
-                        event.prevent_default();
-                        submit_typed();
-                    }>
-                        <img src=image alt="Characters to type" width="220" height="80"/>
-                        <label for="captcha-answer">"Type the characters in the picture"</label>
-                        <input
-                            id="captcha-answer"
-                            autocomplete="off"
-                            autocapitalize="characters"
-                            required
-                            maxlength="12"
-                            prop:value=move || typed.get()
-                            on:input=move |event| typed.set(event_target_value(&event))
-                        />
-                        <button type="submit" class="secondary">"Continue"</button>
-                    </form>
-                }
+            {move || sliding().map(|(picture, puzzle)| view! {
+                <Puzzle picture puzzle on_answer=slid on_instead=instead/>
             })}
             <button
                 class="buy-button"
                 data-phase=move || phase_name(&phase.get())
                 disabled=disabled
-                on:click=move |_| start()
+                on:click=move |_| start(Ask::SalesOwn)
             >
                 {label}
             </button>
-            <p class="buy-note" aria-live="polite">{note}</p>
+            <p class="buy-note">{note}</p>
+            <p class="visually-hidden" role="status" aria-live="polite">{move || announced.get()}</p>
         </section>
     }
+    // Erased: the page around it nests deep enough for the compiler's type limits.
+    .into_any()
+}
+
+/// The sentence a screen reader announces for this moment, if any. Before the
+/// start it names the last minute and the last ten seconds (a changed text is
+/// read, an unchanged one is not, so ticking seconds stay silent).
+fn announcement(phase: &Phase, sale: Option<SaleState>, starts_in_secs: Option<i64>) -> String {
+    let text = match phase {
+        Phase::Won(_) => "You got one! Opening your order to pay.",
+        Phase::SoldOut => "Sold out.",
+        Phase::LimitReached => "You already hold as many units as this sale allows.",
+        Phase::Ended => "The sale has ended.",
+        Phase::NeedLogin => "Your session has ended. Log in again to go on.",
+        Phase::NotEligible(_) => "This account cannot buy in this sale.",
+        Phase::CoolingDown { .. } => "Not this time. The button comes back in a moment.",
+        Phase::Sliding { .. } => "Slide the piece into the gap to go on.",
+        Phase::Challenge | Phase::Solving { .. } | Phase::Buying => "",
+        Phase::Idle => match (sale, starts_in_secs) {
+            (Some(SaleState::Scheduled), Some(secs)) if secs < 10 => {
+                "Starts in less than 10 seconds."
+            }
+            (Some(SaleState::Scheduled), Some(secs)) if secs < 60 => {
+                "Starts in less than a minute."
+            }
+            (Some(SaleState::Live), _) => "The sale is live. Buy now is enabled.",
+            (Some(SaleState::SoldOut), _) => "Sold out.",
+            (Some(SaleState::Ended), _) => "The sale has ended.",
+            (Some(SaleState::Paused), _) => "The sale is paused.",
+            _ => "",
+        },
+    };
+    text.to_owned()
 }
 
 /// A stable name of the phase for tests and styles.
@@ -190,7 +235,7 @@ fn phase_name(phase: &Phase) -> &'static str {
         Phase::Idle => "idle",
         Phase::Challenge => "challenge",
         Phase::Solving { .. } => "solving",
-        Phase::Reading { .. } => "reading",
+        Phase::Sliding { .. } => "sliding",
         Phase::Buying => "buying",
         Phase::CoolingDown { .. } => "cooling_down",
         Phase::SoldOut => "sold_out",
@@ -215,7 +260,7 @@ fn button_state(
             let percent = (tried.saturating_mul(100) / (*expected).max(1)).min(99);
             (format!("Solving the puzzle… {percent}%"), false)
         }
-        Phase::Reading { .. } => ("Type the characters first".into(), false),
+        Phase::Sliding { .. } => ("Slide the piece into the gap first".into(), false),
         Phase::Buying => ("Buying…".into(), false),
         Phase::Won(_) => ("Won! Opening your order…".into(), false),
         Phase::SoldOut => ("Sold out".into(), false),
@@ -256,6 +301,22 @@ mod tests {
         );
         let (label, enabled) = button_state(&cooling, Some(SaleState::Live), false, 10_000.0);
         assert_eq!((label.as_str(), enabled), ("Buy now", true));
+    }
+
+    #[test]
+    fn announcements_change_only_at_the_moments_that_matter() {
+        let scheduled = Some(SaleState::Scheduled);
+        let say = |secs| announcement(&Phase::Idle, scheduled, Some(secs));
+        assert_eq!(say(300), "");
+        assert_eq!(say(59), say(11), "no change, nothing read out");
+        assert_ne!(say(59), say(9));
+        assert_eq!(
+            announcement(&Phase::Idle, Some(SaleState::Live), Some(-1)),
+            "The sale is live. Buy now is enabled."
+        );
+        assert!(
+            announcement(&Phase::Won("1".into()), Some(SaleState::Live), None).contains("got one")
+        );
     }
 
     #[test]

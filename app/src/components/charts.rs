@@ -9,6 +9,9 @@ const HEIGHT: f64 = 160.0;
 const PAD: f64 = 24.0;
 
 /// Points of a polyline for `values`, scaled to `max`.
+/// Coordinates are whole units of the 600×160 view box, written as integers:
+/// float formatting would weigh kilobytes in every shopper's WASM (the
+/// function table that reaches it is shared with the lazy admin chunks).
 fn polyline(values: &[f64], max: f64, capacity: usize) -> String {
     let step = (WIDTH - 2.0 * PAD) / (capacity.max(2) - 1) as f64;
     let offset = capacity.saturating_sub(values.len()) as f64 * step;
@@ -18,10 +21,15 @@ fn polyline(values: &[f64], max: f64, capacity: usize) -> String {
         .map(|(index, value)| {
             let x = PAD + offset + index as f64 * step;
             let y = HEIGHT - PAD - (value / max.max(1.0)) * (HEIGHT - 2.0 * PAD);
-            format!("{x:.1},{y:.1}")
+            format!("{},{}", whole(x), whole(y))
         })
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// The nearest whole number.
+fn whole(value: f64) -> i64 {
+    value.round() as i64
 }
 
 /// Two series over the same seconds (e.g. attempts/s and wins/s), newest right.
@@ -43,9 +51,9 @@ pub fn TimeSeries(
     };
     view! {
         <figure class="chart">
-            <svg viewBox=format!("0 0 {WIDTH} {HEIGHT}") role="img" aria-label=format!("{first_label} and {second_label} per second")>
-                <line x1=PAD y1=HEIGHT - PAD x2=WIDTH - PAD y2=HEIGHT - PAD class="axis"/>
-                <text x=PAD y=PAD - 8.0 class="chart-max">{move || format!("max {:.0}/s", max())}</text>
+            <svg viewBox=format!("0 0 {} {}", whole(WIDTH), whole(HEIGHT)) role="img" aria-label=format!("{first_label} and {second_label} per second")>
+                <line x1=whole(PAD) y1=whole(HEIGHT - PAD) x2=whole(WIDTH - PAD) y2=whole(HEIGHT - PAD) class="axis"/>
+                <text x=whole(PAD) y=whole(PAD - 8.0) class="chart-max">{move || format!("max {}/s", whole(max()))}</text>
                 <polyline class="series-first" fill="none" points=move || polyline(&first.get(), max(), capacity)/>
                 <polyline class="series-second" fill="none" points=move || polyline(&second.get(), max(), capacity)/>
             </svg>
@@ -65,7 +73,7 @@ pub fn Bars(#[prop(into)] bars: Signal<Vec<(String, i64)>>) -> impl IntoView {
     view! {
         <figure class="chart">
             <svg
-                viewBox=move || format!("0 0 {WIDTH} {}", (bars.get().len().max(1) as f64) * row_height + 4.0)
+                viewBox=move || format!("0 0 {} {}", whole(WIDTH), whole((bars.get().len().max(1) as f64) * row_height + 4.0))
                 role="img"
                 aria-label="Outcomes of buy attempts"
             >
@@ -80,9 +88,9 @@ pub fn Bars(#[prop(into)] bars: Signal<Vec<(String, i64)>>) -> impl IntoView {
                             let outcome = label.clone();
                             view! {
                                 <g class="bar" data-outcome=outcome>
-                                    <text x="0" y=y + 15.0>{label}</text>
-                                    <rect x="140" y=y width=width.max(1.0) height=row_height - 6.0/>
-                                    <text x=146.0 + width y=y + 15.0 class="bar-count">{count}</text>
+                                    <text x="0" y=whole(y + 15.0)>{label}</text>
+                                    <rect x="140" y=whole(y) width=whole(width.max(1.0)) height=whole(row_height - 6.0)/>
+                                    <text x=whole(146.0 + width) y=whole(y + 15.0) class="bar-count">{count}</text>
                                 </g>
                             }
                         })
@@ -100,9 +108,9 @@ mod tests {
     #[test]
     fn points_fill_from_the_right_and_scale_to_the_maximum() {
         let points = polyline(&[0.0, 10.0], 10.0, 2);
-        assert_eq!(points, "24.0,136.0 576.0,24.0");
+        assert_eq!(points, "24,136 576,24");
         // Fewer values than capacity start further right.
         let points = polyline(&[5.0], 10.0, 3);
-        assert_eq!(points, "576.0,80.0");
+        assert_eq!(points, "576,80");
     }
 }

@@ -1,12 +1,14 @@
 //! The countdown to a sale's start (then to its end), on the server's clock.
-//! Server-rendered it shows the start instant in UTC (true for everyone,
-//! cacheable); after hydration it ticks (see [`super::sale_clock`]).
+//! Server-rendered it shows the start instant (see [`super::LocalTime`]: UTC,
+//! true for everyone and cacheable, shown in the reader's zone before the first
+//! paint); after hydration it ticks (see [`super::sale_clock`]).
 
 use leptos::prelude::*;
 
 use crate::api::SaleState;
-use crate::clock::{format_remaining, format_utc};
+use crate::clock::format_remaining;
 use crate::components::sale_clock::SaleClock;
+use crate::components::LocalTime;
 
 /// A ticking countdown driven by `clock`.
 #[component]
@@ -19,16 +21,18 @@ pub fn Countdown(clock: SaleClock, starts_at_ms: i64, ends_at_ms: i64) -> impl I
         Some(other) => other.label().to_string(),
     };
     let value = move || match (state(), clock.server_now.get()) {
-        (None, _) | (_, None) => format_utc(starts_at_ms),
-        (Some(SaleState::Scheduled), Some(now)) => format_remaining(starts_at_ms - now),
-        (Some(SaleState::Live), Some(now)) => format_remaining(ends_at_ms - now),
-        (Some(_), Some(_)) => String::new(),
+        (None, _) | (_, None) => view! { <LocalTime ms=starts_at_ms/> }.into_any(),
+        (Some(SaleState::Scheduled), Some(now)) => format_remaining(starts_at_ms - now).into_any(),
+        (Some(SaleState::Live), Some(now)) => format_remaining(ends_at_ms - now).into_any(),
+        (Some(_), Some(_)) => ().into_any(),
     };
     view! {
         <p
             class="countdown"
             data-state=move || state().map(SaleState::as_str).unwrap_or("unsynced")
-            aria-live="polite"
+            // A timer is not read out on every tick; the buy panel announces
+            // the moments that matter (see `buy_panel::announcement`).
+            role="timer"
         >
             <span class="countdown-label">{label}</span>
             " "

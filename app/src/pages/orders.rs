@@ -1,10 +1,44 @@
 //! `/orders` and `/orders/{id}`: the shopper's orders. Loaded in the browser (they
 //! are per user); an order page polls while the order is `queued`, backing off,
 //! then shows the payment deadline with Pay and Cancel.
+//!
+//! Both are lazy routes: a shopper at the opening second needs only the sale
+//! page, so this code is a separate WASM chunk fetched once they have an order.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
+use leptos_router::{lazy_route, LazyRoute};
+
+/// `/orders`, loaded on demand.
+pub struct OrdersRoute;
+
+#[lazy_route]
+impl LazyRoute for OrdersRoute {
+    fn data() -> Self {
+        OrdersRoute
+    }
+
+    fn view(this: Self) -> AnyView {
+        let OrdersRoute = this;
+        view! { <OrdersPage/> }.into_any()
+    }
+}
+
+/// `/orders/{id}`, loaded on demand.
+pub struct OrderRoute;
+
+#[lazy_route]
+impl LazyRoute for OrderRoute {
+    fn data() -> Self {
+        OrderRoute
+    }
+
+    fn view(this: Self) -> AnyView {
+        let OrderRoute = this;
+        view! { <OrderPage/> }.into_any()
+    }
+}
 
 use crate::api::{Order, OrderStatus, Sale};
 use crate::client;

@@ -6,8 +6,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
 use crate::api::Sale;
-use crate::clock::format_utc;
-use crate::components::BuyPanel;
+use crate::components::{BuyPanel, LocalTime};
 use crate::money::{discount_percent, format_cents};
 use crate::pages::NotFound;
 use crate::server_fns::get_sale;
@@ -70,8 +69,8 @@ fn SaleDetails(sale: Sale) -> impl IntoView {
             <dl class="facts">
                 <dt>"Units"</dt><dd>{sale.stock}</dd>
                 <dt>"Limit"</dt><dd>{format!("{} per shopper", sale.per_user_limit)}</dd>
-                <dt>"Starts"</dt><dd>{format_utc(sale.starts_at_ms)}</dd>
-                <dt>"Ends"</dt><dd>{format_utc(sale.ends_at_ms)}</dd>
+                <dt>"Starts"</dt><dd><LocalTime ms=sale.starts_at_ms/></dd>
+                <dt>"Ends"</dt><dd><LocalTime ms=sale.ends_at_ms/></dd>
             </dl>
             <BuyPanel sale=sale.clone()/>
         </article>

@@ -1,18 +1,24 @@
-//! CAPTCHA challenges. The answer is kept in Redis under a random id with a TTL
-//! and taken with `GETDEL`, so every challenge is single use: a replayed answer
-//! finds nothing. `image` shows a picture (rendered on the blocking pool, see
-//! [`super::captcha_image`]); `pow` is checked with one hash; `none` needs no
-//! challenge.
+//! CAPTCHA challenges. What the answer must be is kept in Redis under a random
+//! id with a TTL and taken with `GETDEL`, so every challenge is single use: a
+//! replayed answer finds nothing. `image` is a sliding puzzle (pictures rendered
+//! on the blocking pool, see [`super::captcha_puzzle`]; the drag path judged by
+//! [`app::slide`]), and a shopper who cannot drag may ask for a harder proof of
+//! work instead; `pow` is checked with one hash; `none` needs no challenge.
 
 use crate::redis_connection::RedisConnection;
-use app::api::{CaptchaChallenge, CaptchaKind};
+use app::api::{CaptchaChallenge, CaptchaKind, SlidePuzzle};
+use app::slide::{DragPath, Judgement};
+use base64::Engine;
 
-use super::captcha_image;
+use super::captcha_puzzle;
 use crate::keys::RedisKeys;
 use crate::store::StoreError;
 
 /// How long a challenge may be answered.
 pub const CHALLENGE_TTL_MS: i64 = 120_000;
+/// How much harder (leading zero bits) the proof of work offered instead of a
+/// puzzle is than a `pow` sale's: four times the hashes.
+pub const ALTERNATIVE_EXTRA_BITS: u32 = 2;
 
 /// Issues and checks challenges.
 #[derive(Clone)]
@@ -53,71 +59,118 @@ impl Captchas {
         user_id: i64,
         now_ms: i64,
     ) -> Result<CaptchaChallenge, StoreError> {
-        let expires_at_ms = now_ms + CHALLENGE_TTL_MS;
-        if kind == CaptchaKind::None {
-            return Ok(CaptchaChallenge {
+        match kind {
+            CaptchaKind::None => Ok(CaptchaChallenge {
                 captcha_id: String::new(),
                 kind,
                 image: None,
+                puzzle: None,
                 salt: None,
                 difficulty_bits: None,
                 algorithm: None,
-                expires_at_ms,
-            });
+                expires_at_ms: now_ms + CHALLENGE_TTL_MS,
+            }),
+            CaptchaKind::Image => self.issue_puzzle(sale_id, user_id, now_ms).await,
+            CaptchaKind::Pow => {
+                self.issue_pow(self.pow_difficulty_bits, sale_id, user_id, now_ms)
+                    .await
+            }
         }
+    }
+
+    /// The accessible alternative to a sale's puzzle, for a shopper who cannot
+    /// drag or see it: a proof of work [`ALTERNATIVE_EXTRA_BITS`] harder than a
+    /// `pow` sale's (a few seconds in the browser), so asking for it is no
+    /// shortcut for a bot. Sales without a CAPTCHA still need none.
+    pub async fn issue_alternative(
+        &self,
+        kind: CaptchaKind,
+        sale_id: i64,
+        user_id: i64,
+        now_ms: i64,
+    ) -> Result<CaptchaChallenge, StoreError> {
+        match kind {
+            CaptchaKind::None => self.issue(kind, sale_id, user_id, now_ms).await,
+            CaptchaKind::Image | CaptchaKind::Pow => {
+                let bits = self.pow_difficulty_bits + ALTERNATIVE_EXTRA_BITS;
+                self.issue_pow(bits, sale_id, user_id, now_ms).await
+            }
+        }
+    }
+
+    async fn issue_puzzle(
+        &self,
+        sale_id: i64,
+        user_id: i64,
+        now_ms: i64,
+    ) -> Result<CaptchaChallenge, StoreError> {
         let captcha_id = random_hex(16)?;
-        let mut redis = self.redis.clone();
-        if kind == CaptchaKind::Image {
-            let answer = captcha_image::answer()?;
-            let mut seed = [0u8; 8];
-            getrandom::fill(&mut seed)?;
-            let picture = {
-                let answer = answer.clone();
-                tokio::task::spawn_blocking(move || {
-                    captcha_image::render(&answer, u64::from_le_bytes(seed))
-                })
-                .await?
-            };
-            let () = redis::cmd("SET")
-                .arg(self.keys.captcha(&captcha_id))
-                .arg(format!("image:{sale_id}:{user_id}:{answer}"))
-                .arg("PX")
-                .arg(CHALLENGE_TTL_MS)
-                .query_async(&mut redis)
+        let mut seed = [0u8; 8];
+        getrandom::fill(&mut seed)?;
+        let puzzle =
+            tokio::task::spawn_blocking(move || captcha_puzzle::render(u64::from_le_bytes(seed)))
                 .await?;
-            use base64::Engine;
-            let image = format!(
-                "data:image/svg+xml;base64,{}",
-                base64::engine::general_purpose::STANDARD.encode(picture)
-            );
-            return Ok(CaptchaChallenge {
-                captcha_id,
-                kind,
-                image: Some(image),
-                salt: None,
-                difficulty_bits: None,
-                algorithm: None,
-                expires_at_ms,
-            });
-        }
+        self.remember(
+            &captcha_id,
+            format!("slide:{sale_id}:{user_id}:{}", puzzle.gap_x),
+        )
+        .await?;
+        Ok(CaptchaChallenge {
+            captcha_id,
+            kind: CaptchaKind::Image,
+            image: Some(png_data_url(&puzzle.picture)),
+            puzzle: Some(SlidePuzzle {
+                piece: png_data_url(&puzzle.piece),
+                piece_top: puzzle.piece_top,
+                piece_width: captcha_puzzle::PIECE_SIZE,
+                piece_height: captcha_puzzle::PIECE_SIZE,
+                width: captcha_puzzle::WIDTH,
+                height: captcha_puzzle::HEIGHT,
+            }),
+            salt: None,
+            difficulty_bits: None,
+            algorithm: None,
+            expires_at_ms: now_ms + CHALLENGE_TTL_MS,
+        })
+    }
+
+    async fn issue_pow(
+        &self,
+        bits: u32,
+        sale_id: i64,
+        user_id: i64,
+        now_ms: i64,
+    ) -> Result<CaptchaChallenge, StoreError> {
+        let captcha_id = random_hex(16)?;
         let salt = random_hex(16)?;
-        let bits = self.pow_difficulty_bits;
+        self.remember(
+            &captcha_id,
+            format!("pow:{sale_id}:{user_id}:{bits}:{salt}"),
+        )
+        .await?;
+        Ok(CaptchaChallenge {
+            captcha_id,
+            kind: CaptchaKind::Pow,
+            image: None,
+            puzzle: None,
+            salt: Some(salt),
+            difficulty_bits: Some(bits),
+            algorithm: Some("sha256".into()),
+            expires_at_ms: now_ms + CHALLENGE_TTL_MS,
+        })
+    }
+
+    /// Keeps what the answer to `captcha_id` must be until the challenge expires.
+    async fn remember(&self, captcha_id: &str, expected: String) -> Result<(), StoreError> {
+        let mut redis = self.redis.clone();
         let () = redis::cmd("SET")
-            .arg(self.keys.captcha(&captcha_id))
-            .arg(format!("pow:{sale_id}:{user_id}:{bits}:{salt}"))
+            .arg(self.keys.captcha(captcha_id))
+            .arg(expected)
             .arg("PX")
             .arg(CHALLENGE_TTL_MS)
             .query_async(&mut redis)
             .await?;
-        Ok(CaptchaChallenge {
-            captcha_id,
-            kind,
-            image: None,
-            salt: Some(salt),
-            difficulty_bits: Some(bits),
-            algorithm: Some("sha256".into()),
-            expires_at_ms,
-        })
+        Ok(())
     }
 
     /// Checks (and uses up) the answer to a challenge of a sale asking for `kind`.
@@ -156,8 +209,12 @@ impl Captchas {
                         .parse()
                         .is_ok_and(|bits| app::pow::verify(salt, bits, answer))
             }
-            ["image", sale, user, expected] => {
-                owner_ok(sale, user) && captcha_image::matches(expected, answer)
+            ["slide", sale, user, gap_x] => {
+                owner_ok(sale, user)
+                    && gap_x.parse().is_ok_and(|gap_x| {
+                        DragPath::parse(answer)
+                            .is_some_and(|path| path.judge(gap_x) == Judgement::Passed)
+                    })
             }
             _ => false,
         };
@@ -167,4 +224,11 @@ impl Captchas {
             Verdict::Failed
         })
     }
+}
+
+fn png_data_url(png: &[u8]) -> String {
+    format!(
+        "data:image/png;base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(png)
+    )
 }

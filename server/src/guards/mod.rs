@@ -6,12 +6,12 @@
 //!    cleared on every instance over pub/sub when units come back.
 //! 3. [`rate_limit`]: per user, address and sale, shared through Redis (429).
 //! 4. [`tickets`]: the signed, short-lived buy URL, verified in memory (403).
-//! 5. [`captcha`] (and its picture, [`captcha_image`]): the human check a ticket
+//! 5. [`captcha`] (and its pictures, [`captcha_puzzle`]): the human check a ticket
 //!    is exchanged for.
 
 pub mod admission;
 pub mod captcha;
-pub(crate) mod captcha_image;
+pub(crate) mod captcha_puzzle;
 pub mod rate_limit;
 pub mod sold_out;
 pub mod tickets;

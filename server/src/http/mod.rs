@@ -6,7 +6,8 @@
 //! - [`error`]: [`error::ApiError`], API.md's error bodies, and the logging of
 //!   failures at the boundary.
 //! - The areas: [`health`] (operations), [`sales`] (read API), [`purchase`]
-//!   (CAPTCHA → ticket → buy: the hot path), [`accounts`], [`orders`], [`admin`].
+//!   (CAPTCHA → ticket → buy: the hot path), [`accounts`], [`orders`], [`admin`],
+//!   [`pictures`] (uploaded product pictures).
 //! - [`csrf`] and [`page_cache`]: the layers for writes and for sale pages.
 
 pub(crate) mod accounts;
@@ -17,6 +18,7 @@ pub(crate) mod extract;
 pub(crate) mod health;
 pub(crate) mod orders;
 pub(crate) mod page_cache;
+pub(crate) mod pictures;
 pub(crate) mod purchase;
 pub(crate) mod sales;
 pub mod state;
@@ -52,6 +54,7 @@ pub fn router(state: AppState, request_timeout: std::time::Duration) -> Router {
         .merge(accounts::router())
         .merge(orders::router())
         .merge(admin::router())
+        .merge(pictures::router())
         .route("/api/{*rest}", any(error::api_not_found));
     let shop = api
         .merge(pages(&state))

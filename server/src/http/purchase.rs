@@ -8,12 +8,10 @@
 //! call, which also charges the rate buckets and records the ticket so a retry
 //! is answered with the same order. One Redis round trip, no SQL.
 
-use std::sync::Arc;
-
 use app::api::{
     BuyAccepted, CaptchaChallenge, ErrorCode, OrderStatus, Sale, TicketGrant, TicketRequest,
 };
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -23,8 +21,7 @@ use super::error::ApiError;
 use super::extract::{ApiJson, ClientIp, CurrentUser};
 use super::state::{AppState, Services};
 use crate::accounts::sessions::{token_from, Session};
-use crate::clock::Clock;
-use crate::guards::captcha::{Captchas, Verdict};
+use crate::guards::captcha::Verdict;
 use crate::guards::rate_limit::{retry_after_secs, RateLimiter};
 use crate::guards::sold_out::{ForBuyer, HOLDERS_READ_AT_MOST};
 use crate::guards::tickets::{TicketSigner, TICKET_TTL_MS};
@@ -90,24 +87,49 @@ async fn open_sale(catalog: &Catalog, sale_id: i64, now_ms: i64) -> Result<Sale,
 }
 
 /// `POST /api/sales/{id}/captcha`: a challenge, only once the sale is open.
+/// `?instead=pow` asks for the accessible alternative to a puzzle (a harder
+/// proof of work, see [`crate::guards::captcha::Captchas::issue_alternative`]).
 async fn captcha(
-    State(catalog): State<Catalog>,
-    State(captchas): State<Captchas>,
-    State(clock): State<Arc<dyn Clock>>,
-    State(limiter): State<RateLimiter>,
+    State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     CurrentUser(user): CurrentUser,
     sale_id: SaleId,
+    RawQuery(query): RawQuery,
 ) -> Result<Json<CaptchaChallenge>, ApiError> {
+    let mut alternative = false;
+    // Empty pairs are fine: some clients end every URL with `&` or `?`.
+    for pair in query.iter().flat_map(|query| query.split('&')) {
+        match pair {
+            "" => {}
+            "instead=pow" => alternative = true,
+            _ => {
+                return Err(ApiError::bad_request(
+                    "the only query this takes is `instead=pow`",
+                ))
+            }
+        }
+    }
+    let Services {
+        catalog,
+        captchas,
+        clock,
+        rate_limiter,
+        ..
+    } = &*state;
     let sale_id = sale_id.get();
     let now = clock.now_ms();
-    let sale = open_sale(&catalog, sale_id, now).await?;
-    limit(&limiter, sale_id, user.user_id, ip).await?;
-    Ok(Json(
+    let sale = open_sale(catalog, sale_id, now).await?;
+    limit(rate_limiter, sale_id, user.user_id, ip).await?;
+    let challenge = if alternative {
+        captchas
+            .issue_alternative(sale.captcha, sale_id, user.user_id, now)
+            .await?
+    } else {
         captchas
             .issue(sale.captcha, sale_id, user.user_id, now)
-            .await?,
-    ))
+            .await?
+    };
+    Ok(Json(challenge))
 }
 
 /// `POST /api/sales/{id}/ticket`: a solved CAPTCHA for the buy path.

@@ -27,6 +27,7 @@ use crate::orders::consumer::OrderConsumer;
 use crate::orders::dead_letters::DeadLetters;
 use crate::orders::expiry::ExpirySweeper;
 use crate::sales::catalog::Catalog;
+use crate::sales::pictures::Pictures;
 use crate::sales::stock::SaleStock;
 use crate::sales::tally::OutcomeTally;
 
@@ -85,6 +86,7 @@ pub struct Services {
     pub leptos: Arc<LeptosOptions>,
     pub metrics: Arc<Metrics>,
     pub tally: OutcomeTally,
+    pub pictures: Pictures,
 }
 
 /// `State<T>` for each part a handler takes on its own: a clone of that part only.
@@ -119,6 +121,7 @@ parts! {
     client_ip: ClientIpPolicy,
     metrics: Arc<Metrics>,
     tally: OutcomeTally,
+    pictures: Pictures,
 }
 
 /// Leptos's handlers take the options by value: clone them only for those, not

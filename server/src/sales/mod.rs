@@ -11,6 +11,7 @@
 //! - [`rebuild`]: a sale rebuilt in Redis from Postgres after Redis lost it.
 //! - [`reconcile`]: Redis against Postgres, per sale.
 //! - [`tally`]: buy attempts by outcome, counted for every instance together.
+//! - [`pictures`]: product pictures uploaded by admins, served with long caching.
 //! - [`demo`]: the sale a first run shows.
 
 pub(crate) mod cache;
@@ -18,6 +19,7 @@ pub mod catalog;
 pub mod demo;
 pub mod id;
 pub mod new_sale;
+pub mod pictures;
 pub mod rebuild;
 pub mod reconcile;
 pub(crate) mod records;

@@ -11,6 +11,7 @@ mod hostile_input;
 mod operations;
 mod order_workers;
 mod pages;
+mod pictures;
 mod purchase;
 mod rate_limits;
 mod sale_cache;

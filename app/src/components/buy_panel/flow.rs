@@ -1,5 +1,5 @@
 //! What one press of the buy button sets going: the challenge, the proof of work
-//! in slices, the ticket and the buy (tried again with the same ticket when the
+//! in slices (or the puzzle, handed to the shopper), the ticket and the buy (tried again with the same ticket when the
 //! answer is lost), and what each refusal means for the button.
 
 use leptos::prelude::*;
@@ -18,10 +18,21 @@ const MIN_COOL_DOWN_MS: f64 = 2_000.0;
 /// Nonces tried between two yields to the browser's event loop.
 const POW_SLICE: u64 = 5_000;
 
-/// Challenge, solve, then ticket and buy.
+/// Which challenge to ask for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Ask {
+    /// The sale's own kind.
+    SalesOwn,
+    /// The proof of work offered instead of a puzzle.
+    ProofOfWorkInstead,
+}
+
+/// Challenge, solve, then ticket and buy. A puzzle stops at
+/// [`Phase::Sliding`]; the shopper's answer goes on through [`ticket_and_buy`].
 pub(super) async fn attempt(
     sale_id: i64,
     kind: CaptchaKind,
+    ask: Ask,
     phase: RwSignal<Phase>,
     clock: SaleClock,
     go: impl Fn(&str) + 'static,
@@ -30,9 +41,11 @@ pub(super) async fn attempt(
         (String::new(), String::new())
     } else {
         phase.set(Phase::Challenge);
-        let reply =
-            client::post::<_, CaptchaChallenge>(&format!("/api/sales/{sale_id}/captcha"), &())
-                .await;
+        let path = match ask {
+            Ask::SalesOwn => format!("/api/sales/{sale_id}/captcha"),
+            Ask::ProofOfWorkInstead => format!("/api/sales/{sale_id}/captcha?instead=pow"),
+        };
+        let reply = client::post::<_, CaptchaChallenge>(&path, &()).await;
         let challenge = match reply {
             Ok(Reply {
                 body: Ok(challenge),
@@ -41,18 +54,19 @@ pub(super) async fn attempt(
             Ok(refused) => return refuse(&refused, phase, clock),
             Err(_) => return network_trouble(phase),
         };
-        match (challenge.kind, challenge.image.clone()) {
-            (CaptchaKind::Image, Some(image)) => {
-                phase.set(Phase::Reading {
-                    captcha_id: challenge.captcha_id,
-                    image,
-                });
-                return;
-            }
-            _ => match solve(&challenge, phase).await {
-                Some(nonce) => (challenge.captcha_id, nonce.to_string()),
-                None => return,
-            },
+        if let (CaptchaKind::Image, Some(picture), Some(puzzle)) =
+            (challenge.kind, &challenge.image, &challenge.puzzle)
+        {
+            phase.set(Phase::Sliding {
+                captcha_id: challenge.captcha_id.clone(),
+                picture: picture.clone(),
+                puzzle: puzzle.clone(),
+            });
+            return;
+        }
+        match solve(&challenge, phase).await {
+            Some(nonce) => (challenge.captcha_id, nonce.to_string()),
+            None => return,
         }
     };
     ticket_and_buy(sale_id, captcha_id, answer, phase, clock, go).await;

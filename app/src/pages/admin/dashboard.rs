@@ -5,7 +5,7 @@ use leptos_meta::Title;
 
 use crate::api::{Sale, SaleStats};
 use crate::client::{self, Remote};
-use crate::clock::format_utc;
+use crate::components::LocalTime;
 use crate::sale_state::sale_state;
 
 /// The admin's list of sales, refreshed every few seconds.
@@ -83,7 +83,7 @@ pub fn AdminDashboard() -> impl IntoView {
                                     <tr data-sale-id=sale.id.to_string()>
                                         <td><a href=format!("/admin/sales/{}", sale.id)>{sale.title.clone()}</a></td>
                                         <td><span class=format!("badge badge-{}", state.as_str())>{state.label()}</span></td>
-                                        <td>{format_utc(sale.starts_at_ms)}</td>
+                                        <td><LocalTime ms=sale.starts_at_ms/></td>
                                         <td>{format!("{left} / {}", sale.stock)}</td>
                                         <td>{stats.as_ref().map(|s| s.pending_payment + s.paid).unwrap_or_default()}</td>
                                         <td>{stats.as_ref().map(|s| s.pending_payment).unwrap_or_default()}</td>

@@ -8,8 +8,8 @@ use leptos_router::hooks::use_params_map;
 
 use crate::api::{Order, Reconciliation, Sale, SalePatch, SaleStats};
 use crate::client::{self, Remote};
-use crate::clock::format_utc;
 use crate::components::charts::{Bars, TimeSeries};
+use crate::components::LocalTime;
 use crate::money::format_cents;
 
 /// Seconds of history the chart keeps.
@@ -162,7 +162,7 @@ pub fn LiveSale() -> impl IntoView {
         {move || sale.get().map(|sale| view! {
             <h1>{sale.title.clone()}</h1>
             <p class="hint">
-                {format!("{} → {} · {} per unit · limit {}", format_utc(sale.starts_at_ms), format_utc(sale.ends_at_ms), format_cents(sale.price_cents), sale.per_user_limit)}
+                <LocalTime ms=sale.starts_at_ms/>" → "<LocalTime ms=sale.ends_at_ms/>{format!(" · {} per unit · limit {}", format_cents(sale.price_cents), sale.per_user_limit)}
             </p>
             <div class="admin-actions">
                 {if sale.paused {
@@ -250,7 +250,7 @@ pub fn LiveSale() -> impl IntoView {
                                     <td class="mono">{order.order_id.clone()}</td>
                                     <td>{order.status.as_str()}</td>
                                     <td>{format_cents(order.price_cents)}</td>
-                                    <td>{format_utc(order.created_at_ms)}</td>
+                                    <td><LocalTime ms=order.created_at_ms/></td>
                                 </tr>
                             }).collect_view()}
                         </tbody>

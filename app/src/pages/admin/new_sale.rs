@@ -6,8 +6,8 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_navigate;
 use leptos_router::NavigateOptions;
 
-use crate::api::{CaptchaKind, Sale, SaleDraft};
-use crate::client;
+use crate::api::{CaptchaKind, PictureUploaded, Sale, SaleDraft};
+use crate::client::{self, Reply};
 use crate::clock::format_utc;
 
 /// Whole currency units (`"49.90"`) to cents.
@@ -48,6 +48,7 @@ pub fn NewSale() -> impl IntoView {
     let min_age = field("0");
     let error = RwSignal::new(None::<String>);
     let pending = RwSignal::new(false);
+    let uploading = RwSignal::new(false);
 
     // Default start: five minutes from now, in the admin's own time zone.
     Effect::new(move |_| {
@@ -146,7 +147,35 @@ pub fn NewSale() -> impl IntoView {
                 prop:value=move || description.get()
                 on:input=move |event| description.set(event_target_value(&event))
             ></textarea>
-            {text_input("image_url", "Image URL (optional)", image_url, "url")}
+            <label for="image_url">"Picture (optional): a URL, or upload one"</label>
+            <input
+                id="image_url"
+                type="text"
+                inputmode="url"
+                placeholder="https://… or /pictures/…"
+                prop:value=move || image_url.get()
+                on:input=move |event| image_url.set(event_target_value(&event))
+            />
+            <input
+                id="image_file"
+                type="file"
+                accept="image/png,image/jpeg,image/webp,image/gif"
+                aria-label="Upload a picture"
+                on:change=move |event| {
+                    uploading.set(true);
+                    client::spawn(async move {
+                        match client::post_chosen_file::<PictureUploaded>("/api/admin/pictures", &event).await {
+                            Ok(Reply { body: Ok(uploaded), .. }) => image_url.set(uploaded.url),
+                            Ok(Reply { body: Err(refusal), .. }) => error.set(Some(refusal.message)),
+                            Err(failure) => error.set(Some(failure)),
+                        }
+                        let _ = uploading.try_set(false);
+                    });
+                }
+            />
+            {move || (!image_url.get().is_empty()).then(|| view! {
+                <img class="picture-preview" src=image_url.get() alt="The sale's picture" width="240" height="160"/>
+            })}
             {text_input("price", "Price", price, "text")}
             {text_input("list_price", "List price", list_price, "text")}
             {text_input("stock", "Stock (units)", stock, "number")}
@@ -158,12 +187,12 @@ pub fn NewSale() -> impl IntoView {
             <label for="captcha">"CAPTCHA"</label>
             <select id="captcha" on:change=move |event| captcha.set(event_target_value(&event))>
                 <option value="pow" selected=true>"Proof of work (solved by the browser)"</option>
-                <option value="image">"Picture to read"</option>
+                <option value="image">"Sliding puzzle (proof of work for who cannot drag)"</option>
                 <option value="none">"None"</option>
             </select>
             {text_input("min_age", "Minimum account age (days)", min_age, "number")}
             <p class="form-error" role="alert">{move || error.get()}</p>
-            <button type="submit" class="primary" disabled=move || pending.get()>"Create sale"</button>
+            <button type="submit" class="primary" disabled=move || pending.get() || uploading.get()>"Create sale"</button>
         </form>
     }
 }

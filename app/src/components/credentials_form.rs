@@ -1,0 +1,115 @@
+//! The username-and-password form, for logging in or registering: on its own
+//! page (`/login`, `/register`) and, when a session ends mid-sale, in place on
+//! the sale page, so the shopper logs in again without leaving it.
+
+use leptos::prelude::*;
+
+use crate::account::use_account;
+use crate::api::{Account, Credentials};
+use crate::client;
+
+/// Which of the two forms.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Purpose {
+    Login,
+    Register,
+}
+
+impl Purpose {
+    /// The button's words.
+    pub fn action(self) -> &'static str {
+        match self {
+            Purpose::Login => "Log in",
+            Purpose::Register => "Create account",
+        }
+    }
+
+    fn endpoint(self) -> &'static str {
+        match self {
+            Purpose::Login => "/api/auth/login",
+            Purpose::Register => "/api/auth/register",
+        }
+    }
+}
+
+/// The form; `on_success` runs once the server has set the session cookie (the
+/// account signal is refreshed first). `id_prefix` keeps the fields' ids unique
+/// when the form sits inside another page; `focus_first` moves the keyboard
+/// focus to the username when the form appears in place of what was there.
+#[component]
+pub fn CredentialsForm(
+    purpose: Purpose,
+    on_success: Callback<Account>,
+    #[prop(default = "")] id_prefix: &'static str,
+    #[prop(default = false)] focus_first: bool,
+) -> impl IntoView {
+    let first_field = NodeRef::<leptos::html::Input>::new();
+    Effect::new(move |_| {
+        if let Some(field) = first_field.get().filter(|_| focus_first) {
+            let _ = field.focus();
+        }
+    });
+    let account = use_account();
+    let username = RwSignal::new(String::new());
+    let password = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<String>);
+    let pending = RwSignal::new(false);
+
+    let submit = move |event: leptos::ev::SubmitEvent| {
+        event.prevent_default();
+        if pending.get_untracked() {
+            return;
+        }
+        pending.set(true);
+        error.set(None);
+        let credentials = Credentials {
+            username: username.get_untracked(),
+            password: password.get_untracked(),
+        };
+        client::spawn(async move {
+            match client::post::<_, Account>(purpose.endpoint(), &credentials).await {
+                Ok(reply) => match reply.body {
+                    Ok(me) => {
+                        account.refresh();
+                        on_success.run(me);
+                    }
+                    Err(refusal) => error.set(Some(refusal.message)),
+                },
+                Err(_) => error.set(Some("The connection failed. Try again.".into())),
+            }
+            let _ = pending.try_set(false);
+        });
+    };
+    let username_id = format!("{id_prefix}username");
+    let password_id = format!("{id_prefix}password");
+
+    view! {
+        <form class="credentials" on:submit=submit>
+            <label for=username_id.clone()>"Username"</label>
+            <input
+                node_ref=first_field
+                id=username_id
+                name="username"
+                autocomplete="username"
+                required
+                minlength="3"
+                maxlength="32"
+                prop:value=move || username.get()
+                on:input=move |event| username.set(event_target_value(&event))
+            />
+            <label for=password_id.clone()>"Password"</label>
+            <input
+                id=password_id
+                name="password"
+                type="password"
+                autocomplete=if purpose == Purpose::Login { "current-password" } else { "new-password" }
+                required
+                minlength="8"
+                prop:value=move || password.get()
+                on:input=move |event| password.set(event_target_value(&event))
+            />
+            <p class="form-error" role="alert">{move || error.get()}</p>
+            <button type="submit" disabled=move || pending.get()>{purpose.action()}</button>
+        </form>
+    }
+}

@@ -1,0 +1,57 @@
+//! An instant shown in the reader's own time zone, with the zone named
+//! ("Nov 23, 2026, 07:47 AM GMT+9") and the exact UTC instant in its `title`.
+//!
+//! The server cannot know the reader's zone (and its pages are cached for
+//! everyone), so it renders the UTC form; [`LOCAL_TIMES_SCRIPT`], inline in the
+//! page, rewrites every such element as it is parsed — before the first paint
+//! and before the WASM arrives — and hydration keeps that text, so nothing
+//! flashes. Rendered in the browser later (after a navigation), the component
+//! formats with the same function.
+
+use leptos::prelude::*;
+
+use crate::clock::format_utc;
+
+/// Defines `flashsaleLocalTime(ms)` (the one format, the browser's locale and
+/// zone) and applies it to every `time[data-local]`, now and as more of the
+/// page streams in.
+pub const LOCAL_TIMES_SCRIPT: &str = r#"(function () {
+  var format = { year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", timeZoneName: "short" };
+  window.flashsaleLocalTime = function (ms) { return new Date(ms).toLocaleString(undefined, format); };
+  function localise(root) {
+    root.querySelectorAll("time[data-local]").forEach(function (time) {
+      time.textContent = window.flashsaleLocalTime(Number(time.dataset.local));
+    });
+  }
+  localise(document);
+  new MutationObserver(function (changes) {
+    changes.forEach(function (change) {
+      change.addedNodes.forEach(function (node) { if (node.querySelectorAll) localise(node.parentNode || node); });
+    });
+  }).observe(document.documentElement, { childList: true, subtree: true });
+})();"#;
+
+/// `ms` since the epoch, in the reader's time zone once in a browser.
+#[component]
+pub fn LocalTime(ms: i64) -> impl IntoView {
+    let utc = format_utc(ms);
+    let text = crate::client::local_time(ms).unwrap_or_else(|| utc.clone());
+    view! {
+        <time datetime=iso_utc(ms) title=utc data-local=ms.to_string()>{text}</time>
+    }
+}
+
+/// The instant as the `datetime` attribute wants it: `2026-11-22T20:00Z`.
+fn iso_utc(ms: i64) -> String {
+    format_utc(ms).replacen(' ', "T", 1).replace(" UTC", "Z")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::iso_utc;
+
+    #[test]
+    fn the_datetime_attribute_is_an_iso_instant() {
+        assert_eq!(iso_utc(1_795_377_600_000), "2026-11-22T20:00Z");
+    }
+}

@@ -1,0 +1,97 @@
+//! Product pictures: an admin uploads one (`POST /api/admin/pictures`, the raw
+//! bytes as the body) and gets the path to give a sale as its `image_url`;
+//! everyone loads it from `GET /pictures/{sha256}.{ext}`, with an `ETag` and a
+//! year of caching, since the name changes whenever the bytes do.
+
+use app::api::PictureUploaded;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+
+use super::error::ApiError;
+use super::extract::AdminUser;
+use super::state::AppState;
+use crate::sales::pictures::{PictureType, Pictures, MAX_BYTES};
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/admin/pictures", post(upload))
+        .route("/pictures/{name}", get(serve))
+}
+
+/// `POST /api/admin/pictures`: 201 `{url}`; 413 above 2 MiB, 422 for anything
+/// but PNG, JPEG, WebP or GIF bytes.
+async fn upload(
+    State(pictures): State<Pictures>,
+    AdminUser(_admin): AdminUser,
+    body: Body,
+) -> Result<(StatusCode, Json<PictureUploaded>), ApiError> {
+    let too_large = || {
+        ApiError::rejected(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            app::api::ErrorCode::Invalid,
+            format!("a picture may be at most {} MiB", MAX_BYTES / (1024 * 1024)),
+        )
+    };
+    let bytes = axum::body::to_bytes(body, MAX_BYTES)
+        .await
+        .map_err(|_| too_large())?;
+    let kind = PictureType::sniff(&bytes)
+        .ok_or_else(|| ApiError::invalid("the body must be a PNG, JPEG, WebP or GIF picture"))?;
+    let url = pictures.store(kind, &bytes).await?;
+    Ok((StatusCode::CREATED, Json(PictureUploaded { url })))
+}
+
+/// `GET /pictures/{sha256}.{ext}`: the bytes, or 304 when the browser has them.
+async fn serve(
+    State(pictures): State<Pictures>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let sha256 = name.split_once('.').map_or(name.as_str(), |(stem, _)| stem);
+    let well_formed = sha256.len() == 64
+        && sha256
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    let picture = match well_formed {
+        true => pictures.get(sha256).await?,
+        false => None,
+    }
+    .ok_or_else(|| ApiError::not_found("picture"))?;
+    let etag = format!("\"{}\"", picture.sha256);
+    let cached = HeaderValue::from_static("public, max-age=31536000, immutable");
+    let fresh = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| {
+            value
+                .split(',')
+                .any(|tag| tag.trim() == etag || tag.trim() == "*")
+        });
+    let etag = HeaderValue::from_str(&etag).expect("hex digits in quotes are a valid header");
+    if fresh {
+        return Ok((
+            StatusCode::NOT_MODIFIED,
+            [(header::ETAG, etag), (header::CACHE_CONTROL, cached)],
+        )
+            .into_response());
+    }
+    let content_type = HeaderValue::from_str(&picture.content_type)
+        .unwrap_or(HeaderValue::from_static("application/octet-stream"));
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::ETAG, etag),
+            (header::CACHE_CONTROL, cached),
+            (
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            ),
+        ],
+        Bytes::clone(&picture.bytes),
+    )
+        .into_response())
+}

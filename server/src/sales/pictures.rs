@@ -1,0 +1,157 @@
+//! Product pictures an admin uploads instead of linking one: kept in Postgres
+//! (one table, no file system to share between instances), addressed by the
+//! SHA-256 of their bytes, and served from a bounded memory cache, since a
+//! whole crowd asks for the same few pictures at the opening second.
+
+use std::sync::Arc;
+
+use moka::future::Cache;
+use sha2::{Digest, Sha256};
+use sqlx::PgPool;
+
+use crate::store::StoreError;
+
+/// The largest picture accepted.
+pub const MAX_BYTES: usize = 2 * 1024 * 1024;
+/// Memory the served pictures may take on one instance.
+const CACHE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// A kind of picture browsers show, recognised by its first bytes (the
+/// uploader's word for it is not trusted; SVG, which can carry script, is not
+/// accepted).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PictureType {
+    Png,
+    Jpeg,
+    Webp,
+    Gif,
+}
+
+impl PictureType {
+    pub fn sniff(bytes: &[u8]) -> Option<Self> {
+        if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+            Some(Self::Png)
+        } else if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+            Some(Self::Jpeg)
+        } else if bytes.len() >= 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
+            Some(Self::Webp)
+        } else if bytes.starts_with(b"GIF87a") || bytes.starts_with(b"GIF89a") {
+            Some(Self::Gif)
+        } else {
+            None
+        }
+    }
+
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Self::Png => "image/png",
+            Self::Jpeg => "image/jpeg",
+            Self::Webp => "image/webp",
+            Self::Gif => "image/gif",
+        }
+    }
+
+    pub fn extension(self) -> &'static str {
+        match self {
+            Self::Png => "png",
+            Self::Jpeg => "jpg",
+            Self::Webp => "webp",
+            Self::Gif => "gif",
+        }
+    }
+}
+
+/// A stored picture.
+#[derive(Clone, Debug)]
+pub struct Picture {
+    /// Lowercase hex SHA-256 of `bytes`: the name and the `ETag`.
+    pub sha256: String,
+    pub content_type: String,
+    /// Shared, not copied, by every response that sends it.
+    pub bytes: axum::body::Bytes,
+}
+
+/// The pictures of every sale.
+#[derive(Clone)]
+pub struct Pictures {
+    db: PgPool,
+    cache: Cache<String, Arc<Picture>>,
+}
+
+impl Pictures {
+    pub fn new(db: PgPool) -> Self {
+        let cache = Cache::builder()
+            .weigher(|_, picture: &Arc<Picture>| {
+                u32::try_from(picture.bytes.len()).unwrap_or(u32::MAX)
+            })
+            .max_capacity(CACHE_BYTES)
+            .build();
+        Self { db, cache }
+    }
+
+    /// Stores `bytes` of `kind` (once, whoever uploads them again) and returns
+    /// the path it is served at.
+    pub async fn store(&self, kind: PictureType, bytes: &[u8]) -> Result<String, StoreError> {
+        let sha256 = hex::encode(Sha256::digest(bytes));
+        sqlx::query!(
+            "insert into product_pictures (sha256, content_type, bytes) values ($1, $2, $3)
+             on conflict (sha256) do nothing",
+            sha256,
+            kind.content_type(),
+            bytes,
+        )
+        .execute(&self.db)
+        .await?;
+        Ok(format!("/pictures/{sha256}.{}", kind.extension()))
+    }
+
+    /// The picture named `sha256`, from memory when another request already read it.
+    pub async fn get(&self, sha256: &str) -> Result<Option<Arc<Picture>>, StoreError> {
+        if let Some(picture) = self.cache.get(sha256).await {
+            return Ok(Some(picture));
+        }
+        let row = sqlx::query!(
+            "select content_type, bytes from product_pictures where sha256 = $1",
+            sha256
+        )
+        .fetch_optional(&self.db)
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let picture = Arc::new(Picture {
+            sha256: sha256.to_owned(),
+            content_type: row.content_type,
+            bytes: row.bytes.into(),
+        });
+        self.cache.insert(sha256.to_owned(), picture.clone()).await;
+        Ok(Some(picture))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PictureType;
+
+    #[test]
+    fn pictures_are_known_by_their_first_bytes_not_their_names() {
+        assert_eq!(
+            PictureType::sniff(b"\x89PNG\r\n\x1a\n...."),
+            Some(PictureType::Png)
+        );
+        assert_eq!(
+            PictureType::sniff(&[0xFF, 0xD8, 0xFF, 0xE0]),
+            Some(PictureType::Jpeg)
+        );
+        assert_eq!(
+            PictureType::sniff(b"RIFF\0\0\0\0WEBPVP8 "),
+            Some(PictureType::Webp)
+        );
+        assert_eq!(PictureType::sniff(b"GIF89a..."), Some(PictureType::Gif));
+        assert_eq!(
+            PictureType::sniff(b"<svg xmlns=\"http://www.w3.org/2000/svg\"/>"),
+            None
+        );
+        assert_eq!(PictureType::sniff(b""), None);
+    }
+}
