@@ -207,6 +207,27 @@ pub fn capture_pointer(event: &leptos::ev::PointerEvent) {
     let _ = event;
 }
 
+/// Every position a pointer passed through since the last `pointermove`
+/// (`getCoalescedEvents`: the browser batches moves into one event per frame,
+/// a slow frame would look like a jump), as `(time_stamp_ms, client_x)`.
+pub fn pointer_moves(event: &leptos::ev::PointerEvent) -> Vec<(f64, f64)> {
+    let this = (event.time_stamp(), f64::from(event.client_x()));
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::JsCast;
+        let moves: Vec<(f64, f64)> = event
+            .get_coalesced_events()
+            .iter()
+            .filter_map(|each| each.dyn_into::<web_sys::PointerEvent>().ok())
+            .map(|each| (each.time_stamp(), f64::from(each.client_x())))
+            .collect();
+        if !moves.is_empty() {
+            return moves;
+        }
+    }
+    vec![this]
+}
+
 /// The width an element is shown at, in page pixels.
 pub fn element_width(node: leptos::prelude::NodeRef<leptos::html::Div>) -> Option<f64> {
     #[cfg(feature = "hydrate")]

@@ -23,8 +23,9 @@ const MIN_DURATION_MS: u32 = 250;
 const MAX_DURATION_MS: u32 = 60_000;
 /// A hand moves the piece in at least this many steps.
 const MIN_MOVES: usize = 5;
-/// No single step covers more than this share of the way to the gap.
-const MAX_STEP_SHARE: f64 = 0.35;
+/// No single step covers more than this share of the way to the gap (pointer
+/// moves come once per frame; a busy phone's frames can be 100 ms apart).
+const MAX_STEP_SHARE: f64 = 0.5;
 /// The fastest third of the drag is at least this much faster than the slowest.
 const MIN_SPEED_RATIO: f64 = 1.4;
 
@@ -121,7 +122,8 @@ impl DragPath {
         Some(Self { points })
     }
 
-    /// Whether this path puts the piece into a gap at `gap_x` the way a person does.
+    /// Whether this path puts the piece into a gap at `gap_x` the way a person
+    /// does. Never panics, whatever the text was.
     pub fn judge(&self, gap_x: f64) -> Judgement {
         let (Some(first), Some(last)) = (self.points.first(), self.points.last()) else {
             return Judgement::Malformed;
@@ -132,7 +134,7 @@ impl DragPath {
         if (last.x - gap_x).abs() > TOLERANCE_PX {
             return Judgement::Missed;
         }
-        let duration = last.at_ms - first.at_ms;
+        let duration = last.at_ms.saturating_sub(first.at_ms);
         if !(MIN_DURATION_MS..=MAX_DURATION_MS).contains(&duration) {
             return Judgement::Scripted;
         }
@@ -152,13 +154,32 @@ impl DragPath {
         Judgement::Passed
     }
 
-    /// The speed of the fastest third of the drag's time over the slowest one
-    /// (infinite when the piece rested for a whole third). About 1 for a drag at
-    /// constant speed; a hand that speeds up and slows down scores well above.
+    /// The speed of the fastest third of the piece's moving time over the
+    /// slowest one (infinite when it rested for a whole third in between).
+    /// About 1 for a drag at constant speed, also one that then waits before
+    /// letting go (rests before the first and after the last move do not
+    /// count); a hand that speeds up and slows down scores well above.
     fn speed_ratio_of_thirds(&self) -> f64 {
-        let start = f64::from(self.points[0].at_ms);
-        let end = f64::from(self.points[self.points.len() - 1].at_ms);
+        let moves = self
+            .points
+            .windows(2)
+            .enumerate()
+            .filter(|(_, pair)| pair[1].x != pair[0].x);
+        let mut first_move = None;
+        let mut last_move = None;
+        for (index, _) in moves {
+            first_move.get_or_insert(index);
+            last_move = Some(index + 1);
+        }
+        let (Some(first), Some(last)) = (first_move, last_move) else {
+            return 1.0;
+        };
+        let start = f64::from(self.points[first].at_ms);
+        let end = f64::from(self.points[last].at_ms);
         let third = (end - start) / 3.0;
+        if third <= 0.0 {
+            return 1.0;
+        }
         let at = |k: f64| self.x_at(start + k * third);
         let speeds = [
             (at(1.0) - at(0.0)).abs(),
@@ -238,6 +259,13 @@ mod tests {
     }
 
     #[test]
+    fn a_constant_drag_that_then_waits_before_letting_go_is_refused() {
+        let mut path = drag(GAP, 900, |t| t);
+        path.record(2_000, GAP);
+        assert_eq!(path.judge(GAP), Judgement::Scripted);
+    }
+
+    #[test]
     fn one_jump_into_the_gap_is_refused() {
         let mut path = DragPath::new();
         path.record(0, 0.0);
@@ -293,6 +321,29 @@ mod tests {
         }
         let too_long = vec!["0:0"; MAX_POINTS + 1].join(";");
         assert_eq!(DragPath::parse(&too_long), None);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_text_is_judged_without_panicking(text in ".{0,200}", gap in -10.0..400.0_f64) {
+            let _ = DragPath::parse(&text).map(|path| path.judge(gap));
+        }
+
+        #[test]
+        fn any_numbers_are_judged_without_panicking(
+            points in proptest::collection::vec((0u32..u32::MAX, -1e9..1e9_f64), 0..50),
+            gap in 0.0..400.0_f64,
+        ) {
+            let mut at = 0u32;
+            let text: Vec<String> = points
+                .iter()
+                .map(|(step, x)| {
+                    at = at.saturating_add(step % 5_000);
+                    format!("{at}:{x}")
+                })
+                .collect();
+            let _ = DragPath::parse(&text.join(";")).map(|path| path.judge(gap));
+        }
     }
 
     #[test]

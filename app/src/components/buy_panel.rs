@@ -141,7 +141,12 @@ pub fn BuyPanel(sale: Sale) -> AnyView {
             .server_now
             .get()
             .map(|now| (starts_at_ms - now).div_euclid(1000));
-        announcement(&phase.get(), clock.state(), remaining_secs)
+        announcement(
+            &phase.get(),
+            clock.state(),
+            remaining_secs,
+            account.is_visitor(),
+        )
     });
     let sliding = move || match phase.get() {
         Phase::Sliding {
@@ -201,17 +206,21 @@ pub fn BuyPanel(sale: Sale) -> AnyView {
 /// The sentence a screen reader announces for this moment, if any. Before the
 /// start it names the last minute and the last ten seconds (a changed text is
 /// read, an unchanged one is not, so ticking seconds stay silent).
-fn announcement(phase: &Phase, sale: Option<SaleState>, starts_in_secs: Option<i64>) -> String {
+fn announcement(
+    phase: &Phase,
+    sale: Option<SaleState>,
+    starts_in_secs: Option<i64>,
+    visitor: bool,
+) -> String {
     let text = match phase {
         Phase::Won(_) => "You got one! Opening your order to pay.",
         Phase::SoldOut => "Sold out.",
         Phase::LimitReached => "You already hold as many units as this sale allows.",
         Phase::Ended => "The sale has ended.",
-        Phase::NeedLogin => "Your session has ended. Log in again to go on.",
-        Phase::NotEligible(_) => "This account cannot buy in this sale.",
-        Phase::CoolingDown { .. } => "Not this time. The button comes back in a moment.",
+        Phase::NotEligible(message) | Phase::CoolingDown { message, .. } => message,
         Phase::Sliding { .. } => "Slide the piece into the gap to go on.",
-        Phase::Challenge | Phase::Solving { .. } | Phase::Buying => "",
+        // The log-in form in place is an alert of its own.
+        Phase::NeedLogin | Phase::Challenge | Phase::Solving { .. } | Phase::Buying => "",
         Phase::Idle => match (sale, starts_in_secs) {
             (Some(SaleState::Scheduled), Some(secs)) if secs < 10 => {
                 "Starts in less than 10 seconds."
@@ -219,6 +228,7 @@ fn announcement(phase: &Phase, sale: Option<SaleState>, starts_in_secs: Option<i
             (Some(SaleState::Scheduled), Some(secs)) if secs < 60 => {
                 "Starts in less than a minute."
             }
+            (Some(SaleState::Live), _) if visitor => "The sale is live. Log in to buy.",
             (Some(SaleState::Live), _) => "The sale is live. Buy now is enabled.",
             (Some(SaleState::SoldOut), _) => "Sold out.",
             (Some(SaleState::Ended), _) => "The sale has ended.",
@@ -258,7 +268,7 @@ fn button_state(
         Phase::Challenge => ("Getting a challenge…".into(), false),
         Phase::Solving { tried, expected } => {
             let percent = (tried.saturating_mul(100) / (*expected).max(1)).min(99);
-            (format!("Solving the puzzle… {percent}%"), false)
+            (format!("Running a quick check… {percent}%"), false)
         }
         Phase::Sliding { .. } => ("Slide the piece into the gap first".into(), false),
         Phase::Buying => ("Buying…".into(), false),
@@ -306,17 +316,25 @@ mod tests {
     #[test]
     fn announcements_change_only_at_the_moments_that_matter() {
         let scheduled = Some(SaleState::Scheduled);
-        let say = |secs| announcement(&Phase::Idle, scheduled, Some(secs));
+        let say = |secs| announcement(&Phase::Idle, scheduled, Some(secs), false);
         assert_eq!(say(300), "");
         assert_eq!(say(59), say(11), "no change, nothing read out");
         assert_ne!(say(59), say(9));
+        let live = Some(SaleState::Live);
         assert_eq!(
-            announcement(&Phase::Idle, Some(SaleState::Live), Some(-1)),
+            announcement(&Phase::Idle, live, Some(-1), false),
             "The sale is live. Buy now is enabled."
         );
-        assert!(
-            announcement(&Phase::Won("1".into()), Some(SaleState::Live), None).contains("got one")
+        assert_eq!(
+            announcement(&Phase::Idle, live, Some(-1), true),
+            "The sale is live. Log in to buy."
         );
+        assert!(announcement(&Phase::Won("1".into()), live, None, false).contains("got one"));
+        let refused = Phase::CoolingDown {
+            until_ms: 0.0,
+            message: "The piece was let go beside the gap. Try a new puzzle.".into(),
+        };
+        assert!(announcement(&refused, live, None, false).contains("beside the gap"));
     }
 
     #[test]
@@ -346,7 +364,7 @@ mod tests {
         };
         assert_eq!(
             button_state(&solving, Some(SaleState::Live), false, 0.0).0,
-            "Solving the puzzle… 50%"
+            "Running a quick check… 50%"
         );
     }
 }

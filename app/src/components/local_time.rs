@@ -13,22 +13,26 @@ use leptos::prelude::*;
 use crate::clock::format_utc;
 
 /// Defines `flashsaleLocalTime(ms)` (the one format, the browser's locale and
-/// zone) and applies it to every `time[data-local]`, now and as more of the
-/// page streams in.
+/// zone) and applies it to every `time[data-local]`, now and in what streams
+/// in until the page has loaded (later ones are rendered local already).
 pub const LOCAL_TIMES_SCRIPT: &str = r#"(function () {
   var format = { year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", timeZoneName: "short" };
   window.flashsaleLocalTime = function (ms) { return new Date(ms).toLocaleString(undefined, format); };
-  function localise(root) {
-    root.querySelectorAll("time[data-local]").forEach(function (time) {
-      time.textContent = window.flashsaleLocalTime(Number(time.dataset.local));
-    });
+  function localise(time) {
+    var text = window.flashsaleLocalTime(Number(time.dataset.local));
+    if (time.textContent !== text) time.textContent = text;
   }
-  localise(document);
-  new MutationObserver(function (changes) {
-    changes.forEach(function (change) {
-      change.addedNodes.forEach(function (node) { if (node.querySelectorAll) localise(node.parentNode || node); });
-    });
-  }).observe(document.documentElement, { childList: true, subtree: true });
+  function within(node) {
+    if (node.nodeType !== 1) return;
+    if (node.matches("time[data-local]")) localise(node);
+    node.querySelectorAll("time[data-local]").forEach(localise);
+  }
+  document.querySelectorAll("time[data-local]").forEach(localise);
+  var streamed = new MutationObserver(function (changes) {
+    changes.forEach(function (change) { change.addedNodes.forEach(within); });
+  });
+  streamed.observe(document.documentElement, { childList: true, subtree: true });
+  window.addEventListener("load", function () { streamed.disconnect(); });
 })();"#;
 
 /// `ms` since the epoch, in the reader's time zone once in a browser.

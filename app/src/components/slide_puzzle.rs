@@ -12,6 +12,9 @@ use crate::api::SlidePuzzle as Puzzle;
 use crate::client;
 use crate::slide::{DragPath, KEY_STEP_FAST_PX, KEY_STEP_PX};
 
+/// A release closer than this to the start is a slip, not an answer.
+const MIN_TRAVEL_PX: f64 = 5.0;
+
 /// Where a drag began: the pointer's page position and the piece's.
 #[derive(Clone, Copy)]
 struct Grab {
@@ -78,18 +81,31 @@ pub fn SlidePuzzle(
         // Page pixels to picture pixels: the picture is scaled to fit the page.
         let shown = client::element_width(frame).filter(|shown| *shown > 0.0);
         let scale = shown.map_or(1.0, |shown| width / shown);
-        let moved = (f64::from(event.client_x()) - grabbed.client_x) * scale;
-        record(
-            event.time_stamp(),
-            (grabbed.piece_x + moved).clamp(0.0, most),
-        );
+        for (at, client_x) in client::pointer_moves(&event) {
+            let moved = (client_x - grabbed.client_x) * scale;
+            record(at, (grabbed.piece_x + moved).clamp(0.0, most));
+        }
+    };
+    // Back to the start, the challenge still unanswered: a press that never
+    // moved the piece, or a drag the browser took over (a scroll, a call).
+    let reset = move || {
+        grab.set_value(None);
+        started_at.set_value(None);
+        path.set_value(DragPath::new());
+        piece_x.set(0.0);
     };
     let release = move |_: leptos::ev::PointerEvent| {
-        if grab.get_value().is_some() {
-            grab.set_value(None);
+        if grab.get_value().is_none() {
+            return;
+        }
+        grab.set_value(None);
+        if piece_x.get_untracked() < MIN_TRAVEL_PX {
+            reset();
+        } else {
             answer();
         }
     };
+    let cancel = move |_: leptos::ev::PointerEvent| reset();
     let key = move |event: leptos::ev::KeyboardEvent| {
         if answered.get_value() {
             return;
@@ -160,7 +176,7 @@ pub fn SlidePuzzle(
                     on:pointerdown=press
                     on:pointermove=drag
                     on:pointerup=release
-                    on:pointercancel=release
+                    on:pointercancel=cancel
                 />
             </div>
             <div class="slide-track">
@@ -177,14 +193,14 @@ pub fn SlidePuzzle(
                     on:pointerdown=press
                     on:pointermove=drag
                     on:pointerup=release
-                    on:pointercancel=release
+                    on:pointercancel=cancel
                     on:keydown=key
                 >
                     "⇆"
                 </div>
             </div>
             <button type="button" class="link-button" on:click=move |_| on_instead.run(())>
-                "Can't drag? Let your device solve a puzzle instead (a few seconds)"
+                "Can't drag? Let your device solve a check instead (a few seconds)"
             </button>
         </div>
     }

@@ -33,7 +33,27 @@ pub struct Captchas {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {
     Passed,
+    /// Wrong, expired, used already, or someone else's.
     Failed,
+    /// A puzzle's piece let go away from the gap.
+    Missed,
+    /// A puzzle's piece put into the gap, but not the way a hand moves.
+    Scripted,
+}
+
+impl Verdict {
+    /// What to tell the shopper (shown on the page as it is).
+    pub fn message(self) -> &'static str {
+        match self {
+            Verdict::Passed => "passed",
+            Verdict::Failed => "That answer was wrong or already used. Try a new challenge.",
+            Verdict::Missed => "The piece was let go beside the gap. Try a new puzzle.",
+            Verdict::Scripted => {
+                "The piece jumped or moved at one steady speed. Try a new puzzle, \
+                 or let your device solve a check instead."
+            }
+        }
+    }
 }
 
 fn random_hex(bytes: usize) -> Result<String, StoreError> {
@@ -202,27 +222,30 @@ impl Captchas {
         let parts: Vec<&str> = stored.splitn(5, ':').collect();
         let owner_ok =
             |sale: &str, user: &str| sale == sale_id.to_string() && user == user_id.to_string();
-        let passed = match parts[..] {
-            ["pow", sale, user, bits, salt] => {
-                owner_ok(sale, user)
+        let verdict = match parts[..] {
+            ["pow", sale, user, bits, salt]
+                if owner_ok(sale, user)
                     && bits
                         .parse()
-                        .is_ok_and(|bits| app::pow::verify(salt, bits, answer))
+                        .is_ok_and(|bits| app::pow::verify(salt, bits, answer)) =>
+            {
+                Verdict::Passed
             }
-            ["slide", sale, user, gap_x] => {
-                owner_ok(sale, user)
-                    && gap_x.parse().is_ok_and(|gap_x| {
-                        DragPath::parse(answer)
-                            .is_some_and(|path| path.judge(gap_x) == Judgement::Passed)
-                    })
+            ["slide", sale, user, gap_x] if owner_ok(sale, user) => {
+                let judged = gap_x
+                    .parse()
+                    .ok()
+                    .and_then(|gap_x| DragPath::parse(answer).map(|path| path.judge(gap_x)));
+                match judged {
+                    Some(Judgement::Passed) => Verdict::Passed,
+                    Some(Judgement::Missed) => Verdict::Missed,
+                    Some(Judgement::Scripted) => Verdict::Scripted,
+                    Some(Judgement::Malformed) | None => Verdict::Failed,
+                }
             }
-            _ => false,
+            _ => Verdict::Failed,
         };
-        Ok(if passed {
-            Verdict::Passed
-        } else {
-            Verdict::Failed
-        })
+        Ok(verdict)
     }
 }
 

@@ -2,8 +2,9 @@
 //! cut into it, and the piece, both PNG. The shopper slides the piece into the
 //! gap; where the gap is stays on the server (the answer is judged by
 //! [`app::slide`]). Pixels, not vector shapes, so the gap cannot be read out of
-//! the markup. Rendering costs about a millisecond, so callers run it on the
-//! blocking pool.
+//! the markup. Rendering costs a few milliseconds of CPU (measured by the
+//! `rendering_stays_within_a_few_milliseconds` test's report), so callers run
+//! it on the blocking pool.
 
 /// The picture's size in pixels.
 pub const WIDTH: u32 = 300;
@@ -138,6 +139,13 @@ fn landscape(jitter: &mut Jitter) -> Vec<Rgb> {
         })
         .collect();
 
+    // The hills' skylines depend on x only: computed once per column.
+    let skylines: Vec<[f64; 3]> = (0..WIDTH)
+        .map(|x| {
+            let fx = f64::from(x) + 0.5;
+            [hills[0].top(fx), hills[1].top(fx), hills[2].top(fx)]
+        })
+        .collect();
     let mut pixels = Vec::with_capacity((WIDTH * HEIGHT) as usize);
     for y in 0..HEIGHT {
         for x in 0..WIDTH {
@@ -145,10 +153,13 @@ fn landscape(jitter: &mut Jitter) -> Vec<Rgb> {
             let mut colour = mix(sky_top, sky_bottom, fy / f64::from(HEIGHT));
             let to_sun = ((fx - sun.0).powi(2) + (fy - sun.1).powi(2)).sqrt();
             colour = mix(colour, sun_colour, sun.2 + 0.5 - to_sun);
-            for hill in &hills {
-                colour = mix(colour, hill.colour, fy - hill.top(fx) + 0.5);
+            for (hill, top) in hills.iter().zip(skylines[x as usize]) {
+                colour = mix(colour, hill.colour, fy - top + 0.5);
             }
             for (bx, by, radius, bush) in &bushes {
+                if (fx - bx).abs() > radius + 1.0 || (fy - by).abs() > radius + 1.0 {
+                    continue;
+                }
                 let distance = ((fx - bx).powi(2) + (fy - by).powi(2)).sqrt();
                 colour = mix(colour, *bush, radius + 0.5 - distance);
             }
@@ -204,12 +215,29 @@ fn channel(value: f64) -> u8 {
 }
 
 /// Renders a new puzzle from `seed`.
+///
+/// The gap and the piece are not simple functions of each other: the gap is
+/// darkened by a factor that varies from pixel to pixel, the piece gets a
+/// brightness of its own and grain, and a faint decoy outline sits elsewhere
+/// on the same row. A person sees the gap at once; a script has to match
+/// shapes instead of dividing one picture by the other.
 pub fn render(seed: u64) -> Puzzle {
     let mut jitter = Jitter(seed | 1);
     let scene = landscape(&mut jitter);
-    let gap_x = jitter.between(f64::from(MIN_GAP_X), f64::from(WIDTH - PIECE_SIZE - 8)) as u32;
+    let lowest = f64::from(MIN_GAP_X);
+    let highest = f64::from(WIDTH - PIECE_SIZE - 8);
+    let gap_x = jitter.between(lowest, highest) as u32;
     let piece_top = jitter.between(8.0, f64::from(HEIGHT - PIECE_SIZE - 8)) as u32;
+    // The decoy: at least a piece's width away from the gap, anywhere on the row.
+    let decoy_x = loop {
+        let x = jitter.between(8.0, highest) as u32;
+        if x.abs_diff(gap_x) > PIECE_SIZE {
+            break x;
+        }
+    };
+    let piece_light = jitter.between(-0.08, 0.12);
     let white = [255.0, 255.0, 255.0];
+    let black = [0.0, 0.0, 0.0];
 
     let mut picture: Vec<Rgb> = scene.clone();
     let mut piece = Vec::with_capacity((PIECE_SIZE * PIECE_SIZE * 4) as usize);
@@ -217,13 +245,23 @@ pub fn render(seed: u64) -> Puzzle {
         for x in 0..PIECE_SIZE {
             let cover = coverage(x, y, 0.0);
             let rim = cover - coverage(x, y, -1.5);
-            let index = ((piece_top + y) * WIDTH + gap_x + x) as usize;
+            let row = (piece_top + y) * WIDTH;
+            // The decoy: a faint rim, nothing darkened.
+            let decoy = (row + decoy_x + x) as usize;
+            picture[decoy] = mix(picture[decoy], white, 0.3 * rim);
+            let index = (row + gap_x + x) as usize;
             let under = scene[index];
-            // The gap: darkened, with a pale rim.
-            let shaded = mix(under, [0.0, 0.0, 0.0], 0.55 * cover);
+            // The gap: darkened by 45–60 %, with a pale rim.
+            let shaded = mix(under, black, jitter.between(0.45, 0.6) * cover);
             picture[index] = mix(shaded, white, 0.7 * rim);
-            // The piece: the same pixels, with a bright rim, transparent around.
-            let lit = mix(under, white, 0.85 * rim);
+            // The piece: the same place, lit its own way, with grain and a bright rim.
+            let lit = if piece_light >= 0.0 {
+                mix(under, white, piece_light)
+            } else {
+                mix(under, black, -piece_light)
+            };
+            let grain = jitter.between(-6.0, 6.0);
+            let lit = mix(lit.map(|channel| channel + grain), white, 0.85 * rim);
             piece.extend([
                 channel(lit[0]),
                 channel(lit[1]),
@@ -272,8 +310,22 @@ mod tests {
     }
 
     #[test]
+    fn rendering_stays_within_a_few_milliseconds() {
+        let started = std::time::Instant::now();
+        for seed in 0..20 {
+            render(seed);
+        }
+        let each = started.elapsed() / 20;
+        eprintln!("one puzzle: {each:?}");
+        // Debug builds are several times slower than release; this only
+        // catches a render that became far too costly for the opening second.
+        assert!(each < std::time::Duration::from_millis(100), "{each:?}");
+    }
+
+    #[test]
     fn the_piece_is_opaque_inside_and_clear_around() {
-        // The middle of the square is covered, the corner opposite the knobs is not.
+        // The middle of the square is covered; the top-right corner, between
+        // the two knobs, is not.
         assert_eq!(coverage(PIECE_SIZE / 2 - 4, PIECE_SIZE / 2 + 4, 0.0), 1.0);
         assert_eq!(coverage(PIECE_SIZE - 1, 0, 0.0), 0.0);
     }

@@ -5,8 +5,8 @@
 
 use app::api::PictureUploaded;
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -23,22 +23,25 @@ pub(crate) fn router() -> Router<AppState> {
 }
 
 /// `POST /api/admin/pictures`: 201 `{url}`; 413 above 2 MiB, 422 for anything
-/// but PNG, JPEG, WebP or GIF bytes.
+/// but PNG, JPEG, WebP or GIF bytes, 400 for a body that broke off.
 async fn upload(
     State(pictures): State<Pictures>,
     AdminUser(_admin): AdminUser,
     body: Body,
 ) -> Result<(StatusCode, Json<PictureUploaded>), ApiError> {
-    let too_large = || {
-        ApiError::rejected(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            app::api::ErrorCode::Invalid,
-            format!("a picture may be at most {} MiB", MAX_BYTES / (1024 * 1024)),
-        )
-    };
     let bytes = axum::body::to_bytes(body, MAX_BYTES)
         .await
-        .map_err(|_| too_large())?;
+        .map_err(|error| {
+            if error.into_inner().is::<http_body_util::LengthLimitError>() {
+                ApiError::rejected(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    app::api::ErrorCode::Invalid,
+                    format!("a picture may be at most {} MiB", MAX_BYTES / (1024 * 1024)),
+                )
+            } else {
+                ApiError::bad_request("the picture's bytes broke off")
+            }
+        })?;
     let kind = PictureType::sniff(&bytes)
         .ok_or_else(|| ApiError::invalid("the body must be a PNG, JPEG, WebP or GIF picture"))?;
     let url = pictures.store(kind, &bytes).await?;
@@ -46,12 +49,14 @@ async fn upload(
 }
 
 /// `GET /pictures/{sha256}.{ext}`: the bytes, or 304 when the browser has them.
+/// The name is read from the path as sent: anything but a known hash is 404.
 async fn serve(
     State(pictures): State<Pictures>,
-    Path(name): Path<String>,
+    uri: Uri,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let sha256 = name.split_once('.').map_or(name.as_str(), |(stem, _)| stem);
+    let name = uri.path().strip_prefix("/pictures/").unwrap_or_default();
+    let sha256 = name.split_once('.').map_or(name, |(stem, _)| stem);
     let well_formed = sha256.len() == 64
         && sha256
             .bytes()

@@ -96,17 +96,16 @@ async fn captcha(
     sale_id: SaleId,
     RawQuery(query): RawQuery,
 ) -> Result<Json<CaptchaChallenge>, ApiError> {
+    // `instead=pow` asks for the alternative; other keys (a cache-buster, a
+    // tracking tag) are none of this route's business.
     let mut alternative = false;
-    // Empty pairs are fine: some clients end every URL with `&` or `?`.
     for pair in query.iter().flat_map(|query| query.split('&')) {
-        match pair {
-            "" => {}
-            "instead=pow" => alternative = true,
-            _ => {
-                return Err(ApiError::bad_request(
-                    "the only query this takes is `instead=pow`",
-                ))
+        match pair.split_once('=') {
+            Some(("instead", "pow")) => alternative = true,
+            Some(("instead", _)) => {
+                return Err(ApiError::bad_request("`instead` takes one value: `pow`"))
             }
+            _ => {}
         }
     }
     let Services {
@@ -167,11 +166,11 @@ async fn ticket(
         .await?
     {
         Verdict::Passed => {}
-        Verdict::Failed => {
+        refused => {
             return Err(ApiError::rejected(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 ErrorCode::CaptchaFailed,
-                "the CAPTCHA answer is wrong or was already used; ask for a new challenge",
+                refused.message(),
             ))
         }
     }

@@ -101,13 +101,23 @@ async fn image_captchas_are_a_puzzle_passed_by_a_hand_and_refused_to_a_script() 
     assert_eq!(refused.status(), 422);
     let body: serde_json::Value = refused.json().await.unwrap();
     assert_eq!(error_code(&body), ErrorCode::CaptchaFailed);
+    assert!(
+        body["message"].as_str().unwrap().contains("steady speed"),
+        "{body}"
+    );
 
     // A hand's drag, let go beside the gap, is refused too.
     let challenge = new_challenge().await;
     let gap = stored_gap(&app, &challenge.captcha_id).await;
     let beside = drag(gap + 15.0, |t| t * t * (3.0 - 2.0 * t));
     let body = serde_json::json!({ "captcha_id": challenge.captcha_id, "answer": beside });
-    assert_eq!(alice.post(&ticket_path, body).await.status(), 422);
+    let refused = alice.post(&ticket_path, body).await;
+    assert_eq!(refused.status(), 422);
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert!(
+        body["message"].as_str().unwrap().contains("beside the gap"),
+        "{body}"
+    );
 
     // The same hand into the gap passes, once.
     let challenge = new_challenge().await;

@@ -160,15 +160,22 @@ async fn random_requests_to_every_route_get_4xx_answers_and_write_nothing() {
     let sale = app
         .create_sale(&systests::sale_starting_in(-1_000, 5))
         .await;
+    let mut puzzle_sale = systests::sale_starting_in(-1_000, 5);
+    puzzle_sale.captcha = app::api::CaptchaKind::Image;
+    let puzzle_sale = app.create_sale(&puzzle_sale).await;
     let shopper = app.register("steady-shopper").await;
     let admin = app.admin().await;
     let sale_id = sale.id.to_string();
-    let routes: [(&str, &str); 27] = [
+    let puzzle_sale_id = puzzle_sale.id.to_string();
+    let routes: [(&str, &str); 32] = [
         ("GET", "/api/sales"),
         ("GET", "/api/sales/{id}"),
         ("GET", "/api/sales/{id}/status"),
         ("POST", "/api/sales/{id}/captcha"),
+        ("POST", "/api/sales/{id}/captcha?{query}"),
         ("POST", "/api/sales/{id}/ticket"),
+        ("POST", "/api/sales/{puzzle}/captcha"),
+        ("POST", "/api/sales/{puzzle}/ticket"),
         ("POST", "/api/sales/{id}/buy/{ticket}"),
         ("POST", "/api/auth/register"),
         ("POST", "/api/auth/login"),
@@ -190,6 +197,8 @@ async fn random_requests_to_every_route_get_4xx_answers_and_write_nothing() {
         ("GET", "/api/admin/dead-letters"),
         ("POST", "/api/admin/dead-letters/{letter}/retry"),
         ("POST", "/api/admin/dead-letters/{letter}/release"),
+        ("POST", "/api/admin/pictures"),
+        ("GET", "/pictures/{picture}"),
         ("GET", "/sales/{id}"),
     ];
     // Users are not counted: noise may well spell a valid registration.
@@ -216,7 +225,13 @@ async fn random_requests_to_every_route_get_4xx_answers_and_write_nothing() {
             .replace("{id}", &noise.segment(&sale_id))
             .replace("{ticket}", &noise.segment("abc.def"))
             .replace("{order}", &noise.segment(&sale_id))
-            .replace("{letter}", &noise.segment("1-0"));
+            .replace("{letter}", &noise.segment("1-0"))
+            .replace("{puzzle}", &noise.segment(&puzzle_sale_id))
+            .replace("{query}", &noise.segment("instead=pow"))
+            .replace(
+                "{picture}",
+                &noise.segment(&format!("{}.png", "ab".repeat(32))),
+            );
         // A visitor, a shopper or an admin, all from the site itself.
         let client = [&app.client, &shopper.client, &admin.client][noise.below(3)];
         let mut request = client
@@ -236,6 +251,8 @@ async fn random_requests_to_every_route_get_4xx_answers_and_write_nothing() {
         );
     }
     assert_eq!(counts(app.db.clone()).await, before, "nothing was written");
-    let books = app.books(sale.id).await;
-    assert_eq!((books.stock_left, books.drift), (5, 0), "no unit moved");
+    for sale in [sale.id, puzzle_sale.id] {
+        let books = app.books(sale).await;
+        assert_eq!((books.stock_left, books.drift), (5, 0), "no unit moved");
+    }
 }

@@ -75,9 +75,12 @@ async fn an_uploaded_picture_is_served_to_shoppers_with_long_caching() {
     for missing in [
         format!("/pictures/{}.png", "0".repeat(64)),
         "/pictures/not-a-hash.png".to_owned(),
+        "/pictures/%FF".to_owned(),
     ] {
         let response = shopper.get(&missing).await;
         assert_eq!(response.status(), 404, "{missing}");
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(error_code(&body), ErrorCode::NotFound, "{missing}");
     }
 }
 

@@ -54,19 +54,26 @@ pub(super) async fn attempt(
             Ok(refused) => return refuse(&refused, phase, clock),
             Err(_) => return network_trouble(phase),
         };
-        if let (CaptchaKind::Image, Some(picture), Some(puzzle)) =
-            (challenge.kind, &challenge.image, &challenge.puzzle)
-        {
-            phase.set(Phase::Sliding {
-                captcha_id: challenge.captcha_id.clone(),
-                picture: picture.clone(),
-                puzzle: puzzle.clone(),
-            });
-            return;
-        }
-        match solve(&challenge, phase).await {
-            Some(nonce) => (challenge.captcha_id, nonce.to_string()),
-            None => return,
+        match (challenge.kind, &challenge.image, &challenge.puzzle) {
+            (CaptchaKind::Image, Some(picture), Some(puzzle)) => {
+                phase.set(Phase::Sliding {
+                    captcha_id: challenge.captcha_id.clone(),
+                    picture: picture.clone(),
+                    puzzle: puzzle.clone(),
+                });
+                return;
+            }
+            (CaptchaKind::Pow, _, _) => match solve(&challenge, phase).await {
+                Some(nonce) => (challenge.captcha_id, nonce.to_string()),
+                None => return,
+            },
+            // A challenge this page cannot show (a newer server): say so.
+            _ => {
+                return phase.set(Phase::CoolingDown {
+                    until_ms: client::device_now_ms() + MIN_COOL_DOWN_MS,
+                    message: "This page is out of date. Reload it to go on.".into(),
+                })
+            }
         }
     };
     ticket_and_buy(sale_id, captcha_id, answer, phase, clock, go).await;
@@ -175,6 +182,8 @@ fn refuse<T>(reply: &Reply<T>, phase: RwSignal<Phase>, clock: SaleClock) {
         ErrorCode::Ended => Phase::Ended,
         ErrorCode::Unauthenticated => Phase::NeedLogin,
         ErrorCode::NotEligible => Phase::NotEligible(message),
+        // The server says what was wrong (a puzzle missed, or moved unlike a hand).
+        ErrorCode::CaptchaFailed if !message.is_empty() => cool_down(message),
         ErrorCode::CaptchaFailed => {
             cool_down("That answer was not right. Try a new challenge.".into())
         }
