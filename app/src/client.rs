@@ -76,14 +76,10 @@ pub async fn post_chosen_file<T: DeserializeOwned>(
             .and_then(|input| input.files())
             .and_then(|files| files.get(0))
             .ok_or_else(|| "no file was chosen".to_string())?;
-        let response = gloo_net::http::Request::post(path)
+        let request = gloo_net::http::Request::post(path)
             .header("content-type", &file.type_())
-            .body(file)
-            .map_err(|error| error.to_string())?
-            .send()
-            .await
-            .map_err(|error| error.to_string())?;
-        read(response).await
+            .body(file);
+        send(request).await
     }
     #[cfg(not(feature = "hydrate"))]
     {
@@ -109,19 +105,26 @@ async fn send_json<B: Serialize, T: DeserializeOwned>(
             Write::Post => gloo_net::http::Request::post(path),
             Write::Patch => gloo_net::http::Request::patch(path),
         };
-        let response = request
-            .json(body)
-            .map_err(|error| error.to_string())?
-            .send()
-            .await
-            .map_err(|error| error.to_string())?;
-        read(response).await
+        send(request.json(body)).await
     }
     #[cfg(not(feature = "hydrate"))]
     {
         let _ = (method, path, body);
         Err("not in a browser".into())
     }
+}
+
+/// Sends a request that was built (or failed to build) and reads the answer.
+#[cfg(feature = "hydrate")]
+async fn send<T: DeserializeOwned>(
+    request: Result<gloo_net::http::Request, gloo_net::Error>,
+) -> Result<Reply<T>, Failure> {
+    let response = request
+        .map_err(|error| error.to_string())?
+        .send()
+        .await
+        .map_err(|error| error.to_string())?;
+    read(response).await
 }
 
 #[cfg(feature = "hydrate")]

@@ -63,12 +63,7 @@ async fn proof_of_work_tickets_need_a_real_solution_and_each_challenge_works_onc
 #[tokio::test]
 async fn image_captchas_are_a_puzzle_passed_by_a_hand_and_refused_to_a_script() {
     let app = spawn_app().await;
-    let mut new_sale = sale_starting_in(-1_000, 5);
-    new_sale.captcha = app::api::CaptchaKind::Image;
-    let sale = app.create_sale(&new_sale).await;
-    let alice = app.register("alice").await;
-    let challenge_path = format!("/api/sales/{}/captcha", sale.id);
-    let ticket_path = format!("/api/sales/{}/ticket", sale.id);
+    let (alice, challenge_path, ticket_path) = puzzle_sale_and_shopper(&app).await;
     let new_challenge = || async {
         let challenge: CaptchaChallenge = alice
             .post(&challenge_path, serde_json::json!({}))
@@ -135,11 +130,7 @@ async fn image_captchas_are_a_puzzle_passed_by_a_hand_and_refused_to_a_script() 
 #[tokio::test]
 async fn a_shopper_who_cannot_drag_gets_a_harder_proof_of_work_instead() {
     let app = spawn_app().await;
-    let mut new_sale = sale_starting_in(-1_000, 5);
-    new_sale.captcha = app::api::CaptchaKind::Image;
-    let sale = app.create_sale(&new_sale).await;
-    let alice = app.register("alice").await;
-    let challenge_path = format!("/api/sales/{}/captcha", sale.id);
+    let (alice, challenge_path, ticket_path) = puzzle_sale_and_shopper(&app).await;
 
     let challenge: CaptchaChallenge = alice
         .post(
@@ -159,9 +150,7 @@ async fn a_shopper_who_cannot_drag_gets_a_harder_proof_of_work_instead() {
     let nonce = app::pow::search(challenge.salt.as_deref().unwrap(), bits, 0, u64::MAX).unwrap();
     let body =
         serde_json::json!({ "captcha_id": challenge.captcha_id, "answer": nonce.to_string() });
-    let ticket = alice
-        .post(&format!("/api/sales/{}/ticket", sale.id), body)
-        .await;
+    let ticket = alice.post(&ticket_path, body).await;
     assert_eq!(ticket.status(), 200);
 
     let unknown = alice
@@ -173,6 +162,19 @@ async fn a_shopper_who_cannot_drag_gets_a_harder_proof_of_work_instead() {
     assert_eq!(unknown.status(), 400);
     let body: serde_json::Value = unknown.json().await.unwrap();
     assert_eq!(error_code(&body), ErrorCode::BadRequest);
+}
+
+/// A live sale with the puzzle, a shopper, and the sale's challenge and ticket paths.
+async fn puzzle_sale_and_shopper(app: &TestApp) -> (systests::Shopper, String, String) {
+    let mut new_sale = sale_starting_in(-1_000, 5);
+    new_sale.captcha = app::api::CaptchaKind::Image;
+    let sale = app.create_sale(&new_sale).await;
+    let alice = app.register("alice").await;
+    (
+        alice,
+        format!("/api/sales/{}/captcha", sale.id),
+        format!("/api/sales/{}/ticket", sale.id),
+    )
 }
 
 /// A drag from the left edge to `to` over 900 ms, sampled every 16 ms as a
