@@ -35,15 +35,21 @@ impl OrderStream {
         let message_ids: Vec<&str> = messages.iter().map(|m| m.message_id.as_str()).collect();
         let order_ids: Vec<&str> = messages.iter().map(|m| m.order_id.as_str()).collect();
         let [stream, queued, failures] = self.keys.acknowledge_pipeline(sale_id);
+        // The queued entries go first, the messages last. A worker killed while
+        // writing this pipeline leaves a prefix done: with this order that is at
+        // worst entries dropped while their messages stay pending, so another
+        // worker claims them, finds the rows and acknowledges again. The other
+        // order could leave a message gone with its queued entry still counted,
+        // forever: the books would drift by its units.
         let mut pipe = redis::pipe();
+        pipe.cmd("HDEL").arg(queued).arg(&order_ids).ignore();
+        pipe.cmd("HDEL").arg(failures).arg(&message_ids).ignore();
         pipe.cmd("XACK")
             .arg(&stream)
             .arg(CONSUMER_GROUP)
             .arg(&message_ids)
             .ignore();
         pipe.cmd("XDEL").arg(&stream).arg(&message_ids).ignore();
-        pipe.cmd("HDEL").arg(queued).arg(&order_ids).ignore();
-        pipe.cmd("HDEL").arg(failures).arg(&message_ids).ignore();
         let mut redis = self.redis.clone();
         let () = pipe.query_async(&mut redis).await?;
         Ok(())
