@@ -133,3 +133,32 @@ test("a shopper who cannot drag asks for a proof of work instead and wins", asyn
   await instead;
   await expect(page).toHaveURL(/\/orders\//);
 });
+
+test.describe("on a touch screen", () => {
+  test.use({ hasTouch: true, isMobile: true, viewport: { width: 390, height: 844 } });
+
+  test("a finger drags the piece into the gap and wins", async ({ page, baseURL }) => {
+    const admin = await adminApi(baseURL!);
+    const sale = await createSale(admin, { stock: 3, captcha: "image" });
+    await registerInBrowser(page, `/sales/${sale.id}`);
+    await expect(page.locator(".buy-button")).toHaveText("Buy now");
+    const gap = await openPuzzle(page);
+    const distance = await pagePixels(page, gap);
+    const handle = await page.locator(".slide-handle").boundingBox();
+    const [x, y] = [handle!.x + handle!.width / 2, handle!.y + handle!.height / 2];
+    // Touch events as the screen sends them (the browser turns them into pointer events).
+    const cdp = await page.context().newCDPSession(page);
+    const touch = (type: string, at: number, wobble = 0) =>
+      cdp.send("Input.dispatchTouchEvent", {
+        type,
+        touchPoints: type === "touchEnd" ? [] : [{ x: x + at, y: y + wobble }],
+      });
+    await touch("touchStart", 0);
+    for (const [wait, share, wobble] of RECORDED_BY_HAND) {
+      await page.waitForTimeout(wait);
+      await touch("touchMove", distance * share, wobble);
+    }
+    await touch("touchEnd", distance);
+    await expect(page).toHaveURL(/\/orders\//);
+  });
+});
