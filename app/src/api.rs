@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 /// How a shopper proves to be a person before getting a ticket.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum CaptchaKind {
     Image,
@@ -36,6 +37,7 @@ impl CaptchaKind {
 
 /// A scheduled sale of a few units at a fixed start time (API.md `sale`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Sale {
     pub id: i64,
     pub title: String,
@@ -58,6 +60,7 @@ pub struct Sale {
 
 /// Where a sale stands right now.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum SaleState {
     Scheduled,
@@ -94,6 +97,7 @@ impl SaleState {
 /// The tiny, uncacheable answer of `GET /api/sales/{id}/status`. The client uses
 /// `server_time_ms` to run its countdown on the server's clock.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SaleStatus {
     pub state: SaleState,
     pub server_time_ms: i64,
@@ -105,6 +109,7 @@ pub struct SaleStatus {
 /// A sale as the lists show it: the sale plus where it stood when the list was
 /// made (`GET /api/sales` answers these; the extra fields are allowed by the API).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SaleListing {
     #[serde(flatten)]
     pub sale: Sale,
@@ -115,6 +120,7 @@ pub struct SaleListing {
 /// The machine-readable codes of API.md's error bodies: one vocabulary for the
 /// server that sends them, the client that reacts to them and the tests.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     /// A malformed body or path.
@@ -229,6 +235,7 @@ impl std::fmt::Display for ErrorCode {
 
 /// Every error body of the API: a stable machine code and a sentence for people.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     pub error: ErrorCode,
     pub message: String,
@@ -277,6 +284,7 @@ mod tests {
 
 /// `POST /api/auth/register` and `/login`.
 #[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Credentials {
     pub username: String,
     pub password: String,
@@ -293,6 +301,7 @@ impl std::fmt::Debug for Credentials {
 
 /// Who is logged in (`/api/auth/me`, login and register answers).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Account {
     pub user_id: i64,
     pub username: String,
@@ -302,6 +311,7 @@ pub struct Account {
 /// A CAPTCHA challenge (`POST /api/sales/{id}/captcha`). Which optional fields are
 /// present depends on `kind`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct CaptchaChallenge {
     pub captcha_id: String,
     pub kind: CaptchaKind,
@@ -327,6 +337,7 @@ pub struct CaptchaChallenge {
 /// over the picture at `piece_top`, starting at its left edge. All sizes are
 /// picture pixels.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SlidePuzzle {
     /// A data URL (PNG with transparency) of the piece.
     pub piece: String,
@@ -341,12 +352,14 @@ pub struct SlidePuzzle {
 /// `POST /api/admin/pictures`: where an uploaded product picture is served; give
 /// it to a sale as its `image_url`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct PictureUploaded {
     pub url: String,
 }
 
 /// `POST /api/sales/{id}/ticket`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct TicketRequest {
     #[serde(default)]
     pub captcha_id: String,
@@ -356,6 +369,7 @@ pub struct TicketRequest {
 
 /// The dynamic order URL and until when it works.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct TicketGrant {
     pub buy_path: String,
     pub expires_at_ms: i64,
@@ -363,6 +377,7 @@ pub struct TicketGrant {
 
 /// Where an order stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum OrderStatus {
     /// Reserved in Redis, not yet persisted.
@@ -398,6 +413,7 @@ impl OrderStatus {
 
 /// `202` answer of the buy path: the order id to poll.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct BuyAccepted {
     pub order_id: String,
     pub status: OrderStatus,
@@ -405,6 +421,7 @@ pub struct BuyAccepted {
 
 /// An order as its buyer sees it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Order {
     pub order_id: String,
     pub sale_id: i64,
@@ -417,6 +434,7 @@ pub struct Order {
 
 /// `POST /api/admin/sales`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SaleDraft {
     pub title: String,
     #[serde(default)]
@@ -437,6 +455,7 @@ pub struct SaleDraft {
 
 /// `PATCH /api/admin/sales/{id}`: any subset of the fields.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SalePatch {
     pub title: Option<String>,
@@ -455,6 +474,7 @@ pub struct SalePatch {
 
 /// `GET /api/admin/sales/{id}/stats`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SaleStats {
     pub stock: i64,
     pub stock_left: i64,
@@ -472,6 +492,7 @@ pub struct SaleStats {
 /// Redis against Postgres for one sale (`GET /api/admin/sales/{id}/reconcile`).
 /// Once queues drain: stock = stock left + queued + pending + paid + owed.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Reconciliation {
     pub stock: i64,
     /// Redis: units left to sell.
@@ -493,6 +514,7 @@ pub struct Reconciliation {
 /// An order message that failed too often and waits for an admin
 /// (`GET /api/admin/dead-letters`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct DeadLetter {
     /// The id of the entry in the dead-letter stream.
     pub id: String,
@@ -507,6 +529,7 @@ pub struct DeadLetter {
 
 /// `POST /api/admin/dead-letters/{id}/retry`: the letter that is now an order.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct DeadLetterRetried {
     pub retried: String,
 }
@@ -514,6 +537,7 @@ pub struct DeadLetterRetried {
 /// `POST /api/admin/dead-letters/{id}/release`: the letter whose reservation
 /// was given up.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct DeadLetterReleased {
     pub released: String,
 }

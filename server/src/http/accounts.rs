@@ -4,8 +4,8 @@ use app::api::{Account, Credentials, ErrorCode};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::error::ApiError;
 use super::extract::{ApiJson, CurrentUser};
@@ -16,12 +16,12 @@ use crate::accounts::users::{Accounts, RegisterError, User};
 use crate::config::Secret;
 
 /// `/api/auth/…`.
-pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/auth/register", post(register))
-        .route("/api/auth/login", post(login))
-        .route("/api/auth/logout", post(logout))
-        .route("/api/auth/me", get(me))
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(register))
+        .routes(routes!(login))
+        .routes(routes!(logout))
+        .routes(routes!(me))
 }
 
 fn account(user: &User) -> Account {
@@ -61,6 +61,21 @@ async fn start_session(
 
 /// Creates a shopper account and logs it in.
 #[tracing::instrument(skip_all, fields(username = %credentials.username))]
+#[utoipa::path(
+    post,
+    path = "/api/auth/register",
+    operation_id = "register",
+    tag = "accounts",
+    request_body = app::api::Credentials,
+    responses(
+        (status = 201, description = "registered and logged in (session cookie set)", body = app::api::Account),
+        (status = 400, description = "a malformed path, query or body", body = app::api::ErrorBody),
+        (status = 403, description = "not allowed: not an admin, a write from another site, or a refused ticket", body = app::api::ErrorBody),
+        (status = 409, description = "refused in this state", body = app::api::ErrorBody),
+        (status = 422, description = "a well-formed body with values the API does not accept", body = app::api::ErrorBody),
+        (status = 503, description = "busy or a store is away; see Retry-After", body = app::api::ErrorBody),
+    )
+)]
 async fn register(
     State(accounts): State<Accounts>,
     State(sessions): State<SessionStore>,
@@ -90,6 +105,22 @@ const DECOY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$
 
 /// Logs in with a username and password.
 #[tracing::instrument(skip_all, fields(username = %credentials.username))]
+#[utoipa::path(
+    post,
+    path = "/api/auth/login",
+    operation_id = "log_in",
+    tag = "accounts",
+    request_body = app::api::Credentials,
+    responses(
+        (status = 200, description = "logged in (session cookie set)", body = app::api::Account),
+        (status = 400, description = "a malformed path, query or body", body = app::api::ErrorBody),
+        (status = 401, description = "no session (or it ended)", body = app::api::ErrorBody),
+        (status = 403, description = "not allowed: not an admin, a write from another site, or a refused ticket", body = app::api::ErrorBody),
+        (status = 422, description = "a well-formed body with values the API does not accept", body = app::api::ErrorBody),
+        (status = 429, description = "rate limited; see Retry-After", body = app::api::ErrorBody),
+        (status = 503, description = "busy or a store is away; see Retry-After", body = app::api::ErrorBody),
+    )
+)]
 async fn login(
     State(accounts): State<Accounts>,
     State(sessions): State<SessionStore>,
@@ -112,6 +143,17 @@ async fn login(
 }
 
 /// Revokes the session everywhere and clears the cookie.
+#[utoipa::path(
+    post,
+    path = "/api/auth/logout",
+    operation_id = "log_out",
+    tag = "accounts",
+    responses(
+        (status = 204, description = "the session is revoked"),
+        (status = 403, description = "not allowed: not an admin, a write from another site, or a refused ticket", body = app::api::ErrorBody),
+        (status = 503, description = "busy or a store is away; see Retry-After", body = app::api::ErrorBody),
+    )
+)]
 async fn logout(
     State(sessions): State<SessionStore>,
     headers: HeaderMap,
@@ -127,6 +169,18 @@ async fn logout(
 }
 
 /// Who is logged in.
+#[utoipa::path(
+    get,
+    path = "/api/auth/me",
+    operation_id = "who_am_i",
+    tag = "accounts",
+    security(("session" = [])),
+    responses(
+        (status = 200, description = "the logged-in account", body = app::api::Account),
+        (status = 401, description = "no session (or it ended)", body = app::api::ErrorBody),
+        (status = 503, description = "busy or a store is away; see Retry-After", body = app::api::ErrorBody),
+    )
+)]
 async fn me(CurrentUser(session): CurrentUser) -> Json<Account> {
     Json(Account {
         user_id: session.user_id,

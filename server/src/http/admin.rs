@@ -9,9 +9,9 @@ use app::api::{
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use sqlx::PgPool;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::error::ApiError;
 use super::extract::{AdminUser, ApiJson};
@@ -26,24 +26,18 @@ use crate::sales::stock::SaleStock;
 use crate::sales::tally::OutcomeTally;
 
 /// `/api/admin/…`.
-pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/admin/sales", post(create).get(list))
-        .route("/api/admin/sales/{id}", get(show).patch(edit))
-        .route("/api/admin/sales/{id}/pause", post(pause))
-        .route("/api/admin/sales/{id}/resume", post(resume))
-        .route("/api/admin/sales/{id}/stats", get(stats))
-        .route("/api/admin/sales/{id}/reconcile", get(reconciliation))
-        .route("/api/admin/sales/{id}/orders", get(orders))
-        .route("/api/admin/dead-letters", get(dead_letters))
-        .route(
-            "/api/admin/dead-letters/{id}/retry",
-            post(retry_dead_letter),
-        )
-        .route(
-            "/api/admin/dead-letters/{id}/release",
-            post(release_dead_letter),
-        )
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create, list))
+        .routes(routes!(show, edit))
+        .routes(routes!(pause))
+        .routes(routes!(resume))
+        .routes(routes!(stats))
+        .routes(routes!(reconciliation))
+        .routes(routes!(orders))
+        .routes(routes!(dead_letters))
+        .routes(routes!(retry_dead_letter))
+        .routes(routes!(release_dead_letter))
 }
 
 /// The sale as stored now, or 404.
@@ -55,6 +49,22 @@ async fn stored_sale(catalog: &Catalog, id: SaleId) -> Result<Sale, ApiError> {
 }
 
 /// `POST /api/admin/sales`: 201 with the sale, its stock already in Redis.
+#[utoipa::path(
+    post,
+    path = "/api/admin/sales",
+    operation_id = "admin_create_sale",
+    tag = "admin",
+    request_body = app::api::SaleDraft,
+    security(("session" = [])),
+    responses(
+        (status = 201, description = "scheduled, its stock in Redis", body = app::api::Sale),
+        (status = 400, description = "a malformed path, query or body", body = app::api::ErrorBody),
+        (status = 401, description = "no session (or it ended)", body = app::api::ErrorBody),
+        (status = 403, description = "not allowed: not an admin, a write from another site, or a refused ticket", body = app::api::ErrorBody),
+        (status = 422, description = "a well-formed body with values the API does not accept", body = app::api::ErrorBody),
+        (status = 503, description = "busy or a store is away; see Retry-After", body = app::api::ErrorBody),
+    )
+)]
 async fn create(
     State(catalog): State<Catalog>,
     AdminUser(_admin): AdminUser,
@@ -67,6 +77,19 @@ async fn create(
 }
 
 /// `GET /api/admin/sales`.
+#[utoipa::path(
+    get,
+    path = "/api/admin/sales",
+    operation_id = "admin_list_sales",
+    tag = "admin",
+    security(("session" = [])),
+    responses(
+        (status = 200, description = "every sale", body = Vec<app::api::Sale>),
+        (status = 401, description = "no session (or it ended)", body = app::api::ErrorBody),
+        (status = 403, description = "not allowed: not an admin, a write from another site, or a refused ticket", body = app::api::ErrorBody),
+        (status = 503, description = "busy or a store is away; see Retry-After", body = app::api::ErrorBody),
+    )
+)]
 async fn list(
     State(catalog): State<Catalog>,
     AdminUser(_admin): AdminUser,
@@ -76,6 +99,22 @@ async fn list(
 
 /// `GET /api/admin/sales/{id}`: the sale as stored now (not cached), for the
 /// live view after a pause or an edit.
+#[utoipa::path(
+    get,
+    path = "/api/admin/sales/{id}",
+    operation_id = "admin_show_sale",
+    tag = "admin",
+    params(("id" = i64, Path, description = "the sale's id")),
+    security(("session" = [])),
+    responses(
+        (status = 200, description = "the sale as stored", body = app::api::Sale),
+        (status = 400, description = "a malformed path, query or body", body = app::api::ErrorBody),
+        (status = 401, description = "no session (or it ended)", body = app::api::ErrorBody),
+        (status = 403, description = "not allowed: not an admin, a write from another site, or a refused ticket", body = app::api::ErrorBody),
+        (status = 404, description = "no such thing", body = app::api::ErrorBody),
+        (status = 503, description = "busy or a store is away; see Retry-After", body = app::api::ErrorBody),
+    )
+)]
 async fn show(
     State(catalog): State<Catalog>,
     AdminUser(_admin): AdminUser,
@@ -85,6 +124,25 @@ async fn show(
 }
 
 /// `PATCH /api/admin/sales/{id}`: stock, times and limit only before the start.
+#[utoipa::path(
+    patch,
+    path = "/api/admin/sales/{id}",
+    operation_id = "admin_edit_sale",
+    tag = "admin",
+    params(("id" = i64, Path, description = "the sale's id")),
+    request_body = app::api::SalePatch,
+    security(("session" = [])),
+    responses(
+        (status = 200, description = "edited", body = app::api::Sale),
+        (status = 400, description = "a malformed path, query or body", body = app::api::ErrorBody),
+        (status = 401, description = "no session (or it ended)", body = app::api::ErrorBody),
+        (status = 403, description = "not allowed: not an admin, a write from another site, or a refused ticket", body = app::api::ErrorBody),
+        (status = 404, description = "no such thing", body = app::api::ErrorBody),
+        (status = 409, description = "refused in this state", body = app::api::ErrorBody),
+        (status = 422, description = "a well-formed body with values the API does not accept", body = app::api::ErrorBody),
+        (status = 503, description = "busy or a store is away; see Retry-After", body = app::api::ErrorBody),
+    )
+)]
 async fn edit(
     State(catalog): State<Catalog>,
     AdminUser(_admin): AdminUser,
@@ -114,6 +172,22 @@ async fn set_paused(catalog: &Catalog, id: SaleId, paused: bool) -> Result<Json<
 }
 
 /// `POST /api/admin/sales/{id}/pause`.
+#[utoipa::path(
+    post,
+    path = "/api/admin/sales/{id}/pause",
+    operation_id = "admin_pause_sale",
+    tag = "admin",
+    params(("id" = i64, Path, description = "the sale's id")),
+    security(("session" = [])),
+    responses(
+        (status = 200, description = "paused", body = app::api::Sale),
+        (status = 400, description = "a malformed path, query or body", body = app::api::ErrorBody),
+        (status = 401, description = "no session (or it ended)", body = app::api::ErrorBody),
+        (status = 403, description = "not allowed: not an admin, a write from another site, or a refused ticket", body = app::api::ErrorBody),
+        (status = 404, description = "no such thing", body = app::api::ErrorBody),
+        (status = 503, description = "busy or a store is away; see Retry-After", body = app::api::ErrorBody),
+    )
+)]
 async fn pause(
     State(catalog): State<Catalog>,
     AdminUser(_admin): AdminUser,
@@ -123,6 +197,22 @@ async fn pause(
 }
 
 /// `POST /api/admin/sales/{id}/resume`.
+#[utoipa::path(
+    post,
+    path = "/api/admin/sales/{id}/resume",
+    operation_id = "admin_resume_sale",
+    tag = "admin",
+    params(("id" = i64, Path, description = "the sale's id")),
+    security(("session" = [])),
+    responses(
+        (status = 200, description = "resumed", body = app::api::Sale),
+        (status = 400, description = "a malformed path, query or body", body = app::api::ErrorBody),
+        (status = 401, description = "no session (or it ended)", body = app::api::ErrorBody),
+        (status = 403, description = "not allowed: not an admin, a write from another site, or a refused ticket", body = app::api::ErrorBody),
+        (status = 404, description = "no such thing", body = app::api::ErrorBody),
+        (status = 503, description = "busy or a store is away; see Retry-After", body = app::api::ErrorBody),
+    )
+)]
 async fn resume(
     State(catalog): State<Catalog>,
     AdminUser(_admin): AdminUser,
@@ -133,6 +223,22 @@ async fn resume(
 
 /// `GET /api/admin/sales/{id}/stats`: the sale's numbers and its drift.
 #[allow(clippy::too_many_arguments)] // one small sub-state per store it reads
+#[utoipa::path(
+    get,
+    path = "/api/admin/sales/{id}/stats",
+    operation_id = "admin_sale_stats",
+    tag = "admin",
+    params(("id" = i64, Path, description = "the sale's id")),
+    security(("session" = [])),
+    responses(
+        (status = 200, description = "live numbers", body = app::api::SaleStats),
+        (status = 400, description = "a malformed path, query or body", body = app::api::ErrorBody),
+        (status = 401, description = "no session (or it ended)", body = app::api::ErrorBody),
+        (status = 403, description = "not allowed: not an admin, a write from another site, or a refused ticket", body = app::api::ErrorBody),
+        (status = 404, description = "no such thing", body = app::api::ErrorBody),
+        (status = 503, description = "busy or a store is away; see Retry-After", body = app::api::ErrorBody),
+    )
+)]
 async fn stats(
     State(catalog): State<Catalog>,
     State(db): State<PgPool>,
@@ -167,6 +273,22 @@ async fn stats(
 }
 
 /// `GET /api/admin/sales/{id}/reconcile`: both sides of the books in detail.
+#[utoipa::path(
+    get,
+    path = "/api/admin/sales/{id}/reconcile",
+    operation_id = "admin_reconcile_sale",
+    tag = "admin",
+    params(("id" = i64, Path, description = "the sale's id")),
+    security(("session" = [])),
+    responses(
+        (status = 200, description = "Redis against Postgres", body = app::api::Reconciliation),
+        (status = 400, description = "a malformed path, query or body", body = app::api::ErrorBody),
+        (status = 401, description = "no session (or it ended)", body = app::api::ErrorBody),
+        (status = 403, description = "not allowed: not an admin, a write from another site, or a refused ticket", body = app::api::ErrorBody),
+        (status = 404, description = "no such thing", body = app::api::ErrorBody),
+        (status = 503, description = "busy or a store is away; see Retry-After", body = app::api::ErrorBody),
+    )
+)]
 async fn reconciliation(
     State(catalog): State<Catalog>,
     State(db): State<PgPool>,
@@ -179,6 +301,22 @@ async fn reconciliation(
 }
 
 /// `GET /api/admin/sales/{id}/orders`: newest first.
+#[utoipa::path(
+    get,
+    path = "/api/admin/sales/{id}/orders",
+    operation_id = "admin_sale_orders",
+    tag = "admin",
+    params(("id" = i64, Path, description = "the sale's id")),
+    security(("session" = [])),
+    responses(
+        (status = 200, description = "the sale's orders", body = Vec<app::api::Order>),
+        (status = 400, description = "a malformed path, query or body", body = app::api::ErrorBody),
+        (status = 401, description = "no session (or it ended)", body = app::api::ErrorBody),
+        (status = 403, description = "not allowed: not an admin, a write from another site, or a refused ticket", body = app::api::ErrorBody),
+        (status = 404, description = "no such thing", body = app::api::ErrorBody),
+        (status = 503, description = "busy or a store is away; see Retry-After", body = app::api::ErrorBody),
+    )
+)]
 async fn orders(
     State(orders): State<OrderBook>,
     AdminUser(_admin): AdminUser,
@@ -188,6 +326,19 @@ async fn orders(
 }
 
 /// `GET /api/admin/dead-letters`.
+#[utoipa::path(
+    get,
+    path = "/api/admin/dead-letters",
+    operation_id = "admin_list_dead_letters",
+    tag = "admin",
+    security(("session" = [])),
+    responses(
+        (status = 200, description = "messages that could not be saved", body = Vec<app::api::DeadLetter>),
+        (status = 401, description = "no session (or it ended)", body = app::api::ErrorBody),
+        (status = 403, description = "not allowed: not an admin, a write from another site, or a refused ticket", body = app::api::ErrorBody),
+        (status = 503, description = "busy or a store is away; see Retry-After", body = app::api::ErrorBody),
+    )
+)]
 async fn dead_letters(
     State(letters): State<DeadLetters>,
     AdminUser(_admin): AdminUser,
@@ -196,6 +347,23 @@ async fn dead_letters(
 }
 
 /// `POST /api/admin/dead-letters/{id}/retry`: through the same idempotent insert.
+#[utoipa::path(
+    post,
+    path = "/api/admin/dead-letters/{id}/retry",
+    operation_id = "admin_retry_dead_letter",
+    tag = "admin",
+    params(("id" = String, Path, description = "the dead letter's id (a stream entry id)")),
+    security(("session" = [])),
+    responses(
+        (status = 200, description = "saved this time", body = app::api::DeadLetterRetried),
+        (status = 400, description = "a malformed path, query or body", body = app::api::ErrorBody),
+        (status = 401, description = "no session (or it ended)", body = app::api::ErrorBody),
+        (status = 403, description = "not allowed: not an admin, a write from another site, or a refused ticket", body = app::api::ErrorBody),
+        (status = 404, description = "no such thing", body = app::api::ErrorBody),
+        (status = 409, description = "refused in this state", body = app::api::ErrorBody),
+        (status = 503, description = "busy or a store is away; see Retry-After", body = app::api::ErrorBody),
+    )
+)]
 async fn retry_dead_letter(
     State(letters): State<DeadLetters>,
     AdminUser(_admin): AdminUser,
@@ -214,6 +382,23 @@ async fn retry_dead_letter(
 
 /// `POST /api/admin/dead-letters/{id}/release`: the reservation is given up and
 /// its units return to the sale, exactly once.
+#[utoipa::path(
+    post,
+    path = "/api/admin/dead-letters/{id}/release",
+    operation_id = "admin_release_dead_letter",
+    tag = "admin",
+    params(("id" = String, Path, description = "the dead letter's id (a stream entry id)")),
+    security(("session" = [])),
+    responses(
+        (status = 200, description = "given up; its units returned once", body = app::api::DeadLetterReleased),
+        (status = 400, description = "a malformed path, query or body", body = app::api::ErrorBody),
+        (status = 401, description = "no session (or it ended)", body = app::api::ErrorBody),
+        (status = 403, description = "not allowed: not an admin, a write from another site, or a refused ticket", body = app::api::ErrorBody),
+        (status = 404, description = "no such thing", body = app::api::ErrorBody),
+        (status = 409, description = "refused in this state", body = app::api::ErrorBody),
+        (status = 503, description = "busy or a store is away; see Retry-After", body = app::api::ErrorBody),
+    )
+)]
 async fn release_dead_letter(
     State(letters): State<DeadLetters>,
     AdminUser(_admin): AdminUser,

@@ -5,14 +5,14 @@
 //! an orchestrator restarts only unhealthy ones.
 
 use std::time::Duration;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::redis_connection::RedisConnection;
 use app::api::ErrorCode;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use serde_json::json;
 use sqlx::PgPool;
 
@@ -23,20 +23,39 @@ use crate::store::{postgres_answers, redis_answers};
 const CHECK_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// The operational endpoints.
-pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(crate::metrics::export))
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
+        .routes(routes!(crate::metrics::export))
 }
 
 /// `GET /healthz`: 200 while the process runs.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    operation_id = "healthz",
+    tag = "operations",
+    responses(
+        (status = 200, description = "the process runs", body = serde_json::Value),
+    )
+)]
 async fn healthz() -> impl IntoResponse {
     Json(json!({ "status": "ok" }))
 }
 
 /// `GET /readyz`: 200 while Redis answers, else 503; the body names each
 /// dependency that does not answer, Postgres included.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    operation_id = "readyz",
+    tag = "operations",
+    responses(
+        (status = 200, description = "this instance can serve the hot path", body = serde_json::Value),
+        (status = 503, description = "busy or a store is away; see Retry-After", body = app::api::ErrorBody),
+    )
+)]
 async fn readyz(State(db): State<PgPool>, State(redis): State<RedisConnection>) -> Response {
     let (postgres_ok, redis_ok) = tokio::join!(
         postgres_answers(&db, CHECK_TIMEOUT),

@@ -7,7 +7,8 @@
 //!   failures at the boundary.
 //! - The areas: [`health`] (operations), [`sales`] (read API), [`purchase`]
 //!   (CAPTCHA → ticket → buy: the hot path), [`accounts`], [`orders`], [`admin`],
-//!   [`pictures`] (uploaded product pictures).
+//!   [`pictures`] (uploaded product pictures); [`openapi`] puts the documented
+//!   ones together with their OpenAPI document (`GET /api/openapi.json`).
 //! - [`csrf`] and [`page_cache`]: the layers for writes and for sale pages.
 
 pub(crate) mod accounts;
@@ -16,6 +17,7 @@ pub(crate) mod csrf;
 pub(crate) mod error;
 pub(crate) mod extract;
 pub(crate) mod health;
+pub(crate) mod openapi;
 pub(crate) mod orders;
 pub(crate) mod page_cache;
 pub(crate) mod pictures;
@@ -31,7 +33,6 @@ use axum::body::Body;
 use axum::extract::MatchedPath;
 use axum::http::{header, HeaderValue, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::any;
 use axum::Router;
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
@@ -48,18 +49,13 @@ use state::AppState;
 /// endpoints; the sale-page cache wraps the pages only: a layer costs every
 /// request it wraps, even one it has nothing to do for.
 pub fn router(state: AppState, request_timeout: std::time::Duration) -> Router {
-    let api = Router::new()
-        .merge(sales::router())
-        .merge(purchase::router())
-        .merge(accounts::router())
-        .merge(orders::router())
-        .merge(admin::router())
-        .merge(pictures::router())
-        .route("/api/{*rest}", any(error::api_not_found));
+    let openapi::ApiRoutes {
+        api, operations, ..
+    } = openapi::api_routes();
     let shop = api
         .merge(pages(&state))
         .layer(axum::middleware::from_fn(csrf::same_site_writes));
-    health::router()
+    operations
         .merge(shop)
         .layer(axum::middleware::from_fn(move |request, next| {
             error::time_limit(request_timeout, request, next)

@@ -3,8 +3,8 @@
 use app::api::{ErrorCode, Order};
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::error::ApiError;
 use super::extract::CurrentUser;
@@ -14,12 +14,12 @@ use crate::orders::id::OrderId;
 use crate::sales::catalog::Catalog;
 
 /// `/api/orders…`.
-pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/orders", get(list))
-        .route("/api/orders/{id}", get(show))
-        .route("/api/orders/{id}/pay", post(pay))
-        .route("/api/orders/{id}/cancel", post(cancel))
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(show))
+        .routes(routes!(pay))
+        .routes(routes!(cancel))
 }
 
 impl From<OrderError> for ApiError {
@@ -47,6 +47,18 @@ impl From<OrderError> for ApiError {
 }
 
 /// `GET /api/orders`.
+#[utoipa::path(
+    get,
+    path = "/api/orders",
+    operation_id = "list_orders",
+    tag = "orders",
+    security(("session" = [])),
+    responses(
+        (status = 200, description = "the caller's orders", body = Vec<app::api::Order>),
+        (status = 401, description = "no session (or it ended)", body = app::api::ErrorBody),
+        (status = 503, description = "busy or a store is away; see Retry-After", body = app::api::ErrorBody),
+    )
+)]
 async fn list(
     State(orders): State<OrderBook>,
     CurrentUser(user): CurrentUser,
@@ -55,6 +67,21 @@ async fn list(
 }
 
 /// `GET /api/orders/{id}`: `queued` until persisted; another user's order is a 404.
+#[utoipa::path(
+    get,
+    path = "/api/orders/{id}",
+    operation_id = "show_order",
+    tag = "orders",
+    params(("id" = String, Path, description = "the order's id")),
+    security(("session" = [])),
+    responses(
+        (status = 200, description = "the order", body = app::api::Order),
+        (status = 400, description = "a malformed path, query or body", body = app::api::ErrorBody),
+        (status = 401, description = "no session (or it ended)", body = app::api::ErrorBody),
+        (status = 404, description = "no such thing", body = app::api::ErrorBody),
+        (status = 503, description = "busy or a store is away; see Retry-After", body = app::api::ErrorBody),
+    )
+)]
 async fn show(
     State(orders): State<OrderBook>,
     CurrentUser(user): CurrentUser,
@@ -68,6 +95,23 @@ async fn show(
 }
 
 /// `POST /api/orders/{id}/pay`.
+#[utoipa::path(
+    post,
+    path = "/api/orders/{id}/pay",
+    operation_id = "pay_order",
+    tag = "orders",
+    params(("id" = String, Path, description = "the order's id")),
+    security(("session" = [])),
+    responses(
+        (status = 200, description = "paid", body = app::api::Order),
+        (status = 400, description = "a malformed path, query or body", body = app::api::ErrorBody),
+        (status = 401, description = "no session (or it ended)", body = app::api::ErrorBody),
+        (status = 403, description = "not allowed: not an admin, a write from another site, or a refused ticket", body = app::api::ErrorBody),
+        (status = 404, description = "no such thing", body = app::api::ErrorBody),
+        (status = 409, description = "refused in this state", body = app::api::ErrorBody),
+        (status = 503, description = "busy or a store is away; see Retry-After", body = app::api::ErrorBody),
+    )
+)]
 async fn pay(
     State(orders): State<OrderBook>,
     CurrentUser(user): CurrentUser,
@@ -77,6 +121,23 @@ async fn pay(
 }
 
 /// `POST /api/orders/{id}/cancel`: the unit goes back on sale.
+#[utoipa::path(
+    post,
+    path = "/api/orders/{id}/cancel",
+    operation_id = "cancel_order",
+    tag = "orders",
+    params(("id" = String, Path, description = "the order's id")),
+    security(("session" = [])),
+    responses(
+        (status = 200, description = "cancelled, the unit returned", body = app::api::Order),
+        (status = 400, description = "a malformed path, query or body", body = app::api::ErrorBody),
+        (status = 401, description = "no session (or it ended)", body = app::api::ErrorBody),
+        (status = 403, description = "not allowed: not an admin, a write from another site, or a refused ticket", body = app::api::ErrorBody),
+        (status = 404, description = "no such thing", body = app::api::ErrorBody),
+        (status = 409, description = "refused in this state", body = app::api::ErrorBody),
+        (status = 503, description = "busy or a store is away; see Retry-After", body = app::api::ErrorBody),
+    )
+)]
 async fn cancel(
     State(orders): State<OrderBook>,
     State(catalog): State<Catalog>,

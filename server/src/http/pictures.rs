@@ -8,22 +8,39 @@ use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::error::ApiError;
 use super::extract::AdminUser;
 use super::state::AppState;
 use crate::sales::pictures::{PictureType, Pictures, MAX_BYTES};
 
-pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/admin/pictures", post(upload))
-        .route("/pictures/{name}", get(serve))
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(upload))
+        .routes(routes!(serve))
 }
 
 /// `POST /api/admin/pictures`: 201 `{url}`; 413 above 2 MiB, 422 for anything
 /// but PNG, JPEG, WebP or GIF bytes, 400 for a body that broke off.
+#[utoipa::path(
+    post,
+    path = "/api/admin/pictures",
+    operation_id = "admin_upload_picture",
+    tag = "admin",
+    request_body(content(("image/png"), ("image/jpeg"), ("image/webp"), ("image/gif")), description = "the picture's bytes, at most 2 MiB"),
+    security(("session" = [])),
+    responses(
+        (status = 201, description = "stored; give the url to a sale", body = app::api::PictureUploaded),
+        (status = 400, description = "a malformed path, query or body", body = app::api::ErrorBody),
+        (status = 401, description = "no session (or it ended)", body = app::api::ErrorBody),
+        (status = 403, description = "not allowed: not an admin, a write from another site, or a refused ticket", body = app::api::ErrorBody),
+        (status = 413, description = "the body is too large", body = app::api::ErrorBody),
+        (status = 422, description = "a well-formed body with values the API does not accept", body = app::api::ErrorBody),
+        (status = 503, description = "busy or a store is away; see Retry-After", body = app::api::ErrorBody),
+    )
+)]
 async fn upload(
     State(pictures): State<Pictures>,
     AdminUser(_admin): AdminUser,
@@ -50,6 +67,19 @@ async fn upload(
 
 /// `GET /pictures/{sha256}.{ext}`: the bytes, or 304 when the browser has them.
 /// The name is read from the path as sent: anything but a known hash is 404.
+#[utoipa::path(
+    get,
+    path = "/pictures/{name}",
+    operation_id = "product_picture",
+    tag = "sales",
+    params(("name" = String, Path, description = "`{sha256}.{ext}` as the upload answered")),
+    responses(
+        (status = 200, description = "the picture (immutable, with an ETag)", content_type = "image/*", body = Vec<u8>),
+        (status = 304, description = "the browser's copy is current"),
+        (status = 404, description = "no such thing", body = app::api::ErrorBody),
+        (status = 503, description = "busy or a store is away; see Retry-After", body = app::api::ErrorBody),
+    )
+)]
 async fn serve(
     State(pictures): State<Pictures>,
     uri: Uri,

@@ -14,8 +14,8 @@ use app::api::{
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use axum::{Json, Router};
+use axum::Json;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::error::ApiError;
 use super::extract::{ApiJson, ClientIp, CurrentUser};
@@ -31,11 +31,11 @@ use crate::sales::id::SaleId;
 use crate::sales::stock::Reservation;
 
 /// The hot path: `/api/sales/{id}/captcha`, `/ticket` and the dynamic buy URL.
-pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/sales/{id}/captcha", post(captcha))
-        .route("/api/sales/{id}/ticket", post(ticket))
-        .route("/api/sales/{id}/buy/{ticket}", post(buy))
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(captcha))
+        .routes(routes!(ticket))
+        .routes(routes!(buy))
 }
 
 const DAY_MS: i64 = 24 * 3600 * 1000;
@@ -89,6 +89,26 @@ async fn open_sale(catalog: &Catalog, sale_id: i64, now_ms: i64) -> Result<Sale,
 /// `POST /api/sales/{id}/captcha`: a challenge, only once the sale is open.
 /// `?instead=pow` asks for the accessible alternative to a puzzle (a harder
 /// proof of work, see [`crate::guards::captcha::Captchas::issue_alternative`]).
+#[utoipa::path(
+    post,
+    path = "/api/sales/{id}/captcha",
+    operation_id = "new_challenge",
+    tag = "purchase",
+    params(("id" = i64, Path, description = "the sale's id"), ("instead" = Option<String>, Query, description = "`pow`: a proof of work instead of a sale's puzzle")),
+    security(("session" = [])),
+    responses(
+        (status = 200, description = "a challenge", body = app::api::CaptchaChallenge),
+        (status = 400, description = "a malformed path, query or body", body = app::api::ErrorBody),
+        (status = 401, description = "no session (or it ended)", body = app::api::ErrorBody),
+        (status = 403, description = "not allowed: not an admin, a write from another site, or a refused ticket", body = app::api::ErrorBody),
+        (status = 404, description = "no such thing", body = app::api::ErrorBody),
+        (status = 409, description = "refused in this state", body = app::api::ErrorBody),
+        (status = 410, description = "sold out or ended", body = app::api::ErrorBody),
+        (status = 425, description = "the sale has not started", body = app::api::ErrorBody),
+        (status = 429, description = "rate limited; see Retry-After", body = app::api::ErrorBody),
+        (status = 503, description = "busy or a store is away; see Retry-After", body = app::api::ErrorBody),
+    )
+)]
 async fn captcha(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -132,6 +152,28 @@ async fn captcha(
 }
 
 /// `POST /api/sales/{id}/ticket`: a solved CAPTCHA for the buy path.
+#[utoipa::path(
+    post,
+    path = "/api/sales/{id}/ticket",
+    operation_id = "new_ticket",
+    tag = "purchase",
+    params(("id" = i64, Path, description = "the sale's id")),
+    request_body = app::api::TicketRequest,
+    security(("session" = [])),
+    responses(
+        (status = 200, description = "the buy path, valid until expires_at_ms", body = app::api::TicketGrant),
+        (status = 400, description = "a malformed path, query or body", body = app::api::ErrorBody),
+        (status = 401, description = "no session (or it ended)", body = app::api::ErrorBody),
+        (status = 403, description = "not allowed: not an admin, a write from another site, or a refused ticket", body = app::api::ErrorBody),
+        (status = 404, description = "no such thing", body = app::api::ErrorBody),
+        (status = 409, description = "refused in this state", body = app::api::ErrorBody),
+        (status = 410, description = "sold out or ended", body = app::api::ErrorBody),
+        (status = 422, description = "a well-formed body with values the API does not accept", body = app::api::ErrorBody),
+        (status = 425, description = "the sale has not started", body = app::api::ErrorBody),
+        (status = 429, description = "rate limited; see Retry-After", body = app::api::ErrorBody),
+        (status = 503, description = "busy or a store is away; see Retry-After", body = app::api::ErrorBody),
+    )
+)]
 async fn ticket(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -223,6 +265,26 @@ fn check_eligible(sale: &Sale, user: &Session, now_ms: i64) -> Result<(), ApiErr
 }
 
 /// `POST /api/sales/{id}/buy/{ticket}`: the reserve. 202 with the order id to poll.
+#[utoipa::path(
+    post,
+    path = "/api/sales/{id}/buy/{ticket}",
+    operation_id = "buy",
+    tag = "purchase",
+    params(("id" = i64, Path, description = "the sale's id"), ("ticket" = String, Path, description = "the ticket of the buy path")),
+    security(("session" = [])),
+    responses(
+        (status = 202, description = "reserved; the order is being saved", body = app::api::BuyAccepted),
+        (status = 400, description = "a malformed path, query or body", body = app::api::ErrorBody),
+        (status = 401, description = "no session (or it ended)", body = app::api::ErrorBody),
+        (status = 403, description = "not allowed: not an admin, a write from another site, or a refused ticket", body = app::api::ErrorBody),
+        (status = 404, description = "no such thing", body = app::api::ErrorBody),
+        (status = 409, description = "refused in this state", body = app::api::ErrorBody),
+        (status = 410, description = "sold out or ended", body = app::api::ErrorBody),
+        (status = 425, description = "the sale has not started", body = app::api::ErrorBody),
+        (status = 429, description = "rate limited; see Retry-After", body = app::api::ErrorBody),
+        (status = 503, description = "busy or a store is away; see Retry-After", body = app::api::ErrorBody),
+    )
+)]
 async fn buy(
     State(state): State<AppState>,
     Path((raw_sale_id, ticket)): Path<(String, String)>,

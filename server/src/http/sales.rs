@@ -5,8 +5,8 @@ use app::api::{Sale, SaleListing, SaleStatus};
 use axum::extract::State;
 use axum::http::header::CACHE_CONTROL;
 use axum::response::IntoResponse;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::error::ApiError;
 use super::state::AppState;
@@ -14,20 +14,43 @@ use crate::sales::catalog::Catalog;
 use crate::sales::id::SaleId;
 
 /// `/api/sales…` for reading.
-pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/sales", get(list))
-        .route("/api/sales/{id}", get(show))
-        .route("/api/sales/{id}/status", get(status))
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(show))
+        .routes(routes!(status))
 }
 
 /// `GET /api/sales`: scheduled, live and recent sales with their state.
+#[utoipa::path(
+    get,
+    path = "/api/sales",
+    operation_id = "list_sales",
+    tag = "sales",
+    responses(
+        (status = 200, description = "scheduled, live and recent sales", body = Vec<app::api::SaleListing>),
+        (status = 503, description = "busy or a store is away; see Retry-After", body = app::api::ErrorBody),
+    )
+)]
 async fn list(State(catalog): State<Catalog>) -> Result<Json<Vec<SaleListing>>, ApiError> {
     Ok(Json(catalog.listings().await?))
 }
 
 /// `GET /api/sales/{id}`: the sale's definition. It changes only when an admin
 /// edits it, so caches may keep it briefly.
+#[utoipa::path(
+    get,
+    path = "/api/sales/{id}",
+    operation_id = "show_sale",
+    tag = "sales",
+    params(("id" = i64, Path, description = "the sale's id")),
+    responses(
+        (status = 200, description = "the sale (cacheable)", body = app::api::Sale),
+        (status = 400, description = "a malformed path, query or body", body = app::api::ErrorBody),
+        (status = 404, description = "no such thing", body = app::api::ErrorBody),
+        (status = 503, description = "busy or a store is away; see Retry-After", body = app::api::ErrorBody),
+    )
+)]
 async fn show(State(catalog): State<Catalog>, id: SaleId) -> Result<impl IntoResponse, ApiError> {
     let sale: Sale = catalog
         .sale(id.get())
@@ -38,6 +61,19 @@ async fn show(State(catalog): State<Catalog>, id: SaleId) -> Result<impl IntoRes
 
 /// `GET /api/sales/{id}/status`: state, server clock and stock left. Never cached:
 /// the countdown syncs its clock on it.
+#[utoipa::path(
+    get,
+    path = "/api/sales/{id}/status",
+    operation_id = "sale_status",
+    tag = "sales",
+    params(("id" = i64, Path, description = "the sale's id")),
+    responses(
+        (status = 200, description = "its state on the server's clock (no-store)", body = app::api::SaleStatus),
+        (status = 400, description = "a malformed path, query or body", body = app::api::ErrorBody),
+        (status = 404, description = "no such thing", body = app::api::ErrorBody),
+        (status = 503, description = "busy or a store is away; see Retry-After", body = app::api::ErrorBody),
+    )
+)]
 async fn status(State(catalog): State<Catalog>, id: SaleId) -> Result<impl IntoResponse, ApiError> {
     let status: SaleStatus = catalog
         .status(id.get())

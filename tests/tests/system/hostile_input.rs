@@ -167,7 +167,7 @@ async fn random_requests_to_every_route_get_4xx_answers_and_write_nothing() {
     let admin = app.admin().await;
     let sale_id = sale.id.to_string();
     let puzzle_sale_id = puzzle_sale.id.to_string();
-    let routes: [(&str, &str); 32] = [
+    let routes: [(&str, &str); 33] = [
         ("GET", "/api/sales"),
         ("GET", "/api/sales/{id}"),
         ("GET", "/api/sales/{id}/status"),
@@ -199,6 +199,7 @@ async fn random_requests_to_every_route_get_4xx_answers_and_write_nothing() {
         ("POST", "/api/admin/dead-letters/{letter}/release"),
         ("POST", "/api/admin/pictures"),
         ("GET", "/pictures/{picture}"),
+        ("GET", "/api/openapi.json"),
         ("GET", "/sales/{id}"),
     ];
     // Users are not counted: noise may well spell a valid registration.

@@ -160,3 +160,30 @@ async fn the_status_shows_a_unit_gone_at_once_here_and_soon_on_every_instance() 
         "the other instance shows it once its copy is renewed"
     );
 }
+
+#[tokio::test]
+async fn the_api_describes_itself_as_openapi_3_1() {
+    let app = spawn_app().await;
+    let response = app.get("/api/openapi.json").await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-type"].to_str().unwrap(),
+        "application/json"
+    );
+    let document: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(document["openapi"], "3.1.0");
+    let buy = &document["paths"]["/api/sales/{id}/buy/{ticket}"]["post"];
+    assert_eq!(buy["operationId"], "buy");
+    assert!(buy["responses"]["202"].is_object() && buy["responses"]["410"].is_object());
+    assert_eq!(
+        document["components"]["securitySchemes"]["session"]["in"],
+        "cookie"
+    );
+    let codes = document["components"]["schemas"]["ErrorCode"]["enum"]
+        .as_array()
+        .unwrap();
+    assert!(codes.contains(&serde_json::json!("sold_out")));
+    let admin_create = &document["paths"]["/api/admin/sales"]["post"];
+    assert_eq!(admin_create["tags"][0], "admin");
+    assert!(admin_create["security"].is_array());
+}
