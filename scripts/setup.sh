@@ -4,7 +4,8 @@
 #
 # Installs: Redis, PostgreSQL, Chromium, Node, nginx (apt, only if missing); the
 # wasm32 target; cargo-leptos and wasm-bindgen-cli (cargo, pinned); Playwright and
-# a registry-built wasm-opt (npm, into end2end/node_modules).
+# a registry-built wasm-opt (npm, into end2end/node_modules); schemathesis (pip,
+# into target/contract-venv).
 
 set -euo pipefail
 
@@ -112,10 +113,26 @@ ensure_nginx() {
     /usr/sbin/nginx -s stop 2>/dev/null || true
 }
 
+# schemathesis, the contract fuzzer (PyPI, pinned), in a virtualenv of its own.
+SCHEMATHESIS_VERSION="4.32.5"
+ensure_python_tools() {
+    local venv="$ROOT/target/contract-venv"
+    if [ -x "$venv/bin/st" ] && "$venv/bin/st" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
+        return
+    fi
+    python3 -m venv --help >/dev/null 2>&1 && python3 -c 'import ensurepip' 2>/dev/null \
+        || { say "installing python3-venv"; apt_install python3-venv; }
+    say "installing schemathesis $SCHEMATHESIS_VERSION (pip, into target/contract-venv)"
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+}
+
 setup_all() {
     ensure_redis
     ensure_postgres
     ensure_rust_tools
     ensure_node_tools
     ensure_nginx
+    ensure_python_tools
 }

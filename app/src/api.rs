@@ -286,7 +286,14 @@ mod tests {
 #[derive(Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Credentials {
+    /// 3 to 32 letters, digits, `_`, `.` or `-`.
+    #[cfg_attr(
+        feature = "ssr",
+        schema(min_length = 3, max_length = 32, pattern = "^[A-Za-z0-9_.-]+$")
+    )]
     pub username: String,
+    /// 8 to 128 characters.
+    #[cfg_attr(feature = "ssr", schema(min_length = 8, max_length = 128))]
     pub password: String,
 }
 

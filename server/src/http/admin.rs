@@ -104,7 +104,7 @@ async fn list(
     path = "/api/admin/sales/{id}",
     operation_id = "admin_show_sale",
     tag = "admin",
-    params(("id" = i64, Path, description = "the sale's id")),
+    params(("id" = i64, Path, minimum = 1, description = "the sale's id")),
     security(("session" = [])),
     responses(
         (status = 200, description = "the sale as stored", body = app::api::Sale),
@@ -129,7 +129,7 @@ async fn show(
     path = "/api/admin/sales/{id}",
     operation_id = "admin_edit_sale",
     tag = "admin",
-    params(("id" = i64, Path, description = "the sale's id")),
+    params(("id" = i64, Path, minimum = 1, description = "the sale's id")),
     request_body = app::api::SalePatch,
     security(("session" = [])),
     responses(
@@ -177,7 +177,7 @@ async fn set_paused(catalog: &Catalog, id: SaleId, paused: bool) -> Result<Json<
     path = "/api/admin/sales/{id}/pause",
     operation_id = "admin_pause_sale",
     tag = "admin",
-    params(("id" = i64, Path, description = "the sale's id")),
+    params(("id" = i64, Path, minimum = 1, description = "the sale's id")),
     security(("session" = [])),
     responses(
         (status = 200, description = "paused", body = app::api::Sale),
@@ -202,7 +202,7 @@ async fn pause(
     path = "/api/admin/sales/{id}/resume",
     operation_id = "admin_resume_sale",
     tag = "admin",
-    params(("id" = i64, Path, description = "the sale's id")),
+    params(("id" = i64, Path, minimum = 1, description = "the sale's id")),
     security(("session" = [])),
     responses(
         (status = 200, description = "resumed", body = app::api::Sale),
@@ -228,7 +228,7 @@ async fn resume(
     path = "/api/admin/sales/{id}/stats",
     operation_id = "admin_sale_stats",
     tag = "admin",
-    params(("id" = i64, Path, description = "the sale's id")),
+    params(("id" = i64, Path, minimum = 1, description = "the sale's id")),
     security(("session" = [])),
     responses(
         (status = 200, description = "live numbers", body = app::api::SaleStats),
@@ -278,7 +278,7 @@ async fn stats(
     path = "/api/admin/sales/{id}/reconcile",
     operation_id = "admin_reconcile_sale",
     tag = "admin",
-    params(("id" = i64, Path, description = "the sale's id")),
+    params(("id" = i64, Path, minimum = 1, description = "the sale's id")),
     security(("session" = [])),
     responses(
         (status = 200, description = "Redis against Postgres", body = app::api::Reconciliation),
@@ -306,7 +306,7 @@ async fn reconciliation(
     path = "/api/admin/sales/{id}/orders",
     operation_id = "admin_sale_orders",
     tag = "admin",
-    params(("id" = i64, Path, description = "the sale's id")),
+    params(("id" = i64, Path, minimum = 1, description = "the sale's id")),
     security(("session" = [])),
     responses(
         (status = 200, description = "the sale's orders", body = Vec<app::api::Order>),
@@ -352,7 +352,7 @@ async fn dead_letters(
     path = "/api/admin/dead-letters/{id}/retry",
     operation_id = "admin_retry_dead_letter",
     tag = "admin",
-    params(("id" = String, Path, description = "the dead letter's id (a stream entry id)")),
+    params(("id" = String, Path, pattern = "^[0-9]{1,19}-[0-9]{1,19}$", description = "the dead letter's id (a stream entry id)")),
     security(("session" = [])),
     responses(
         (status = 200, description = "saved this time", body = app::api::DeadLetterRetried),
@@ -387,7 +387,7 @@ async fn retry_dead_letter(
     path = "/api/admin/dead-letters/{id}/release",
     operation_id = "admin_release_dead_letter",
     tag = "admin",
-    params(("id" = String, Path, description = "the dead letter's id (a stream entry id)")),
+    params(("id" = String, Path, pattern = "^[0-9]{1,19}-[0-9]{1,19}$", description = "the dead letter's id (a stream entry id)")),
     security(("session" = [])),
     responses(
         (status = 200, description = "given up; its units returned once", body = app::api::DeadLetterReleased),

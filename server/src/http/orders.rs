@@ -72,7 +72,7 @@ async fn list(
     path = "/api/orders/{id}",
     operation_id = "show_order",
     tag = "orders",
-    params(("id" = String, Path, description = "the order's id")),
+    params(("id" = String, Path, pattern = "^[1-9][0-9]{0,17}-[0-9a-f]{32}$", description = "the order's id: the sale's id, `-`, 32 hex digits")),
     security(("session" = [])),
     responses(
         (status = 200, description = "the order", body = app::api::Order),
@@ -100,7 +100,7 @@ async fn show(
     path = "/api/orders/{id}/pay",
     operation_id = "pay_order",
     tag = "orders",
-    params(("id" = String, Path, description = "the order's id")),
+    params(("id" = String, Path, pattern = "^[1-9][0-9]{0,17}-[0-9a-f]{32}$", description = "the order's id: the sale's id, `-`, 32 hex digits")),
     security(("session" = [])),
     responses(
         (status = 200, description = "paid", body = app::api::Order),
@@ -126,7 +126,7 @@ async fn pay(
     path = "/api/orders/{id}/cancel",
     operation_id = "cancel_order",
     tag = "orders",
-    params(("id" = String, Path, description = "the order's id")),
+    params(("id" = String, Path, pattern = "^[1-9][0-9]{0,17}-[0-9a-f]{32}$", description = "the order's id: the sale's id, `-`, 32 hex digits")),
     security(("session" = [])),
     responses(
         (status = 200, description = "cancelled, the unit returned", body = app::api::Order),

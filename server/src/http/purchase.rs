@@ -94,7 +94,7 @@ async fn open_sale(catalog: &Catalog, sale_id: i64, now_ms: i64) -> Result<Sale,
     path = "/api/sales/{id}/captcha",
     operation_id = "new_challenge",
     tag = "purchase",
-    params(("id" = i64, Path, description = "the sale's id"), ("instead" = Option<String>, Query, description = "`pow`: a proof of work instead of a sale's puzzle")),
+    params(("id" = i64, Path, minimum = 1, description = "the sale's id"), ("instead" = Option<String>, Query, pattern = "^pow$", description = "`pow`: a proof of work instead of a sale's puzzle")),
     security(("session" = [])),
     responses(
         (status = 200, description = "a challenge", body = app::api::CaptchaChallenge),
@@ -157,7 +157,7 @@ async fn captcha(
     path = "/api/sales/{id}/ticket",
     operation_id = "new_ticket",
     tag = "purchase",
-    params(("id" = i64, Path, description = "the sale's id")),
+    params(("id" = i64, Path, minimum = 1, description = "the sale's id")),
     request_body = app::api::TicketRequest,
     security(("session" = [])),
     responses(
@@ -270,7 +270,7 @@ fn check_eligible(sale: &Sale, user: &Session, now_ms: i64) -> Result<(), ApiErr
     path = "/api/sales/{id}/buy/{ticket}",
     operation_id = "buy",
     tag = "purchase",
-    params(("id" = i64, Path, description = "the sale's id"), ("ticket" = String, Path, description = "the ticket of the buy path")),
+    params(("id" = i64, Path, minimum = 1, description = "the sale's id"), ("ticket" = String, Path, description = "the ticket of the buy path")),
     security(("session" = [])),
     responses(
         (status = 202, description = "reserved; the order is being saved", body = app::api::BuyAccepted),

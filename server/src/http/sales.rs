@@ -43,7 +43,7 @@ async fn list(State(catalog): State<Catalog>) -> Result<Json<Vec<SaleListing>>, 
     path = "/api/sales/{id}",
     operation_id = "show_sale",
     tag = "sales",
-    params(("id" = i64, Path, description = "the sale's id")),
+    params(("id" = i64, Path, minimum = 1, description = "the sale's id")),
     responses(
         (status = 200, description = "the sale (cacheable)", body = app::api::Sale),
         (status = 400, description = "a malformed path, query or body", body = app::api::ErrorBody),
@@ -66,7 +66,7 @@ async fn show(State(catalog): State<Catalog>, id: SaleId) -> Result<impl IntoRes
     path = "/api/sales/{id}/status",
     operation_id = "sale_status",
     tag = "sales",
-    params(("id" = i64, Path, description = "the sale's id")),
+    params(("id" = i64, Path, minimum = 1, description = "the sale's id")),
     responses(
         (status = 200, description = "its state on the server's clock (no-store)", body = app::api::SaleStatus),
         (status = 400, description = "a malformed path, query or body", body = app::api::ErrorBody),
