@@ -12,6 +12,7 @@
 //! | `FLASHSALE_REDIS_PREFIX` | `fs:` | prefix of every Redis key this instance writes |
 //! | `FLASHSALE_SECRET` | random per process in development | key for signing tickets and sessions, ≥ 32 bytes |
 //! | `FLASHSALE_ENV` | `development` | `production` makes the secret mandatory |
+//! | `FLASHSALE_API_EXPLORER` | on in development | serve the API explorer (Swagger UI) at `/api/explorer` |
 //! | `FLASHSALE_DEMO` | `false` | create a demo sale when none is scheduled or live (also `--demo`) |
 //! | `FLASHSALE_MAX_INFLIGHT_BUYS` | `4096` | buy requests one instance works on at once; more get 503 `busy` (0 drains the instance) |
 //! | `FLASHSALE_POW_BITS` | `18` | leading zero bits a proof-of-work answer needs |
@@ -75,6 +76,8 @@ pub struct Config {
     pub redis_prefix: String,
     pub secret_key: Secret<Vec<u8>>,
     pub environment: Environment,
+    /// Serve the API explorer at `/api/explorer` (development, or when enabled).
+    pub api_explorer: bool,
     pub demo: bool,
     /// Buy requests in flight per instance before answering `busy`.
     pub max_inflight_buys: usize,
@@ -170,6 +173,10 @@ impl Config {
             )?)
             .hash_files(hash_files)
             .build();
+        let api_explorer = match get("FLASHSALE_API_EXPLORER").as_deref() {
+            None => environment == Environment::Development,
+            Some(value) => matches!(value, "1" | "true" | "yes" | "on"),
+        };
         let demo = match get("FLASHSALE_DEMO").as_deref() {
             None => false,
             Some(value) => matches!(value, "1" | "true" | "yes" | "on"),
@@ -207,6 +214,7 @@ impl Config {
             redis_prefix,
             secret_key: Secret::new(secret_key),
             environment,
+            api_explorer,
             demo,
             max_inflight_buys: parse_or(
                 get("FLASHSALE_MAX_INFLIGHT_BUYS"),

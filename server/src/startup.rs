@@ -172,7 +172,8 @@ impl Application {
             metrics: Arc::new(Metrics::new()),
             tally,
         });
-        let router = crate::http::router(state.clone(), config.request_timeout);
+        let router =
+            crate::http::router(state.clone(), config.request_timeout, config.api_explorer);
         let addr = config.leptos.site_addr;
         let listener = TcpListener::bind(addr)
             .await

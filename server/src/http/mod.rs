@@ -48,10 +48,10 @@ use state::AppState;
 /// and the pages (whose server functions are posted to), not the operations
 /// endpoints; the sale-page cache wraps the pages only: a layer costs every
 /// request it wraps, even one it has nothing to do for.
-pub fn router(state: AppState, request_timeout: std::time::Duration) -> Router {
+pub fn router(state: AppState, request_timeout: std::time::Duration, api_explorer: bool) -> Router {
     let openapi::ApiRoutes {
         api, operations, ..
-    } = openapi::api_routes();
+    } = openapi::api_routes(api_explorer);
     let shop = api
         .merge(pages(&state))
         .layer(axum::middleware::from_fn(csrf::same_site_writes));

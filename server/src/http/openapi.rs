@@ -3,7 +3,9 @@
 //! `OpenApiRouter` whose routes are registered with `routes!`, so a route and
 //! its operation come from the one `#[utoipa::path]` beside the handler and
 //! cannot drift apart; [`api_routes`] puts them together and serves the
-//! document at `GET /api/openapi.json`. The wire types are the shared
+//! document at `GET /api/openapi.json`, and in development the API explorer
+//! (Swagger UI, from the `utoipa-swagger-ui-vendored` crate: nothing is
+//! fetched from elsewhere) at `/api/explorer`. The wire types are the shared
 //! `app::api` ones (their schemas are derived under the `ssr` feature).
 
 use std::sync::Arc;
@@ -15,6 +17,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::openapi::OpenApi as Document;
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
+use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use super::state::AppState;
 use super::{accounts, admin, error, health, orders, pictures, purchase, sales};
@@ -22,6 +25,8 @@ use crate::accounts::sessions::COOKIE;
 
 /// Where the document is served.
 pub const DOCUMENT_PATH: &str = "/api/openapi.json";
+/// Where the explorer is served, when it is.
+pub const EXPLORER_PATH: &str = "/api/explorer";
 
 /// The document's frame: title, tags, the session cookie as the security
 /// scheme, and the error body every operation may answer with.
@@ -74,9 +79,9 @@ pub(crate) struct ApiRoutes {
     pub document: Document,
 }
 
-/// Builds the documented routers, serves the document, and ends `/api/` with
-/// the JSON 404 for paths that are not there.
-pub(crate) fn api_routes() -> ApiRoutes {
+/// Builds the documented routers, serves the document (and, with `explorer`,
+/// the explorer), and ends `/api/` with the JSON 404 for paths that are not there.
+pub(crate) fn api_routes(explorer: bool) -> ApiRoutes {
     let (api, mut document) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(sales::router())
         .merge(purchase::router())
@@ -105,6 +110,13 @@ pub(crate) fn api_routes() -> ApiRoutes {
             }),
         )
         .route("/api/{*rest}", any(error::api_not_found));
+    let api = if explorer {
+        // The online validator of swagger.io is switched off: no call leaves the page.
+        let config = Config::new([DOCUMENT_PATH]).validator_url("none");
+        api.merge(SwaggerUi::new(EXPLORER_PATH).config(config))
+    } else {
+        api
+    };
     ApiRoutes {
         api,
         operations,
@@ -139,7 +151,7 @@ mod tests {
             api,
             operations,
             document,
-        } = api_routes();
+        } = api_routes(true);
         let documented: BTreeSet<String> = document.paths.paths.keys().cloned().collect();
         let mut routed = routed_paths(&api);
         routed.extend(routed_paths(&operations));
@@ -147,6 +159,9 @@ mod tests {
         for undocumented in [DOCUMENT_PATH, "/api/{*rest}"] {
             assert!(routed.remove(undocumented), "{undocumented} is routed");
         }
+        let explorer = routed.len();
+        routed.retain(|path| !path.starts_with(EXPLORER_PATH));
+        assert!(routed.len() < explorer, "the explorer is routed");
         assert!(
             routed.len() >= 25 && routed.contains("/api/sales/{id}/buy/{ticket}"),
             "the router's paths were read: {routed:?}"
@@ -159,7 +174,7 @@ mod tests {
 
     #[test]
     fn operations_have_unique_ids_and_admin_ones_need_the_session() {
-        let document = api_routes().document;
+        let document = api_routes(false).document;
         let mut ids = BTreeSet::new();
         for (path, item) in &document.paths.paths {
             for (method, operation) in [

@@ -187,3 +187,25 @@ async fn the_api_describes_itself_as_openapi_3_1() {
     assert_eq!(admin_create["tags"][0], "admin");
     assert!(admin_create["security"].is_array());
 }
+
+#[tokio::test]
+async fn the_api_explorer_is_served_in_development_only() {
+    let app = spawn_app().await;
+    let page = app.get("/api/explorer/").await;
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("swagger-ui"), "{html}");
+    let settings = app.get("/api/explorer/swagger-initializer.js").await;
+    let script = settings.text().await.unwrap();
+    assert!(script.contains("/api/openapi.json"), "{script}");
+
+    let production = systests::spawn_app_with(|mut config| {
+        config.api_explorer = false;
+        config
+    })
+    .await;
+    let hidden = production.get("/api/explorer/").await;
+    assert_eq!(hidden.status(), 404);
+    let body: serde_json::Value = hidden.json().await.unwrap();
+    assert_eq!(error_code(&body), ErrorCode::NotFound);
+}
