@@ -9,6 +9,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::error::ApiError;
 use super::extract::{ApiJson, CurrentUser};
+use super::openapi::errors;
 use super::state::{AppState, CookiePolicy};
 use crate::accounts::credentials::{hash_password, verify_password, Password, Username};
 use crate::accounts::sessions::{self, Session, SessionStore};
@@ -69,11 +70,11 @@ async fn start_session(
     request_body = app::api::Credentials,
     responses(
         (status = 201, description = "registered and logged in (session cookie set)", body = app::api::Account),
-        (status = 400, description = "a malformed path, query or body", body = app::api::ErrorBody),
-        (status = 403, description = "not allowed: not an admin, a write from another site, or a refused ticket", body = app::api::ErrorBody),
-        (status = 409, description = "refused in this state", body = app::api::ErrorBody),
-        (status = 422, description = "a well-formed body with values the API does not accept", body = app::api::ErrorBody),
-        (status = 503, description = "busy or a store is away; see Retry-After", body = app::api::ErrorBody),
+        errors::Malformed,
+        errors::Forbidden,
+        errors::Conflict,
+        errors::Invalid,
+        errors::Unavailable,
     )
 )]
 async fn register(
@@ -113,12 +114,12 @@ const DECOY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$
     request_body = app::api::Credentials,
     responses(
         (status = 200, description = "logged in (session cookie set)", body = app::api::Account),
-        (status = 400, description = "a malformed path, query or body", body = app::api::ErrorBody),
-        (status = 401, description = "no session (or it ended)", body = app::api::ErrorBody),
-        (status = 403, description = "not allowed: not an admin, a write from another site, or a refused ticket", body = app::api::ErrorBody),
-        (status = 422, description = "a well-formed body with values the API does not accept", body = app::api::ErrorBody),
-        (status = 429, description = "rate limited; see Retry-After", body = app::api::ErrorBody),
-        (status = 503, description = "busy or a store is away; see Retry-After", body = app::api::ErrorBody),
+        errors::Malformed,
+        errors::NoSession,
+        errors::Forbidden,
+        errors::Invalid,
+        errors::RateLimited,
+        errors::Unavailable,
     )
 )]
 async fn login(
@@ -150,8 +151,8 @@ async fn login(
     tag = "accounts",
     responses(
         (status = 204, description = "the session is revoked"),
-        (status = 403, description = "not allowed: not an admin, a write from another site, or a refused ticket", body = app::api::ErrorBody),
-        (status = 503, description = "busy or a store is away; see Retry-After", body = app::api::ErrorBody),
+        errors::Forbidden,
+        errors::Unavailable,
     )
 )]
 async fn logout(
@@ -177,8 +178,8 @@ async fn logout(
     security(("session" = [])),
     responses(
         (status = 200, description = "the logged-in account", body = app::api::Account),
-        (status = 401, description = "no session (or it ended)", body = app::api::ErrorBody),
-        (status = 503, description = "busy or a store is away; see Retry-After", body = app::api::ErrorBody),
+        errors::NoSession,
+        errors::Unavailable,
     )
 )]
 async fn me(CurrentUser(session): CurrentUser) -> Json<Account> {

@@ -15,6 +15,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::error::ApiError;
 use super::extract::{AdminUser, ApiJson};
+use super::openapi::errors;
 use super::state::AppState;
 use crate::orders::book::OrderBook;
 use crate::orders::dead_letters::{DeadLetters, Release, Retry};
@@ -58,11 +59,11 @@ async fn stored_sale(catalog: &Catalog, id: SaleId) -> Result<Sale, ApiError> {
     security(("session" = [])),
     responses(
         (status = 201, description = "scheduled, its stock in Redis", body = app::api::Sale),
-        (status = 400, description = "a malformed path, query or body", body = app::api::ErrorBody),
-        (status = 401, description = "no session (or it ended)", body = app::api::ErrorBody),
-        (status = 403, description = "not allowed: not an admin, a write from another site, or a refused ticket", body = app::api::ErrorBody),
-        (status = 422, description = "a well-formed body with values the API does not accept", body = app::api::ErrorBody),
-        (status = 503, description = "busy or a store is away; see Retry-After", body = app::api::ErrorBody),
+        errors::Malformed,
+        errors::NoSession,
+        errors::Forbidden,
+        errors::Invalid,
+        errors::Unavailable,
     )
 )]
 async fn create(
@@ -85,9 +86,9 @@ async fn create(
     security(("session" = [])),
     responses(
         (status = 200, description = "every sale", body = Vec<app::api::Sale>),
-        (status = 401, description = "no session (or it ended)", body = app::api::ErrorBody),
-        (status = 403, description = "not allowed: not an admin, a write from another site, or a refused ticket", body = app::api::ErrorBody),
-        (status = 503, description = "busy or a store is away; see Retry-After", body = app::api::ErrorBody),
+        errors::NoSession,
+        errors::Forbidden,
+        errors::Unavailable,
     )
 )]
 async fn list(
@@ -108,11 +109,11 @@ async fn list(
     security(("session" = [])),
     responses(
         (status = 200, description = "the sale as stored", body = app::api::Sale),
-        (status = 400, description = "a malformed path, query or body", body = app::api::ErrorBody),
-        (status = 401, description = "no session (or it ended)", body = app::api::ErrorBody),
-        (status = 403, description = "not allowed: not an admin, a write from another site, or a refused ticket", body = app::api::ErrorBody),
-        (status = 404, description = "no such thing", body = app::api::ErrorBody),
-        (status = 503, description = "busy or a store is away; see Retry-After", body = app::api::ErrorBody),
+        errors::Malformed,
+        errors::NoSession,
+        errors::Forbidden,
+        errors::NotFound,
+        errors::Unavailable,
     )
 )]
 async fn show(
@@ -134,13 +135,13 @@ async fn show(
     security(("session" = [])),
     responses(
         (status = 200, description = "edited", body = app::api::Sale),
-        (status = 400, description = "a malformed path, query or body", body = app::api::ErrorBody),
-        (status = 401, description = "no session (or it ended)", body = app::api::ErrorBody),
-        (status = 403, description = "not allowed: not an admin, a write from another site, or a refused ticket", body = app::api::ErrorBody),
-        (status = 404, description = "no such thing", body = app::api::ErrorBody),
-        (status = 409, description = "refused in this state", body = app::api::ErrorBody),
-        (status = 422, description = "a well-formed body with values the API does not accept", body = app::api::ErrorBody),
-        (status = 503, description = "busy or a store is away; see Retry-After", body = app::api::ErrorBody),
+        errors::Malformed,
+        errors::NoSession,
+        errors::Forbidden,
+        errors::NotFound,
+        errors::Conflict,
+        errors::Invalid,
+        errors::Unavailable,
     )
 )]
 async fn edit(
@@ -181,11 +182,11 @@ async fn set_paused(catalog: &Catalog, id: SaleId, paused: bool) -> Result<Json<
     security(("session" = [])),
     responses(
         (status = 200, description = "paused", body = app::api::Sale),
-        (status = 400, description = "a malformed path, query or body", body = app::api::ErrorBody),
-        (status = 401, description = "no session (or it ended)", body = app::api::ErrorBody),
-        (status = 403, description = "not allowed: not an admin, a write from another site, or a refused ticket", body = app::api::ErrorBody),
-        (status = 404, description = "no such thing", body = app::api::ErrorBody),
-        (status = 503, description = "busy or a store is away; see Retry-After", body = app::api::ErrorBody),
+        errors::Malformed,
+        errors::NoSession,
+        errors::Forbidden,
+        errors::NotFound,
+        errors::Unavailable,
     )
 )]
 async fn pause(
@@ -206,11 +207,11 @@ async fn pause(
     security(("session" = [])),
     responses(
         (status = 200, description = "resumed", body = app::api::Sale),
-        (status = 400, description = "a malformed path, query or body", body = app::api::ErrorBody),
-        (status = 401, description = "no session (or it ended)", body = app::api::ErrorBody),
-        (status = 403, description = "not allowed: not an admin, a write from another site, or a refused ticket", body = app::api::ErrorBody),
-        (status = 404, description = "no such thing", body = app::api::ErrorBody),
-        (status = 503, description = "busy or a store is away; see Retry-After", body = app::api::ErrorBody),
+        errors::Malformed,
+        errors::NoSession,
+        errors::Forbidden,
+        errors::NotFound,
+        errors::Unavailable,
     )
 )]
 async fn resume(
@@ -232,11 +233,11 @@ async fn resume(
     security(("session" = [])),
     responses(
         (status = 200, description = "live numbers", body = app::api::SaleStats),
-        (status = 400, description = "a malformed path, query or body", body = app::api::ErrorBody),
-        (status = 401, description = "no session (or it ended)", body = app::api::ErrorBody),
-        (status = 403, description = "not allowed: not an admin, a write from another site, or a refused ticket", body = app::api::ErrorBody),
-        (status = 404, description = "no such thing", body = app::api::ErrorBody),
-        (status = 503, description = "busy or a store is away; see Retry-After", body = app::api::ErrorBody),
+        errors::Malformed,
+        errors::NoSession,
+        errors::Forbidden,
+        errors::NotFound,
+        errors::Unavailable,
     )
 )]
 async fn stats(
@@ -282,11 +283,11 @@ async fn stats(
     security(("session" = [])),
     responses(
         (status = 200, description = "Redis against Postgres", body = app::api::Reconciliation),
-        (status = 400, description = "a malformed path, query or body", body = app::api::ErrorBody),
-        (status = 401, description = "no session (or it ended)", body = app::api::ErrorBody),
-        (status = 403, description = "not allowed: not an admin, a write from another site, or a refused ticket", body = app::api::ErrorBody),
-        (status = 404, description = "no such thing", body = app::api::ErrorBody),
-        (status = 503, description = "busy or a store is away; see Retry-After", body = app::api::ErrorBody),
+        errors::Malformed,
+        errors::NoSession,
+        errors::Forbidden,
+        errors::NotFound,
+        errors::Unavailable,
     )
 )]
 async fn reconciliation(
@@ -310,11 +311,11 @@ async fn reconciliation(
     security(("session" = [])),
     responses(
         (status = 200, description = "the sale's orders", body = Vec<app::api::Order>),
-        (status = 400, description = "a malformed path, query or body", body = app::api::ErrorBody),
-        (status = 401, description = "no session (or it ended)", body = app::api::ErrorBody),
-        (status = 403, description = "not allowed: not an admin, a write from another site, or a refused ticket", body = app::api::ErrorBody),
-        (status = 404, description = "no such thing", body = app::api::ErrorBody),
-        (status = 503, description = "busy or a store is away; see Retry-After", body = app::api::ErrorBody),
+        errors::Malformed,
+        errors::NoSession,
+        errors::Forbidden,
+        errors::NotFound,
+        errors::Unavailable,
     )
 )]
 async fn orders(
@@ -334,9 +335,9 @@ async fn orders(
     security(("session" = [])),
     responses(
         (status = 200, description = "messages that could not be saved", body = Vec<app::api::DeadLetter>),
-        (status = 401, description = "no session (or it ended)", body = app::api::ErrorBody),
-        (status = 403, description = "not allowed: not an admin, a write from another site, or a refused ticket", body = app::api::ErrorBody),
-        (status = 503, description = "busy or a store is away; see Retry-After", body = app::api::ErrorBody),
+        errors::NoSession,
+        errors::Forbidden,
+        errors::Unavailable,
     )
 )]
 async fn dead_letters(
@@ -356,12 +357,12 @@ async fn dead_letters(
     security(("session" = [])),
     responses(
         (status = 200, description = "saved this time", body = app::api::DeadLetterRetried),
-        (status = 400, description = "a malformed path, query or body", body = app::api::ErrorBody),
-        (status = 401, description = "no session (or it ended)", body = app::api::ErrorBody),
-        (status = 403, description = "not allowed: not an admin, a write from another site, or a refused ticket", body = app::api::ErrorBody),
-        (status = 404, description = "no such thing", body = app::api::ErrorBody),
-        (status = 409, description = "refused in this state", body = app::api::ErrorBody),
-        (status = 503, description = "busy or a store is away; see Retry-After", body = app::api::ErrorBody),
+        errors::Malformed,
+        errors::NoSession,
+        errors::Forbidden,
+        errors::NotFound,
+        errors::Conflict,
+        errors::Unavailable,
     )
 )]
 async fn retry_dead_letter(
@@ -391,12 +392,12 @@ async fn retry_dead_letter(
     security(("session" = [])),
     responses(
         (status = 200, description = "given up; its units returned once", body = app::api::DeadLetterReleased),
-        (status = 400, description = "a malformed path, query or body", body = app::api::ErrorBody),
-        (status = 401, description = "no session (or it ended)", body = app::api::ErrorBody),
-        (status = 403, description = "not allowed: not an admin, a write from another site, or a refused ticket", body = app::api::ErrorBody),
-        (status = 404, description = "no such thing", body = app::api::ErrorBody),
-        (status = 409, description = "refused in this state", body = app::api::ErrorBody),
-        (status = 503, description = "busy or a store is away; see Retry-After", body = app::api::ErrorBody),
+        errors::Malformed,
+        errors::NoSession,
+        errors::Forbidden,
+        errors::NotFound,
+        errors::Conflict,
+        errors::Unavailable,
     )
 )]
 async fn release_dead_letter(

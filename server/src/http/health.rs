@@ -16,6 +16,7 @@ use axum::Json;
 use serde_json::json;
 use sqlx::PgPool;
 
+use super::openapi::errors;
 use super::state::AppState;
 use crate::store::{postgres_answers, redis_answers};
 
@@ -53,7 +54,7 @@ async fn healthz() -> impl IntoResponse {
     tag = "operations",
     responses(
         (status = 200, description = "this instance can serve the hot path", body = serde_json::Value),
-        (status = 503, description = "busy or a store is away; see Retry-After", body = app::api::ErrorBody),
+        errors::Unavailable,
     )
 )]
 async fn readyz(State(db): State<PgPool>, State(redis): State<RedisConnection>) -> Response {

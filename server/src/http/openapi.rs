@@ -124,6 +124,66 @@ pub(crate) fn api_routes(explorer: bool) -> ApiRoutes {
     }
 }
 
+/// The error answers of the API, each written once with its status and
+/// meaning, and listed by name in the operations' `responses(...)`; their
+/// content is the shared `{error, message}` body. Never built: only their
+/// OpenAPI descriptions are used.
+#[allow(dead_code)]
+pub(crate) mod errors {
+    use app::api::ErrorBody;
+    use utoipa::IntoResponses;
+
+    #[derive(IntoResponses)]
+    #[response(status = 400, description = "a malformed path, query or body")]
+    pub(crate) struct Malformed(ErrorBody);
+
+    #[derive(IntoResponses)]
+    #[response(status = 401, description = "no session (or it ended)")]
+    pub(crate) struct NoSession(ErrorBody);
+
+    #[derive(IntoResponses)]
+    #[response(
+        status = 403,
+        description = "not allowed: not an admin, a write from another site, or a refused ticket"
+    )]
+    pub(crate) struct Forbidden(ErrorBody);
+
+    #[derive(IntoResponses)]
+    #[response(status = 404, description = "no such thing")]
+    pub(crate) struct NotFound(ErrorBody);
+
+    #[derive(IntoResponses)]
+    #[response(status = 409, description = "refused in this state")]
+    pub(crate) struct Conflict(ErrorBody);
+
+    #[derive(IntoResponses)]
+    #[response(status = 410, description = "sold out or ended")]
+    pub(crate) struct Gone(ErrorBody);
+
+    #[derive(IntoResponses)]
+    #[response(status = 413, description = "the body is too large")]
+    pub(crate) struct TooLarge(ErrorBody);
+
+    #[derive(IntoResponses)]
+    #[response(
+        status = 422,
+        description = "a well-formed body with values the API does not accept"
+    )]
+    pub(crate) struct Invalid(ErrorBody);
+
+    #[derive(IntoResponses)]
+    #[response(status = 425, description = "the sale has not started")]
+    pub(crate) struct NotStarted(ErrorBody);
+
+    #[derive(IntoResponses)]
+    #[response(status = 429, description = "rate limited; see Retry-After")]
+    pub(crate) struct RateLimited(ErrorBody);
+
+    #[derive(IntoResponses)]
+    #[response(status = 503, description = "busy or a store is away; see Retry-After")]
+    pub(crate) struct Unavailable(ErrorBody);
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeSet;

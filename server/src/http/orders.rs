@@ -8,6 +8,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::error::ApiError;
 use super::extract::CurrentUser;
+use super::openapi::errors;
 use super::state::AppState;
 use crate::orders::book::{OrderBook, OrderError};
 use crate::orders::id::OrderId;
@@ -55,8 +56,8 @@ impl From<OrderError> for ApiError {
     security(("session" = [])),
     responses(
         (status = 200, description = "the caller's orders", body = Vec<app::api::Order>),
-        (status = 401, description = "no session (or it ended)", body = app::api::ErrorBody),
-        (status = 503, description = "busy or a store is away; see Retry-After", body = app::api::ErrorBody),
+        errors::NoSession,
+        errors::Unavailable,
     )
 )]
 async fn list(
@@ -76,10 +77,10 @@ async fn list(
     security(("session" = [])),
     responses(
         (status = 200, description = "the order", body = app::api::Order),
-        (status = 400, description = "a malformed path, query or body", body = app::api::ErrorBody),
-        (status = 401, description = "no session (or it ended)", body = app::api::ErrorBody),
-        (status = 404, description = "no such thing", body = app::api::ErrorBody),
-        (status = 503, description = "busy or a store is away; see Retry-After", body = app::api::ErrorBody),
+        errors::Malformed,
+        errors::NoSession,
+        errors::NotFound,
+        errors::Unavailable,
     )
 )]
 async fn show(
@@ -104,12 +105,12 @@ async fn show(
     security(("session" = [])),
     responses(
         (status = 200, description = "paid", body = app::api::Order),
-        (status = 400, description = "a malformed path, query or body", body = app::api::ErrorBody),
-        (status = 401, description = "no session (or it ended)", body = app::api::ErrorBody),
-        (status = 403, description = "not allowed: not an admin, a write from another site, or a refused ticket", body = app::api::ErrorBody),
-        (status = 404, description = "no such thing", body = app::api::ErrorBody),
-        (status = 409, description = "refused in this state", body = app::api::ErrorBody),
-        (status = 503, description = "busy or a store is away; see Retry-After", body = app::api::ErrorBody),
+        errors::Malformed,
+        errors::NoSession,
+        errors::Forbidden,
+        errors::NotFound,
+        errors::Conflict,
+        errors::Unavailable,
     )
 )]
 async fn pay(
@@ -130,12 +131,12 @@ async fn pay(
     security(("session" = [])),
     responses(
         (status = 200, description = "cancelled, the unit returned", body = app::api::Order),
-        (status = 400, description = "a malformed path, query or body", body = app::api::ErrorBody),
-        (status = 401, description = "no session (or it ended)", body = app::api::ErrorBody),
-        (status = 403, description = "not allowed: not an admin, a write from another site, or a refused ticket", body = app::api::ErrorBody),
-        (status = 404, description = "no such thing", body = app::api::ErrorBody),
-        (status = 409, description = "refused in this state", body = app::api::ErrorBody),
-        (status = 503, description = "busy or a store is away; see Retry-After", body = app::api::ErrorBody),
+        errors::Malformed,
+        errors::NoSession,
+        errors::Forbidden,
+        errors::NotFound,
+        errors::Conflict,
+        errors::Unavailable,
     )
 )]
 async fn cancel(

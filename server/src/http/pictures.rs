@@ -13,6 +13,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::error::ApiError;
 use super::extract::AdminUser;
+use super::openapi::errors;
 use super::state::AppState;
 use crate::sales::pictures::{PictureType, Pictures, MAX_BYTES};
 
@@ -33,12 +34,12 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
     security(("session" = [])),
     responses(
         (status = 201, description = "stored; give the url to a sale", body = app::api::PictureUploaded),
-        (status = 400, description = "a malformed path, query or body", body = app::api::ErrorBody),
-        (status = 401, description = "no session (or it ended)", body = app::api::ErrorBody),
-        (status = 403, description = "not allowed: not an admin, a write from another site, or a refused ticket", body = app::api::ErrorBody),
-        (status = 413, description = "the body is too large", body = app::api::ErrorBody),
-        (status = 422, description = "a well-formed body with values the API does not accept", body = app::api::ErrorBody),
-        (status = 503, description = "busy or a store is away; see Retry-After", body = app::api::ErrorBody),
+        errors::Malformed,
+        errors::NoSession,
+        errors::Forbidden,
+        errors::TooLarge,
+        errors::Invalid,
+        errors::Unavailable,
     )
 )]
 async fn upload(
@@ -76,8 +77,8 @@ async fn upload(
     responses(
         (status = 200, description = "the picture (immutable, with an ETag)", content_type = "image/*", body = Vec<u8>),
         (status = 304, description = "the browser's copy is current"),
-        (status = 404, description = "no such thing", body = app::api::ErrorBody),
-        (status = 503, description = "busy or a store is away; see Retry-After", body = app::api::ErrorBody),
+        errors::NotFound,
+        errors::Unavailable,
     )
 )]
 async fn serve(

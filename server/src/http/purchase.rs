@@ -19,6 +19,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::error::ApiError;
 use super::extract::{ApiJson, ClientIp, CurrentUser};
+use super::openapi::errors;
 use super::state::{AppState, Services};
 use crate::accounts::sessions::{token_from, Session};
 use crate::guards::captcha::Verdict;
@@ -98,15 +99,15 @@ async fn open_sale(catalog: &Catalog, sale_id: i64, now_ms: i64) -> Result<Sale,
     security(("session" = [])),
     responses(
         (status = 200, description = "a challenge", body = app::api::CaptchaChallenge),
-        (status = 400, description = "a malformed path, query or body", body = app::api::ErrorBody),
-        (status = 401, description = "no session (or it ended)", body = app::api::ErrorBody),
-        (status = 403, description = "not allowed: not an admin, a write from another site, or a refused ticket", body = app::api::ErrorBody),
-        (status = 404, description = "no such thing", body = app::api::ErrorBody),
-        (status = 409, description = "refused in this state", body = app::api::ErrorBody),
-        (status = 410, description = "sold out or ended", body = app::api::ErrorBody),
-        (status = 425, description = "the sale has not started", body = app::api::ErrorBody),
-        (status = 429, description = "rate limited; see Retry-After", body = app::api::ErrorBody),
-        (status = 503, description = "busy or a store is away; see Retry-After", body = app::api::ErrorBody),
+        errors::Malformed,
+        errors::NoSession,
+        errors::Forbidden,
+        errors::NotFound,
+        errors::Conflict,
+        errors::Gone,
+        errors::NotStarted,
+        errors::RateLimited,
+        errors::Unavailable,
     )
 )]
 async fn captcha(
@@ -162,16 +163,16 @@ async fn captcha(
     security(("session" = [])),
     responses(
         (status = 200, description = "the buy path, valid until expires_at_ms", body = app::api::TicketGrant),
-        (status = 400, description = "a malformed path, query or body", body = app::api::ErrorBody),
-        (status = 401, description = "no session (or it ended)", body = app::api::ErrorBody),
-        (status = 403, description = "not allowed: not an admin, a write from another site, or a refused ticket", body = app::api::ErrorBody),
-        (status = 404, description = "no such thing", body = app::api::ErrorBody),
-        (status = 409, description = "refused in this state", body = app::api::ErrorBody),
-        (status = 410, description = "sold out or ended", body = app::api::ErrorBody),
-        (status = 422, description = "a well-formed body with values the API does not accept", body = app::api::ErrorBody),
-        (status = 425, description = "the sale has not started", body = app::api::ErrorBody),
-        (status = 429, description = "rate limited; see Retry-After", body = app::api::ErrorBody),
-        (status = 503, description = "busy or a store is away; see Retry-After", body = app::api::ErrorBody),
+        errors::Malformed,
+        errors::NoSession,
+        errors::Forbidden,
+        errors::NotFound,
+        errors::Conflict,
+        errors::Gone,
+        errors::Invalid,
+        errors::NotStarted,
+        errors::RateLimited,
+        errors::Unavailable,
     )
 )]
 async fn ticket(
@@ -274,15 +275,15 @@ fn check_eligible(sale: &Sale, user: &Session, now_ms: i64) -> Result<(), ApiErr
     security(("session" = [])),
     responses(
         (status = 202, description = "reserved; the order is being saved", body = app::api::BuyAccepted),
-        (status = 400, description = "a malformed path, query or body", body = app::api::ErrorBody),
-        (status = 401, description = "no session (or it ended)", body = app::api::ErrorBody),
-        (status = 403, description = "not allowed: not an admin, a write from another site, or a refused ticket", body = app::api::ErrorBody),
-        (status = 404, description = "no such thing", body = app::api::ErrorBody),
-        (status = 409, description = "refused in this state", body = app::api::ErrorBody),
-        (status = 410, description = "sold out or ended", body = app::api::ErrorBody),
-        (status = 425, description = "the sale has not started", body = app::api::ErrorBody),
-        (status = 429, description = "rate limited; see Retry-After", body = app::api::ErrorBody),
-        (status = 503, description = "busy or a store is away; see Retry-After", body = app::api::ErrorBody),
+        errors::Malformed,
+        errors::NoSession,
+        errors::Forbidden,
+        errors::NotFound,
+        errors::Conflict,
+        errors::Gone,
+        errors::NotStarted,
+        errors::RateLimited,
+        errors::Unavailable,
     )
 )]
 async fn buy(

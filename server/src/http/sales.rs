@@ -9,6 +9,7 @@ use axum::Json;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::error::ApiError;
+use super::openapi::errors;
 use super::state::AppState;
 use crate::sales::catalog::Catalog;
 use crate::sales::id::SaleId;
@@ -29,7 +30,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
     tag = "sales",
     responses(
         (status = 200, description = "scheduled, live and recent sales", body = Vec<app::api::SaleListing>),
-        (status = 503, description = "busy or a store is away; see Retry-After", body = app::api::ErrorBody),
+        errors::Unavailable,
     )
 )]
 async fn list(State(catalog): State<Catalog>) -> Result<Json<Vec<SaleListing>>, ApiError> {
@@ -46,9 +47,9 @@ async fn list(State(catalog): State<Catalog>) -> Result<Json<Vec<SaleListing>>, 
     params(("id" = i64, Path, minimum = 1, description = "the sale's id")),
     responses(
         (status = 200, description = "the sale (cacheable)", body = app::api::Sale),
-        (status = 400, description = "a malformed path, query or body", body = app::api::ErrorBody),
-        (status = 404, description = "no such thing", body = app::api::ErrorBody),
-        (status = 503, description = "busy or a store is away; see Retry-After", body = app::api::ErrorBody),
+        errors::Malformed,
+        errors::NotFound,
+        errors::Unavailable,
     )
 )]
 async fn show(State(catalog): State<Catalog>, id: SaleId) -> Result<impl IntoResponse, ApiError> {
@@ -69,9 +70,9 @@ async fn show(State(catalog): State<Catalog>, id: SaleId) -> Result<impl IntoRes
     params(("id" = i64, Path, minimum = 1, description = "the sale's id")),
     responses(
         (status = 200, description = "its state on the server's clock (no-store)", body = app::api::SaleStatus),
-        (status = 400, description = "a malformed path, query or body", body = app::api::ErrorBody),
-        (status = 404, description = "no such thing", body = app::api::ErrorBody),
-        (status = 503, description = "busy or a store is away; see Retry-After", body = app::api::ErrorBody),
+        errors::Malformed,
+        errors::NotFound,
+        errors::Unavailable,
     )
 )]
 async fn status(State(catalog): State<Catalog>, id: SaleId) -> Result<impl IntoResponse, ApiError> {
