@@ -223,7 +223,10 @@ fn channel(value: f64) -> u8 {
 /// shapes instead of dividing one picture by the other.
 pub fn render(seed: u64) -> Puzzle {
     let mut jitter = Jitter(seed | 1);
-    let scene = landscape(&mut jitter);
+    // The landscape becomes the picture in place: the gap and the decoy never
+    // overlap (the decoy is over a piece's width away), so each of the gap's
+    // pixels is still the clean scene when it is read for the piece.
+    let mut picture = landscape(&mut jitter);
     let lowest = f64::from(MIN_GAP_X);
     let highest = f64::from(WIDTH - PIECE_SIZE - 8);
     let gap_x = jitter.between(lowest, highest) as u32;
@@ -239,7 +242,6 @@ pub fn render(seed: u64) -> Puzzle {
     let white = [255.0, 255.0, 255.0];
     let black = [0.0, 0.0, 0.0];
 
-    let mut picture: Vec<Rgb> = scene.clone();
     let mut piece = Vec::with_capacity((PIECE_SIZE * PIECE_SIZE * 4) as usize);
     for y in 0..PIECE_SIZE {
         for x in 0..PIECE_SIZE {
@@ -250,7 +252,7 @@ pub fn render(seed: u64) -> Puzzle {
             let decoy = (row + decoy_x + x) as usize;
             picture[decoy] = mix(picture[decoy], white, 0.3 * rim);
             let index = (row + gap_x + x) as usize;
-            let under = scene[index];
+            let under = picture[index];
             // The gap: darkened by 45–60 %, with a pale rim.
             let shaded = mix(under, black, jitter.between(0.45, 0.6) * cover);
             picture[index] = mix(shaded, white, 0.7 * rim);
