@@ -1,4 +1,4 @@
-//! The JSON shapes of the HTTP API (`../shared/API.md`). Times are milliseconds
+//! The JSON shapes of the HTTP API (`docs/API.md`). Times are milliseconds
 //! since the Unix epoch, money is integer cents. These types are the one place the
 //! wire format is written down in code, so server, client and tests cannot drift.
 
@@ -35,7 +35,7 @@ impl CaptchaKind {
     }
 }
 
-/// A scheduled sale of a few units at a fixed start time (API.md `sale`).
+/// A scheduled sale of a few units at a fixed start time (docs/API.md `sale`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Sale {
@@ -117,114 +117,96 @@ pub struct SaleListing {
     pub stock_left: i64,
 }
 
-/// The machine-readable codes of API.md's error bodies: one vocabulary for the
-/// server that sends them, the client that reacts to them and the tests.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
-#[serde(rename_all = "snake_case")]
-pub enum ErrorCode {
-    /// A malformed body or path.
-    BadRequest,
-    /// A well-formed body with values the API does not accept.
-    Invalid,
-    NotFound,
-    Unauthenticated,
-    /// An admin route called by a shopper, or a write from another site.
-    Forbidden,
-    UsernameTaken,
-    BadCredentials,
-    /// The sale refuses accounts younger than its minimum age.
-    NotEligible,
-    NotStarted,
-    SoldOut,
-    Ended,
-    Paused,
-    CaptchaFailed,
-    RateLimited,
-    BadTicket,
-    LimitReached,
-    /// This instance is at its admission limit; retry after `Retry-After`.
-    Busy,
-    Expired,
-    NotPayable,
-    NotCancellable,
-    /// Stock, times or the limit of a sale that has started cannot change.
-    AlreadyStarted,
-    /// A dead letter failed again when retried.
-    RetryFailed,
-    /// A dead letter's reservation cannot be given up (unreadable, or saved).
-    NotReleasable,
-    /// Redis or Postgres failed; temporary.
-    Unavailable,
-    /// `/readyz`: this instance cannot serve the hot path.
-    NotReady,
-    /// A code this build does not know (a newer server), or no API body at all.
-    #[serde(other)]
-    Unknown,
+/// Declares [`ErrorCode`] from one list: each code's variant, wire name (also its
+/// metric label), HTTP status and usual sentence, so the enum,
+/// [`ErrorCode::ALL`], [`ErrorCode::as_str`], [`ErrorCode::status`] and
+/// [`ErrorCode::sentence`] cannot disagree. Adding a refusal is one line here
+/// and the place that returns it.
+macro_rules! error_codes {
+    ($($(#[doc = $doc:literal])* $variant:ident = $name:literal, $status:literal, $sentence:literal;)+) => {
+        /// The machine-readable codes of the API's error bodies (docs/API.md): one
+        /// vocabulary for the server that sends them, the client that reacts to
+        /// them and the tests. Each code has one HTTP status.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+        pub enum ErrorCode {
+            $($(#[doc = $doc])* #[serde(rename = $name)] $variant,)+
+            /// A code this build does not know (a newer server), or no API body at all.
+            #[serde(other, rename = "unknown")]
+            Unknown,
+        }
+
+        impl ErrorCode {
+            /// Every code, for tests and for counting outcomes.
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant,)+ ErrorCode::Unknown];
+
+            /// The wire name (`"sold_out"`), also used as a metric label.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$variant => $name,)+
+                    ErrorCode::Unknown => "unknown",
+                }
+            }
+
+            /// What a refusal with this code says when the place that refuses has
+            /// nothing more precise to say.
+            pub fn sentence(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$variant => $sentence,)+
+                    ErrorCode::Unknown => "something went wrong",
+                }
+            }
+
+            /// The HTTP status an answer with this code has. The server never
+            /// sends `unknown`; it stands for 500 should a client meet it.
+            pub fn status(self) -> u16 {
+                match self {
+                    $(ErrorCode::$variant => $status,)+
+                    ErrorCode::Unknown => 500,
+                }
+            }
+        }
+    };
 }
 
-impl ErrorCode {
-    /// Every code, for tests and for counting outcomes.
-    pub const ALL: [ErrorCode; 26] = [
-        ErrorCode::BadRequest,
-        ErrorCode::Invalid,
-        ErrorCode::NotFound,
-        ErrorCode::Unauthenticated,
-        ErrorCode::Forbidden,
-        ErrorCode::UsernameTaken,
-        ErrorCode::BadCredentials,
-        ErrorCode::NotEligible,
-        ErrorCode::NotStarted,
-        ErrorCode::SoldOut,
-        ErrorCode::Ended,
-        ErrorCode::Paused,
-        ErrorCode::CaptchaFailed,
-        ErrorCode::RateLimited,
-        ErrorCode::BadTicket,
-        ErrorCode::LimitReached,
-        ErrorCode::Busy,
-        ErrorCode::Expired,
-        ErrorCode::NotPayable,
-        ErrorCode::NotCancellable,
-        ErrorCode::AlreadyStarted,
-        ErrorCode::RetryFailed,
-        ErrorCode::NotReleasable,
-        ErrorCode::Unavailable,
-        ErrorCode::NotReady,
-        ErrorCode::Unknown,
-    ];
-
-    /// The wire name (`"sold_out"`), also used as a metric label.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorCode::BadRequest => "bad_request",
-            ErrorCode::Invalid => "invalid",
-            ErrorCode::NotFound => "not_found",
-            ErrorCode::Unauthenticated => "unauthenticated",
-            ErrorCode::Forbidden => "forbidden",
-            ErrorCode::UsernameTaken => "username_taken",
-            ErrorCode::BadCredentials => "bad_credentials",
-            ErrorCode::NotEligible => "not_eligible",
-            ErrorCode::NotStarted => "not_started",
-            ErrorCode::SoldOut => "sold_out",
-            ErrorCode::Ended => "ended",
-            ErrorCode::Paused => "paused",
-            ErrorCode::CaptchaFailed => "captcha_failed",
-            ErrorCode::RateLimited => "rate_limited",
-            ErrorCode::BadTicket => "bad_ticket",
-            ErrorCode::LimitReached => "limit_reached",
-            ErrorCode::Busy => "busy",
-            ErrorCode::Expired => "expired",
-            ErrorCode::NotPayable => "not_payable",
-            ErrorCode::NotCancellable => "not_cancellable",
-            ErrorCode::AlreadyStarted => "already_started",
-            ErrorCode::RetryFailed => "retry_failed",
-            ErrorCode::NotReleasable => "not_releasable",
-            ErrorCode::Unavailable => "unavailable",
-            ErrorCode::NotReady => "not_ready",
-            ErrorCode::Unknown => "unknown",
-        }
-    }
+error_codes! {
+    /// A malformed body, path or query.
+    BadRequest = "bad_request", 400, "the request is malformed";
+    /// A well-formed body with values the API does not accept (also, with 413,
+    /// a picture too large: the one answer whose status is not its code's).
+    Invalid = "invalid", 422, "the request has values the API does not accept";
+    NotFound = "not_found", 404, "not found";
+    Unauthenticated = "unauthenticated", 401, "log in first";
+    /// An admin route called by a shopper, or a write from another site.
+    Forbidden = "forbidden", 403, "not allowed";
+    UsernameTaken = "username_taken", 409, "this username is taken, pick another";
+    BadCredentials = "bad_credentials", 401, "wrong username or password";
+    /// The sale refuses accounts younger than its minimum age.
+    NotEligible = "not_eligible", 403, "this account may not buy in this sale";
+    NotStarted = "not_started", 425, "the sale has not started yet";
+    SoldOut = "sold_out", 410, "every unit has been sold";
+    Ended = "ended", 410, "the sale has ended";
+    Paused = "paused", 409, "the sale is paused, try again shortly";
+    CaptchaFailed = "captcha_failed", 422, "the CAPTCHA was not solved";
+    /// Too many requests; retry after `Retry-After`.
+    RateLimited = "rate_limited", 429, "too many requests, slow down";
+    BadTicket = "bad_ticket", 403, "this ticket is not valid";
+    LimitReached = "limit_reached", 409, "you already hold as many units as this sale allows";
+    /// This instance is at its admission limit; retry after `Retry-After`.
+    Busy = "busy", 503, "too many shoppers at this instant, try again in a moment";
+    Expired = "expired", 409, "the payment window of this order has closed";
+    NotPayable = "not_payable", 409, "this order is not waiting for payment";
+    NotCancellable = "not_cancellable", 409, "only an unpaid order can be cancelled";
+    /// Stock, times or the limit of a sale that has started cannot change.
+    AlreadyStarted = "already_started", 409, "stock, times and the limit cannot change once the sale has started";
+    /// A dead letter failed again when retried.
+    RetryFailed = "retry_failed", 409, "the order could not be saved";
+    /// A dead letter's reservation cannot be given up (unreadable, or saved).
+    NotReleasable = "not_releasable", 409, "this letter cannot be released";
+    /// Redis or Postgres failed; temporary (`Retry-After`).
+    Unavailable = "unavailable", 503, "the service is temporarily unavailable, please retry";
+    /// `/readyz`: this instance cannot serve the hot path.
+    NotReady = "not_ready", 503, "this instance cannot serve the hot path";
 }
 
 impl std::fmt::Display for ErrorCode {
@@ -263,7 +245,7 @@ mod tests {
 
     #[test]
     fn error_codes_use_the_api_names_and_unknown_ones_do_not_fail() {
-        for code in ErrorCode::ALL {
+        for &code in ErrorCode::ALL {
             let json = serde_json::to_string(&code).unwrap();
             assert_eq!(json, format!("\"{}\"", code.as_str()));
             assert_eq!(serde_json::from_str::<ErrorCode>(&json).unwrap(), code);

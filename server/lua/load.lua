@@ -10,6 +10,7 @@
 --         read under the sale's row lock, so no edit is under way)
 -- ARGV[2] the stock
 -- ARGV[3] how many meta fields follow (n), then n pairs of field, value
+--         (read by rules_from_argv, lua/shared/sale_rules.lua)
 --
 -- Returns "ok" when written. For an edit: "started" when Redis' clock has
 -- reached the sale's start or anyone has reserved (nothing is written), and
@@ -22,12 +23,7 @@
 -- first buy cannot both win. After the start only the pause may change.
 
 local mode = ARGV[1]
-local fields = tonumber(ARGV[3])
-local meta = {}
-for i = 0, fields - 1 do
-  meta[#meta + 1] = ARGV[4 + 2 * i]
-  meta[#meta + 1] = ARGV[5 + 2 * i]
-end
+local meta = rules_from_argv()
 
 if mode == 'edit' or mode == 'heal' then
   if redis.call('EXISTS', KEYS[2]) == 0 then

@@ -9,6 +9,7 @@
 -- ARGV[1] units left: stock - units of active orders - units owed back by closed ones
 -- ARGV[2] the consumer group's name
 -- ARGV[3] how many meta fields follow (n), then n pairs of field, value
+--         (read by rules_from_argv, lua/shared/sale_rules.lua)
 -- then    user id, units held, highest seq — one triple per buyer
 --
 -- Returns 1 when the sale was rebuilt, 0 when it was there already (another
@@ -21,15 +22,9 @@
 if redis.call('EXISTS', KEYS[2]) == 1 then
   return 0
 end
-local fields = tonumber(ARGV[3])
-local meta = {}
-for i = 0, fields - 1 do
-  meta[#meta + 1] = ARGV[4 + 2 * i]
-  meta[#meta + 1] = ARGV[5 + 2 * i]
-end
+local meta, first_buyer = rules_from_argv()
 redis.call('HSET', KEYS[2], unpack(meta))
 redis.call('SET', KEYS[1], ARGV[1])
-local first_buyer = 4 + 2 * fields
 for i = first_buyer, #ARGV, 3 do
   if tonumber(ARGV[i + 1]) > 0 then
     redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 1])

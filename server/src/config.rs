@@ -24,39 +24,20 @@
 //! | `FLASHSALE_CLAIM_AFTER_MS` | `10000` | an order message un-acknowledged this long is taken over from its (crashed) worker |
 //! | `FLASHSALE_REQUEST_TIMEOUT_MS` | `10000` | a request still unanswered after this long gets 503 `unavailable` |
 
-use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use leptos::config::{Env, LeptosOptions};
 
+use crate::guards::rate_limit::{Rate, RateLimits};
+use crate::orders::consumer::ConsumerSettings;
 use crate::redis_connection::RedisTarget;
+use crate::secret::Secret;
 
 /// Default name of the built JS/WASM/CSS files (`[[workspace.metadata.leptos]] name`),
 /// used when the binary was not built by cargo-leptos (e.g. by `cargo test`).
 const OUTPUT_NAME: &str = "flashsale";
 const MIN_SECRET_LEN: usize = 32;
-
-/// A value that must never reach a log line: `Debug` prints `[redacted]`.
-#[derive(Clone)]
-pub struct Secret<T>(T);
-
-impl<T> Secret<T> {
-    pub fn new(value: T) -> Self {
-        Self(value)
-    }
-
-    /// The value itself, for the one place that needs it.
-    pub fn expose(&self) -> &T {
-        &self.0
-    }
-}
-
-impl<T> fmt::Debug for Secret<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
 
 /// Development is forgiving (random secret, demo data); production is strict.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -85,12 +66,12 @@ pub struct Config {
     pub pow_bits: u32,
     /// Whether this process runs the background workers (consumer, sweeper).
     pub workers: bool,
-    pub consumer: crate::orders::consumer::ConsumerSettings,
+    pub consumer: ConsumerSettings,
     /// How long a request may take before it is answered 503 `unavailable`.
     pub request_timeout: std::time::Duration,
     /// How often the expiry sweeper wakes.
     pub sweep_every: std::time::Duration,
-    pub rate_limits: crate::guards::rate_limit::RateLimits,
+    pub rate_limits: RateLimits,
     /// Whether `X-Forwarded-For` names the client (only behind a trusted proxy).
     pub trust_forwarded_for: bool,
 }
@@ -114,157 +95,48 @@ impl Config {
 
     /// Reads settings through `lookup`, so tests can pass their own.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
-        let environment = match get("FLASHSALE_ENV").as_deref() {
-            None | Some("development") | Some("dev") => Environment::Development,
-            Some("production") | Some("prod") => Environment::Production,
-            Some(other) => {
-                return Err(ConfigError::Invalid {
-                    name: "FLASHSALE_ENV",
-                    reason: format!("`{other}` is neither `development` nor `production`"),
-                })
-            }
-        };
-        let secret_key = match (get("FLASHSALE_SECRET"), environment) {
-            (Some(secret), _) if secret.len() < MIN_SECRET_LEN => {
-                return Err(ConfigError::ShortSecret)
-            }
-            (Some(secret), _) => secret.into_bytes(),
-            (None, Environment::Production) => return Err(ConfigError::MissingSecret),
-            (None, Environment::Development) => random_secret()?,
-        };
-        let site_addr: SocketAddr = get("LEPTOS_SITE_ADDR")
-            .unwrap_or_else(|| "127.0.0.1:3000".into())
-            .parse()
-            .map_err(|error| ConfigError::Invalid {
-                name: "LEPTOS_SITE_ADDR",
-                reason: format!("{error}"),
-            })?;
-        let hash_files = match get("LEPTOS_HASH_FILES")
-            .or_else(|| option_env!("LEPTOS_HASH_FILES").map(String::from))
-        {
-            Some(value) => value.parse().map_err(|_| ConfigError::Invalid {
-                name: "LEPTOS_HASH_FILES",
-                reason: "expected `true` or `false`".into(),
-            })?,
-            None => false,
-        };
-        let leptos_env = match get("LEPTOS_ENV").as_deref() {
-            Some("PROD") | Some("prod") | Some("production") => Env::PROD,
-            _ => Env::DEV,
-        };
-        let output_name = get("LEPTOS_OUTPUT_NAME")
-            .or_else(|| option_env!("LEPTOS_OUTPUT_NAME").map(String::from))
-            .unwrap_or_else(|| OUTPUT_NAME.into());
-        let leptos = LeptosOptions::builder()
-            .output_name(Arc::<str>::from(output_name))
-            .site_root(Arc::<str>::from(
-                get("LEPTOS_SITE_ROOT").unwrap_or_else(|| "target/site".into()),
-            ))
-            .site_pkg_dir(Arc::<str>::from(
-                get("LEPTOS_SITE_PKG_DIR").unwrap_or_else(|| "pkg".into()),
-            ))
-            .site_addr(site_addr)
-            .env(leptos_env)
-            .reload_port(parse_or(
-                get("LEPTOS_RELOAD_PORT"),
-                "LEPTOS_RELOAD_PORT",
-                3001,
-            )?)
-            .hash_files(hash_files)
-            .build();
-        let api_explorer = match get("FLASHSALE_API_EXPLORER").as_deref() {
-            None => environment == Environment::Development,
-            Some(value) => matches!(value, "1" | "true" | "yes" | "on"),
-        };
-        let demo = match get("FLASHSALE_DEMO").as_deref() {
-            None => false,
-            Some(value) => matches!(value, "1" | "true" | "yes" | "on"),
-        };
-        let redis = match get("REDIS_CLUSTER_URLS") {
-            Some(urls) => RedisTarget::Cluster(Secret::new(
-                urls.split(',')
-                    .map(str::trim)
-                    .filter(|url| !url.is_empty())
-                    .map(String::from)
-                    .collect(),
-            )),
-            None => RedisTarget::Node(Secret::new(
-                get("REDIS_URL").unwrap_or_else(|| "redis://127.0.0.1:6379".into()),
-            )),
-        };
-        let redis_prefix = get("FLASHSALE_REDIS_PREFIX").unwrap_or_else(|| "fs:".into());
-        if matches!(redis, RedisTarget::Cluster(_)) && redis_prefix.contains('{') {
-            // Redis hashes the first `{…}` of a key: every sale would share one slot.
-            return Err(ConfigError::Invalid {
-                name: "FLASHSALE_REDIS_PREFIX",
-                reason: "must not hold a `{` on a Redis Cluster: the sales' hash tags \
-                         would give way to it and every key would share one slot"
-                    .into(),
-            });
-        }
+        let vars = Vars(&lookup);
+        let environment = environment(&vars)?;
+        let redis = redis_target(&vars);
         Ok(Config {
-            leptos,
-            database_url: Secret::new(
-                get("DATABASE_URL").unwrap_or_else(|| {
-                    "postgres://postgres:postgres@127.0.0.1:5432/flashsale".into()
-                }),
-            ),
+            leptos: leptos_options(&vars)?,
+            database_url: Secret::new(vars.text(
+                "DATABASE_URL",
+                "postgres://postgres:postgres@127.0.0.1:5432/flashsale",
+            )),
+            redis_prefix: redis_prefix(&vars, &redis)?,
             redis,
-            redis_prefix,
-            secret_key: Secret::new(secret_key),
+            secret_key: Secret::new(secret_key(&vars, environment)?),
             environment,
-            api_explorer,
-            demo,
-            max_inflight_buys: parse_or(
-                get("FLASHSALE_MAX_INFLIGHT_BUYS"),
-                "FLASHSALE_MAX_INFLIGHT_BUYS",
-                4096,
+            api_explorer: vars.flag(
+                "FLASHSALE_API_EXPLORER",
+                environment == Environment::Development,
             )?,
-            pow_bits: parse_or(get("FLASHSALE_POW_BITS"), "FLASHSALE_POW_BITS", 18)?,
-            workers: parse_or(get("FLASHSALE_WORKERS"), "FLASHSALE_WORKERS", true)?,
-            consumer: {
-                let defaults = crate::orders::consumer::ConsumerSettings::default();
-                crate::orders::consumer::ConsumerSettings {
-                    min_idle: std::time::Duration::from_millis(parse_or(
-                        get("FLASHSALE_CLAIM_AFTER_MS"),
-                        "FLASHSALE_CLAIM_AFTER_MS",
-                        defaults.min_idle.as_millis() as u64,
-                    )?),
-                    ..defaults
-                }
+            demo: vars.flag("FLASHSALE_DEMO", false)?,
+            max_inflight_buys: vars.number("FLASHSALE_MAX_INFLIGHT_BUYS", 4096)?,
+            pow_bits: vars.number("FLASHSALE_POW_BITS", 18)?,
+            workers: vars.flag("FLASHSALE_WORKERS", true)?,
+            consumer: ConsumerSettings {
+                min_idle: vars.millis(
+                    "FLASHSALE_CLAIM_AFTER_MS",
+                    ConsumerSettings::default().min_idle,
+                )?,
+                ..ConsumerSettings::default()
             },
-            request_timeout: std::time::Duration::from_millis(parse_or(
-                get("FLASHSALE_REQUEST_TIMEOUT_MS"),
+            request_timeout: vars.millis(
                 "FLASHSALE_REQUEST_TIMEOUT_MS",
-                10_000,
-            )?),
+                std::time::Duration::from_secs(10),
+            )?,
             sweep_every: std::time::Duration::from_secs(1),
             rate_limits: {
-                let defaults = crate::guards::rate_limit::RateLimits::default();
-                crate::guards::rate_limit::RateLimits {
-                    per_user: parse_rate(
-                        get("FLASHSALE_RATE_PER_USER"),
-                        "FLASHSALE_RATE_PER_USER",
-                        defaults.per_user,
-                    )?,
-                    per_ip: parse_rate(
-                        get("FLASHSALE_RATE_PER_IP"),
-                        "FLASHSALE_RATE_PER_IP",
-                        defaults.per_ip,
-                    )?,
-                    per_sale: parse_rate(
-                        get("FLASHSALE_RATE_PER_SALE"),
-                        "FLASHSALE_RATE_PER_SALE",
-                        defaults.per_sale,
-                    )?,
+                let defaults = RateLimits::default();
+                RateLimits {
+                    per_user: vars.rate("FLASHSALE_RATE_PER_USER", defaults.per_user)?,
+                    per_ip: vars.rate("FLASHSALE_RATE_PER_IP", defaults.per_ip)?,
+                    per_sale: vars.rate("FLASHSALE_RATE_PER_SALE", defaults.per_sale)?,
                 }
             },
-            trust_forwarded_for: parse_or(
-                get("FLASHSALE_TRUST_FORWARDED_FOR"),
-                "FLASHSALE_TRUST_FORWARDED_FOR",
-                false,
-            )?,
+            trust_forwarded_for: vars.flag("FLASHSALE_TRUST_FORWARDED_FOR", false)?,
         })
     }
 
@@ -281,38 +153,169 @@ impl Config {
     }
 }
 
-/// `"<per second>:<burst>"`, e.g. `"2:6"`.
-fn parse_rate(
-    value: Option<String>,
-    name: &'static str,
-    default: crate::guards::rate_limit::Rate,
-) -> Result<crate::guards::rate_limit::Rate, ConfigError> {
-    let Some(value) = value else {
-        return Ok(default);
-    };
-    let parsed = value.split_once(':').and_then(|(rate, burst)| {
-        let per_second: f64 = rate.trim().parse().ok().filter(|rate: &f64| *rate > 0.0)?;
-        let burst: u32 = burst.trim().parse().ok().filter(|burst| *burst > 0)?;
-        Some(crate::guards::rate_limit::Rate { per_second, burst })
-    });
-    parsed.ok_or_else(|| ConfigError::Invalid {
-        name,
-        reason: format!("`{value}` is not `<requests per second>:<burst>`"),
-    })
+/// The variables, read one way per kind of value: empty counts as unset, and a
+/// value that cannot be read is an error naming its variable, never a silent default.
+struct Vars<'a>(&'a dyn Fn(&str) -> Option<String>);
+
+impl Vars<'_> {
+    fn get(&self, name: &str) -> Option<String> {
+        (self.0)(name).filter(|value| !value.trim().is_empty())
+    }
+
+    fn text(&self, name: &str, default: &str) -> String {
+        self.get(name).unwrap_or_else(|| default.into())
+    }
+
+    fn invalid(name: &'static str, value: &str, expected: &str) -> ConfigError {
+        ConfigError::Invalid {
+            name,
+            reason: format!("`{value}` is not {expected}"),
+        }
+    }
+
+    fn flag(&self, name: &'static str, default: bool) -> Result<bool, ConfigError> {
+        self.get(name)
+            .map_or(Ok(default), |value| parse_flag(name, &value))
+    }
+
+    fn number<T: std::str::FromStr>(
+        &self,
+        name: &'static str,
+        default: T,
+    ) -> Result<T, ConfigError> {
+        match self.get(name) {
+            None => Ok(default),
+            Some(value) => value
+                .trim()
+                .parse()
+                .map_err(|_| Self::invalid(name, &value, "a number")),
+        }
+    }
+
+    fn millis(
+        &self,
+        name: &'static str,
+        default: std::time::Duration,
+    ) -> Result<std::time::Duration, ConfigError> {
+        let default = u64::try_from(default.as_millis()).unwrap_or(u64::MAX);
+        Ok(std::time::Duration::from_millis(
+            self.number(name, default)?,
+        ))
+    }
+
+    /// `"<per second>:<burst>"`, e.g. `"2:6"`.
+    fn rate(&self, name: &'static str, default: Rate) -> Result<Rate, ConfigError> {
+        let Some(value) = self.get(name) else {
+            return Ok(default);
+        };
+        let parsed = value.split_once(':').and_then(|(rate, burst)| {
+            let per_second: f64 = rate.trim().parse().ok().filter(|rate: &f64| *rate > 0.0)?;
+            let burst: u32 = burst.trim().parse().ok().filter(|burst| *burst > 0)?;
+            Some(Rate { per_second, burst })
+        });
+        parsed.ok_or_else(|| Self::invalid(name, &value, "`<requests per second>:<burst>`"))
+    }
 }
 
-fn parse_or<T: std::str::FromStr>(
-    value: Option<String>,
-    name: &'static str,
-    default: T,
-) -> Result<T, ConfigError> {
-    match value {
-        None => Ok(default),
-        Some(value) => value.parse().map_err(|_| ConfigError::Invalid {
-            name,
-            reason: format!("`{value}` is not a number"),
-        }),
+/// `1`, `true`, `yes`, `on` or `0`, `false`, `no`, `off` (any case).
+fn parse_flag(name: &'static str, value: &str) -> Result<bool, ConfigError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err(Vars::invalid(name, value, "`true` or `false`")),
     }
+}
+
+fn environment(vars: &Vars) -> Result<Environment, ConfigError> {
+    match vars.get("FLASHSALE_ENV").as_deref() {
+        None | Some("development") | Some("dev") => Ok(Environment::Development),
+        Some("production") | Some("prod") => Ok(Environment::Production),
+        Some(other) => Err(Vars::invalid(
+            "FLASHSALE_ENV",
+            other,
+            "`development` or `production`",
+        )),
+    }
+}
+
+/// The signing key: required (and long enough) in production, random per
+/// process in development.
+fn secret_key(vars: &Vars, environment: Environment) -> Result<Vec<u8>, ConfigError> {
+    match (vars.get("FLASHSALE_SECRET"), environment) {
+        (Some(secret), _) if secret.len() < MIN_SECRET_LEN => Err(ConfigError::ShortSecret),
+        (Some(secret), _) => Ok(secret.into_bytes()),
+        (None, Environment::Production) => Err(ConfigError::MissingSecret),
+        (None, Environment::Development) => random_secret(),
+    }
+}
+
+/// Leptos' own variables (those cargo-leptos sets), with the defaults of a
+/// binary built by plain cargo.
+fn leptos_options(vars: &Vars) -> Result<LeptosOptions, ConfigError> {
+    let site_addr: SocketAddr = vars
+        .text("LEPTOS_SITE_ADDR", "127.0.0.1:3000")
+        .parse()
+        .map_err(|error| ConfigError::Invalid {
+            name: "LEPTOS_SITE_ADDR",
+            reason: format!("{error}"),
+        })?;
+    // cargo-leptos also sets these two at build time; the run time's value wins.
+    let hash_files = match vars
+        .get("LEPTOS_HASH_FILES")
+        .or_else(|| option_env!("LEPTOS_HASH_FILES").map(String::from))
+    {
+        Some(value) => parse_flag("LEPTOS_HASH_FILES", &value)?,
+        None => false,
+    };
+    let leptos_env = match vars.get("LEPTOS_ENV").as_deref() {
+        Some("PROD") | Some("prod") | Some("production") => Env::PROD,
+        _ => Env::DEV,
+    };
+    let output_name = vars
+        .get("LEPTOS_OUTPUT_NAME")
+        .or_else(|| option_env!("LEPTOS_OUTPUT_NAME").map(String::from))
+        .unwrap_or_else(|| OUTPUT_NAME.into());
+    Ok(LeptosOptions::builder()
+        .output_name(Arc::<str>::from(output_name))
+        .site_root(Arc::<str>::from(
+            vars.text("LEPTOS_SITE_ROOT", "target/site"),
+        ))
+        .site_pkg_dir(Arc::<str>::from(vars.text("LEPTOS_SITE_PKG_DIR", "pkg")))
+        .site_addr(site_addr)
+        .env(leptos_env)
+        .reload_port(vars.number("LEPTOS_RELOAD_PORT", 3001)?)
+        .hash_files(hash_files)
+        .build())
+}
+
+/// One server (`REDIS_URL`) or a cluster (`REDIS_CLUSTER_URLS`, which wins).
+fn redis_target(vars: &Vars) -> RedisTarget {
+    match vars.get("REDIS_CLUSTER_URLS") {
+        Some(urls) => RedisTarget::Cluster(Secret::new(
+            urls.split(',')
+                .map(str::trim)
+                .filter(|url| !url.is_empty())
+                .map(String::from)
+                .collect(),
+        )),
+        None => RedisTarget::Node(Secret::new(
+            vars.text("REDIS_URL", "redis://127.0.0.1:6379"),
+        )),
+    }
+}
+
+fn redis_prefix(vars: &Vars, redis: &RedisTarget) -> Result<String, ConfigError> {
+    let prefix = vars.text("FLASHSALE_REDIS_PREFIX", "fs:");
+    if matches!(redis, RedisTarget::Cluster(_)) && prefix.contains('{') {
+        // Redis hashes the first `{…}` of a key: every sale would share one slot.
+        return Err(ConfigError::Invalid {
+            name: "FLASHSALE_REDIS_PREFIX",
+            reason: "must not hold a `{` on a Redis Cluster: the sales' hash tags \
+                     would give way to it and every key would share one slot"
+                .into(),
+        });
+    }
+    Ok(prefix)
 }
 
 /// A per-process key for development: tickets signed by an earlier run stop
@@ -395,6 +398,46 @@ mod tests {
         for bad in ["5", "0:3", "2:0", "x:y"] {
             let error = config_error(&[("FLASHSALE_RATE_PER_IP", bad)]);
             assert!(error.contains("FLASHSALE_RATE_PER_IP"), "{bad}: {error}");
+        }
+    }
+
+    #[test]
+    fn every_switch_reads_the_same_words() {
+        for (value, on) in [
+            ("1", true),
+            ("true", true),
+            ("YES", true),
+            ("on", true),
+            ("0", false),
+            ("false", false),
+            ("No", false),
+            ("off", false),
+        ] {
+            let config = config(&[
+                ("FLASHSALE_WORKERS", value),
+                ("FLASHSALE_DEMO", value),
+                ("FLASHSALE_API_EXPLORER", value),
+                ("FLASHSALE_TRUST_FORWARDED_FOR", value),
+            ])
+            .unwrap_or_else(|error| panic!("{value}: {error}"));
+            assert_eq!(
+                (
+                    config.workers,
+                    config.demo,
+                    config.api_explorer,
+                    config.trust_forwarded_for
+                ),
+                (on, on, on, on),
+                "{value}"
+            );
+        }
+        for name in [
+            "FLASHSALE_WORKERS",
+            "FLASHSALE_DEMO",
+            "FLASHSALE_API_EXPLORER",
+        ] {
+            let error = config_error(&[(name, "maybe")]);
+            assert!(error.contains(name) && error.contains("maybe"), "{error}");
         }
     }
 

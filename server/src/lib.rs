@@ -2,7 +2,7 @@
 //! very same application (tests bind port 0).
 //!
 //! # Layout
-//! Process wiring sits at the root; each folder is one concept of DESIGN.md. To
+//! Process wiring sits at the root; each folder is one concept of docs/DESIGN.md. To
 //! follow a buy, open the files in this order: [`http::purchase`] (the route),
 //! [`guards`] (admission, sold-out flag, rate limit, ticket), [`sales::stock`]
 //! and `lua/reserve.lua` (the atomic reserve and the order message),
@@ -10,7 +10,8 @@
 //! [`orders::book`] (the insert into Postgres), [`orders::expiry`] (the units
 //! coming back).
 //!
-//! - [`config`]: settings from the environment with local defaults; secrets redacted.
+//! - [`config`]: settings from the environment with local defaults.
+//! - [`secret`]: [`secret::Secret`], a value whose `Debug` is redacted (a leaf).
 //! - [`telemetry`]: `tracing` subscriber set-up.
 //! - [`startup`]: [`startup::Application`]: build the stores, wire the routes,
 //!   bind, run until stopped, stop the workers.
@@ -19,6 +20,7 @@
 //! - [`clock`]: "now", injected everywhere, shiftable in tests.
 //! - [`durability`]: whether Redis' settings can keep a 202's promise (checked at start).
 //! - [`keys`]: Redis key names, prefixed and hash-tagged per sale.
+//! - [`lua`]: the Redis scripts' composition with their shared pieces (`lua/shared/`).
 //! - [`metrics`]: Prometheus registry and the per-route request middleware.
 //! - [`notices`]: the pub/sub channel every instance listens on (sold-out flags
 //!   to clear, sessions ended).
@@ -43,11 +45,15 @@ pub mod durability;
 pub mod guards;
 pub mod http;
 pub mod keys;
+pub(crate) mod lua;
 pub mod metrics;
+#[cfg(test)]
+mod module_graph;
 pub mod notices;
 pub mod orders;
 pub mod redis_connection;
 pub mod sales;
+pub mod secret;
 pub mod shutdown;
 pub mod startup;
 pub mod store;

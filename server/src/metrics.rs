@@ -147,7 +147,7 @@ impl Metrics {
     /// This instance's buy attempts on `sale_id` by outcome ([`WON`] or an error
     /// code), leaving out outcomes that never happened.
     pub fn purchase_counts(&self, sale_id: i64) -> BTreeMap<String, i64> {
-        let outcomes = std::iter::once(None).chain(ErrorCode::ALL.into_iter().map(Some));
+        let outcomes = std::iter::once(None).chain(ErrorCode::ALL.iter().copied().map(Some));
         outcomes
             .filter_map(|refusal| {
                 let outcome = outcome_label(refusal);
@@ -228,7 +228,7 @@ mod tests {
     fn every_outcome_of_a_buy_is_counted() {
         let metrics = Metrics::new();
         metrics.record_purchase(7, None);
-        for code in ErrorCode::ALL {
+        for &code in ErrorCode::ALL {
             metrics.record_purchase(7, Some(code));
         }
         metrics.record_purchase(8, Some(ErrorCode::SoldOut));

@@ -2,7 +2,7 @@
 //! (`RedisKeys::notice_channel`): a sale's sold-out flag to clear (its units came
 //! back; `lua/return_units.lua` publishes it) and a session that ended (a
 //! logout). Each kind's message belongs to its owner
-//! ([`crate::guards::sold_out::clear_message`],
+//! ([`crate::sales::stock::clear_message`],
 //! `accounts::sessions::ended_message`); this module only listens and hands
 //! them over.
 //!
@@ -16,8 +16,9 @@ use std::time::Duration;
 use redis::PushKind;
 
 use crate::accounts::sessions::{parse_ended_message, SessionStore};
-use crate::guards::sold_out::{parse_clear_message, SoldOutFlags};
+use crate::guards::sold_out::SoldOutFlags;
 use crate::redis_connection::RedisClient;
+use crate::sales::stock::parse_clear_message;
 use crate::shutdown::Shutdown;
 
 /// How often the listener pings its connection: a dropped link is noticed (and

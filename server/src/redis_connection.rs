@@ -27,7 +27,7 @@ use redis::{
 };
 use tokio::sync::mpsc::UnboundedSender;
 
-use crate::config::Secret;
+use crate::secret::Secret;
 
 /// How long a connection attempt may take, and a command's answer.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);

@@ -5,16 +5,17 @@
 use std::net::SocketAddr;
 
 use server::clock::{Clock, SystemClock};
-use server::config::{Config, Secret};
+use server::config::Config;
 use server::http::state::AppState;
 use server::redis_connection::{RedisClient, RedisTarget};
 use server::sales::catalog::Catalog;
 use server::sales::new_sale::NewSale;
+use server::secret::Secret;
 use server::startup::Application;
 use std::sync::Arc;
 use tokio::sync::oneshot;
 
-pub mod private;
+pub mod private_servers;
 mod scratch;
 mod shopper;
 

@@ -7,7 +7,7 @@ use argon2::password_hash::{
 };
 use argon2::Argon2;
 
-use crate::config::Secret;
+use crate::secret::Secret;
 use crate::store::StoreError;
 
 /// A username: 3 to 32 characters of letters, digits, `_`, `.` or `-`.

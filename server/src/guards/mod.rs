@@ -1,4 +1,4 @@
-//! The guards in front of Redis, in the order a buy meets them (DESIGN.md's
+//! The guards in front of Redis, in the order a buy meets them (docs/DESIGN.md's
 //! layers 3 and 4). Each drops most of what reaches it, cheaply:
 //!
 //! 1. [`admission`]: a cap on buy requests in flight per instance (503 `busy`).

@@ -23,15 +23,6 @@ pub struct Rate {
     pub burst: u32,
 }
 
-/// A script that charges rate buckets: `body` after the GCRA code it calls
-/// (`lua/shared/gcra.lua`, the one copy of the algorithm).
-pub(crate) fn charging_script(body: &str) -> Script {
-    Script::new(&format!(
-        "{}{body}",
-        include_str!("../../lua/shared/gcra.lua")
-    ))
-}
-
 impl Rate {
     /// `(interval, tolerance)` in microseconds for the scripts.
     fn gcra(self) -> (u64, u64) {
@@ -85,7 +76,9 @@ impl RateLimiter {
             redis,
             keys,
             limits,
-            script: Arc::new(charging_script(include_str!("../../lua/rate_limit.lua"))),
+            script: Arc::new(crate::lua::charging_script(include_str!(
+                "../../lua/rate_limit.lua"
+            ))),
         }
     }
 

@@ -1,8 +1,8 @@
 //! Local sold-out flags: once Redis has said "sold out" for a sale, this instance
 //! answers 410 without asking again. Returned stock clears the flag on every
-//! instance through Redis pub/sub (`crate::notices`); the message is written by
-//! [`clear_message`] (published by `lua/return_units.lua` itself) and read back
-//! by [`parse_clear_message`].
+//! instance through Redis pub/sub (`crate::notices`); the message is
+//! `sales::stock::clear_message`, published by `lua/return_units.lua` itself as
+//! it returns the units.
 //!
 //! A flag also lapses by itself after [`FLAG_TTL_MS`] on the application's
 //! clock: a missed notice (a dead subscription, a `sold_out` answer that raced a
@@ -153,26 +153,9 @@ impl SoldOutFlags {
     }
 }
 
-/// The pub/sub message that clears a sale's flag everywhere.
-pub fn clear_message(sale_id: i64) -> String {
-    format!("clear:{sale_id}")
-}
-
-/// The sale a [`clear_message`] is about; `None` for anything else.
-pub fn parse_clear_message(payload: &str) -> Option<i64> {
-    payload.strip_prefix("clear:")?.parse().ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_clear_message_names_its_sale() {
-        assert_eq!(parse_clear_message(&clear_message(42)), Some(42));
-        assert_eq!(parse_clear_message("clear:x"), None);
-        assert_eq!(parse_clear_message("set:42"), None);
-    }
 
     #[test]
     fn only_the_holders_of_a_sold_out_sale_are_looked_up() {

@@ -7,14 +7,14 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use super::error::refusals;
 use super::error::ApiError;
 use super::extract::{ApiJson, CurrentUser};
-use super::openapi::errors;
 use super::state::{AppState, CookiePolicy};
 use crate::accounts::credentials::{hash_password, verify_password, Password, Username};
 use crate::accounts::sessions::{self, Session, SessionStore};
 use crate::accounts::users::{Accounts, RegisterError, User};
-use crate::config::Secret;
+use crate::secret::Secret;
 
 /// `/api/auth/…`.
 pub(crate) fn router() -> OpenApiRouter<AppState> {
@@ -70,11 +70,11 @@ async fn start_session(
     request_body = app::api::Credentials,
     responses(
         (status = 201, description = "registered and logged in (session cookie set)", body = app::api::Account),
-        errors::Malformed,
-        errors::Forbidden,
-        errors::Conflict,
-        errors::Invalid,
-        errors::Unavailable,
+        refusals::Malformed,
+        refusals::Forbidden,
+        refusals::Conflict,
+        refusals::Invalid,
+        refusals::Unavailable,
     )
 )]
 async fn register(
@@ -88,13 +88,7 @@ async fn register(
     let hash = hash_password(password).await?;
     let user = match accounts.create(&username, &hash, false).await {
         Ok(user) => user,
-        Err(RegisterError::Taken) => {
-            return Err(ApiError::rejected(
-                StatusCode::CONFLICT,
-                ErrorCode::UsernameTaken,
-                "this username is taken, pick another",
-            ))
-        }
+        Err(RegisterError::Taken) => return Err(ErrorCode::UsernameTaken.into()),
         Err(RegisterError::Store(error)) => return Err(error.into()),
     };
     start_session(&sessions, &user, cookies, StatusCode::CREATED).await
@@ -114,12 +108,12 @@ const DECOY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$
     request_body = app::api::Credentials,
     responses(
         (status = 200, description = "logged in (session cookie set)", body = app::api::Account),
-        errors::Malformed,
-        errors::NoSession,
-        errors::Forbidden,
-        errors::Invalid,
-        errors::RateLimited,
-        errors::Unavailable,
+        refusals::Malformed,
+        refusals::NoSession,
+        refusals::Forbidden,
+        refusals::Invalid,
+        refusals::RateLimited,
+        refusals::Unavailable,
     )
 )]
 async fn login(
@@ -135,11 +129,7 @@ async fn login(
     let valid = verify_password(hash, Secret::new(credentials.password)).await;
     match user {
         Some(user) if valid => start_session(&sessions, &user, cookies, StatusCode::OK).await,
-        _ => Err(ApiError::rejected(
-            StatusCode::UNAUTHORIZED,
-            ErrorCode::BadCredentials,
-            "wrong username or password",
-        )),
+        _ => Err(ErrorCode::BadCredentials.into()),
     }
 }
 
@@ -151,8 +141,8 @@ async fn login(
     tag = "accounts",
     responses(
         (status = 204, description = "the session is revoked"),
-        errors::Forbidden,
-        errors::Unavailable,
+        refusals::Forbidden,
+        refusals::Unavailable,
     )
 )]
 async fn logout(
@@ -178,8 +168,8 @@ async fn logout(
     security(("session" = [])),
     responses(
         (status = 200, description = "the logged-in account", body = app::api::Account),
-        errors::NoSession,
-        errors::Unavailable,
+        refusals::NoSession,
+        refusals::Unavailable,
     )
 )]
 async fn me(CurrentUser(session): CurrentUser) -> Json<Account> {

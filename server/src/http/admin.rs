@@ -13,9 +13,9 @@ use axum::Json;
 use sqlx::PgPool;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use super::error::refusals;
 use super::error::ApiError;
 use super::extract::{AdminUser, ApiJson};
-use super::openapi::errors;
 use super::state::AppState;
 use crate::orders::book::OrderBook;
 use crate::orders::dead_letters::{DeadLetters, Release, Retry};
@@ -59,11 +59,11 @@ async fn stored_sale(catalog: &Catalog, id: SaleId) -> Result<Sale, ApiError> {
     security(("session" = [])),
     responses(
         (status = 201, description = "scheduled, its stock in Redis", body = app::api::Sale),
-        errors::Malformed,
-        errors::NoSession,
-        errors::Forbidden,
-        errors::Invalid,
-        errors::Unavailable,
+        refusals::Malformed,
+        refusals::NoSession,
+        refusals::Forbidden,
+        refusals::Invalid,
+        refusals::Unavailable,
     )
 )]
 async fn create(
@@ -86,9 +86,9 @@ async fn create(
     security(("session" = [])),
     responses(
         (status = 200, description = "every sale", body = Vec<app::api::Sale>),
-        errors::NoSession,
-        errors::Forbidden,
-        errors::Unavailable,
+        refusals::NoSession,
+        refusals::Forbidden,
+        refusals::Unavailable,
     )
 )]
 async fn list(
@@ -109,11 +109,11 @@ async fn list(
     security(("session" = [])),
     responses(
         (status = 200, description = "the sale as stored", body = app::api::Sale),
-        errors::Malformed,
-        errors::NoSession,
-        errors::Forbidden,
-        errors::NotFound,
-        errors::Unavailable,
+        refusals::Malformed,
+        refusals::NoSession,
+        refusals::Forbidden,
+        refusals::NotFound,
+        refusals::Unavailable,
     )
 )]
 async fn show(
@@ -135,13 +135,13 @@ async fn show(
     security(("session" = [])),
     responses(
         (status = 200, description = "edited", body = app::api::Sale),
-        errors::Malformed,
-        errors::NoSession,
-        errors::Forbidden,
-        errors::NotFound,
-        errors::Conflict,
-        errors::Invalid,
-        errors::Unavailable,
+        refusals::Malformed,
+        refusals::NoSession,
+        refusals::Forbidden,
+        refusals::NotFound,
+        refusals::Conflict,
+        refusals::Invalid,
+        refusals::Unavailable,
     )
 )]
 async fn edit(
@@ -154,11 +154,7 @@ async fn edit(
         Ok(sale) => Ok(Json(sale)),
         Err(EditError::NotFound) => Err(ApiError::not_found("sale")),
         Err(EditError::Invalid(message)) => Err(ApiError::invalid(message)),
-        Err(EditError::AlreadyStarted) => Err(ApiError::rejected(
-            StatusCode::CONFLICT,
-            ErrorCode::AlreadyStarted,
-            "stock, times and the limit cannot change once the sale has started",
-        )),
+        Err(EditError::AlreadyStarted) => Err(ErrorCode::AlreadyStarted.into()),
         Err(EditError::Store(error)) => Err(error.into()),
     }
 }
@@ -182,11 +178,11 @@ async fn set_paused(catalog: &Catalog, id: SaleId, paused: bool) -> Result<Json<
     security(("session" = [])),
     responses(
         (status = 200, description = "paused", body = app::api::Sale),
-        errors::Malformed,
-        errors::NoSession,
-        errors::Forbidden,
-        errors::NotFound,
-        errors::Unavailable,
+        refusals::Malformed,
+        refusals::NoSession,
+        refusals::Forbidden,
+        refusals::NotFound,
+        refusals::Unavailable,
     )
 )]
 async fn pause(
@@ -207,11 +203,11 @@ async fn pause(
     security(("session" = [])),
     responses(
         (status = 200, description = "resumed", body = app::api::Sale),
-        errors::Malformed,
-        errors::NoSession,
-        errors::Forbidden,
-        errors::NotFound,
-        errors::Unavailable,
+        refusals::Malformed,
+        refusals::NoSession,
+        refusals::Forbidden,
+        refusals::NotFound,
+        refusals::Unavailable,
     )
 )]
 async fn resume(
@@ -233,11 +229,11 @@ async fn resume(
     security(("session" = [])),
     responses(
         (status = 200, description = "live numbers", body = app::api::SaleStats),
-        errors::Malformed,
-        errors::NoSession,
-        errors::Forbidden,
-        errors::NotFound,
-        errors::Unavailable,
+        refusals::Malformed,
+        refusals::NoSession,
+        refusals::Forbidden,
+        refusals::NotFound,
+        refusals::Unavailable,
     )
 )]
 async fn stats(
@@ -283,11 +279,11 @@ async fn stats(
     security(("session" = [])),
     responses(
         (status = 200, description = "Redis against Postgres", body = app::api::Reconciliation),
-        errors::Malformed,
-        errors::NoSession,
-        errors::Forbidden,
-        errors::NotFound,
-        errors::Unavailable,
+        refusals::Malformed,
+        refusals::NoSession,
+        refusals::Forbidden,
+        refusals::NotFound,
+        refusals::Unavailable,
     )
 )]
 async fn reconciliation(
@@ -311,11 +307,11 @@ async fn reconciliation(
     security(("session" = [])),
     responses(
         (status = 200, description = "the sale's orders", body = Vec<app::api::Order>),
-        errors::Malformed,
-        errors::NoSession,
-        errors::Forbidden,
-        errors::NotFound,
-        errors::Unavailable,
+        refusals::Malformed,
+        refusals::NoSession,
+        refusals::Forbidden,
+        refusals::NotFound,
+        refusals::Unavailable,
     )
 )]
 async fn orders(
@@ -335,9 +331,9 @@ async fn orders(
     security(("session" = [])),
     responses(
         (status = 200, description = "messages that could not be saved", body = Vec<app::api::DeadLetter>),
-        errors::NoSession,
-        errors::Forbidden,
-        errors::Unavailable,
+        refusals::NoSession,
+        refusals::Forbidden,
+        refusals::Unavailable,
     )
 )]
 async fn dead_letters(
@@ -357,12 +353,12 @@ async fn dead_letters(
     security(("session" = [])),
     responses(
         (status = 200, description = "saved this time", body = app::api::DeadLetterRetried),
-        errors::Malformed,
-        errors::NoSession,
-        errors::Forbidden,
-        errors::NotFound,
-        errors::Conflict,
-        errors::Unavailable,
+        refusals::Malformed,
+        refusals::NoSession,
+        refusals::Forbidden,
+        refusals::NotFound,
+        refusals::Conflict,
+        refusals::Unavailable,
     )
 )]
 async fn retry_dead_letter(
@@ -373,8 +369,7 @@ async fn retry_dead_letter(
     match letters.retry(&id).await? {
         Retry::NoSuchLetter => Err(ApiError::not_found("dead letter")),
         Retry::Saved => Ok(Json(DeadLetterRetried { retried: id })),
-        Retry::FailedAgain(reason) => Err(ApiError::rejected(
-            StatusCode::CONFLICT,
+        Retry::FailedAgain(reason) => Err(ApiError::refused(
             ErrorCode::RetryFailed,
             format!("the order could not be saved: {reason}"),
         )),
@@ -392,12 +387,12 @@ async fn retry_dead_letter(
     security(("session" = [])),
     responses(
         (status = 200, description = "given up; its units returned once", body = app::api::DeadLetterReleased),
-        errors::Malformed,
-        errors::NoSession,
-        errors::Forbidden,
-        errors::NotFound,
-        errors::Conflict,
-        errors::Unavailable,
+        refusals::Malformed,
+        refusals::NoSession,
+        refusals::Forbidden,
+        refusals::NotFound,
+        refusals::Conflict,
+        refusals::Unavailable,
     )
 )]
 async fn release_dead_letter(
@@ -408,8 +403,7 @@ async fn release_dead_letter(
     match letters.release(&id).await? {
         Release::NoSuchLetter => Err(ApiError::not_found("dead letter")),
         Release::Released => Ok(Json(DeadLetterReleased { released: id })),
-        Release::Refused(reason) => Err(ApiError::rejected(
-            StatusCode::CONFLICT,
+        Release::Refused(reason) => Err(ApiError::refused(
             ErrorCode::NotReleasable,
             format!("this letter cannot be released: {reason}"),
         )),

@@ -1,6 +1,6 @@
-//! The error of the HTTP layer. Each error knows its status and API error code;
-//! the response body is always API.md's `{error, message}` and never carries
-//! internals.
+//! The error of the HTTP layer. Each error knows its API error code, and the code
+//! its status (`app::api::ErrorCode::status`); the response body is always the
+//! API's `{error, message}` and never carries internals.
 //!
 //! A storage failure is logged once, here at the boundary: the response carries
 //! the error in its extensions and [`log_failures`], a middleware inside the
@@ -22,14 +22,18 @@ use crate::store::{error_chain, StoreError};
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     /// The request was understood and refused; the client may show `message`.
+    /// The status is the code's ([`ErrorCode::status`]).
     #[error("{code}: {message}")]
     Rejected {
-        status: StatusCode,
         code: ErrorCode,
         message: String,
         /// Seconds to wait before retrying (`Retry-After`), for 429 and 503.
         retry_after_secs: Option<u64>,
     },
+    /// An upload larger than the route takes: 413 with the code `invalid`, the
+    /// one answer whose status is not its code's (the code predates the status).
+    #[error("invalid: {0}")]
+    TooLarge(String),
     /// Postgres or Redis failed; temporary from the client's point of view.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -47,11 +51,17 @@ impl From<redis::RedisError> for ApiError {
     }
 }
 
+/// A refusal saying the code's usual sentence.
+impl From<ErrorCode> for ApiError {
+    fn from(code: ErrorCode) -> Self {
+        ApiError::refused(code, code.sentence())
+    }
+}
+
 impl ApiError {
-    /// A refusal with the given status, API code and human message.
-    pub fn rejected(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
+    /// A refusal with the given code and a sentence more precise than the code's own.
+    pub fn refused(code: ErrorCode, message: impl Into<String>) -> Self {
         ApiError::Rejected {
-            status,
             code,
             message: message.into(),
             retry_after_secs: None,
@@ -59,43 +69,31 @@ impl ApiError {
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
-        Self::rejected(StatusCode::BAD_REQUEST, ErrorCode::BadRequest, message)
+        Self::refused(ErrorCode::BadRequest, message)
     }
 
     pub fn invalid(message: impl Into<String>) -> Self {
-        Self::rejected(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            ErrorCode::Invalid,
-            message,
-        )
+        Self::refused(ErrorCode::Invalid, message)
     }
 
     pub fn not_found(what: &str) -> Self {
-        Self::rejected(
-            StatusCode::NOT_FOUND,
-            ErrorCode::NotFound,
-            format!("{what} not found"),
-        )
+        Self::refused(ErrorCode::NotFound, format!("{what} not found"))
     }
 
     pub fn unauthenticated() -> Self {
-        Self::rejected(
-            StatusCode::UNAUTHORIZED,
-            ErrorCode::Unauthenticated,
-            "log in first",
-        )
+        ErrorCode::Unauthenticated.into()
     }
 
     pub fn forbidden(message: &str) -> Self {
-        Self::rejected(StatusCode::FORBIDDEN, ErrorCode::Forbidden, message)
+        Self::refused(ErrorCode::Forbidden, message)
     }
 
-    /// 503 `busy` or 429 `rate_limited` with a `Retry-After`.
-    pub fn retry_later(status: StatusCode, code: ErrorCode, message: &str, secs: u64) -> Self {
+    /// A refusal that tells the client when to come back (`Retry-After`):
+    /// 429 `rate_limited`, 503 `busy` or `unavailable`.
+    pub fn retry_later(code: ErrorCode, secs: u64) -> Self {
         ApiError::Rejected {
-            status,
             code,
-            message: message.into(),
+            message: code.sentence().into(),
             retry_after_secs: Some(secs.max(1)),
         }
     }
@@ -103,19 +101,26 @@ impl ApiError {
     /// The HTTP status of this error.
     pub fn status_code(&self) -> StatusCode {
         match self {
-            ApiError::Rejected { status, .. } => *status,
+            ApiError::Rejected { code, .. } => status_of(*code),
+            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             // A storage hiccup is temporary: tell clients to retry, do not blame them.
-            ApiError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Store(_) => status_of(ErrorCode::Unavailable),
         }
     }
 
-    /// The stable machine-readable code of API.md.
+    /// The stable machine-readable code of the API.
     pub fn code(&self) -> ErrorCode {
         match self {
             ApiError::Rejected { code, .. } => *code,
+            ApiError::TooLarge(_) => ErrorCode::Invalid,
             ApiError::Store(_) => ErrorCode::Unavailable,
         }
     }
+}
+
+/// The status of `code` as axum's type.
+pub(crate) fn status_of(code: ErrorCode) -> StatusCode {
+    StatusCode::from_u16(code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
 /// A failure carried from the handler to [`log_failures`] in the response's
@@ -133,8 +138,9 @@ impl IntoResponse for ApiError {
                 retry_after_secs,
                 ..
             } => (message, retry_after_secs, None),
+            ApiError::TooLarge(message) => (message, None, None),
             ApiError::Store(source) => (
-                "the service is temporarily unavailable, please retry".into(),
+                code.sentence().into(),
                 Some(1),
                 Some(Failure(Arc::new(source))),
             ),
@@ -185,12 +191,11 @@ pub async fn time_limit(limit: std::time::Duration, request: Request, next: Next
         Err(_) => {
             // The request's span (TraceLayer, outside) names the route.
             tracing::warn!(limit_ms = limit.as_millis() as u64, "request timed out");
-            ApiError::retry_later(
-                StatusCode::SERVICE_UNAVAILABLE,
-                ErrorCode::Unavailable,
-                "the service took too long to answer, please retry",
-                1,
-            )
+            ApiError::Rejected {
+                code: ErrorCode::Unavailable,
+                message: "the service took too long to answer, please retry".into(),
+                retry_after_secs: Some(1),
+            }
             .into_response()
         }
     }
@@ -199,4 +204,84 @@ pub async fn time_limit(limit: std::time::Duration, request: Request, next: Next
 /// Any other `/api/...` path: a JSON 404, not the HTML page of the shop.
 pub async fn api_not_found() -> ApiError {
     ApiError::not_found("API endpoint")
+}
+
+/// The error answers of the API for its OpenAPI document: one type per status,
+/// named in the operations' `responses(...)`. Each one's description lists the
+/// codes that answer with its status, read from [`ErrorCode::ALL`], so a new
+/// code appears in the document without a word written here; 429 and 503 also
+/// declare their `Retry-After` header. Never built: only their descriptions are used.
+#[allow(dead_code)]
+pub(crate) mod refusals {
+    use std::collections::BTreeMap;
+
+    use app::api::ErrorCode;
+    use utoipa::openapi::content::ContentBuilder;
+    use utoipa::openapi::header::HeaderBuilder;
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    use utoipa::openapi::{Ref, RefOr, Response, ResponseBuilder};
+    use utoipa::IntoResponses;
+
+    /// The response of `status`: the `{error, message}` body and which codes it carries.
+    fn refusal(status: u16, meaning: &str) -> BTreeMap<String, RefOr<Response>> {
+        let codes: Vec<String> = ErrorCode::ALL
+            .iter()
+            .filter(|code| code.status() == status && **code != ErrorCode::Unknown)
+            .map(|code| format!("`{}`", code.as_str()))
+            .collect();
+        let mut description = meaning.to_owned();
+        if !codes.is_empty() {
+            description.push_str(&format!("; `error` is one of {}", codes.join(", ")));
+        }
+        let mut response = ResponseBuilder::new().description(description).content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("ErrorBody")))
+                .build(),
+        );
+        if status == 429 || status == 503 {
+            response = response.header(
+                "Retry-After",
+                HeaderBuilder::new()
+                    .schema(
+                        ObjectBuilder::new()
+                            .schema_type(Type::Integer)
+                            .minimum(Some(1)),
+                    )
+                    .description(Some("whole seconds to wait before trying again"))
+                    .build(),
+            );
+        }
+        BTreeMap::from([(status.to_string(), response.build().into())])
+    }
+
+    macro_rules! refusals {
+        ($($(#[doc = $doc:literal])* $name:ident = $status:literal, $meaning:literal;)+) => {
+            $(
+                $(#[doc = $doc])*
+                pub(crate) struct $name;
+
+                impl IntoResponses for $name {
+                    fn responses() -> BTreeMap<String, RefOr<Response>> {
+                        refusal($status, $meaning)
+                    }
+                }
+            )+
+        };
+    }
+
+    refusals! {
+        Malformed = 400, "a malformed path, query or body";
+        NoSession = 401, "no session (or it ended), or a wrong password";
+        Forbidden = 403, "not allowed: not an admin, a write from another site, or a refused ticket";
+        NotFound = 404, "no such thing";
+        Conflict = 409, "refused in this state";
+        Gone = 410, "sold out or ended";
+        /// The one status that is not its code's: `invalid` for a body too large.
+        TooLarge = 413, "the body is too large; `error` is `invalid`";
+        Invalid = 422, "a well-formed body with values the API does not accept";
+        NotStarted = 425, "the sale has not started";
+        RateLimited = 429, "rate limited; see Retry-After";
+        Unavailable = 503, "busy or a store is away; see Retry-After";
+    }
 }

@@ -1,4 +1,4 @@
-//! Extractors that turn requests into typed values with API.md's error bodies
+//! Extractors that turn requests into typed values with docs/API.md's error bodies
 //! (never axum's plain-text rejections): path ids, the client's address, JSON
 //! bodies, and the logged-in user.
 

@@ -16,7 +16,7 @@ use axum::Json;
 use serde_json::json;
 use sqlx::PgPool;
 
-use super::openapi::errors;
+use super::error::refusals;
 use super::state::AppState;
 use crate::store::{postgres_answers, redis_answers};
 
@@ -54,7 +54,7 @@ async fn healthz() -> impl IntoResponse {
     tag = "operations",
     responses(
         (status = 200, description = "this instance can serve the hot path", body = serde_json::Value),
-        errors::Unavailable,
+        refusals::Unavailable,
     )
 )]
 async fn readyz(State(db): State<PgPool>, State(redis): State<RedisConnection>) -> Response {

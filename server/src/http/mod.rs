@@ -3,12 +3,12 @@
 //!
 //! - [`state`]: [`state::AppState`] and the policies handlers read.
 //! - [`extract`]: typed path ids, client address, JSON bodies, the logged-in user.
-//! - [`error`]: [`error::ApiError`], API.md's error bodies, and the logging of
-//!   failures at the boundary.
+//! - [`error`]: [`error::ApiError`], the API's error bodies, their OpenAPI
+//!   descriptions, and the logging of failures at the boundary.
 //! - The areas: [`health`] (operations), [`sales`] (read API), [`purchase`]
 //!   (CAPTCHA → ticket → buy: the hot path), [`accounts`], [`orders`], [`admin`],
-//!   [`pictures`] (uploaded product pictures); [`openapi`] puts the documented
-//!   ones together with their OpenAPI document (`GET /api/openapi.json`).
+//!   [`pictures`] (uploaded product pictures). [`api_router`] merges them, and
+//!   their operations into [`openapi`]'s document (`GET /api/openapi.json`).
 //! - [`csrf`] and [`page_cache`]: the layers for writes and for sale pages.
 
 pub(crate) mod accounts;
@@ -33,12 +33,15 @@ use axum::body::Body;
 use axum::extract::MatchedPath;
 use axum::http::{header, HeaderValue, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::routing::any;
 use axum::Router;
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
+use utoipa::openapi::OpenApi as Document;
+use utoipa_axum::router::OpenApiRouter;
 
 use state::AppState;
 
@@ -49,9 +52,9 @@ use state::AppState;
 /// endpoints; the sale-page cache wraps the pages only: a layer costs every
 /// request it wraps, even one it has nothing to do for.
 pub fn router(state: AppState, request_timeout: std::time::Duration, api_explorer: bool) -> Router {
-    let openapi::ApiRoutes {
+    let ApiRoutes {
         api, operations, ..
-    } = openapi::api_routes(api_explorer);
+    } = api_router(api_explorer);
     let shop = api
         .merge(pages(&state))
         .layer(axum::middleware::from_fn(csrf::same_site_writes));
@@ -75,6 +78,44 @@ pub fn router(state: AppState, request_timeout: std::time::Duration, api_explore
             }),
         )
         .with_state(state)
+}
+
+/// The routes that answer JSON (the API and its document) and the operations
+/// endpoints, each as a router, with the document describing both.
+pub(crate) struct ApiRoutes {
+    /// `/api/…` and `/pictures/…`: wrapped in the cross-site write guard.
+    pub api: Router<AppState>,
+    /// `/healthz`, `/readyz`, `/metrics`: no guard.
+    pub operations: Router<AppState>,
+    /// Served as JSON already; kept for the tests that hold it against the routers.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub document: Document,
+}
+
+/// The one root of the API: every area's documented router merged, their
+/// operations in [`openapi`]'s frame, the document served (and, with
+/// `explorer`, the explorer), and `/api/` ended with the JSON 404 for paths
+/// that are not there.
+pub(crate) fn api_router(explorer: bool) -> ApiRoutes {
+    let (api, mut document) = OpenApiRouter::with_openapi(openapi::frame())
+        .merge(sales::router())
+        .merge(purchase::router())
+        .merge(accounts::router())
+        .merge(orders::router())
+        .merge(admin::router())
+        .merge(pictures::router())
+        .split_for_parts();
+    let (operations, operations_document) = health::router().split_for_parts();
+    document.merge(operations_document);
+    openapi::complete(&mut document);
+    let api = api
+        .merge(openapi::serve(&document, explorer))
+        .route("/api/{*rest}", any(error::api_not_found));
+    ApiRoutes {
+        api,
+        operations,
+        document,
+    }
 }
 
 /// The Leptos pages (sale pages served from the page cache), the hashed
@@ -144,4 +185,94 @@ where
         return StatusCode::NOT_FOUND.into_response();
     }
     response.map(Body::new)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::openapi::{DOCUMENT_PATH, EXPLORER_PATH};
+    use super::*;
+
+    /// The paths a router answers, read from its `Debug` form (axum lists
+    /// every route's path there; it has no public way to list them).
+    fn routed_paths(router: &Router<AppState>) -> BTreeSet<String> {
+        let printed = format!("{router:?}");
+        printed
+            .split('"')
+            .skip(1)
+            .step_by(2)
+            .filter(|quoted| quoted.starts_with('/'))
+            // axum's own fallback routes, not ours.
+            .filter(|path| *path != "/" && !path.contains("__private__axum"))
+            .map(str::to_owned)
+            .collect()
+    }
+
+    #[test]
+    fn every_route_is_in_the_document() {
+        let ApiRoutes {
+            api,
+            operations,
+            document,
+        } = api_router(true);
+        let documented: BTreeSet<String> = document.paths.paths.keys().cloned().collect();
+        let mut routed = routed_paths(&api);
+        routed.extend(routed_paths(&operations));
+        // Not operations of the API: the document itself and the JSON 404.
+        for undocumented in [DOCUMENT_PATH, "/api/{*rest}"] {
+            assert!(routed.remove(undocumented), "{undocumented} is routed");
+        }
+        let explorer = routed.len();
+        routed.retain(|path| !path.starts_with(EXPLORER_PATH));
+        assert!(routed.len() < explorer, "the explorer is routed");
+        assert!(
+            routed.len() >= 25 && routed.contains("/api/sales/{id}/buy/{ticket}"),
+            "the router's paths were read: {routed:?}"
+        );
+        let missing: Vec<_> = routed.difference(&documented).collect();
+        assert!(missing.is_empty(), "routed but not documented: {missing:?}");
+        let stale: Vec<_> = documented.difference(&routed).collect();
+        assert!(stale.is_empty(), "documented but not routed: {stale:?}");
+    }
+
+    #[test]
+    fn operations_have_unique_ids_and_admin_ones_need_the_session() {
+        let document = api_router(false).document;
+        let mut ids = BTreeSet::new();
+        for (path, item) in &document.paths.paths {
+            for (method, operation) in [
+                ("get", &item.get),
+                ("post", &item.post),
+                ("patch", &item.patch),
+                ("put", &item.put),
+                ("delete", &item.delete),
+            ] {
+                let Some(operation) = operation else { continue };
+                let id = operation
+                    .operation_id
+                    .clone()
+                    .expect("every operation is named");
+                assert!(ids.insert(id.clone()), "{id} is used twice");
+                assert!(
+                    operation.security.is_some(),
+                    "{method} {path} says who may call it"
+                );
+                let admin = operation
+                    .tags
+                    .as_ref()
+                    .is_some_and(|tags| tags.iter().any(|tag| tag == "admin"));
+                if admin {
+                    assert!(
+                        operation.security.as_ref().is_some_and(|s| !s.is_empty()),
+                        "{method} {path} needs the session"
+                    );
+                    assert!(
+                        operation.responses.responses.contains_key("403"),
+                        "{method} {path} documents 403"
+                    );
+                }
+            }
+        }
+    }
 }

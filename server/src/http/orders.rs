@@ -2,13 +2,12 @@
 
 use app::api::{ErrorCode, Order};
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::Json;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use super::error::refusals;
 use super::error::ApiError;
 use super::extract::CurrentUser;
-use super::openapi::errors;
 use super::state::AppState;
 use crate::orders::book::{OrderBook, OrderError};
 use crate::orders::id::OrderId;
@@ -27,21 +26,9 @@ impl From<OrderError> for ApiError {
     fn from(error: OrderError) -> Self {
         match error {
             OrderError::NotFound => ApiError::not_found("order"),
-            OrderError::Expired => ApiError::rejected(
-                StatusCode::CONFLICT,
-                ErrorCode::Expired,
-                "the payment window of this order has closed",
-            ),
-            OrderError::NotPayable => ApiError::rejected(
-                StatusCode::CONFLICT,
-                ErrorCode::NotPayable,
-                "this order is not waiting for payment",
-            ),
-            OrderError::NotCancellable => ApiError::rejected(
-                StatusCode::CONFLICT,
-                ErrorCode::NotCancellable,
-                "only an unpaid order can be cancelled",
-            ),
+            OrderError::Expired => ErrorCode::Expired.into(),
+            OrderError::NotPayable => ErrorCode::NotPayable.into(),
+            OrderError::NotCancellable => ErrorCode::NotCancellable.into(),
             OrderError::Store(error) => error.into(),
         }
     }
@@ -56,8 +43,8 @@ impl From<OrderError> for ApiError {
     security(("session" = [])),
     responses(
         (status = 200, description = "the caller's orders", body = Vec<app::api::Order>),
-        errors::NoSession,
-        errors::Unavailable,
+        refusals::NoSession,
+        refusals::Unavailable,
     )
 )]
 async fn list(
@@ -77,10 +64,10 @@ async fn list(
     security(("session" = [])),
     responses(
         (status = 200, description = "the order", body = app::api::Order),
-        errors::Malformed,
-        errors::NoSession,
-        errors::NotFound,
-        errors::Unavailable,
+        refusals::Malformed,
+        refusals::NoSession,
+        refusals::NotFound,
+        refusals::Unavailable,
     )
 )]
 async fn show(
@@ -105,12 +92,12 @@ async fn show(
     security(("session" = [])),
     responses(
         (status = 200, description = "paid", body = app::api::Order),
-        errors::Malformed,
-        errors::NoSession,
-        errors::Forbidden,
-        errors::NotFound,
-        errors::Conflict,
-        errors::Unavailable,
+        refusals::Malformed,
+        refusals::NoSession,
+        refusals::Forbidden,
+        refusals::NotFound,
+        refusals::Conflict,
+        refusals::Unavailable,
     )
 )]
 async fn pay(
@@ -131,12 +118,12 @@ async fn pay(
     security(("session" = [])),
     responses(
         (status = 200, description = "cancelled, the unit returned", body = app::api::Order),
-        errors::Malformed,
-        errors::NoSession,
-        errors::Forbidden,
-        errors::NotFound,
-        errors::Conflict,
-        errors::Unavailable,
+        refusals::Malformed,
+        refusals::NoSession,
+        refusals::Forbidden,
+        refusals::NotFound,
+        refusals::Conflict,
+        refusals::Unavailable,
     )
 )]
 async fn cancel(

@@ -11,9 +11,9 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use super::error::refusals;
 use super::error::ApiError;
 use super::extract::AdminUser;
-use super::openapi::errors;
 use super::state::AppState;
 use crate::sales::pictures::{PictureType, Pictures, MAX_BYTES};
 
@@ -34,12 +34,12 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
     security(("session" = [])),
     responses(
         (status = 201, description = "stored; give the url to a sale", body = app::api::PictureUploaded),
-        errors::Malformed,
-        errors::NoSession,
-        errors::Forbidden,
-        errors::TooLarge,
-        errors::Invalid,
-        errors::Unavailable,
+        refusals::Malformed,
+        refusals::NoSession,
+        refusals::Forbidden,
+        refusals::TooLarge,
+        refusals::Invalid,
+        refusals::Unavailable,
     )
 )]
 async fn upload(
@@ -51,11 +51,10 @@ async fn upload(
         .await
         .map_err(|error| {
             if error.into_inner().is::<http_body_util::LengthLimitError>() {
-                ApiError::rejected(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    app::api::ErrorCode::Invalid,
-                    format!("a picture may be at most {} MiB", MAX_BYTES / (1024 * 1024)),
-                )
+                ApiError::TooLarge(format!(
+                    "a picture may be at most {} MiB",
+                    MAX_BYTES / (1024 * 1024)
+                ))
             } else {
                 ApiError::bad_request("the picture's bytes broke off")
             }
@@ -77,8 +76,8 @@ async fn upload(
     responses(
         (status = 200, description = "the picture (immutable, with an ETag)", content_type = "image/*", body = Vec<u8>),
         (status = 304, description = "the browser's copy is current"),
-        errors::NotFound,
-        errors::Unavailable,
+        refusals::NotFound,
+        refusals::Unavailable,
     )
 )]
 async fn serve(

@@ -17,9 +17,9 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use super::error::refusals;
 use super::error::ApiError;
 use super::extract::{ApiJson, ClientIp, CurrentUser};
-use super::openapi::errors;
 use super::state::{AppState, Services};
 use crate::accounts::sessions::{token_from, Session};
 use crate::guards::captcha::Verdict;
@@ -41,34 +41,6 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 
 const DAY_MS: i64 = 24 * 3600 * 1000;
 
-fn not_started() -> ApiError {
-    ApiError::rejected(
-        StatusCode::TOO_EARLY,
-        ErrorCode::NotStarted,
-        "the sale has not started yet",
-    )
-}
-
-fn ended() -> ApiError {
-    ApiError::rejected(StatusCode::GONE, ErrorCode::Ended, "the sale has ended")
-}
-
-fn paused() -> ApiError {
-    ApiError::rejected(
-        StatusCode::CONFLICT,
-        ErrorCode::Paused,
-        "the sale is paused, try again shortly",
-    )
-}
-
-fn sold_out() -> ApiError {
-    ApiError::rejected(
-        StatusCode::GONE,
-        ErrorCode::SoldOut,
-        "every unit has been sold",
-    )
-}
-
 /// The sale, open for buying at `now_ms`: started, not ended, not paused.
 async fn open_sale(catalog: &Catalog, sale_id: i64, now_ms: i64) -> Result<Sale, ApiError> {
     let sale = catalog
@@ -76,13 +48,13 @@ async fn open_sale(catalog: &Catalog, sale_id: i64, now_ms: i64) -> Result<Sale,
         .await?
         .ok_or_else(|| ApiError::not_found("sale"))?;
     if now_ms >= sale.ends_at_ms {
-        return Err(ended());
+        return Err(ErrorCode::Ended.into());
     }
     if now_ms < sale.starts_at_ms {
-        return Err(not_started());
+        return Err(ErrorCode::NotStarted.into());
     }
     if sale.paused {
-        return Err(paused());
+        return Err(ErrorCode::Paused.into());
     }
     Ok(sale)
 }
@@ -99,15 +71,15 @@ async fn open_sale(catalog: &Catalog, sale_id: i64, now_ms: i64) -> Result<Sale,
     security(("session" = [])),
     responses(
         (status = 200, description = "a challenge", body = app::api::CaptchaChallenge),
-        errors::Malformed,
-        errors::NoSession,
-        errors::Forbidden,
-        errors::NotFound,
-        errors::Conflict,
-        errors::Gone,
-        errors::NotStarted,
-        errors::RateLimited,
-        errors::Unavailable,
+        refusals::Malformed,
+        refusals::NoSession,
+        refusals::Forbidden,
+        refusals::NotFound,
+        refusals::Conflict,
+        refusals::Gone,
+        refusals::NotStarted,
+        refusals::RateLimited,
+        refusals::Unavailable,
     )
 )]
 async fn captcha(
@@ -163,16 +135,16 @@ async fn captcha(
     security(("session" = [])),
     responses(
         (status = 200, description = "the buy path, valid until expires_at_ms", body = app::api::TicketGrant),
-        errors::Malformed,
-        errors::NoSession,
-        errors::Forbidden,
-        errors::NotFound,
-        errors::Conflict,
-        errors::Gone,
-        errors::Invalid,
-        errors::NotStarted,
-        errors::RateLimited,
-        errors::Unavailable,
+        refusals::Malformed,
+        refusals::NoSession,
+        refusals::Forbidden,
+        refusals::NotFound,
+        refusals::Conflict,
+        refusals::Gone,
+        refusals::Invalid,
+        refusals::NotStarted,
+        refusals::RateLimited,
+        refusals::Unavailable,
     )
 )]
 async fn ticket(
@@ -194,7 +166,7 @@ async fn ticket(
     let now = clock.now_ms();
     let sale = open_sale(catalog, sale_id, now).await?;
     if sold_out_flags.is_sold_out(sale_id, now) {
-        return Err(sold_out());
+        return Err(ErrorCode::SoldOut.into());
     }
     check_eligible(&sale, &user, now)?;
     limit(&state.rate_limiter, sale_id, user.user_id, ip).await?;
@@ -210,8 +182,7 @@ async fn ticket(
     {
         Verdict::Passed => {}
         refused => {
-            return Err(ApiError::rejected(
-                StatusCode::UNPROCESSABLE_ENTITY,
+            return Err(ApiError::refused(
                 ErrorCode::CaptchaFailed,
                 refused.message(),
             ))
@@ -234,17 +205,8 @@ async fn limit(
 ) -> Result<(), ApiError> {
     match limiter.check(sale_id, user_id, ip).await? {
         None => Ok(()),
-        Some(wait_secs) => Err(rate_limited(wait_secs)),
+        Some(wait_secs) => Err(ApiError::retry_later(ErrorCode::RateLimited, wait_secs)),
     }
-}
-
-fn rate_limited(wait_secs: u64) -> ApiError {
-    ApiError::retry_later(
-        StatusCode::TOO_MANY_REQUESTS,
-        ErrorCode::RateLimited,
-        "too many requests, slow down",
-        wait_secs,
-    )
 }
 
 /// The sale's rule against freshly made accounts. A sale without the rule asks
@@ -253,8 +215,7 @@ fn rate_limited(wait_secs: u64) -> ApiError {
 fn check_eligible(sale: &Sale, user: &Session, now_ms: i64) -> Result<(), ApiError> {
     let age_ms = now_ms - user.account_created_ms;
     if sale.min_account_age_days > 0 && age_ms < i64::from(sale.min_account_age_days) * DAY_MS {
-        return Err(ApiError::rejected(
-            StatusCode::FORBIDDEN,
+        return Err(ApiError::refused(
             ErrorCode::NotEligible,
             format!(
                 "this sale is for accounts at least {} days old",
@@ -275,15 +236,15 @@ fn check_eligible(sale: &Sale, user: &Session, now_ms: i64) -> Result<(), ApiErr
     security(("session" = [])),
     responses(
         (status = 202, description = "reserved; the order is being saved", body = app::api::BuyAccepted),
-        errors::Malformed,
-        errors::NoSession,
-        errors::Forbidden,
-        errors::NotFound,
-        errors::Conflict,
-        errors::Gone,
-        errors::NotStarted,
-        errors::RateLimited,
-        errors::Unavailable,
+        refusals::Malformed,
+        refusals::NoSession,
+        refusals::Forbidden,
+        refusals::NotFound,
+        refusals::Conflict,
+        refusals::Gone,
+        refusals::NotStarted,
+        refusals::RateLimited,
+        refusals::Unavailable,
     )
 )]
 async fn buy(
@@ -318,12 +279,7 @@ async fn buy_inner(
     vouched_sale: &mut Option<i64>,
 ) -> Result<BuyAccepted, ApiError> {
     let Some(_slot) = state.admission.try_admit() else {
-        return Err(ApiError::retry_later(
-            StatusCode::SERVICE_UNAVAILABLE,
-            ErrorCode::Busy,
-            "too many shoppers at this instant, try again in a moment",
-            1,
-        ));
+        return Err(ApiError::retry_later(ErrorCode::Busy, 1));
     };
     let sale_id = SaleId::parse(raw_sale_id)
         .map_err(ApiError::bad_request)?
@@ -338,25 +294,19 @@ async fn buy_inner(
     state
         .tickets
         .verify(ticket, sale_id, user.user_id, now)
-        .map_err(|error| {
-            ApiError::rejected(
-                StatusCode::FORBIDDEN,
-                ErrorCode::BadTicket,
-                error.to_string(),
-            )
-        })?;
+        .map_err(|error| ApiError::refused(ErrorCode::BadTicket, error.to_string()))?;
     *vouched_sale = Some(sale_id);
     let Some((expires_ms, tag)) = TicketSigner::parts(ticket) else {
         return Err(ApiError::bad_request("the ticket is malformed"));
     };
     match state.sold_out.for_buyer(sale_id, Some(user.user_id), now) {
         ForBuyer::Open => {}
-        ForBuyer::SoldOut => return Err(sold_out()),
+        ForBuyer::SoldOut => return Err(ErrorCode::SoldOut.into()),
         // A retry of a buy that won (its answer lost) still gets its order back.
         ForBuyer::MaybeWon => {
             return match state.stock.ticket_order(sale_id, tag).await? {
                 Some(order_id) => Ok(queued(order_id)),
-                None => Err(sold_out()),
+                None => Err(ErrorCode::SoldOut.into()),
             }
         }
     }
@@ -407,16 +357,15 @@ fn answer(reservation: Reservation, order_id: OrderId) -> Result<BuyAccepted, Ap
     match reservation {
         Reservation::Reserved { .. } => Ok(queued(order_id.to_string())),
         Reservation::Again { order_id } => Ok(queued(order_id)),
-        Reservation::RateLimited { wait_us } => Err(rate_limited(retry_after_secs(wait_us))),
-        Reservation::SoldOut => Err(sold_out()),
-        Reservation::LimitReached => Err(ApiError::rejected(
-            StatusCode::CONFLICT,
-            ErrorCode::LimitReached,
-            "you already hold as many units as this sale allows",
+        Reservation::RateLimited { wait_us } => Err(ApiError::retry_later(
+            ErrorCode::RateLimited,
+            retry_after_secs(wait_us),
         )),
-        Reservation::NotStarted => Err(not_started()),
-        Reservation::Ended => Err(ended()),
-        Reservation::Paused => Err(paused()),
+        Reservation::SoldOut => Err(ErrorCode::SoldOut.into()),
+        Reservation::LimitReached => Err(ErrorCode::LimitReached.into()),
+        Reservation::NotStarted => Err(ErrorCode::NotStarted.into()),
+        Reservation::Ended => Err(ErrorCode::Ended.into()),
+        Reservation::Paused => Err(ErrorCode::Paused.into()),
         Reservation::UnknownSale => Err(ApiError::not_found("sale")),
     }
 }

@@ -8,8 +8,8 @@ use axum::response::IntoResponse;
 use axum::Json;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use super::error::refusals;
 use super::error::ApiError;
-use super::openapi::errors;
 use super::state::AppState;
 use crate::sales::catalog::Catalog;
 use crate::sales::id::SaleId;
@@ -30,7 +30,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
     tag = "sales",
     responses(
         (status = 200, description = "scheduled, live and recent sales", body = Vec<app::api::SaleListing>),
-        errors::Unavailable,
+        refusals::Unavailable,
     )
 )]
 async fn list(State(catalog): State<Catalog>) -> Result<Json<Vec<SaleListing>>, ApiError> {
@@ -47,9 +47,9 @@ async fn list(State(catalog): State<Catalog>) -> Result<Json<Vec<SaleListing>>, 
     params(("id" = i64, Path, minimum = 1, description = "the sale's id")),
     responses(
         (status = 200, description = "the sale (cacheable)", body = app::api::Sale),
-        errors::Malformed,
-        errors::NotFound,
-        errors::Unavailable,
+        refusals::Malformed,
+        refusals::NotFound,
+        refusals::Unavailable,
     )
 )]
 async fn show(State(catalog): State<Catalog>, id: SaleId) -> Result<impl IntoResponse, ApiError> {
@@ -70,9 +70,9 @@ async fn show(State(catalog): State<Catalog>, id: SaleId) -> Result<impl IntoRes
     params(("id" = i64, Path, minimum = 1, description = "the sale's id")),
     responses(
         (status = 200, description = "its state on the server's clock (no-store)", body = app::api::SaleStatus),
-        errors::Malformed,
-        errors::NotFound,
-        errors::Unavailable,
+        refusals::Malformed,
+        refusals::NotFound,
+        refusals::Unavailable,
     )
 )]
 async fn status(State(catalog): State<Catalog>, id: SaleId) -> Result<impl IntoResponse, ApiError> {

@@ -9,9 +9,8 @@ use crate::redis_connection::RedisConnection;
 use app::api::Sale;
 use redis::Script;
 
-use crate::guards::rate_limit::charging_script;
-use crate::guards::sold_out::clear_message;
 use crate::keys::RedisKeys;
+use crate::lua::{charging_script, rules_script};
 use crate::orders::message::{QueuedEntry, CONSUMER_GROUP};
 use crate::store::StoreError;
 
@@ -102,8 +101,8 @@ impl SaleStock {
             keys,
             reserve: Arc::new(charging_script(include_str!("../../lua/reserve.lua"))),
             give_back: Arc::new(Script::new(include_str!("../../lua/return_units.lua"))),
-            rebuild: Arc::new(Script::new(include_str!("../../lua/rebuild.lua"))),
-            load: Arc::new(Script::new(include_str!("../../lua/load.lua"))),
+            rebuild: Arc::new(rules_script(include_str!("../../lua/rebuild.lua"))),
+            load: Arc::new(rules_script(include_str!("../../lua/load.lua"))),
             retire: Arc::new(Script::new(include_str!("../../lua/retire.lua"))),
             holders: Arc::new(Script::new(include_str!("../../lua/holders.lua"))),
         }
@@ -415,5 +414,29 @@ impl SaleStock {
             .arg(self.keys.stock(sale_id))
             .query_async(&mut redis)
             .await?)
+    }
+}
+
+/// The pub/sub message that clears a sale's sold-out flag on every instance,
+/// published by `lua/return_units.lua` as it returns units (`crate::notices`
+/// reads it back with [`parse_clear_message`]).
+pub fn clear_message(sale_id: i64) -> String {
+    format!("clear:{sale_id}")
+}
+
+/// The sale a [`clear_message`] is about; `None` for anything else.
+pub fn parse_clear_message(payload: &str) -> Option<i64> {
+    payload.strip_prefix("clear:")?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_clear_message_names_its_sale() {
+        assert_eq!(parse_clear_message(&clear_message(42)), Some(42));
+        assert_eq!(parse_clear_message("clear:x"), None);
+        assert_eq!(parse_clear_message("set:42"), None);
     }
 }

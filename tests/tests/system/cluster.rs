@@ -8,9 +8,10 @@ use std::time::Duration;
 
 use app::api::{ErrorCode, SaleStats};
 use server::clock::ShiftedClock;
-use server::config::{Config, Secret};
+use server::config::Config;
 use server::redis_connection::RedisTarget;
-use systests::private::PrivateRedisCluster;
+use server::secret::Secret;
+use systests::private_servers::PrivateRedisCluster;
 use systests::{error_code, sale_starting_in, spawn_app_with, TestApp};
 
 /// Points an instance at `cluster`. The test prefix loses its braces: a hash

@@ -3,7 +3,7 @@
 use app::api::ErrorCode;
 use std::time::Duration;
 
-use systests::private::{Persistence, PrivateRedis};
+use systests::private_servers::{Persistence, PrivateRedis};
 use systests::{error_code, spawn_app, spawn_app_with};
 
 #[tokio::test]
@@ -341,7 +341,7 @@ async fn buy_past_503s(shopper: &systests::Shopper, sale_id: i64) -> (u16, serde
 #[tokio::test]
 async fn a_redis_that_comes_back_empty_ends_every_session_at_once() {
     // Instances keep the sessions they read; a Redis restarted without its data
-    // must still log everyone out (DESIGN.md), not after the copies lapse.
+    // must still log everyone out (docs/DESIGN.md), not after the copies lapse.
     let mut redis = PrivateRedis::start(Persistence::None).unwrap();
     let app = spawn_app_with(systests::on_redis(redis.url())).await;
     let alice = app.register("alice").await;

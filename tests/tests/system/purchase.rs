@@ -69,7 +69,7 @@ async fn run_buyer(
 }
 
 /// Runs `buyers` concurrent buyers on a live sale of `stock` units with `limit`
-/// per user, then checks every invariant of DESIGN.md.
+/// per user, then checks every invariant of docs/DESIGN.md.
 async fn spike(app: &TestApp, buyers: u32, stock: i32, limit: i32, attempts: usize) {
     let mut new_sale = sale_starting_in(-1_000, stock);
     new_sale.per_user_limit = limit;

@@ -1,4 +1,4 @@
-//! The shopper's read API: list, one sale, status, and the error bodies of API.md.
+//! The shopper's read API: list, one sale, status, and the error bodies of docs/API.md.
 
 use app::api::{ErrorCode, Sale, SaleListing, SaleState, SaleStatus};
 use systests::{error_code, sale_starting_in, spawn_app};

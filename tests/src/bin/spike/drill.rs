@@ -16,9 +16,9 @@ use std::time::{Duration, Instant};
 
 use app::api::Sale;
 use redis::AsyncCommands;
-use server::config::Secret;
 use server::redis_connection::RedisTarget;
-use systests::private::{Persistence, PrivatePostgres, PrivateRedis};
+use server::secret::Secret;
+use systests::private_servers::{Persistence, PrivatePostgres, PrivateRedis};
 
 mod cluster;
 mod faults;

@@ -5,9 +5,9 @@
 //! the shoppers it served: the per-request costs a fleet is sized by.
 
 use serde::Serialize;
-use server::config::Secret;
 use server::redis_connection::RedisTarget;
-use systests::private::{Persistence, PrivateNginx, PrivateRedis, PrivateRedisCluster};
+use server::secret::Secret;
+use systests::private_servers::{Persistence, PrivateNginx, PrivateRedis, PrivateRedisCluster};
 
 use crate::args::{Options, RedisChoice};
 use crate::rig::{Infra, Rig};

@@ -7,17 +7,17 @@ use std::time::{Duration, Instant};
 
 use app::api::Sale;
 use server::accounts::sessions::SessionStore;
-use server::config::Secret;
 use server::keys::RedisKeys;
 use server::redis_connection::{RedisClient, RedisConnection, RedisTarget};
 use server::sales::stock::SaleStock;
+use server::secret::Secret;
 use sqlx::PgPool;
 use systests::Scratch;
 use tokio::process::Command;
 
 use crate::args::Options;
 use crate::process::{log_file, log_path, random_secret, wait_until_ready, Process, ServerEnv};
-use systests::private::free_port;
+use systests::private_servers::free_port;
 
 const SHOPPER_PASSWORD: &str = "spike-shopper-password";
 

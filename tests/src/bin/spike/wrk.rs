@@ -22,10 +22,10 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use app::api::Sale;
-use server::config::Secret;
 use server::guards::tickets::TicketSigner;
 use server::redis_connection::RedisTarget;
-use systests::private::{free_port, Persistence, PrivateRedis};
+use server::secret::Secret;
+use systests::private_servers::{free_port, Persistence, PrivateRedis};
 use tokio::process::Command;
 
 use crate::args::Options;

@@ -8,9 +8,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use app::api::Sale;
-use server::config::Secret;
 use server::redis_connection::RedisTarget;
-use systests::private::{PrivateNginx, PrivatePostgres, PrivateRedisCluster};
+use server::secret::Secret;
+use systests::private_servers::{PrivateNginx, PrivatePostgres, PrivateRedisCluster};
 
 use super::{
     crowd_with, once_won, sale_report, setup, won_so_far, DrillOptions, DrillReport, Scale,

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use app::api::{BuyAccepted, Sale};
 use redis::AsyncCommands;
-use systests::private::Persistence;
+use systests::private_servers::Persistence;
 
 use super::{crowd_with, demand, once_won, won_so_far, DrillOptions, DrillReport, Scale, Stage};
 use crate::check;
