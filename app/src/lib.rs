@@ -1,7 +1,7 @@
 //! The part of the flash-sale platform that runs on both sides of the wire.
 //!
 //! # Layout
-//! - [`api`]: the JSON shapes of `../shared/API.md` (sales, status, errors), shared by
+//! - [`api`]: the JSON shapes of `docs/API.md` (sales, status, errors), shared by
 //!   the server, the WASM client, the system tests and the load generator.
 //! - [`sale_state`]: the pure rule that turns a sale, a clock reading and the stock
 //!   left into `scheduled` / `live` / `sold_out` / `ended` / `paused`.
