@@ -97,6 +97,7 @@ impl Config {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let vars = Vars(&lookup);
         let environment = environment(&vars)?;
+        let secret_key = secret_key(&vars, environment)?;
         let redis = redis_target(&vars);
         Ok(Config {
             leptos: leptos_options(&vars)?,
@@ -106,7 +107,7 @@ impl Config {
             )),
             redis_prefix: redis_prefix(&vars, &redis)?,
             redis,
-            secret_key: Secret::new(secret_key(&vars, environment)?),
+            secret_key: Secret::new(secret_key),
             environment,
             api_explorer: vars.flag(
                 "FLASHSALE_API_EXPLORER",
@@ -186,7 +187,6 @@ impl Vars<'_> {
         match self.get(name) {
             None => Ok(default),
             Some(value) => value
-                .trim()
                 .parse()
                 .map_err(|_| Self::invalid(name, &value, "a number")),
         }
@@ -222,7 +222,11 @@ fn parse_flag(name: &'static str, value: &str) -> Result<bool, ConfigError> {
     match value.trim().to_ascii_lowercase().as_str() {
         "1" | "true" | "yes" | "on" => Ok(true),
         "0" | "false" | "no" | "off" => Ok(false),
-        _ => Err(Vars::invalid(name, value, "`true` or `false`")),
+        _ => Err(Vars::invalid(
+            name,
+            value,
+            "a switch: `1`, `true`, `yes`, `on` or `0`, `false`, `no`, `off`",
+        )),
     }
 }
 
@@ -230,11 +234,10 @@ fn environment(vars: &Vars) -> Result<Environment, ConfigError> {
     match vars.get("FLASHSALE_ENV").as_deref() {
         None | Some("development") | Some("dev") => Ok(Environment::Development),
         Some("production") | Some("prod") => Ok(Environment::Production),
-        Some(other) => Err(Vars::invalid(
-            "FLASHSALE_ENV",
-            other,
-            "`development` or `production`",
-        )),
+        Some(other) => Err(ConfigError::Invalid {
+            name: "FLASHSALE_ENV",
+            reason: format!("`{other}` is neither `development` nor `production`"),
+        }),
     }
 }
 

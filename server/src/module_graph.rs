@@ -175,6 +175,31 @@ fn resolve(module: &str, path: &[String], modules: &BTreeSet<String>) -> Option<
         .find(|candidate| modules.contains(candidate))
 }
 
+/// The child modules of `module` that `code` names by a bare path
+/// (`state::AppState`, `openapi::frame()`), as a parent does without `self::`.
+fn children_named(module: &str, code: &str, modules: &BTreeSet<String>) -> Vec<String> {
+    let prefix = if module.is_empty() {
+        String::new()
+    } else {
+        format!("{module}::")
+    };
+    modules
+        .iter()
+        .filter_map(|candidate| {
+            let child = candidate.strip_prefix(&prefix)?;
+            (!child.is_empty() && !child.contains("::")).then_some((candidate, child))
+        })
+        .filter(|(_, child)| {
+            let named = format!("{child}::");
+            code.match_indices(&named).any(|(at, _)| {
+                let before = code[..at].chars().next_back();
+                before.is_none_or(|c| !is_ident(c) && c != ':')
+            })
+        })
+        .map(|(candidate, _)| candidate.clone())
+        .collect()
+}
+
 /// Module → the modules it names (the crate root left out: `lib.rs` declares
 /// every top module and is above them all).
 fn edges(sources: &Sources) -> BTreeMap<String, BTreeSet<String>> {
@@ -183,9 +208,11 @@ fn edges(sources: &Sources) -> BTreeMap<String, BTreeSet<String>> {
         .iter()
         .filter(|(module, _)| !module.is_empty())
         .map(|(module, text)| {
-            let targets = named_paths(&code_of(text))
+            let code = code_of(text);
+            let targets = named_paths(&code)
                 .iter()
                 .filter_map(|path| resolve(module, path, &modules))
+                .chain(children_named(module, &code, &modules))
                 .filter(|target| !target.is_empty() && target != module)
                 .collect();
             (module.clone(), targets)

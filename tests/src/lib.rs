@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 
+use app::api::SaleDraft;
 use server::clock::{Clock, SystemClock};
 use server::config::Config;
 use server::http::state::AppState;
@@ -120,8 +121,9 @@ impl TestApp {
     }
 
     /// Creates a sale through the same code path the admin API uses.
-    pub async fn create_sale(&self, sale: &NewSale) -> app::api::Sale {
-        self.catalog.create(sale).await.expect("sale is created")
+    pub async fn create_sale(&self, sale: &SaleDraft) -> app::api::Sale {
+        let sale = NewSale::parse(sale.clone()).expect("the test's sale keeps every rule");
+        self.catalog.create(&sale).await.expect("sale is created")
     }
 
     /// The application's shared state (stores, workers), for white-box steps.
@@ -351,9 +353,9 @@ pub async fn spawn_app_with_clock(
 }
 
 /// A sale starting `starts_in_ms` from now and lasting an hour.
-pub fn sale_starting_in(starts_in_ms: i64, stock: i32) -> NewSale {
+pub fn sale_starting_in(starts_in_ms: i64, stock: i32) -> SaleDraft {
     let starts_at_ms = server::clock::now_ms() + starts_in_ms;
-    NewSale {
+    SaleDraft {
         title: format!("Test sale of {stock}"),
         description: "A test product".into(),
         image_url: String::new(),

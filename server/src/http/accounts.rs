@@ -139,6 +139,8 @@ async fn login(
     path = "/api/auth/logout",
     operation_id = "log_out",
     tag = "accounts",
+    // The cookie is optional: without one there is nothing to revoke, still 204.
+    security((), ("session" = [])),
     responses(
         (status = 204, description = "the session is revoked"),
         refusals::Forbidden,

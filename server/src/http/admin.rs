@@ -349,7 +349,7 @@ async fn dead_letters(
     path = "/api/admin/dead-letters/{id}/retry",
     operation_id = "admin_retry_dead_letter",
     tag = "admin",
-    params(("id" = String, Path, pattern = "^[0-9]{1,19}-[0-9]{1,19}$", description = "the dead letter's id (a stream entry id)")),
+    params(("id" = String, Path, pattern = "^[1-9][0-9]{0,17}-[0-9]{1,19}-[0-9]{1,19}$", description = "the dead letter's id: its sale's id, `-`, its stream entry id")),
     security(("session" = [])),
     responses(
         (status = 200, description = "saved this time", body = app::api::DeadLetterRetried),
@@ -383,7 +383,7 @@ async fn retry_dead_letter(
     path = "/api/admin/dead-letters/{id}/release",
     operation_id = "admin_release_dead_letter",
     tag = "admin",
-    params(("id" = String, Path, pattern = "^[0-9]{1,19}-[0-9]{1,19}$", description = "the dead letter's id (a stream entry id)")),
+    params(("id" = String, Path, pattern = "^[1-9][0-9]{0,17}-[0-9]{1,19}-[0-9]{1,19}$", description = "the dead letter's id: its sale's id, `-`, its stream entry id")),
     security(("session" = [])),
     responses(
         (status = 200, description = "given up; its units returned once", body = app::api::DeadLetterReleased),

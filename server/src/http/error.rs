@@ -51,9 +51,14 @@ impl From<redis::RedisError> for ApiError {
     }
 }
 
-/// A refusal saying the code's usual sentence.
+/// A refusal saying the code's usual sentence. (429 and 503 tell the client when
+/// to come back: build them with [`ApiError::retry_later`].)
 impl From<ErrorCode> for ApiError {
     fn from(code: ErrorCode) -> Self {
+        debug_assert!(
+            !matches!(code.status(), 429 | 503),
+            "{code} needs a Retry-After: use ApiError::retry_later"
+        );
         ApiError::refused(code, code.sentence())
     }
 }

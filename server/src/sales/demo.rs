@@ -1,7 +1,7 @@
 //! The demo sale: on a first run (or whenever nothing is scheduled or live) the
 //! developer's `cargo leptos watch` shows a sale counting down, not an empty page.
 
-use app::api::CaptchaKind;
+use app::api::{CaptchaKind, SaleDraft};
 
 use super::catalog::Catalog;
 use super::new_sale::NewSale;
@@ -19,7 +19,7 @@ pub async fn ensure_demo_sale(catalog: &Catalog) -> Result<bool, StoreError> {
     }
     let starts_at_ms = catalog.clock().now_ms() + STARTS_IN_MS;
     let sale = catalog
-        .create(&NewSale {
+        .create(&NewSale::parse(SaleDraft {
             title: "Mechanical keyboard, 75% layout".into(),
             description:
                 "Hot-swappable switches, aluminium case. Ten units at a third of the list price: \
@@ -36,6 +36,7 @@ pub async fn ensure_demo_sale(catalog: &Catalog) -> Result<bool, StoreError> {
             captcha: CaptchaKind::Pow,
             min_account_age_days: 0,
         })
+        .expect("the demo sale keeps every rule"))
         .await?;
     tracing::info!(sale_id = sale.id, "created the demo sale");
     Ok(true)

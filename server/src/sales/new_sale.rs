@@ -2,26 +2,21 @@
 //! rule a shopper or the reserve script relies on, and [`edited`] turns an edit
 //! into the draft it makes, so a create and an edit are checked alike.
 
-use app::api::{CaptchaKind, Sale, SaleDraft, SalePatch};
+use app::api::{Sale, SaleDraft, SalePatch};
 use chrono::DateTime;
 
-/// A sale to create or the new state of an edited one: only made by
-/// [`NewSale::parse`] at the edge (or by code that builds a valid one itself, like
-/// the demo), so the stores can trust its values.
+/// A sale to create or the new state of an edited one: a [`SaleDraft`] that
+/// [`NewSale::parse`] has checked, so the stores can trust its values. Only made
+/// there; read through `Deref` as the draft it wraps.
 #[derive(Clone, Debug)]
-pub struct NewSale {
-    pub title: String,
-    pub description: String,
-    pub image_url: String,
-    pub price_cents: i64,
-    pub list_price_cents: i64,
-    pub stock: i32,
-    pub per_user_limit: i32,
-    pub starts_at_ms: i64,
-    pub ends_at_ms: i64,
-    pub payment_window_secs: i32,
-    pub captcha: CaptchaKind,
-    pub min_account_age_days: i32,
+pub struct NewSale(SaleDraft);
+
+impl std::ops::Deref for NewSale {
+    type Target = SaleDraft;
+
+    fn deref(&self) -> &SaleDraft {
+        &self.0
+    }
 }
 
 impl NewSale {
@@ -65,20 +60,11 @@ impl NewSale {
         if draft.min_account_age_days < 0 {
             return Err("min_account_age_days cannot be negative".into());
         }
-        Ok(NewSale {
+        Ok(NewSale(SaleDraft {
             title,
-            description: draft.description,
             image_url,
-            price_cents: draft.price_cents,
-            list_price_cents: draft.list_price_cents,
-            stock: draft.stock,
-            per_user_limit: draft.per_user_limit,
-            starts_at_ms: draft.starts_at_ms,
-            ends_at_ms: draft.ends_at_ms,
-            payment_window_secs: draft.payment_window_secs,
-            captcha: draft.captcha,
-            min_account_age_days: draft.min_account_age_days,
-        })
+            ..draft
+        }))
     }
 }
 
@@ -117,6 +103,7 @@ pub fn edited(current: Sale, patch: SalePatch) -> SaleDraft {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use app::api::CaptchaKind;
     use proptest::prelude::*;
 
     /// A draft every rule accepts.
