@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use crate::redis_connection::RedisConnection;
 
 /// What is wrong with these settings for a flash sale, one sentence each.
-pub fn warnings(appendonly: &str, appendfsync: &str, maxmemory_policy: &str) -> Vec<String> {
+pub(crate) fn warnings(appendonly: &str, appendfsync: &str, maxmemory_policy: &str) -> Vec<String> {
     let mut found = Vec::new();
     if appendonly != "yes" {
         found.push(
@@ -35,7 +35,7 @@ pub fn warnings(appendonly: &str, appendfsync: &str, maxmemory_policy: &str) -> 
 
 /// Reads the settings of every master node and logs what falls short (at
 /// start; never fails).
-pub async fn check(mut redis: RedisConnection) {
+pub(crate) async fn check(mut redis: RedisConnection) {
     let mut settings: Vec<(String, HashMap<String, String>)> = Vec::new();
     for name in ["appendonly", "appendfsync", "maxmemory-policy"] {
         let mut command = redis::cmd("CONFIG");

@@ -37,19 +37,21 @@
 //!   dead letters, the expiry sweeper.
 //! - [`accounts`]: credentials, users, sessions.
 
+// Modules and items are `pub(crate)` unless the system tests, the load generator or
+// the binary use them: the compiler then reports what nothing uses.
 pub mod accounts;
 pub mod cli;
 pub mod clock;
 pub mod config;
-pub mod durability;
+pub(crate) mod durability;
 pub mod guards;
 pub mod http;
 pub mod keys;
 pub(crate) mod lua;
-pub mod metrics;
+pub(crate) mod metrics;
 #[cfg(test)]
 mod module_graph;
-pub mod notices;
+pub(crate) mod notices;
 pub mod orders;
 pub mod redis_connection;
 pub mod sales;

@@ -8,7 +8,7 @@
 //! template is kept once ([`Routes`]) and shared by its labels, and a buy's
 //! labels are its sale id and a static outcome.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
@@ -81,15 +81,15 @@ impl Routes {
 
 /// The outcome label of a buy that reserved its units; a refused buy is
 /// labelled by its error code.
-pub const WON: &str = "won";
+pub(crate) const WON: &str = "won";
 
 /// The label of a buy's outcome: [`WON`], or the code it was refused with.
-pub fn outcome_label(refusal: Option<ErrorCode>) -> &'static str {
+pub(crate) fn outcome_label(refusal: Option<ErrorCode>) -> &'static str {
     refusal.map_or(WON, ErrorCode::as_str)
 }
 
 /// The application's metrics and the registry that renders them.
-pub struct Metrics {
+pub(crate) struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     latency: Family<RouteLabels, Histogram, fn() -> Histogram>,
@@ -144,9 +144,10 @@ impl Metrics {
             .inc();
     }
 
+    #[cfg(test)]
     /// This instance's buy attempts on `sale_id` by outcome ([`WON`] or an error
     /// code), leaving out outcomes that never happened.
-    pub fn purchase_counts(&self, sale_id: i64) -> BTreeMap<String, i64> {
+    pub fn purchase_counts(&self, sale_id: i64) -> std::collections::BTreeMap<String, i64> {
         let outcomes = std::iter::once(None).chain(ErrorCode::ALL.iter().copied().map(Some));
         outcomes
             .filter_map(|refusal| {
@@ -186,7 +187,11 @@ impl Metrics {
 }
 
 /// Middleware: counts every request and times it, labelled by its route template.
-pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: Next) -> Response {
+pub(crate) async fn track(
+    State(metrics): State<Arc<Metrics>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let route = request.extensions().get::<MatchedPath>().cloned();
     let method = method_label(request.method());
     let started = Instant::now();
@@ -210,7 +215,7 @@ pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: 
         (status = 200, description = "Prometheus (OpenMetrics) text", content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8", body = String),
     )
 )]
-pub async fn export(State(metrics): State<Arc<Metrics>>) -> impl IntoResponse {
+pub(crate) async fn export(State(metrics): State<Arc<Metrics>>) -> impl IntoResponse {
     (
         [(
             axum::http::header::CONTENT_TYPE,

@@ -27,7 +27,7 @@ const HEARTBEAT: Duration = Duration::from_secs(1);
 
 /// What the notices keep up to date on this instance.
 #[derive(Clone)]
-pub struct Listeners {
+pub(crate) struct Listeners {
     pub flags: SoldOutFlags,
     pub sessions: SessionStore,
 }
@@ -50,7 +50,7 @@ impl Listeners {
 }
 
 /// Listens on `channel` until `shutdown`, re-subscribing whenever the link drops.
-pub async fn listen(
+pub(crate) async fn listen(
     client: RedisClient,
     channel: String,
     listeners: Listeners,

@@ -35,7 +35,7 @@ pub async fn signal() {
 
 /// Tells every [`Shutdown`] made from it to stop; dropping it does the same.
 #[derive(Debug)]
-pub struct ShutdownTrigger(watch::Sender<bool>);
+pub(crate) struct ShutdownTrigger(watch::Sender<bool>);
 
 impl ShutdownTrigger {
     /// A trigger and the first listener (clone it for more).

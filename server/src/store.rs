@@ -58,7 +58,7 @@ impl From<Arc<StoreError>> for StoreError {
 }
 
 /// `error` and its sources, outermost first: `redis failed: connection refused`.
-pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {
@@ -74,13 +74,13 @@ pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
 }
 
 /// Whether Postgres answers a trivial query within `timeout`.
-pub async fn postgres_answers(db: &PgPool, timeout: Duration) -> bool {
+pub(crate) async fn postgres_answers(db: &PgPool, timeout: Duration) -> bool {
     let ping = sqlx::query_scalar::<_, i32>("select 1").fetch_one(db);
     matches!(tokio::time::timeout(timeout, ping).await, Ok(Ok(1)))
 }
 
 /// Whether Redis answers `PING` within `timeout`.
-pub async fn redis_answers(mut redis: RedisConnection, timeout: Duration) -> bool {
+pub(crate) async fn redis_answers(mut redis: RedisConnection, timeout: Duration) -> bool {
     let command = redis::cmd("PING");
     let ping = command.query_async::<String>(&mut redis);
     matches!(tokio::time::timeout(timeout, ping).await, Ok(Ok(pong)) if pong == "PONG")

@@ -57,7 +57,7 @@ impl Password {
 }
 
 /// Hashes a password with argon2id on the blocking pool (tens of milliseconds of CPU).
-pub async fn hash_password(password: Password) -> Result<String, StoreError> {
+pub(crate) async fn hash_password(password: Password) -> Result<String, StoreError> {
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut OsRng);
         Argon2::default()
@@ -70,7 +70,7 @@ pub async fn hash_password(password: Password) -> Result<String, StoreError> {
 
 /// Checks a password against a stored hash on the blocking pool. A hash that does
 /// not parse never verifies.
-pub async fn verify_password(hash: String, password: Secret<String>) -> bool {
+pub(crate) async fn verify_password(hash: String, password: Secret<String>) -> bool {
     tokio::task::spawn_blocking(move || {
         PasswordHash::new(&hash).is_ok_and(|parsed| {
             Argon2::default()

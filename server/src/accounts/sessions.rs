@@ -28,7 +28,7 @@ use crate::store::StoreError;
 /// The cookie's name.
 pub const COOKIE: &str = "fs_session";
 /// How long a session lasts without logging in again.
-pub const TTL_SECS: u64 = 7 * 24 * 3600;
+pub(crate) const TTL_SECS: u64 = 7 * 24 * 3600;
 
 /// Who a session belongs to; everything the hot path needs without SQL.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,7 +43,7 @@ pub struct Session {
 /// How long an instance trusts a session it has read without reading it again.
 /// Logouts reach every instance sooner, pushed; this bounds only what nobody
 /// announces (a session expiring in Redis).
-pub const KEPT_FOR: Duration = Duration::from_secs(30);
+pub(crate) const KEPT_FOR: Duration = Duration::from_secs(30);
 
 /// The SHA-256 of a session token: what Redis and the kept copies know it by.
 type TokenHash = [u8; 32];
@@ -178,7 +178,7 @@ pub(crate) fn parse_ended_message(payload: &str) -> Option<TokenHash> {
 }
 
 /// The session token of a request's cookies, if any.
-pub fn token_from(headers: &HeaderMap) -> Option<String> {
+pub(crate) fn token_from(headers: &HeaderMap) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -191,13 +191,13 @@ pub fn token_from(headers: &HeaderMap) -> Option<String> {
 }
 
 /// `Set-Cookie` for a new session. `secure` in production (HTTPS only).
-pub fn set_cookie(token: &str, secure: bool) -> String {
+pub(crate) fn set_cookie(token: &str, secure: bool) -> String {
     let secure = if secure { "; Secure" } else { "" };
     format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={TTL_SECS}{secure}")
 }
 
 /// `Set-Cookie` that removes the session cookie.
-pub fn clear_cookie() -> String {
+pub(crate) fn clear_cookie() -> String {
     format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0")
 }
 

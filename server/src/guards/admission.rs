@@ -8,7 +8,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// Buy requests this instance works on at once.
 #[derive(Clone)]
-pub struct Admission {
+pub(crate) struct Admission {
     slots: Arc<Semaphore>,
 }
 

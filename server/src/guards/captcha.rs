@@ -15,14 +15,14 @@ use crate::keys::RedisKeys;
 use crate::store::StoreError;
 
 /// How long a challenge may be answered.
-pub const CHALLENGE_TTL_MS: i64 = 120_000;
+pub(crate) const CHALLENGE_TTL_MS: i64 = 120_000;
 /// How much harder (leading zero bits) the proof of work offered instead of a
 /// puzzle is than a `pow` sale's: four times the hashes.
-pub const ALTERNATIVE_EXTRA_BITS: u32 = 2;
+pub(crate) const ALTERNATIVE_EXTRA_BITS: u32 = 2;
 
 /// Issues and checks challenges.
 #[derive(Clone)]
-pub struct Captchas {
+pub(crate) struct Captchas {
     redis: RedisConnection,
     keys: RedisKeys,
     /// Leading zero bits a `pow` answer needs (~2^bits hashes to solve).
@@ -31,7 +31,7 @@ pub struct Captchas {
 
 /// The outcome of checking an answer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     Passed,
     /// Wrong, expired, used already, or someone else's.
     Failed,

@@ -7,18 +7,18 @@
 //! it on the blocking pool.
 
 /// The picture's size in pixels.
-pub const WIDTH: u32 = 300;
-pub const HEIGHT: u32 = 150;
+pub(crate) const WIDTH: u32 = 300;
+pub(crate) const HEIGHT: u32 = 150;
 /// The piece: a square with a round knob on its right and top sides.
 const SIDE: f64 = 40.0;
 const KNOB: f64 = 7.0;
 /// The piece picture is the square, its knobs and a pixel of margin.
-pub const PIECE_SIZE: u32 = (SIDE + KNOB + 2.0) as u32;
+pub(crate) const PIECE_SIZE: u32 = (SIDE + KNOB + 2.0) as u32;
 /// The gap starts at least this far from the left, so every answer is a real drag.
 const MIN_GAP_X: u32 = 80;
 
 /// One rendered challenge.
-pub struct Puzzle {
+pub(crate) struct Puzzle {
     /// PNG, [`WIDTH`]×[`HEIGHT`], the gap darkened and outlined.
     pub picture: Vec<u8>,
     /// PNG with transparency, [`PIECE_SIZE`] square.
@@ -221,7 +221,7 @@ fn channel(value: f64) -> u8 {
 /// brightness of its own and grain, and a faint decoy outline sits elsewhere
 /// on the same row. A person sees the gap at once; a script has to match
 /// shapes instead of dividing one picture by the other.
-pub fn render(seed: u64) -> Puzzle {
+pub(crate) fn render(seed: u64) -> Puzzle {
     let mut jitter = Jitter(seed | 1);
     // The landscape becomes the picture in place: the gap and the decoy never
     // overlap (the decoy is over a piece's width away), so each of the gap's

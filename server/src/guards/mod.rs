@@ -9,8 +9,8 @@
 //! 5. [`captcha`] (and its pictures, [`captcha_puzzle`]): the human check a ticket
 //!    is exchanged for.
 
-pub mod admission;
-pub mod captcha;
+pub(crate) mod admission;
+pub(crate) mod captcha;
 pub(crate) mod captcha_puzzle;
 pub mod rate_limit;
 pub mod sold_out;

@@ -63,7 +63,7 @@ impl Default for RateLimits {
 
 /// Checks requests against [`RateLimits`].
 #[derive(Clone)]
-pub struct RateLimiter {
+pub(crate) struct RateLimiter {
     redis: RedisConnection,
     keys: RedisKeys,
     limits: RateLimits,
@@ -116,7 +116,7 @@ impl RateLimiter {
 }
 
 /// A wait in microseconds as whole seconds for `Retry-After` (at least one).
-pub fn retry_after_secs(wait_us: u64) -> u64 {
+pub(crate) fn retry_after_secs(wait_us: u64) -> u64 {
     wait_us.div_ceil(1_000_000).max(1)
 }
 

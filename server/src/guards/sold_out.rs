@@ -62,7 +62,7 @@ pub(crate) struct ReadHolders {
 /// won, and the crowd is answered from memory alone. (A holder read cut short
 /// leaves the list unknown until the flag lapses.)
 #[derive(Clone, Default)]
-pub struct SoldOutFlags {
+pub(crate) struct SoldOutFlags {
     // A std Mutex: held for a hash lookup only, never across an await.
     sold_out: Arc<Mutex<SaleFlags>>,
 }

@@ -14,7 +14,7 @@ use crate::secret::Secret;
 type HmacSha256 = Hmac<Sha256>;
 
 /// How long a ticket works.
-pub const TICKET_TTL_MS: i64 = 60_000;
+pub(crate) const TICKET_TTL_MS: i64 = 60_000;
 
 /// Makes and checks tickets with the server's secret.
 #[derive(Clone)]

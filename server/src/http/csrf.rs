@@ -12,7 +12,11 @@ use axum::response::{IntoResponse, Response};
 use super::error::ApiError;
 
 /// Whether a request with these headers comes from another site.
-pub fn is_cross_site(origin: Option<&str>, host: Option<&str>, fetch_site: Option<&str>) -> bool {
+pub(crate) fn is_cross_site(
+    origin: Option<&str>,
+    host: Option<&str>,
+    fetch_site: Option<&str>,
+) -> bool {
     match origin {
         // "null" is what sandboxed frames and some redirects send: never ours.
         Some(origin) => {
@@ -27,7 +31,7 @@ pub fn is_cross_site(origin: Option<&str>, host: Option<&str>, fetch_site: Optio
 
 /// Middleware around the API and the pages: refuses cross-site writes with 403
 /// `forbidden`.
-pub async fn same_site_writes(request: Request, next: Next) -> Response {
+pub(crate) async fn same_site_writes(request: Request, next: Next) -> Response {
     let writes = matches!(
         *request.method(),
         Method::POST | Method::PUT | Method::PATCH | Method::DELETE

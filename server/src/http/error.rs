@@ -20,7 +20,7 @@ use crate::store::{error_chain, StoreError};
 
 /// What went wrong while answering an API request.
 #[derive(Debug, thiserror::Error)]
-pub enum ApiError {
+pub(crate) enum ApiError {
     /// The request was understood and refused; the client may show `message`.
     /// The status is the code's ([`ErrorCode::status`]).
     #[error("{code}: {message}")]
@@ -173,7 +173,7 @@ impl IntoResponse for ApiError {
 /// Middleware: logs the storage failure behind a response, once, with its
 /// source chain; an outage as a warning, anything else (bad data, a bug) as an
 /// error.
-pub async fn log_failures(request: Request, next: Next) -> Response {
+pub(crate) async fn log_failures(request: Request, next: Next) -> Response {
     let response = next.run(request).await;
     if let Some(Failure(error)) = response.extensions().get::<Failure>() {
         let chain = error_chain(error.as_ref());
@@ -190,7 +190,11 @@ pub async fn log_failures(request: Request, next: Next) -> Response {
 /// `unavailable` (with `Retry-After`) and its handler dropped, so a stuck
 /// dependency cannot hold connections and memory without end. A buy dropped this
 /// way is safe to retry: the same ticket returns the same order.
-pub async fn time_limit(limit: std::time::Duration, request: Request, next: Next) -> Response {
+pub(crate) async fn time_limit(
+    limit: std::time::Duration,
+    request: Request,
+    next: Next,
+) -> Response {
     match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
         Err(_) => {
@@ -207,7 +211,7 @@ pub async fn time_limit(limit: std::time::Duration, request: Request, next: Next
 }
 
 /// Any other `/api/...` path: a JSON 404, not the HTML page of the shop.
-pub async fn api_not_found() -> ApiError {
+pub(crate) async fn api_not_found() -> ApiError {
     ApiError::not_found("API endpoint")
 }
 

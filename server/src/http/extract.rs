@@ -53,7 +53,7 @@ impl<S: Send + Sync> FromRequestParts<S> for OrderId {
 /// The client's address: the socket peer, or the first `X-Forwarded-For` entry
 /// when the deployment says a trusted proxy sets it.
 #[derive(Clone, Copy, Debug)]
-pub struct ClientIp(pub std::net::IpAddr);
+pub(crate) struct ClientIp(pub std::net::IpAddr);
 
 impl<S: Send + Sync> FromRequestParts<S> for ClientIp
 where
@@ -92,7 +92,7 @@ where
 /// well-formed JSON of the wrong shape, or with text Postgres cannot store (a
 /// NUL character), is 422 `invalid` — refused here, before it can reach SQL and
 /// come back looking like an outage.
-pub struct ApiJson<T>(pub T);
+pub(crate) struct ApiJson<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
@@ -128,7 +128,7 @@ fn holds_nul(value: &serde_json::Value) -> bool {
 
 /// The logged-in user of a request; 401 `unauthenticated` without a valid session.
 #[derive(Clone, Debug)]
-pub struct CurrentUser(pub Session);
+pub(crate) struct CurrentUser(pub Session);
 
 impl<S> FromRequestParts<S> for CurrentUser
 where
@@ -150,7 +150,7 @@ where
 
 /// An admin's session; 401 without a session, 403 `forbidden` for shoppers.
 #[derive(Clone, Debug)]
-pub struct AdminUser(pub Session);
+pub(crate) struct AdminUser(pub Session);
 
 impl<S> FromRequestParts<S> for AdminUser
 where

@@ -51,7 +51,11 @@ use state::AppState;
 /// and the pages (whose server functions are posted to), not the operations
 /// endpoints; the sale-page cache wraps the pages only: a layer costs every
 /// request it wraps, even one it has nothing to do for.
-pub fn router(state: AppState, request_timeout: std::time::Duration, api_explorer: bool) -> Router {
+pub(crate) fn router(
+    state: AppState,
+    request_timeout: std::time::Duration,
+    api_explorer: bool,
+) -> Router {
     let ApiRoutes {
         api, operations, ..
     } = api_router(api_explorer);

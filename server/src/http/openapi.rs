@@ -22,9 +22,9 @@ use utoipa_swagger_ui::{Config, SwaggerUi};
 use crate::accounts::sessions::COOKIE;
 
 /// Where the document is served.
-pub const DOCUMENT_PATH: &str = "/api/openapi.json";
+pub(crate) const DOCUMENT_PATH: &str = "/api/openapi.json";
 /// Where the explorer is served, when it is.
-pub const EXPLORER_PATH: &str = "/api/explorer";
+pub(crate) const EXPLORER_PATH: &str = "/api/explorer";
 
 /// The document's frame: title, tags, the session cookie as the security
 /// scheme, and the error body every operation may answer with.

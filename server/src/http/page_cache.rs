@@ -30,7 +30,7 @@ const MAX_AGE: &str = "public, max-age=10";
 const MAX_PAGE_BYTES: usize = 2 * 1024 * 1024;
 
 /// The CSP nonce of every page Leptos renders, the same on every instance.
-pub const PAGE_NONCE: &str = "shared";
+pub(crate) const PAGE_NONCE: &str = "shared";
 
 /// Sales whose rendered page is kept, at most: beyond, the keeper starts afresh.
 const KEPT_PAGES: usize = 1_000;
@@ -49,7 +49,7 @@ struct RenderedPage {
 /// tell whether one still shows its sale. One `Arc`: the middleware's state is
 /// cloned for every request, pages or not.
 #[derive(Clone)]
-pub struct RenderedPages(Arc<Keeper>);
+pub(crate) struct RenderedPages(Arc<Keeper>);
 
 struct Keeper {
     catalog: Catalog,
@@ -98,7 +98,7 @@ impl RenderedPages {
 
 /// Middleware for the sale pages (`/sales/{id}`): the kept page while its
 /// version holds, else a fresh render (kept for the next request).
-pub async fn cacheable_sale_pages(
+pub(crate) async fn cacheable_sale_pages(
     State(rendered): State<RenderedPages>,
     request: Request,
     next: Next,

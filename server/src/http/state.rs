@@ -33,13 +33,13 @@ use crate::sales::tally::OutcomeTally;
 
 /// Whether session cookies are marked `Secure` (HTTPS only): yes in production.
 #[derive(Clone, Copy, Debug)]
-pub struct CookiePolicy {
+pub(crate) struct CookiePolicy {
     pub secure: bool,
 }
 
 /// How to find the client's address (for per-address rate limits).
 #[derive(Clone, Copy, Debug)]
-pub struct ClientIpPolicy {
+pub(crate) struct ClientIpPolicy {
     /// Use the first `X-Forwarded-For` entry: only behind a proxy that sets it.
     pub trust_forwarded_for: bool,
 }
@@ -71,22 +71,22 @@ pub struct Services {
     pub stock: SaleStock,
     pub accounts: Accounts,
     pub sessions: SessionStore,
-    pub orders: OrderBook,
+    pub(crate) orders: OrderBook,
     pub consumer: OrderConsumer,
-    pub dead_letters: DeadLetters,
+    pub(crate) dead_letters: DeadLetters,
     pub sweeper: ExpirySweeper,
-    pub captchas: Captchas,
+    pub(crate) captchas: Captchas,
     pub tickets: TicketSigner,
-    pub admission: Admission,
-    pub sold_out: SoldOutFlags,
+    pub(crate) admission: Admission,
+    pub(crate) sold_out: SoldOutFlags,
     pub clock: Arc<dyn Clock>,
-    pub cookies: CookiePolicy,
-    pub rate_limiter: RateLimiter,
-    pub client_ip: ClientIpPolicy,
+    pub(crate) cookies: CookiePolicy,
+    pub(crate) rate_limiter: RateLimiter,
+    pub(crate) client_ip: ClientIpPolicy,
     pub leptos: Arc<LeptosOptions>,
-    pub metrics: Arc<Metrics>,
-    pub tally: OutcomeTally,
-    pub pictures: Pictures,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) tally: OutcomeTally,
+    pub(crate) pictures: Pictures,
 }
 
 /// `State<T>` for each part a handler takes on its own: a clone of that part only.

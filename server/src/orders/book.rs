@@ -17,7 +17,7 @@ use crate::store::StoreError;
 
 /// Why paying or cancelling was refused.
 #[derive(Debug, thiserror::Error)]
-pub enum OrderError {
+pub(crate) enum OrderError {
     #[error("no such order")]
     NotFound,
     #[error("the payment window has closed")]
@@ -70,7 +70,7 @@ fn instant(ms: i64) -> DateTime<Utc> {
 
 /// Orders in Postgres and, until persisted, in Redis.
 #[derive(Clone)]
-pub struct OrderBook {
+pub(crate) struct OrderBook {
     db: PgPool,
     redis: RedisConnection,
     stock: SaleStock,
@@ -260,7 +260,7 @@ impl OrderBook {
 
 /// Orders of a sale per persisted state.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct StatusCounts {
+pub(crate) struct StatusCounts {
     pub pending_payment: i64,
     pub paid: i64,
     pub expired: i64,
@@ -268,7 +268,7 @@ pub struct StatusCounts {
 }
 
 /// Whether order `order_id` is a row in Postgres.
-pub async fn order_saved(db: &PgPool, order_id: &str) -> Result<bool, StoreError> {
+pub(crate) async fn order_saved(db: &PgPool, order_id: &str) -> Result<bool, StoreError> {
     Ok(sqlx::query_scalar!(
         r#"select exists(select 1 from orders where id = $1) as "saved!""#,
         order_id
@@ -281,7 +281,7 @@ pub async fn order_saved(db: &PgPool, order_id: &str) -> Result<bool, StoreError
 /// message's identity: a row that exists under it (a redelivered message) is
 /// skipped; any other conflict — another order under the same (sale, user, seq)
 /// or stream message id — is an error the consumer keeps, never acknowledges.
-pub async fn insert_orders(
+pub(crate) async fn insert_orders(
     db: &PgPool,
     sale_id: i64,
     messages: &[OrderMessage],

@@ -61,7 +61,7 @@ impl Default for ConsumerSettings {
 
 /// Why one message could not become an order.
 #[derive(Debug, thiserror::Error)]
-pub enum PersistError {
+pub(crate) enum PersistError {
     /// It does not keep the stream contract: retrying cannot help.
     #[error("the message breaks the stream contract")]
     Malformed(#[from] MessageError),

@@ -21,7 +21,7 @@ use crate::store::{error_chain, StoreError};
 
 /// What retrying a dead letter did.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Retry {
+pub(crate) enum Retry {
     NoSuchLetter,
     /// The order is in Postgres now and the letter is gone.
     Saved,
@@ -31,7 +31,7 @@ pub enum Retry {
 
 /// What releasing a dead letter did.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Release {
+pub(crate) enum Release {
     NoSuchLetter,
     /// The reservation is given up: its units are back on sale, the letter gone.
     Released,
@@ -41,7 +41,7 @@ pub enum Release {
 
 /// The dead-letter stream.
 #[derive(Clone)]
-pub struct DeadLetters {
+pub(crate) struct DeadLetters {
     db: PgPool,
     redis: RedisConnection,
     stream: OrderStream,

@@ -6,7 +6,7 @@ use std::fmt;
 /// reserve, so the buyer can poll it at once; the sale id in it tells where the
 /// queued reservation lives in Redis.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct OrderId {
+pub(crate) struct OrderId {
     sale_id: i64,
     text: String,
 }

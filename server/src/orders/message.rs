@@ -18,10 +18,10 @@ use std::collections::BTreeMap;
 use redis::streams::StreamId;
 
 /// The consumer group that turns order messages into rows.
-pub const CONSUMER_GROUP: &str = "orders";
+pub(crate) const CONSUMER_GROUP: &str = "orders";
 
 /// The names of an order message's fields, as `reserve.lua` writes them.
-pub mod fields {
+pub(crate) mod fields {
     pub const ORDER_ID: &str = "order_id";
     pub const USER_ID: &str = "user_id";
     pub const UNITS: &str = "units";
@@ -30,6 +30,7 @@ pub mod fields {
     pub const CREATED_MS: &str = "created_ms";
     pub const PAY_BEFORE_MS: &str = "pay_before_ms";
 
+    #[cfg(test)]
     /// Every field, in the order the script writes them.
     pub const ALL: [&str; 7] = [
         ORDER_ID,
@@ -44,14 +45,14 @@ pub mod fields {
 
 /// A message that does not keep the contract (it can only be dead-lettered).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum MessageError {
+pub(crate) enum MessageError {
     #[error("field `{0}` missing or malformed")]
     Field(&'static str),
 }
 
 /// One reservation, as the stream carries it to the consumer.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct OrderMessage {
+pub(crate) struct OrderMessage {
     /// The entry's id in the sale's stream (unique: the row remembers it).
     pub message_id: String,
     pub order_id: String,
@@ -97,6 +98,7 @@ impl OrderMessage {
         })
     }
 
+    #[cfg(test)]
     /// The fields as the script writes them (tests write messages with these).
     pub fn to_fields(&self) -> BTreeMap<String, String> {
         [
@@ -131,7 +133,7 @@ pub fn text_fields(entry: &StreamId) -> BTreeMap<String, String> {
 /// A reservation not yet persisted, in the sale's `queued` hash under its order
 /// id: `user:units:price_cents:created_ms:pay_before_ms`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct QueuedEntry {
+pub(crate) struct QueuedEntry {
     pub user_id: i64,
     pub units: i64,
     pub price_cents: i64,
@@ -158,6 +160,7 @@ impl QueuedEntry {
         })
     }
 
+    #[cfg(test)]
     /// The entry as the script writes it.
     pub fn format(&self) -> String {
         format!(

@@ -10,10 +10,10 @@
 //! - [`dead_letters`]: messages that failed too often, and their retry.
 //! - [`expiry`]: the sweeper that expires unpaid orders and returns units once.
 
-pub mod book;
+pub(crate) mod book;
 pub mod consumer;
-pub mod dead_letters;
+pub(crate) mod dead_letters;
 pub mod expiry;
-pub mod id;
+pub(crate) mod id;
 pub mod message;
-pub mod stream;
+pub(crate) mod stream;

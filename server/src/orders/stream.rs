@@ -10,7 +10,7 @@ use crate::store::StoreError;
 
 /// Acknowledgements and failure notes on the sales' order streams.
 #[derive(Clone)]
-pub struct OrderStream {
+pub(crate) struct OrderStream {
     redis: RedisConnection,
     keys: RedisKeys,
 }

@@ -38,7 +38,7 @@ const LAST_KNOWN_TTL: Duration = Duration::from_secs(24 * 3600);
 
 /// Sale definitions, cached in memory and in Redis.
 #[derive(Clone)]
-pub struct SaleCache {
+pub(crate) struct SaleCache {
     records: SaleRecords,
     redis: RedisConnection,
     keys: RedisKeys,

@@ -54,7 +54,7 @@ pub struct Catalog {
 
 /// How stale the stock left in a status may be. The buy decides from Redis
 /// itself; the status only shows the shopper how things stand.
-pub const STOCK_COPY_TTL: std::time::Duration = std::time::Duration::from_millis(200);
+pub(crate) const STOCK_COPY_TTL: std::time::Duration = std::time::Duration::from_millis(200);
 
 impl Catalog {
     pub fn new(

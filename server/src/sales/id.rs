@@ -4,7 +4,7 @@ use std::fmt;
 
 /// The id of a sale: a positive integer (Postgres' `bigserial`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct SaleId(i64);
+pub(crate) struct SaleId(i64);
 
 impl SaleId {
     /// Parses the decimal text of a path segment; anything but a positive

@@ -17,11 +17,11 @@
 pub(crate) mod cache;
 pub mod catalog;
 pub mod demo;
-pub mod id;
+pub(crate) mod id;
 pub mod new_sale;
-pub mod pictures;
+pub(crate) mod pictures;
 pub mod rebuild;
 pub mod reconcile;
 pub(crate) mod records;
 pub mod stock;
-pub mod tally;
+pub(crate) mod tally;

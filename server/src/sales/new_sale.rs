@@ -70,7 +70,7 @@ impl NewSale {
 
 /// Whether an edit touches what the reserve relies on (stock, times, limit): such
 /// edits are allowed only before the sale starts.
-pub fn changes_rules(patch: &SalePatch) -> bool {
+pub(crate) fn changes_rules(patch: &SalePatch) -> bool {
     patch.stock.is_some()
         || patch.starts_at_ms.is_some()
         || patch.ends_at_ms.is_some()
@@ -79,7 +79,7 @@ pub fn changes_rules(patch: &SalePatch) -> bool {
 
 /// The draft `patch` makes of `current`: its fields where given, the sale's
 /// elsewhere.
-pub fn edited(current: Sale, patch: SalePatch) -> SaleDraft {
+pub(crate) fn edited(current: Sale, patch: SalePatch) -> SaleDraft {
     SaleDraft {
         title: patch.title.unwrap_or(current.title),
         description: patch.description.unwrap_or(current.description),

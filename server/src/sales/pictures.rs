@@ -12,7 +12,7 @@ use sqlx::PgPool;
 use crate::store::StoreError;
 
 /// The largest picture accepted.
-pub const MAX_BYTES: usize = 2 * 1024 * 1024;
+pub(crate) const MAX_BYTES: usize = 2 * 1024 * 1024;
 /// Memory the served pictures may take on one instance.
 const CACHE_BYTES: u64 = 64 * 1024 * 1024;
 
@@ -20,7 +20,7 @@ const CACHE_BYTES: u64 = 64 * 1024 * 1024;
 /// uploader's word for it is not trusted; SVG, which can carry script, is not
 /// accepted).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PictureType {
+pub(crate) enum PictureType {
     Png,
     Jpeg,
     Webp,
@@ -63,7 +63,7 @@ impl PictureType {
 
 /// A stored picture.
 #[derive(Clone, Debug)]
-pub struct Picture {
+pub(crate) struct Picture {
     /// Lowercase hex SHA-256 of `bytes`: the name and the `ETag`.
     pub sha256: String,
     pub content_type: String,
@@ -73,7 +73,7 @@ pub struct Picture {
 
 /// The pictures of every sale.
 #[derive(Clone)]
-pub struct Pictures {
+pub(crate) struct Pictures {
     db: PgPool,
     cache: Cache<String, Arc<Picture>>,
 }

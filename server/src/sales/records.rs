@@ -69,7 +69,7 @@ fn sales(rows: Vec<SaleRow>) -> Result<Vec<Sale>, StoreError> {
 
 /// Sales as stored in Postgres.
 #[derive(Clone)]
-pub struct SaleRecords {
+pub(crate) struct SaleRecords {
     db: PgPool,
     /// Sales read one by one, for tests and metrics (the opening second must
     /// not stampede Postgres).

@@ -420,12 +420,12 @@ impl SaleStock {
 /// The pub/sub message that clears a sale's sold-out flag on every instance,
 /// published by `lua/return_units.lua` as it returns units (`crate::notices`
 /// reads it back with [`parse_clear_message`]).
-pub fn clear_message(sale_id: i64) -> String {
+pub(crate) fn clear_message(sale_id: i64) -> String {
     format!("clear:{sale_id}")
 }
 
 /// The sale a [`clear_message`] is about; `None` for anything else.
-pub fn parse_clear_message(payload: &str) -> Option<i64> {
+pub(crate) fn parse_clear_message(payload: &str) -> Option<i64> {
     payload.strip_prefix("clear:")?.parse().ok()
 }
 

@@ -16,13 +16,13 @@ use crate::shutdown::Shutdown;
 use crate::store::{error_chain, StoreError};
 
 /// How often an instance adds its counts to Redis'.
-pub const FLUSH_EVERY: Duration = Duration::from_millis(500);
+pub(crate) const FLUSH_EVERY: Duration = Duration::from_millis(500);
 
 type Pending = HashMap<(i64, &'static str), i64>;
 
 /// This instance's attempts not yet in Redis, and the way to Redis' totals.
 #[derive(Clone)]
-pub struct OutcomeTally {
+pub(crate) struct OutcomeTally {
     redis: RedisConnection,
     keys: RedisKeys,
     pending: Arc<Mutex<Pending>>,
