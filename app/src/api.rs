@@ -45,7 +45,7 @@ pub struct Sale {
     pub image_url: String,
     pub price_cents: i64,
     pub list_price_cents: i64,
-    /// Units on offer in total (not what is left: see [`SaleStatus::stock_left`]).
+    /// Units on offer in total (not what is left: the status' `stock_left`).
     pub stock: i32,
     pub per_user_limit: i32,
     pub starts_at_ms: i64,
@@ -312,11 +312,11 @@ pub struct CaptchaChallenge {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
     /// `image`: the piece to slide into the gap; the answer is the drag path
-    /// (see [`crate::slide`]).
+    /// (see the ticket request's `answer`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub puzzle: Option<SlidePuzzle>,
-    /// `pow`: find a nonce so that `sha256(salt || nonce)` (nonce in decimal) has
-    /// `difficulty_bits` leading zero bits.
+    /// `pow`: find a nonce so that SHA-256 of the salt's text followed by the
+    /// nonce in decimal digits has `difficulty_bits` leading zero bits.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub salt: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -354,8 +354,15 @@ pub struct PictureUploaded {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct TicketRequest {
+    /// The challenge's `captcha_id` (empty for a `none` sale).
     #[serde(default)]
     pub captcha_id: String,
+    /// `pow`: the nonce in decimal digits. `image` (the sliding puzzle): the drag
+    /// path, `at_ms:x` pairs joined by `;` — milliseconds since the first touch
+    /// and the piece's left edge in picture pixels, e.g. `0:0;120:35;260:118`;
+    /// it passes when it ends within 6 px of the gap and moved like a hand
+    /// (several steps, no jump over half the way, not one constant speed, 250 ms
+    /// to 60 s). `none`: empty.
     #[serde(default)]
     pub answer: String,
 }
@@ -429,20 +436,33 @@ pub struct Order {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SaleDraft {
+    /// 1 to 200 characters once surrounding spaces are trimmed.
     pub title: String,
+    /// At most 10,000 characters.
     #[serde(default)]
     pub description: String,
+    /// Empty, an `http://` or `https://` URL, or a path starting with `/` (an
+    /// uploaded picture's `url`), once surrounding spaces are trimmed.
     #[serde(default)]
     pub image_url: String,
+    #[cfg_attr(feature = "ssr", schema(minimum = 0))]
     pub price_cents: i64,
+    #[cfg_attr(feature = "ssr", schema(minimum = 0))]
     pub list_price_cents: i64,
+    #[cfg_attr(feature = "ssr", schema(minimum = 1))]
     pub stock: i32,
+    #[cfg_attr(feature = "ssr", schema(minimum = 1))]
     pub per_user_limit: i32,
     pub starts_at_ms: i64,
+    /// After `starts_at_ms`.
     pub ends_at_ms: i64,
+    /// 1 second to 7 days.
+    #[cfg_attr(feature = "ssr", schema(minimum = 1, maximum = 604800))]
     pub payment_window_secs: i32,
     pub captcha: CaptchaKind,
+    /// Accounts younger than this many days may not buy (0: anyone).
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(minimum = 0))]
     pub min_account_age_days: i32,
 }
 
@@ -454,14 +474,21 @@ pub struct SalePatch {
     pub title: Option<String>,
     pub description: Option<String>,
     pub image_url: Option<String>,
+    #[cfg_attr(feature = "ssr", schema(minimum = 0))]
     pub price_cents: Option<i64>,
+    #[cfg_attr(feature = "ssr", schema(minimum = 0))]
     pub list_price_cents: Option<i64>,
+    /// Stock, times and the limit change only before the start (409 `already_started`).
+    #[cfg_attr(feature = "ssr", schema(minimum = 1))]
     pub stock: Option<i32>,
+    #[cfg_attr(feature = "ssr", schema(minimum = 1))]
     pub per_user_limit: Option<i32>,
     pub starts_at_ms: Option<i64>,
     pub ends_at_ms: Option<i64>,
+    #[cfg_attr(feature = "ssr", schema(minimum = 1, maximum = 604800))]
     pub payment_window_secs: Option<i32>,
     pub captcha: Option<CaptchaKind>,
+    #[cfg_attr(feature = "ssr", schema(minimum = 0))]
     pub min_account_age_days: Option<i32>,
 }
 

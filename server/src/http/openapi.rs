@@ -32,9 +32,15 @@ pub(crate) const EXPLORER_PATH: &str = "/api/explorer";
 #[openapi(
     info(
         title = "Flash sale API",
-        description = "The HTTP API of the flash-sale service. Every error is \
-                       `{\"error\": <code>, \"message\": <sentence>}`; times are ms since the \
-                       Unix epoch, money integer cents."
+        description = "The HTTP API of the flash-sale service (its prose contract is \
+                       docs/API.md in the repository). Every error is \
+                       `{\"error\": <code>, \"message\": <sentence>}`, each code with one \
+                       status; 429 and 503 answers carry `Retry-After` (seconds). Times are ms \
+                       since the Unix epoch, money integer cents. Writes (POST, PATCH) under \
+                       /api/ from a browser must come from the same site: an `Origin` header \
+                       must name the request's `Host`, and without one `Sec-Fetch-Site: \
+                       cross-site` is refused (403 `forbidden`); clients that send neither \
+                       header pass."
     ),
     servers((url = "/", description = "the server that serves this document")),
     modifiers(&SessionCookie),

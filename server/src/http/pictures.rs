@@ -17,6 +17,13 @@ use super::extract::AdminUser;
 use super::state::AppState;
 use crate::sales::pictures::{PictureType, Pictures, MAX_BYTES};
 
+/// A picture's bytes as the document describes them: a binary string, so a
+/// generated client sends and receives a file, not a list of numbers.
+#[derive(utoipa::ToSchema)]
+#[schema(value_type = String, format = Binary)]
+#[allow(dead_code)]
+struct PictureBytes(Vec<u8>);
+
 pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(upload))
@@ -30,7 +37,10 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
     path = "/api/admin/pictures",
     operation_id = "admin_upload_picture",
     tag = "admin",
-    request_body(content(("image/png"), ("image/jpeg"), ("image/webp"), ("image/gif")), description = "the picture's bytes, at most 2 MiB"),
+    request_body(
+        content((PictureBytes = "image/png"), (PictureBytes = "image/jpeg"), (PictureBytes = "image/webp"), (PictureBytes = "image/gif")),
+        description = "the picture's bytes, at most 2 MiB; the server recognises the format by the bytes, not the content type"
+    ),
     security(("session" = [])),
     responses(
         (status = 201, description = "stored; give the url to a sale", body = app::api::PictureUploaded),
@@ -74,7 +84,7 @@ async fn upload(
     tag = "sales",
     params(("name" = String, Path, description = "`{sha256}.{ext}` as the upload answered")),
     responses(
-        (status = 200, description = "the picture (immutable, with an ETag)", content_type = "image/*", body = Vec<u8>),
+        (status = 200, description = "the picture (immutable, with an ETag)", content_type = "image/*", body = PictureBytes),
         (status = 304, description = "the browser's copy is current"),
         refusals::NotFound,
         refusals::Unavailable,

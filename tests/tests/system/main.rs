@@ -8,6 +8,7 @@ mod captcha;
 mod cluster;
 mod data_loss;
 mod hostile_input;
+mod openapi;
 mod operations;
 mod order_workers;
 mod pages;
