@@ -16,7 +16,7 @@ impl AccountState {
     /// Asks the server again (after a login or logout).
     pub fn refresh(self) {
         client::spawn(async move {
-            let known = match client::get::<Account>("/api/auth/me").await {
+            let known = match crate::endpoints::me().await {
                 Ok(reply) => Some(reply.body.ok()),
                 Err(_) => None,
             };

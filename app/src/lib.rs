@@ -15,7 +15,8 @@
 //!   call the ports of [`ssr`] and stay thin.
 //! - [`ssr`] (feature `ssr` only): the port traits the server implements and hands
 //!   over as Leptos context. `app` never names Redis or SQL.
-//! - [`client`]: the browser's calls to the JSON API (fetch, `Retry-After`).
+//! - [`client`]: the browser's transport to the JSON API (fetch, `Retry-After`).
+//! - [`endpoints`]: every route the browser calls, one typed function each.
 //! - [`account`]: who is logged in, loaded after hydration.
 //! - [`components`] and [`pages`]: the Leptos views.
 //!
@@ -26,6 +27,7 @@ pub mod api;
 pub mod client;
 pub mod clock;
 pub mod components;
+pub mod endpoints;
 pub mod money;
 pub mod pages;
 pub mod pow;
@@ -91,7 +93,7 @@ pub fn App() -> impl IntoView {
                             <span class="whoami">{me.username}</span>
                             <button class="link-button" on:click=move |_| {
                                 client::spawn(async move {
-                                    let _ = client::post::<_, ()>("/api/auth/logout", &()).await;
+                                    let _ = endpoints::log_out().await;
                                     account.refresh();
                                 });
                             }>"Log out"</button>

@@ -24,10 +24,10 @@ impl Purpose {
         }
     }
 
-    fn endpoint(self) -> &'static str {
+    async fn send(self, credentials: &Credentials) -> crate::endpoints::Answer<Account> {
         match self {
-            Purpose::Login => "/api/auth/login",
-            Purpose::Register => "/api/auth/register",
+            Purpose::Login => crate::endpoints::log_in(credentials).await,
+            Purpose::Register => crate::endpoints::register(credentials).await,
         }
     }
 }
@@ -67,7 +67,7 @@ pub fn CredentialsForm(
             password: password.get_untracked(),
         };
         client::spawn(async move {
-            match client::post::<_, Account>(purpose.endpoint(), &credentials).await {
+            match purpose.send(&credentials).await {
                 Ok(reply) => match reply.body {
                     Ok(me) => {
                         account.refresh();

@@ -117,7 +117,7 @@ async fn run(sale_id: i64, clock: SaleClock) {
 #[cfg(feature = "hydrate")]
 async fn fetch_status(sale_id: i64) -> Option<(crate::clock::ClockSample, SaleStatus)> {
     let sent_ms = js_sys::Date::now();
-    let response = gloo_net::http::Request::get(&format!("/api/sales/{sale_id}/status"))
+    let response = gloo_net::http::Request::get(&crate::endpoints::status_path(sale_id))
         .send()
         .await
         .ok()?;

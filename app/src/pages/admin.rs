@@ -17,68 +17,27 @@ pub use live::LiveSale;
 pub use new_sale::NewSale;
 
 use leptos::prelude::*;
-use leptos_router::{lazy_route, LazyRoute};
 
 use crate::client::Remote;
 
-/// `/admin`, loaded on demand.
-pub struct DashboardRoute;
-
-#[lazy_route]
-impl LazyRoute for DashboardRoute {
-    fn data() -> Self {
-        DashboardRoute
-    }
-
-    fn view(this: Self) -> AnyView {
-        let DashboardRoute = this;
-        view! { <AdminDashboard/> }.into_any()
-    }
+lazy_page! {
+    /// `/admin`, loaded on demand.
+    DashboardRoute => AdminDashboard
 }
 
-/// `/admin/sales/new`, loaded on demand.
-pub struct NewSaleRoute;
-
-#[lazy_route]
-impl LazyRoute for NewSaleRoute {
-    fn data() -> Self {
-        NewSaleRoute
-    }
-
-    fn view(this: Self) -> AnyView {
-        let NewSaleRoute = this;
-        view! { <NewSale/> }.into_any()
-    }
+lazy_page! {
+    /// `/admin/sales/new`, loaded on demand.
+    NewSaleRoute => NewSale
 }
 
-/// `/admin/sales/{id}`, loaded on demand.
-pub struct LiveSaleRoute;
-
-#[lazy_route]
-impl LazyRoute for LiveSaleRoute {
-    fn data() -> Self {
-        LiveSaleRoute
-    }
-
-    fn view(this: Self) -> AnyView {
-        let LiveSaleRoute = this;
-        view! { <LiveSale/> }.into_any()
-    }
+lazy_page! {
+    /// `/admin/sales/{id}`, loaded on demand.
+    LiveSaleRoute => LiveSale
 }
 
-/// `/admin/dead-letters`, loaded on demand.
-pub struct DeadLettersRoute;
-
-#[lazy_route]
-impl LazyRoute for DeadLettersRoute {
-    fn data() -> Self {
-        DeadLettersRoute
-    }
-
-    fn view(this: Self) -> AnyView {
-        let DeadLettersRoute = this;
-        view! { <DeadLetters/> }.into_any()
-    }
+lazy_page! {
+    /// `/admin/dead-letters`, loaded on demand.
+    DeadLettersRoute => DeadLetters
 }
 
 /// What to show while a view is not ready: loading, log in, admins only, error.

@@ -4,39 +4,19 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_navigate, use_query_map};
-use leptos_router::{lazy_route, LazyRoute, NavigateOptions};
+use leptos_router::NavigateOptions;
 
 use crate::api::Account;
 use crate::components::{CredentialsForm, Purpose};
 
-/// `/login`, loaded on demand (the sale page logs shoppers in in place).
-pub struct LoginRoute;
-
-#[lazy_route]
-impl LazyRoute for LoginRoute {
-    fn data() -> Self {
-        LoginRoute
-    }
-
-    fn view(this: Self) -> AnyView {
-        let LoginRoute = this;
-        view! { <LoginPage/> }.into_any()
-    }
+lazy_page! {
+    /// `/login`, loaded on demand (the sale page logs shoppers in in place).
+    LoginRoute => LoginPage
 }
 
-/// `/register`, loaded on demand.
-pub struct RegisterRoute;
-
-#[lazy_route]
-impl LazyRoute for RegisterRoute {
-    fn data() -> Self {
-        RegisterRoute
-    }
-
-    fn view(this: Self) -> AnyView {
-        let RegisterRoute = this;
-        view! { <RegisterPage/> }.into_any()
-    }
+lazy_page! {
+    /// `/register`, loaded on demand.
+    RegisterRoute => RegisterPage
 }
 
 /// `/login`.

@@ -2,25 +2,14 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::{lazy_route, LazyRoute};
 
 use crate::components::SaleCard;
 use crate::server_fns::list_sales;
 
-/// `/`, loaded on demand: a shopper at the opening second is on a sale page,
-/// whose code is all the main bundle needs to carry.
-pub struct HomeRoute;
-
-#[lazy_route]
-impl LazyRoute for HomeRoute {
-    fn data() -> Self {
-        HomeRoute
-    }
-
-    fn view(this: Self) -> AnyView {
-        let HomeRoute = this;
-        view! { <HomePage/> }.into_any()
-    }
+lazy_page! {
+    /// `/`, loaded on demand: a shopper at the opening second is on a sale page,
+    /// whose code is all the main bundle needs to carry.
+    HomeRoute => HomePage
 }
 
 /// The list of sales, server-rendered; each countdown ticks after hydration.

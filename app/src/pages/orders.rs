@@ -8,41 +8,21 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
-use leptos_router::{lazy_route, LazyRoute};
 
-/// `/orders`, loaded on demand.
-pub struct OrdersRoute;
-
-#[lazy_route]
-impl LazyRoute for OrdersRoute {
-    fn data() -> Self {
-        OrdersRoute
-    }
-
-    fn view(this: Self) -> AnyView {
-        let OrdersRoute = this;
-        view! { <OrdersPage/> }.into_any()
-    }
+lazy_page! {
+    /// `/orders`, loaded on demand.
+    OrdersRoute => OrdersPage
 }
 
-/// `/orders/{id}`, loaded on demand.
-pub struct OrderRoute;
-
-#[lazy_route]
-impl LazyRoute for OrderRoute {
-    fn data() -> Self {
-        OrderRoute
-    }
-
-    fn view(this: Self) -> AnyView {
-        let OrderRoute = this;
-        view! { <OrderPage/> }.into_any()
-    }
+lazy_page! {
+    /// `/orders/{id}`, loaded on demand.
+    OrderRoute => OrderPage
 }
 
 use crate::api::{Order, OrderStatus, Sale};
 use crate::client;
 use crate::clock::format_remaining;
+use crate::endpoints::{self, OrderAction};
 use crate::money::format_cents;
 
 fn status_label(status: OrderStatus) -> &'static str {
@@ -63,7 +43,7 @@ fn OrderedProduct(sale_id: i64) -> impl IntoView {
     let sale = RwSignal::new(None::<Sale>);
     Effect::new(move |_| {
         client::spawn(async move {
-            if let Ok(reply) = client::get::<Sale>(&format!("/api/sales/{sale_id}")).await {
+            if let Ok(reply) = endpoints::sale(sale_id).await {
                 if let Ok(found) = reply.body {
                     let _ = sale.try_set(Some(found));
                 }
@@ -98,7 +78,7 @@ pub fn OrdersPage() -> impl IntoView {
     let orders = RwSignal::new(Loaded::<Vec<Order>>::Loading);
     Effect::new(move |_| {
         client::spawn(async move {
-            let loaded = match client::get::<Vec<Order>>("/api/orders").await {
+            let loaded = match endpoints::orders().await {
                 Ok(reply) if reply.status == 401 => Loaded::NeedLogin,
                 Ok(reply) => match reply.body {
                     Ok(list) => Loaded::Ready(list),
@@ -148,7 +128,7 @@ pub fn OrderPage() -> impl IntoView {
         client::spawn(poll(id, order, device_now));
     });
 
-    let act = move |action: &'static str| {
+    let act = move |action: OrderAction| {
         if busy.get_untracked() {
             return;
         }
@@ -156,7 +136,7 @@ pub fn OrderPage() -> impl IntoView {
         action_error.set(None);
         let id = id();
         client::spawn(async move {
-            match client::post::<_, Order>(&format!("/api/orders/{id}/{action}"), &()).await {
+            match endpoints::act_on_order(&id, action).await {
                 Ok(reply) => match reply.body {
                     Ok(updated) => order.set(Loaded::Ready(updated)),
                     Err(error) => action_error.set(Some(error.message)),
@@ -192,8 +172,8 @@ pub fn OrderPage() -> impl IntoView {
                                 <strong class="pay-countdown">{move || format_remaining(deadline - device_now.get() as i64)}</strong>
                             </p>
                             <div class="order-actions">
-                                <button class="pay-button" disabled=move || busy.get() on:click=move |_| act("pay")>"Pay now"</button>
-                                <button class="secondary" disabled=move || busy.get() on:click=move |_| act("cancel")>"Cancel order"</button>
+                                <button class="pay-button" disabled=move || busy.get() on:click=move |_| act(OrderAction::Pay)>"Pay now"</button>
+                                <button class="secondary" disabled=move || busy.get() on:click=move |_| act(OrderAction::Cancel)>"Cancel order"</button>
                             </div>
                         })}
                     }.into_any()
@@ -210,7 +190,7 @@ pub fn OrderPage() -> impl IntoView {
 async fn poll(id: String, order: RwSignal<Loaded<Order>>, device_now: RwSignal<f64>) {
     let mut pause = 250u32;
     loop {
-        let loaded = match client::get::<Order>(&format!("/api/orders/{id}")).await {
+        let loaded = match endpoints::order(&id).await {
             Ok(reply) if reply.status == 401 => Loaded::NeedLogin,
             Ok(reply) if reply.status == 404 || reply.status == 400 => Loaded::Missing,
             Ok(reply) => match reply.body {

@@ -5,11 +5,10 @@
 use leptos::prelude::*;
 
 use super::Phase;
-use crate::api::{
-    BuyAccepted, CaptchaChallenge, CaptchaKind, ErrorCode, TicketGrant, TicketRequest,
-};
+use crate::api::{BuyAccepted, CaptchaChallenge, CaptchaKind, ErrorCode, TicketRequest};
 use crate::client::{self, Reply};
 use crate::components::sale_clock::SaleClock;
+use crate::endpoints;
 
 /// How often one ticket is tried when answers are lost or the server fails.
 const BUY_TRIES: u32 = 3;
@@ -18,14 +17,9 @@ const MIN_COOL_DOWN_MS: f64 = 2_000.0;
 /// Nonces tried between two yields to the browser's event loop.
 const POW_SLICE: u64 = 5_000;
 
-/// Which challenge to ask for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Ask {
-    /// The sale's own kind.
-    SalesOwn,
-    /// The proof of work offered instead of a puzzle.
-    ProofOfWorkInstead,
-}
+/// Which challenge to ask for: the sale's own, or the proof of work offered
+/// instead of a puzzle.
+pub(super) use crate::endpoints::Challenge as Ask;
 
 /// Challenge, solve, then ticket and buy. A puzzle stops at
 /// [`Phase::Sliding`]; the shopper's answer goes on through [`ticket_and_buy`].
@@ -41,11 +35,7 @@ pub(super) async fn attempt(
         (String::new(), String::new())
     } else {
         phase.set(Phase::Challenge);
-        let path = match ask {
-            Ask::SalesOwn => format!("/api/sales/{sale_id}/captcha"),
-            Ask::ProofOfWorkInstead => format!("/api/sales/{sale_id}/captcha?instead=pow"),
-        };
-        let reply = client::post::<_, CaptchaChallenge>(&path, &()).await;
+        let reply = endpoints::challenge(sale_id, ask).await;
         let challenge = match reply {
             Ok(Reply {
                 body: Ok(challenge),
@@ -114,16 +104,13 @@ pub(super) async fn ticket_and_buy(
 ) {
     phase.set(Phase::Buying);
     let request = TicketRequest { captcha_id, answer };
-    let grant =
-        match client::post::<_, TicketGrant>(&format!("/api/sales/{sale_id}/ticket"), &request)
-            .await
-        {
-            Ok(Reply {
-                body: Ok(grant), ..
-            }) => grant,
-            Ok(refused) => return refuse(&refused, phase, clock),
-            Err(_) => return network_trouble(phase),
-        };
+    let grant = match endpoints::ticket(sale_id, &request).await {
+        Ok(Reply {
+            body: Ok(grant), ..
+        }) => grant,
+        Ok(refused) => return refuse(&refused, phase, clock),
+        Err(_) => return network_trouble(phase),
+    };
     match buy(&grant.buy_path).await {
         Ok(Reply {
             body: Ok(accepted), ..
@@ -142,7 +129,7 @@ pub(super) async fn ticket_and_buy(
 async fn buy(buy_path: &str) -> Result<Reply<BuyAccepted>, client::Failure> {
     let mut tries = 1;
     loop {
-        let reply = client::post::<_, BuyAccepted>(buy_path, &()).await;
+        let reply = endpoints::buy(buy_path).await;
         let failed = match &reply {
             Err(_) => true,
             Ok(reply) => reply.status >= 500,

@@ -6,6 +6,7 @@ use leptos_meta::Title;
 use crate::api::{Sale, SaleStats};
 use crate::client::{self, Remote};
 use crate::components::LocalTime;
+use crate::endpoints;
 use crate::sale_state::sale_state;
 
 /// The admin's list of sales, refreshed every few seconds.
@@ -15,18 +16,15 @@ pub fn AdminDashboard() -> impl IntoView {
     Effect::new(move |_| {
         client::spawn(async move {
             loop {
-                let sales = Remote::from_reply(client::get::<Vec<Sale>>("/api/admin/sales").await);
+                let sales = Remote::from_reply(endpoints::admin_sales().await);
                 let loaded = match sales {
                     Remote::Ready(sales) => {
                         let mut with_stats = Vec::with_capacity(sales.len());
                         for sale in sales {
-                            let stats = client::get::<SaleStats>(&format!(
-                                "/api/admin/sales/{}/stats",
-                                sale.id
-                            ))
-                            .await
-                            .ok()
-                            .and_then(|reply| reply.body.ok());
+                            let stats = endpoints::sale_stats(sale.id)
+                                .await
+                                .ok()
+                                .and_then(|reply| reply.body.ok());
                             with_stats.push((sale, stats));
                         }
                         Remote::Ready(with_stats)

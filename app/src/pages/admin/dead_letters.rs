@@ -6,6 +6,7 @@ use leptos_meta::Title;
 
 use crate::api::DeadLetter;
 use crate::client::{self, Remote};
+use crate::endpoints::{self, LetterAction};
 
 /// The dead-letter list.
 #[component]
@@ -14,21 +15,15 @@ pub fn DeadLetters() -> impl IntoView {
     let message = RwSignal::new(None::<String>);
     let reload = move || {
         client::spawn(async move {
-            let loaded =
-                Remote::from_reply(client::get::<Vec<DeadLetter>>("/api/admin/dead-letters").await);
+            let loaded = Remote::from_reply(endpoints::dead_letters().await);
             let _ = letters.try_set(loaded);
         });
     };
     Effect::new(move |_| reload());
     // Retry (`retry`: saved) or release (`release`: units back on sale) a letter.
-    let act = move |id: String, action: &'static str, done: &'static str| {
+    let act = move |id: String, action: LetterAction, done: &'static str| {
         client::spawn(async move {
-            match client::post::<_, serde_json::Value>(
-                &format!("/api/admin/dead-letters/{id}/{action}"),
-                &(),
-            )
-            .await
-            {
+            match endpoints::act_on_letter(&id, action).await {
                 Ok(reply) => match reply.body {
                     Ok(_) => message.set(Some(format!("{id}: {done}"))),
                     Err(error) => message.set(Some(format!("{id}: {}", error.message))),
@@ -67,11 +62,11 @@ pub fn DeadLetters() -> impl IntoView {
                                 <pre>{payload}</pre>
                                 <button on:click={
                                     let id = id.clone();
-                                    move |_| act(id.clone(), "retry", "saved.")
+                                    move |_| act(id.clone(), LetterAction::Retry, "saved.")
                                 }>"Retry"</button>
                                 " "
                                 <button class="danger" title="Give up this reservation: its units go back on sale"
-                                    on:click=move |_| act(id.clone(), "release", "released; its units are back on sale.")>
+                                    on:click=move |_| act(id.clone(), LetterAction::Release, "released; its units are back on sale.")>
                                     "Release"
                                 </button>
                             </li>

@@ -10,6 +10,7 @@ use crate::api::{Order, Reconciliation, Sale, SalePatch, SaleStats};
 use crate::client::{self, Remote};
 use crate::components::charts::{Bars, TimeSeries};
 use crate::components::LocalTime;
+use crate::endpoints;
 use crate::money::format_cents;
 
 /// Seconds of history the chart keeps.
@@ -69,25 +70,19 @@ pub fn LiveSale() -> impl IntoView {
             let mut round = 0u32;
             loop {
                 if round.is_multiple_of(5) {
-                    if let Ok(reply) = client::get::<Sale>(&format!("/api/admin/sales/{id}")).await
-                    {
+                    if let Ok(reply) = endpoints::admin_sale(id).await {
                         let _ = sale.try_set(reply.body.ok());
                     }
-                    let path = format!("/api/admin/sales/{id}/reconcile");
-                    if let Ok(reply) = client::get::<Reconciliation>(&path).await {
+                    if let Ok(reply) = endpoints::sale_books(id).await {
                         let _ = books.try_set(reply.body.ok());
                     }
-                    if let Ok(reply) =
-                        client::get::<Vec<Order>>(&format!("/api/admin/sales/{id}/orders")).await
-                    {
+                    if let Ok(reply) = endpoints::sale_orders(id).await {
                         if let Ok(list) = reply.body {
                             let _ = orders.try_set(list);
                         }
                     }
                 }
-                let fresh = Remote::from_reply(
-                    client::get::<SaleStats>(&format!("/api/admin/sales/{id}/stats")).await,
-                );
+                let fresh = Remote::from_reply(endpoints::sale_stats(id).await);
                 if let Remote::Ready(current) = &fresh {
                     let reading = Reading {
                         at_ms: client::device_now_ms(),
@@ -126,8 +121,7 @@ pub fn LiveSale() -> impl IntoView {
         }
         let id = id();
         client::spawn(async move {
-            let action = if paused { "pause" } else { "resume" };
-            match client::post::<_, Sale>(&format!("/api/admin/sales/{id}/{action}"), &()).await {
+            match endpoints::set_paused(id, paused).await {
                 Ok(reply) => match reply.body {
                     Ok(updated) => {
                         message.set(Some(if updated.paused {
@@ -339,7 +333,7 @@ fn EditBeforeStart(
         };
         let on_saved = on_saved.clone();
         client::spawn(async move {
-            match client::patch::<_, Sale>(&format!("/api/admin/sales/{id}"), &patch).await {
+            match endpoints::edit_sale(id, &patch).await {
                 Ok(reply) => match reply.body {
                     Ok(updated) => {
                         error.set(None);

@@ -6,9 +6,10 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_navigate;
 use leptos_router::NavigateOptions;
 
-use crate::api::{CaptchaKind, PictureUploaded, Sale, SaleDraft};
+use crate::api::{CaptchaKind, SaleDraft};
 use crate::client::{self, Reply};
 use crate::clock::format_utc;
+use crate::endpoints;
 
 /// Whole currency units (`"49.90"`) to cents.
 fn parse_money(text: &str) -> Option<i64> {
@@ -104,7 +105,7 @@ pub fn NewSale() -> impl IntoView {
         error.set(None);
         let navigate = navigate.clone();
         client::spawn(async move {
-            match client::post::<_, Sale>("/api/admin/sales", &draft).await {
+            match endpoints::create_sale(&draft).await {
                 Ok(reply) => match reply.body {
                     Ok(sale) => navigate(
                         &format!("/admin/sales/{}", sale.id),
@@ -164,7 +165,7 @@ pub fn NewSale() -> impl IntoView {
                 on:change=move |event| {
                     uploading.set(true);
                     client::spawn(async move {
-                        match client::post_chosen_file::<PictureUploaded>("/api/admin/pictures", &event).await {
+                        match endpoints::upload_picture(&event).await {
                             Ok(Reply { body: Ok(uploaded), .. }) => image_url.set(uploaded.url),
                             Ok(Reply { body: Err(refusal), .. }) => error.set(Some(refusal.message)),
                             Err(failure) => error.set(Some(failure)),

@@ -1,0 +1,36 @@
+//! Registering, logging in, and who is logged in.
+
+use serde::{Deserialize, Serialize};
+
+/// `POST /api/auth/register` and `/login`.
+#[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Credentials {
+    /// 3 to 32 letters, digits, `_`, `.` or `-`.
+    #[cfg_attr(
+        feature = "ssr",
+        schema(min_length = 3, max_length = 32, pattern = "^[A-Za-z0-9_.-]+$")
+    )]
+    pub username: String,
+    /// 8 to 128 characters.
+    #[cfg_attr(feature = "ssr", schema(min_length = 8, max_length = 128))]
+    pub password: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("username", &self.username)
+            .field("password", &"[redacted]")
+            .finish()
+    }
+}
+
+/// Who is logged in (`/api/auth/me`, login and register answers).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Account {
+    pub user_id: i64,
+    pub username: String,
+    pub is_admin: bool,
+}

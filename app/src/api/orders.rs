@@ -1,0 +1,52 @@
+//! Orders as their buyer sees them.
+
+use serde::{Deserialize, Serialize};
+
+/// Where an order stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum OrderStatus {
+    /// Reserved in Redis, not yet persisted.
+    Queued,
+    PendingPayment,
+    Paid,
+    Expired,
+    Cancelled,
+}
+
+impl OrderStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderStatus::Queued => "queued",
+            OrderStatus::PendingPayment => "pending_payment",
+            OrderStatus::Paid => "paid",
+            OrderStatus::Expired => "expired",
+            OrderStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "queued" => Some(OrderStatus::Queued),
+            "pending_payment" => Some(OrderStatus::PendingPayment),
+            "paid" => Some(OrderStatus::Paid),
+            "expired" => Some(OrderStatus::Expired),
+            "cancelled" => Some(OrderStatus::Cancelled),
+            _ => None,
+        }
+    }
+}
+
+/// An order as its buyer sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Order {
+    pub order_id: String,
+    pub sale_id: i64,
+    pub status: OrderStatus,
+    pub units: i32,
+    pub price_cents: i64,
+    pub created_at_ms: i64,
+    pub pay_before_ms: i64,
+}

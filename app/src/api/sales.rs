@@ -1,0 +1,145 @@
+//! Sales as shoppers see them: the sale, its state and status, the CAPTCHA kinds.
+
+use serde::{Deserialize, Serialize};
+
+/// How a shopper proves to be a person before getting a ticket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum CaptchaKind {
+    Image,
+    Pow,
+    None,
+}
+
+impl CaptchaKind {
+    /// The name used on the wire and in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CaptchaKind::Image => "image",
+            CaptchaKind::Pow => "pow",
+            CaptchaKind::None => "none",
+        }
+    }
+
+    /// Parses the wire/database name; `None` for anything else.
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "image" => Some(CaptchaKind::Image),
+            "pow" => Some(CaptchaKind::Pow),
+            "none" => Some(CaptchaKind::None),
+            _ => None,
+        }
+    }
+}
+
+/// A scheduled sale of a few units at a fixed start time (docs/API.md `sale`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Sale {
+    pub id: i64,
+    pub title: String,
+    pub description: String,
+    pub image_url: String,
+    pub price_cents: i64,
+    pub list_price_cents: i64,
+    /// Units on offer in total (not what is left: the status' `stock_left`).
+    pub stock: i32,
+    pub per_user_limit: i32,
+    pub starts_at_ms: i64,
+    pub ends_at_ms: i64,
+    pub payment_window_secs: i32,
+    pub captcha: CaptchaKind,
+    pub min_account_age_days: i32,
+    /// Paused by an admin: nothing is sold while set.
+    #[serde(default)]
+    pub paused: bool,
+}
+
+/// Where a sale stands right now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum SaleState {
+    Scheduled,
+    Live,
+    SoldOut,
+    Ended,
+    Paused,
+}
+
+impl SaleState {
+    /// The wire name, also used as a CSS class.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SaleState::Scheduled => "scheduled",
+            SaleState::Live => "live",
+            SaleState::SoldOut => "sold_out",
+            SaleState::Ended => "ended",
+            SaleState::Paused => "paused",
+        }
+    }
+
+    /// What a shopper reads on a badge.
+    pub fn label(self) -> &'static str {
+        match self {
+            SaleState::Scheduled => "Starts soon",
+            SaleState::Live => "Live now",
+            SaleState::SoldOut => "Sold out",
+            SaleState::Ended => "Ended",
+            SaleState::Paused => "Paused",
+        }
+    }
+}
+
+/// The tiny, uncacheable answer of `GET /api/sales/{id}/status`. The client uses
+/// `server_time_ms` to run its countdown on the server's clock.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct SaleStatus {
+    pub state: SaleState,
+    pub server_time_ms: i64,
+    pub starts_at_ms: i64,
+    pub ends_at_ms: i64,
+    pub stock_left: i64,
+}
+
+/// A sale as the lists show it: the sale plus where it stood when the list was
+/// made (`GET /api/sales` answers these; the extra fields are allowed by the API).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct SaleListing {
+    #[serde(flatten)]
+    pub sale: Sale,
+    pub state: SaleState,
+    pub stock_left: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sale_state_uses_the_api_names() {
+        let json = serde_json::to_string(&SaleState::SoldOut).unwrap();
+        assert_eq!(json, "\"sold_out\"");
+        for state in [
+            SaleState::Scheduled,
+            SaleState::Live,
+            SaleState::SoldOut,
+            SaleState::Ended,
+            SaleState::Paused,
+        ] {
+            let json = serde_json::to_string(&state).unwrap();
+            assert_eq!(json, format!("\"{}\"", state.as_str()));
+        }
+    }
+
+    #[test]
+    fn captcha_kind_round_trips_its_names() {
+        for kind in [CaptchaKind::Image, CaptchaKind::Pow, CaptchaKind::None] {
+            assert_eq!(CaptchaKind::parse(kind.as_str()), Some(kind));
+        }
+        assert_eq!(CaptchaKind::parse("recaptcha"), None);
+    }
+}
