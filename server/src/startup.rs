@@ -12,7 +12,9 @@ use std::time::Duration;
 use axum::Router;
 use sqlx::migrate::MigrateError;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::PgPool;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 
 use crate::accounts::sessions::SessionStore;
 use crate::accounts::users::Accounts;
@@ -72,6 +74,56 @@ pub struct Application {
     schema: tokio::sync::watch::Receiver<bool>,
 }
 
+/// The Postgres pool, lazy so an instance starts while Postgres is away (the
+/// buy path needs no SQL), and whether the schema is migrated: at once when
+/// Postgres answers, else as soon as it does (the workers wait for it).
+async fn postgres(config: &Config) -> Result<(PgPool, watch::Receiver<bool>), StartupError> {
+    let options: PgConnectOptions = config
+        .database_url
+        .expose()
+        .parse()
+        .map_err(StartupError::Postgres)?;
+    // No statement may hold a connection (or wait on a lock) for long: under a
+    // spike a stuck query would take the pool with it.
+    let options = options.options([
+        ("statement_timeout", STATEMENT_TIMEOUT),
+        ("lock_timeout", LOCK_TIMEOUT),
+    ]);
+    // Lazy: an instance starts while Postgres is away (the buy path needs no
+    // SQL) and connects when it returns.
+    let db = PgPoolOptions::new()
+        .max_connections(32)
+        .acquire_timeout(Duration::from_secs(3))
+        .connect_lazy_with(options);
+    let (schema_ready, schema) = tokio::sync::watch::channel(false);
+    match migrate(&db).await {
+        Ok(()) => {
+            let _ = schema_ready.send(true);
+        }
+        Err(MigrateError::Execute(error)) if is_unreachable(&error) => {
+            tracing::warn!(
+                error = %crate::store::error_chain(&error),
+                "Postgres is unreachable: serving what Redis can; migrations and \
+                 workers start when it answers"
+            );
+            tokio::spawn(migrate_when_reachable(db.clone(), schema_ready));
+        }
+        Err(error) => return Err(error.into()),
+    }
+    Ok((db, schema))
+}
+
+/// The listener on `addr`, and the address it got (the real port for port 0).
+async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), StartupError> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartupError::Bind { addr, source })?;
+    let address = listener
+        .local_addr()
+        .map_err(|source| StartupError::Bind { addr, source })?;
+    Ok((listener, address))
+}
+
 impl Application {
     /// Connects, migrates, wires and binds, on the system clock.
     pub async fn build(config: Config) -> Result<Self, StartupError> {
@@ -85,39 +137,7 @@ impl Application {
         config: Config,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, StartupError> {
-        let options: PgConnectOptions = config
-            .database_url
-            .expose()
-            .parse()
-            .map_err(StartupError::Postgres)?;
-        // No statement may hold a connection (or wait on a lock) for long: under a
-        // spike a stuck query would take the pool with it.
-        let options = options.options([
-            ("statement_timeout", STATEMENT_TIMEOUT),
-            ("lock_timeout", LOCK_TIMEOUT),
-        ]);
-        // Lazy: an instance starts while Postgres is away (the buy path needs no
-        // SQL) and connects when it returns.
-        let db = PgPoolOptions::new()
-            .max_connections(32)
-            .acquire_timeout(Duration::from_secs(3))
-            .connect_lazy_with(options);
-        let (schema_ready, schema) = tokio::sync::watch::channel(false);
-        match migrate(&db).await {
-            Ok(()) => {
-                let _ = schema_ready.send(true);
-            }
-            Err(MigrateError::Execute(error)) if is_unreachable(&error) => {
-                tracing::warn!(
-                    error = %crate::store::error_chain(&error),
-                    "Postgres is unreachable: serving what Redis can; migrations and \
-                     workers start when it answers"
-                );
-                tokio::spawn(migrate_when_reachable(db.clone(), schema_ready));
-            }
-            Err(error) => return Err(error.into()),
-        }
-
+        let (db, schema) = postgres(&config).await?;
         let redis_client = RedisClient::open(&config.redis)?;
         let redis = redis_client.shared()?;
         tokio::spawn(crate::durability::check(redis.clone()));
@@ -174,13 +194,7 @@ impl Application {
         });
         let router =
             crate::http::router(state.clone(), config.request_timeout, config.api_explorer);
-        let addr = config.leptos.site_addr;
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|source| StartupError::Bind { addr, source })?;
-        let address = listener
-            .local_addr()
-            .map_err(|source| StartupError::Bind { addr, source })?;
+        let (listener, address) = bind(config.leptos.site_addr).await?;
         tracing::info!(%address, "flash-sale server ready to serve");
         Ok(Self {
             listener,
