@@ -6,7 +6,7 @@
 use app::api::{ErrorCode, PictureUploaded};
 use serde_json::{json, Value};
 use server::guards::rate_limit::{Rate, RateLimits};
-use systests::{error_code, sale_starting_in, spawn_app_with, TestApp};
+use systests::{error_code, sale_starting_in, spawn_app_with, TestApp, RED_DOT};
 
 async fn document(app: &TestApp) -> Value {
     app.get("/api/openapi.json").await.json().await.unwrap()
@@ -42,15 +42,6 @@ fn descriptions<'a>(value: &'a Value, found: &mut Vec<&'a str>) {
         _ => {}
     }
 }
-
-/// A 1×1 red PNG.
-const RED_DOT: &[u8] = &[
-    0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44, 0x52,
-    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x02, 0x00, 0x00, 0x00, 0x90, 0x77, 0x53,
-    0xDE, 0x00, 0x00, 0x00, 0x0C, 0x49, 0x44, 0x41, 0x54, 0x08, 0xD7, 0x63, 0xF8, 0xCF, 0xC0, 0x00,
-    0x00, 0x03, 0x01, 0x01, 0x00, 0x18, 0xDD, 0x8D, 0xB0, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4E,
-    0x44, 0xAE, 0x42, 0x60, 0x82,
-];
 
 fn tight_limits(mut config: server::config::Config) -> server::config::Config {
     config.rate_limits = RateLimits {
@@ -109,6 +100,13 @@ async fn the_rules_of_a_sale_in_the_document_are_the_rules_the_server_keeps() {
             ["application/json"]["schema"],
     );
     let admin = app.admin().await;
+    let create = |sale: &Value| {
+        admin
+            .client
+            .post(admin.url("/api/admin/sales"))
+            .json(sale)
+            .send()
+    };
     for (field, lowest, highest) in [
         ("stock", 1, None),
         ("per_user_limit", 1, None),
@@ -120,37 +118,19 @@ async fn the_rules_of_a_sale_in_the_document_are_the_rules_the_server_keeps() {
         assert_eq!(schema["minimum"], json!(lowest), "{field}: {schema}");
         let mut sale = serde_json::to_value(sale_starting_in(60_000, 3)).unwrap();
         sale[field] = json!(lowest - 1);
-        let refused = admin
-            .client
-            .post(admin.url("/api/admin/sales"))
-            .json(&sale)
-            .send()
-            .await
-            .unwrap();
+        let refused = create(&sale).await.unwrap();
         assert_eq!(
             refused.status(),
             422,
             "{field} below the documented minimum"
         );
         sale[field] = json!(lowest);
-        let kept = admin
-            .client
-            .post(admin.url("/api/admin/sales"))
-            .json(&sale)
-            .send()
-            .await
-            .unwrap();
+        let kept = create(&sale).await.unwrap();
         assert_eq!(kept.status(), 201, "{field} at the documented minimum");
         if let Some(highest) = highest {
             assert_eq!(schema["maximum"], json!(highest), "{field}: {schema}");
             sale[field] = json!(highest + 1);
-            let above = admin
-                .client
-                .post(admin.url("/api/admin/sales"))
-                .json(&sale)
-                .send()
-                .await
-                .unwrap();
+            let above = create(&sale).await.unwrap();
             assert_eq!(above.status(), 422, "{field} above the documented maximum");
         }
     }
