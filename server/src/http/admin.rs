@@ -109,10 +109,7 @@ async fn list(
     security(("session" = [])),
     responses(
         (status = 200, description = "the sale as stored", body = app::api::Sale),
-        refusals::Malformed,
-        refusals::NoSession,
-        refusals::Forbidden,
-        refusals::NotFound,
+        refusals::OnOneThing,
         refusals::Unavailable,
     )
 )]
@@ -135,10 +132,7 @@ async fn show(
     security(("session" = [])),
     responses(
         (status = 200, description = "edited", body = app::api::Sale),
-        refusals::Malformed,
-        refusals::NoSession,
-        refusals::Forbidden,
-        refusals::NotFound,
+        refusals::OnOneThing,
         refusals::Conflict,
         refusals::Invalid,
         refusals::Unavailable,
@@ -178,10 +172,7 @@ async fn set_paused(catalog: &Catalog, id: SaleId, paused: bool) -> Result<Json<
     security(("session" = [])),
     responses(
         (status = 200, description = "paused", body = app::api::Sale),
-        refusals::Malformed,
-        refusals::NoSession,
-        refusals::Forbidden,
-        refusals::NotFound,
+        refusals::OnOneThing,
         refusals::Unavailable,
     )
 )]
@@ -203,10 +194,7 @@ async fn pause(
     security(("session" = [])),
     responses(
         (status = 200, description = "resumed", body = app::api::Sale),
-        refusals::Malformed,
-        refusals::NoSession,
-        refusals::Forbidden,
-        refusals::NotFound,
+        refusals::OnOneThing,
         refusals::Unavailable,
     )
 )]
@@ -229,10 +217,7 @@ async fn resume(
     security(("session" = [])),
     responses(
         (status = 200, description = "live numbers", body = app::api::SaleStats),
-        refusals::Malformed,
-        refusals::NoSession,
-        refusals::Forbidden,
-        refusals::NotFound,
+        refusals::OnOneThing,
         refusals::Unavailable,
     )
 )]
@@ -279,10 +264,7 @@ async fn stats(
     security(("session" = [])),
     responses(
         (status = 200, description = "Redis against Postgres", body = app::api::Reconciliation),
-        refusals::Malformed,
-        refusals::NoSession,
-        refusals::Forbidden,
-        refusals::NotFound,
+        refusals::OnOneThing,
         refusals::Unavailable,
     )
 )]
@@ -307,10 +289,7 @@ async fn reconciliation(
     security(("session" = [])),
     responses(
         (status = 200, description = "the sale's orders", body = Vec<app::api::Order>),
-        refusals::Malformed,
-        refusals::NoSession,
-        refusals::Forbidden,
-        refusals::NotFound,
+        refusals::OnOneThing,
         refusals::Unavailable,
     )
 )]
@@ -353,10 +332,7 @@ async fn dead_letters(
     security(("session" = [])),
     responses(
         (status = 200, description = "saved this time", body = app::api::DeadLetterRetried),
-        refusals::Malformed,
-        refusals::NoSession,
-        refusals::Forbidden,
-        refusals::NotFound,
+        refusals::OnOneThing,
         refusals::Conflict,
         refusals::Unavailable,
     )
@@ -387,10 +363,7 @@ async fn retry_dead_letter(
     security(("session" = [])),
     responses(
         (status = 200, description = "given up; its units returned once", body = app::api::DeadLetterReleased),
-        refusals::Malformed,
-        refusals::NoSession,
-        refusals::Forbidden,
-        refusals::NotFound,
+        refusals::OnOneThing,
         refusals::Conflict,
         refusals::Unavailable,
     )

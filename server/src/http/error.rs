@@ -293,4 +293,32 @@ pub(crate) mod refusals {
         RateLimited = 429, "rate limited; see Retry-After";
         Unavailable = 503, "busy or a store is away; see Retry-After";
     }
+
+    /// Sets of answers that come together, so an operation names what it may
+    /// answer in a few words; each is the union of its parts' answers.
+    macro_rules! refusal_sets {
+        ($($(#[doc = $doc:literal])* $name:ident = $($part:ident)+;)+) => {
+            $(
+                $(#[doc = $doc])*
+                pub(crate) struct $name;
+
+                impl IntoResponses for $name {
+                    fn responses() -> BTreeMap<String, RefOr<Response>> {
+                        let mut all = BTreeMap::new();
+                        $(all.extend($part::responses());)+
+                        all
+                    }
+                }
+            )+
+        };
+    }
+
+    refusal_sets! {
+        /// An operation on one thing its path names, by a logged-in caller: a
+        /// malformed id, no session, not allowed (not an admin, or a write from
+        /// another site), no such thing.
+        OnOneThing = Malformed NoSession Forbidden NotFound;
+        /// What a sale refuses in its state: paused, sold out or ended, not started.
+        SaleNotOpen = Conflict Gone NotStarted;
+    }
 }

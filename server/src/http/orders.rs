@@ -92,10 +92,7 @@ async fn show(
     security(("session" = [])),
     responses(
         (status = 200, description = "paid", body = app::api::Order),
-        refusals::Malformed,
-        refusals::NoSession,
-        refusals::Forbidden,
-        refusals::NotFound,
+        refusals::OnOneThing,
         refusals::Conflict,
         refusals::Unavailable,
     )
@@ -118,10 +115,7 @@ async fn pay(
     security(("session" = [])),
     responses(
         (status = 200, description = "cancelled, the unit returned", body = app::api::Order),
-        refusals::Malformed,
-        refusals::NoSession,
-        refusals::Forbidden,
-        refusals::NotFound,
+        refusals::OnOneThing,
         refusals::Conflict,
         refusals::Unavailable,
     )

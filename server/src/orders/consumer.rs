@@ -368,6 +368,12 @@ impl OrderConsumer {
     }
 
     /// Consumes until `shutdown` is requested.
+    ///
+    /// The timers (the sales list, the reclaim, the pauses) are checked between
+    /// reads rather than raced against them in a `select!` as `ExpirySweeper::run`
+    /// does: a tick would cancel a blocking `XREADGROUP` whose messages Redis may
+    /// already have delivered, leaving them pending until another worker reclaims
+    /// them `min_idle` later. Only shutdown may cut a read short.
     pub async fn run(self, mut shutdown: Shutdown) {
         let mut connection: Option<RedisConnection> = None;
         let mut sales: Vec<i64> = Vec::new();
