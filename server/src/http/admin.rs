@@ -288,8 +288,11 @@ async fn reconciliation(
     params(("id" = i64, Path, minimum = 1, description = "the sale's id")),
     security(("session" = [])),
     responses(
-        (status = 200, description = "the sale's orders", body = Vec<app::api::Order>),
-        refusals::OnOneThing,
+        (status = 200, description = "the sale's orders; an id with no sale has none", body = Vec<app::api::Order>),
+        // No 404: an id with no sale simply has no orders.
+        refusals::Malformed,
+        refusals::NoSession,
+        refusals::Forbidden,
         refusals::Unavailable,
     )
 )]
