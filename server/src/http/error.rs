@@ -56,7 +56,7 @@ impl From<redis::RedisError> for ApiError {
 impl From<ErrorCode> for ApiError {
     fn from(code: ErrorCode) -> Self {
         debug_assert!(
-            !matches!(code.status(), 429 | 503),
+            !tells_when_to_retry(code.status()),
             "{code} needs a Retry-After: use ApiError::retry_later"
         );
         ApiError::refused(code, code.sentence())
@@ -121,6 +121,12 @@ impl ApiError {
             ApiError::Store(_) => ErrorCode::Unavailable,
         }
     }
+}
+
+/// Whether an answer with `status` tells the client when to come back
+/// (`Retry-After`): 429 and 503, whether built here or described in the document.
+pub(crate) fn tells_when_to_retry(status: u16) -> bool {
+    matches!(status, 429 | 503)
 }
 
 /// The status of `code` as axum's type.
@@ -248,7 +254,7 @@ pub(crate) mod refusals {
                 .schema(Some(Ref::from_schema_name("ErrorBody")))
                 .build(),
         );
-        if status == 429 || status == 503 {
+        if crate::http::error::tells_when_to_retry(status) {
             response = response.header(
                 "Retry-After",
                 HeaderBuilder::new()
