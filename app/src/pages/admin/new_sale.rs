@@ -30,38 +30,49 @@ fn parse_money(text: &str) -> Option<i64> {
         .checked_add(cents)
 }
 
-/// The form for a new sale.
-#[component]
-pub fn NewSale() -> impl IntoView {
-    let navigate = use_navigate();
-    let field = |initial: &str| RwSignal::new(initial.to_owned());
-    let title = field("");
-    let description = field("");
-    let image_url = field("");
-    let price = field("49.00");
-    let list_price = field("129.00");
-    let stock = field("10");
-    let limit = field("1");
-    let starts = field("");
-    let duration_minutes = field("60");
-    let payment_minutes = field("15");
-    let captcha = field("pow");
-    let min_age = field("0");
-    let error = RwSignal::new(None::<String>);
-    let pending = RwSignal::new(false);
-    let uploading = RwSignal::new(false);
+/// The form's fields, as typed.
+#[derive(Clone, Copy)]
+struct SaleFields {
+    title: RwSignal<String>,
+    description: RwSignal<String>,
+    image_url: RwSignal<String>,
+    price: RwSignal<String>,
+    list_price: RwSignal<String>,
+    stock: RwSignal<String>,
+    limit: RwSignal<String>,
+    starts: RwSignal<String>,
+    duration_minutes: RwSignal<String>,
+    payment_minutes: RwSignal<String>,
+    captcha: RwSignal<String>,
+    min_age: RwSignal<String>,
+}
 
-    // Default start: five minutes from now, in the admin's own time zone.
-    Effect::new(move |_| {
-        if starts.get_untracked().is_empty() {
-            starts.set(client::to_local_datetime(
-                client::device_now_ms() as i64 + 5 * 60_000,
-            ));
+impl SaleFields {
+    fn new() -> Self {
+        let field = |initial: &str| RwSignal::new(initial.to_owned());
+        Self {
+            title: field(""),
+            description: field(""),
+            image_url: field(""),
+            price: field("49.00"),
+            list_price: field("129.00"),
+            stock: field("10"),
+            limit: field("1"),
+            starts: field(""),
+            duration_minutes: field("60"),
+            payment_minutes: field("15"),
+            captcha: field("pow"),
+            min_age: field("0"),
         }
-    });
-    let start_ms = move || client::local_datetime_ms(&starts.get());
+    }
 
-    let draft = move || -> Result<SaleDraft, String> {
+    /// The start typed, as an instant (tracked: the UTC line follows it).
+    fn start_ms(&self) -> Option<i64> {
+        client::local_datetime_ms(&self.starts.get())
+    }
+
+    /// The sale the fields describe, or what to correct first.
+    fn draft(&self) -> Result<SaleDraft, String> {
         let number = |signal: RwSignal<String>, name: &str| {
             signal
                 .get_untracked()
@@ -69,35 +80,55 @@ pub fn NewSale() -> impl IntoView {
                 .parse::<i32>()
                 .map_err(|_| format!("{name}: a whole number"))
         };
-        let starts_at_ms = start_ms().ok_or("Starts: pick a date and time")?;
-        let minutes = number(duration_minutes, "Duration")?;
+        let starts_at_ms = client::local_datetime_ms(&self.starts.get_untracked())
+            .ok_or("Starts: pick a date and time")?;
+        let minutes = number(self.duration_minutes, "Duration")?;
         if minutes < 1 {
             return Err("Duration: at least a minute".into());
         }
         Ok(SaleDraft {
-            title: title.get_untracked(),
-            description: description.get_untracked(),
-            image_url: image_url.get_untracked(),
-            price_cents: parse_money(&price.get_untracked())
+            title: self.title.get_untracked(),
+            description: self.description.get_untracked(),
+            image_url: self.image_url.get_untracked(),
+            price_cents: parse_money(&self.price.get_untracked())
                 .ok_or("Price: an amount like 49.90")?,
-            list_price_cents: parse_money(&list_price.get_untracked())
+            list_price_cents: parse_money(&self.list_price.get_untracked())
                 .ok_or("List price: an amount like 129.00")?,
-            stock: number(stock, "Stock")?,
-            per_user_limit: number(limit, "Limit per shopper")?,
+            stock: number(self.stock, "Stock")?,
+            per_user_limit: number(self.limit, "Limit per shopper")?,
             starts_at_ms,
             ends_at_ms: starts_at_ms + i64::from(minutes) * 60_000,
-            payment_window_secs: number(payment_minutes, "Payment window")?.saturating_mul(60),
-            captcha: CaptchaKind::parse(&captcha.get_untracked()).unwrap_or(CaptchaKind::Pow),
-            min_account_age_days: number(min_age, "Minimum account age")?,
+            payment_window_secs: number(self.payment_minutes, "Payment window")?.saturating_mul(60),
+            captcha: CaptchaKind::parse(&self.captcha.get_untracked()).unwrap_or(CaptchaKind::Pow),
+            min_account_age_days: number(self.min_age, "Minimum account age")?,
         })
-    };
+    }
+}
+
+/// The form for a new sale.
+#[component]
+pub fn NewSale() -> impl IntoView {
+    let navigate = use_navigate();
+    let fields = SaleFields::new();
+    let error = RwSignal::new(None::<String>);
+    let pending = RwSignal::new(false);
+    let uploading = RwSignal::new(false);
+
+    // Default start: five minutes from now, in the admin's own time zone.
+    Effect::new(move |_| {
+        if fields.starts.get_untracked().is_empty() {
+            fields.starts.set(client::to_local_datetime(
+                client::device_now_ms() as i64 + 5 * 60_000,
+            ));
+        }
+    });
 
     let submit = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
         if pending.get_untracked() {
             return;
         }
-        let draft = match draft() {
+        let draft = match fields.draft() {
             Ok(draft) => draft,
             Err(message) => return error.set(Some(message)),
         };
@@ -119,82 +150,98 @@ pub fn NewSale() -> impl IntoView {
         });
     };
 
-    let text_input = move |id: &'static str,
-                           label: &'static str,
-                           signal: RwSignal<String>,
-                           kind: &'static str| {
-        view! {
-            <label for=id>{label}</label>
-            <input
-                id=id
-                type=kind
-                step=if kind == "datetime-local" { "1" } else { "any" }
-                required=kind != "url"
-                prop:value=move || signal.get()
-                on:input=move |event| signal.set(event_target_value(&event))
-            />
-        }
-    };
-
     view! {
         <Title text="New sale · Admin"/>
         <h1>"Schedule a sale"</h1>
         <form class="admin-form" on:submit=submit>
-            {text_input("title", "Title", title, "text")}
+            {text_input("title", "Title", fields.title, "text")}
             <label for="description">"Description"</label>
             <textarea
                 id="description"
                 rows="3"
-                prop:value=move || description.get()
-                on:input=move |event| description.set(event_target_value(&event))
+                prop:value=move || fields.description.get()
+                on:input=move |event| fields.description.set(event_target_value(&event))
             ></textarea>
-            <label for="image_url">"Picture (optional): a URL, or upload one"</label>
-            <input
-                id="image_url"
-                type="text"
-                inputmode="url"
-                placeholder="https://… or /pictures/…"
-                prop:value=move || image_url.get()
-                on:input=move |event| image_url.set(event_target_value(&event))
-            />
-            <input
-                id="image_file"
-                type="file"
-                accept="image/png,image/jpeg,image/webp,image/gif"
-                aria-label="Upload a picture"
-                on:change=move |event| {
-                    uploading.set(true);
-                    client::spawn(async move {
-                        match endpoints::upload_picture(&event).await {
-                            Ok(Reply { body: Ok(uploaded), .. }) => image_url.set(uploaded.url),
-                            Ok(Reply { body: Err(refusal), .. }) => error.set(Some(refusal.message)),
-                            Err(failure) => error.set(Some(failure)),
-                        }
-                        let _ = uploading.try_set(false);
-                    });
-                }
-            />
-            {move || (!image_url.get().is_empty()).then(|| view! {
-                <img class="picture-preview" src=image_url.get() alt="The sale's picture" width="240" height="160"/>
-            })}
-            {text_input("price", "Price", price, "text")}
-            {text_input("list_price", "List price", list_price, "text")}
-            {text_input("stock", "Stock (units)", stock, "number")}
-            {text_input("limit", "Limit per shopper", limit, "number")}
-            {text_input("starts", "Starts (your time zone)", starts, "datetime-local")}
-            <p class="hint utc-instant">{move || start_ms().map(|ms| format!("= {}", format_utc(ms))).unwrap_or_default()}</p>
-            {text_input("duration", "Duration (minutes)", duration_minutes, "number")}
-            {text_input("payment", "Payment window (minutes)", payment_minutes, "number")}
+            <PictureField image_url=fields.image_url uploading error/>
+            {text_input("price", "Price", fields.price, "text")}
+            {text_input("list_price", "List price", fields.list_price, "text")}
+            {text_input("stock", "Stock (units)", fields.stock, "number")}
+            {text_input("limit", "Limit per shopper", fields.limit, "number")}
+            {text_input("starts", "Starts (your time zone)", fields.starts, "datetime-local")}
+            <p class="hint utc-instant">{move || fields.start_ms().map(|ms| format!("= {}", format_utc(ms))).unwrap_or_default()}</p>
+            {text_input("duration", "Duration (minutes)", fields.duration_minutes, "number")}
+            {text_input("payment", "Payment window (minutes)", fields.payment_minutes, "number")}
             <label for="captcha">"CAPTCHA"</label>
-            <select id="captcha" on:change=move |event| captcha.set(event_target_value(&event))>
+            <select id="captcha" on:change=move |event| fields.captcha.set(event_target_value(&event))>
                 <option value="pow" selected=true>"Proof of work (solved by the browser)"</option>
                 <option value="image">"Sliding puzzle (proof of work for who cannot drag)"</option>
                 <option value="none">"None"</option>
             </select>
-            {text_input("min_age", "Minimum account age (days)", min_age, "number")}
+            {text_input("min_age", "Minimum account age (days)", fields.min_age, "number")}
             <p class="form-error" role="alert">{move || error.get()}</p>
             <button type="submit" class="primary" disabled=move || pending.get() || uploading.get()>"Create sale"</button>
         </form>
+    }
+}
+
+/// A labelled input bound to `signal`.
+fn text_input(
+    id: &'static str,
+    label: &'static str,
+    signal: RwSignal<String>,
+    kind: &'static str,
+) -> impl IntoView {
+    view! {
+        <label for=id>{label}</label>
+        <input
+            id=id
+            type=kind
+            step=if kind == "datetime-local" { "1" } else { "any" }
+            required=kind != "url"
+            prop:value=move || signal.get()
+            on:input=move |event| signal.set(event_target_value(&event))
+        />
+    }
+}
+
+/// The picture: an address typed, or a file uploaded (which fills in the
+/// address), with a preview.
+#[component]
+fn PictureField(
+    image_url: RwSignal<String>,
+    uploading: RwSignal<bool>,
+    error: RwSignal<Option<String>>,
+) -> impl IntoView {
+    view! {
+        <label for="image_url">"Picture (optional): a URL, or upload one"</label>
+        <input
+            id="image_url"
+            type="text"
+            inputmode="url"
+            placeholder="https://… or /pictures/…"
+            prop:value=move || image_url.get()
+            on:input=move |event| image_url.set(event_target_value(&event))
+        />
+        <input
+            id="image_file"
+            type="file"
+            accept="image/png,image/jpeg,image/webp,image/gif"
+            aria-label="Upload a picture"
+            on:change=move |event| {
+                uploading.set(true);
+                client::spawn(async move {
+                    match endpoints::upload_picture(&event).await {
+                        Ok(Reply { body: Ok(uploaded), .. }) => image_url.set(uploaded.url),
+                        Ok(Reply { body: Err(refusal), .. }) => error.set(Some(refusal.message)),
+                        Err(failure) => error.set(Some(failure)),
+                    }
+                    let _ = uploading.try_set(false);
+                });
+            }
+        />
+        {move || (!image_url.get().is_empty()).then(|| view! {
+            <img class="picture-preview" src=image_url.get() alt="The sale's picture" width="240" height="160"/>
+        })}
     }
 }
 
