@@ -128,6 +128,25 @@ ensure_python_tools() {
     "$venv/bin/pip" install -q --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
 }
 
+# The release build (server and WASM, the hashed assets precompressed with
+# brotli and gzip beside them), skipped when nothing it is made from changed
+# since the last one: cargo leptos reruns wasm-bindgen and wasm-opt (about
+# 100 s) even then. The stamp is taken before building, so an edit made during
+# the build makes the next call build again.
+release_build() {
+    local stamp="$ROOT/target/release-build.stamp"
+    if [ -f "$stamp" ] && [ -x "$ROOT/target/release/server" ] && [ -z "$(find \
+        "$ROOT/Cargo.toml" "$ROOT/Cargo.lock" "$ROOT/app" "$ROOT/server" "$ROOT/frontend" \
+        "$ROOT/style" "$ROOT/public" "$ROOT/migrations" -newer "$stamp" -print -quit)" ]; then
+        say "the release build is up to date: nothing changed since $(date -r "$stamp" '+%F %T')"
+        return
+    fi
+    mkdir -p "$ROOT/target"
+    touch "$stamp.next"
+    (cd "$ROOT" && cargo leptos build --release --split --precompress)
+    mv "$stamp.next" "$stamp"
+}
+
 setup_all() {
     ensure_redis
     ensure_postgres

@@ -1,5 +1,5 @@
 //! Who is logged in, as the browser knows it. Pages are rendered without it (they
-//! stay cacheable); after hydration the client asks `GET /api/auth/me` once and
+//! stay cacheable); after hydration the client asks `GET /api/auth/session` once and
 //! after each login or logout.
 
 use leptos::prelude::*;
@@ -16,8 +16,8 @@ impl AccountState {
     /// Asks the server again (after a login or logout).
     pub fn refresh(self) {
         client::spawn(async move {
-            let known = match crate::endpoints::me().await {
-                Ok(reply) => Some(reply.body.ok()),
+            let known = match crate::endpoints::session().await {
+                Ok(reply) => reply.body.ok().map(|session| session.account),
                 Err(_) => None,
             };
             let _ = self.0.try_set(known);

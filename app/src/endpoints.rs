@@ -5,7 +5,7 @@
 
 use crate::api::{
     Account, BuyAccepted, CaptchaChallenge, Credentials, DeadLetter, Order, PictureUploaded,
-    Reconciliation, Sale, SaleDraft, SalePatch, SaleStats, TicketGrant, TicketRequest,
+    Reconciliation, Sale, SaleDraft, SalePatch, SaleStats, SessionInfo, TicketGrant, TicketRequest,
 };
 use crate::client::{self, Failure, Reply};
 
@@ -13,6 +13,12 @@ use crate::client::{self, Failure, Reply};
 pub type Answer<T> = Result<Reply<T>, Failure>;
 
 // Accounts.
+
+/// `GET /api/auth/session`: who is logged in, `None` for a visitor (200
+/// either way: a visitor's page logs no error).
+pub async fn session() -> Answer<SessionInfo> {
+    client::get("/api/auth/session").await
+}
 
 /// `GET /api/auth/me`: who is logged in (401 for a visitor).
 pub async fn me() -> Answer<Account> {

@@ -41,7 +41,8 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
 use leptos_router::{
     components::{Route, Router, Routes, A},
-    path, Lazy, SsrMode,
+    hooks::{use_location, use_navigate},
+    path, Lazy, NavigateOptions, SsrMode,
 };
 
 /// The HTML document around the application, rendered on the server only.
@@ -66,6 +67,59 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
+/// The brand and the account's links. Logging out on a private page (orders,
+/// admin) leaves it for the home page: nothing of the account stays on screen.
+#[component]
+fn SiteHeader(account: account::AccountState) -> impl IntoView {
+    let navigate = use_navigate();
+    let location = use_location();
+    let log_out = move |_| {
+        let private = is_private_path(&location.pathname.get_untracked());
+        let navigate = navigate.clone();
+        client::spawn(async move {
+            let _ = endpoints::log_out().await;
+            account.refresh();
+            if private {
+                navigate(
+                    "/",
+                    NavigateOptions {
+                        replace: true,
+                        ..NavigateOptions::default()
+                    },
+                );
+            }
+        });
+    };
+    view! {
+        <header class="site-header">
+            // The first Tab: straight to the page, past the header's links.
+            <a class="skip-link" href="#main">"Skip to content"</a>
+            <A href="/" attr:class="brand">"⚡ Flash sale"</A>
+            <nav class="account-nav" aria-label="Account">
+                {move || match account.0.get() {
+                    None => ().into_any(),
+                    Some(None) => view! {
+                        <a href="/login">"Log in"</a>
+                        <a href="/register">"Register"</a>
+                    }.into_any(),
+                    Some(Some(me)) => view! {
+                        <a href="/orders">"My orders"</a>
+                        <span class="whoami">{me.username}</span>
+                        <button class="link-button" on:click=log_out.clone()>"Log out"</button>
+                    }.into_any(),
+                }}
+            </nav>
+        </header>
+    }
+}
+
+/// Pages that show one account's data.
+fn is_private_path(path: &str) -> bool {
+    ["/orders", "/admin"]
+        .iter()
+        .any(|private| path == *private || path.starts_with(&format!("{private}/")))
+}
+
 /// The application: header, routes, and a marker that tells tests (and curious
 /// humans) when the WASM client has taken over the server-rendered page.
 #[component]
@@ -79,29 +133,8 @@ pub fn App() -> impl IntoView {
     view! {
         <Title text="Flash sale"/>
         <Router>
-            <header class="site-header">
-                <A href="/" attr:class="brand">"⚡ Flash sale"</A>
-                <nav class="account-nav">
-                    {move || match account.0.get() {
-                        None => ().into_any(),
-                        Some(None) => view! {
-                            <a href="/login">"Log in"</a>
-                            <a href="/register">"Register"</a>
-                        }.into_any(),
-                        Some(Some(me)) => view! {
-                            <a href="/orders">"My orders"</a>
-                            <span class="whoami">{me.username}</span>
-                            <button class="link-button" on:click=move |_| {
-                                client::spawn(async move {
-                                    let _ = endpoints::log_out().await;
-                                    account.refresh();
-                                });
-                            }>"Log out"</button>
-                        }.into_any(),
-                    }}
-                </nav>
-            </header>
-            <main data-hydrated=move || hydrated.get().to_string()>
+            <SiteHeader account/>
+            <main id="main" tabindex="-1" data-hydrated=move || hydrated.get().to_string()>
                 <Routes fallback=pages::NotFound>
                     <Route path=path!("") view={Lazy::<pages::HomeRoute>::new()}/>
                     // Async mode: the status code (404 for a missing sale) is known
@@ -118,5 +151,20 @@ pub fn App() -> impl IntoView {
                 </Routes>
             </main>
         </Router>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_private_path;
+
+    #[test]
+    fn orders_and_admin_pages_are_private_and_sales_are_not() {
+        for private in ["/orders", "/orders/0193", "/admin", "/admin/sales/4"] {
+            assert!(is_private_path(private), "{private}");
+        }
+        for public in ["/", "/sales/4", "/login", "/ordersx", "/administer"] {
+            assert!(!is_private_path(public), "{public}");
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! The one rule that says where a sale stands. Server (status endpoint, pages) and
 //! client (countdown switching to live) both use it, so they cannot disagree.
 
-use crate::api::{Sale, SaleState};
+use crate::api::{Sale, SaleListing, SaleState};
 
 /// The state of `sale` at `now_ms` (a reading of the *server's* clock) with
 /// `stock_left` units left. Paused wins over everything but the end; an ended sale
@@ -18,6 +18,22 @@ pub fn sale_state(sale: &Sale, now_ms: i64, stock_left: i64) -> SaleState {
     } else {
         SaleState::Live
     }
+}
+
+/// The order a shopper reads the list in: what can be bought now (live, and
+/// paused for a moment) by start, then what is coming by start, then what is
+/// over (sold out, then ended), the most recent first.
+pub fn sort_for_shoppers(listings: &mut [SaleListing]) {
+    listings.sort_by_key(|listing| {
+        let sale = &listing.sale;
+        let (shelf, when) = match listing.state {
+            SaleState::Live | SaleState::Paused => (0, sale.starts_at_ms),
+            SaleState::Scheduled => (1, sale.starts_at_ms),
+            SaleState::SoldOut => (2, sale.starts_at_ms.saturating_neg()),
+            SaleState::Ended => (3, sale.ends_at_ms.saturating_neg()),
+        };
+        (shelf, when, sale.id)
+    });
 }
 
 #[cfg(test)]
@@ -73,5 +89,29 @@ mod tests {
         assert_eq!(sale_state(&s, 500, 5), SaleState::Paused);
         assert_eq!(sale_state(&s, 1_500, 5), SaleState::Paused);
         assert_eq!(sale_state(&s, 2_500, 5), SaleState::Ended);
+    }
+
+    #[test]
+    fn shoppers_read_live_then_coming_then_over() {
+        let listing = |id: i64, starts: i64, ends: i64, state: SaleState| SaleListing {
+            sale: Sale {
+                id,
+                ..sale(starts, ends)
+            },
+            state,
+            stock_left: 1,
+        };
+        let mut listings = vec![
+            listing(1, 0, 100, SaleState::Ended),
+            listing(2, 50, 150, SaleState::Ended),
+            listing(3, 200, 900, SaleState::SoldOut),
+            listing(4, 300, 900, SaleState::Live),
+            listing(5, 250, 900, SaleState::Paused),
+            listing(6, 800, 900, SaleState::Scheduled),
+            listing(7, 600, 900, SaleState::Scheduled),
+        ];
+        sort_for_shoppers(&mut listings);
+        let ids: Vec<i64> = listings.iter().map(|listing| listing.sale.id).collect();
+        assert_eq!(ids, [5, 4, 7, 6, 3, 2, 1]);
     }
 }

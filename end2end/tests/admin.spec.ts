@@ -46,10 +46,20 @@ test("an admin schedules a sale, watches a burst sell it out, pauses and resumes
   expect(picture.headers()["cache-control"]).toContain("immutable");
   expect(picture.headers()["etag"]).toBeTruthy();
   await expect(page.locator(".stat-stock-left dd")).toHaveText("4 / 4");
+  // Before the start the sale is scheduled, not running.
+  await expect(page.locator(".sale-paused")).toHaveText("Starts soon");
   // One more unit, edited before the start.
   await page.locator("#edit-stock").fill("5");
   await page.getByRole("button", { name: "Save changes" }).click();
   await expect(page.locator(".stat-stock-left dd")).toHaveText("5 / 5");
+  // Saving the stock leaves the announced times alone, to the second.
+  const edited = await (await page.request.get(`/api/sales/${saleId}`)).json();
+  expect([edited.starts_at_ms, edited.ends_at_ms]).toEqual([startsAt, created.ends_at_ms]);
+  expect(created.starts_at_ms).toBe(startsAt);
+  // The form shows the start with its seconds; saving again changes nothing.
+  await expect(page.locator("#edit-starts")).toHaveValue(local);
+  await page.getByRole("button", { name: "Save changes" }).click();
+  await expect(page.locator(".edit-before-start .form-error")).toHaveText("Nothing changed.");
 
   // A scripted burst of buyers once the sale has started.
   const buyers = await Promise.all(Array.from({ length: 12 }, () => shopperApi(baseURL!)));
@@ -84,7 +94,8 @@ test("an admin schedules a sale, watches a burst sell it out, pauses and resumes
   const status = await (await buyers[0].get(`/api/sales/${saleId}/status`)).json();
   expect(status.state).toBe("paused");
   await page.getByRole("button", { name: "Resume sale" }).click();
-  await expect(page.locator(".sale-paused")).toHaveText("Running");
+  // Resumed, and sold out: the page says so, not "running".
+  await expect(page.locator(".sale-paused")).toHaveText("Sold out");
 
   await page.getByRole("link", { name: "← All sales" }).click();
   await expect(page.locator(`tr[data-sale-id="${saleId}"]`)).toContainText("0 / 5");

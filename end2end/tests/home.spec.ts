@@ -49,6 +49,21 @@ test("static assets are content-hashed and cached forever", async ({ page, reque
   const response = await request.get(wasm!);
   expect(response.status()).toBe(200);
   expect(response.headers()["cache-control"]).toContain("immutable");
+
+  // Compressed at build time, sent as the browser accepts: brotli, else gzip,
+  // else the file itself; caches keep them apart.
+  const sizes: Record<string, number> = {};
+  for (const encoding of ["br", "gzip", "identity"]) {
+    const answer = await request.get(wasm!, { headers: { "accept-encoding": encoding } });
+    expect(answer.status()).toBe(200);
+    expect(answer.headers()["content-encoding"] ?? "identity").toBe(encoding);
+    expect(answer.headers()["vary"]?.toLowerCase()).toContain("accept-encoding");
+    sizes[encoding] = Number(answer.headers()["content-length"]);
+  }
+  expect(sizes.br).toBeLessThan(sizes.identity / 3);
+  expect(sizes.gzip).toBeLessThan(sizes.identity / 2);
+  const page_ = await request.get("/", { headers: { "accept-encoding": "br" } });
+  expect(page_.headers()["content-encoding"]).toBe("br");
 });
 
 test("a sale with a picture shows it on its card and on its page", async ({ page, baseURL }) => {

@@ -29,6 +29,10 @@ test("register, wait for the start, solve the proof of work, win and pay", async
   await expect(page).toHaveURL(/\/orders\/\d+-[0-9a-f]{32}$/, { timeout: 15_000 });
   await expect(page.locator(".order-status")).toHaveText("Won — waiting for payment", { timeout: 10_000 });
   await expect(page.locator(".pay-countdown")).toHaveText(/^1[45]:\d{2}$/);
+  // The keyboard and the screen reader land on the news, with the order's number and time.
+  await expect(page.locator(".order-status")).toBeFocused();
+  await expect(page.locator("#order-status-more")).toContainText("The payment clock runs");
+  await expect(page.locator(".order-number")).toHaveText(page.url().split("/").pop()!);
   // The order says what was bought, and leads back to it.
   const product = page.locator(".order .ordered-product");
   await expect(product).toHaveText("Limited edition headphones");
@@ -44,7 +48,14 @@ test("register, wait for the start, solve the proof of work, win and pay", async
   await expect(row).toHaveCount(1);
   await expect(row.locator(".ordered-product")).toHaveText("Limited edition headphones");
   await expect(row.locator(".order-status")).toHaveText("Paid");
+  await expect(row.locator("time")).toBeVisible();
   await page.screenshot({ path: shot("orders-list"), fullPage: true });
+
+  // Logging out there leaves nothing of the account on screen.
+  await page.getByRole("button", { name: "Log out" }).click();
+  await expect(page).toHaveURL(/\/$/);
+  await expect(page.locator(".order-row")).toHaveCount(0);
+  await expect(page.getByRole("link", { name: "Log in" })).toBeVisible();
 });
 
 test("a second shopper on a one-unit sale sees sold out", async ({ page, baseURL }) => {
@@ -172,4 +183,32 @@ test("the button enables at the server's start even when the phone's clock is wr
   await expect(button).toBeEnabled({ timeout: 10_000 });
   const enabledAt = Date.now();
   expect(Math.abs(enabledAt - sale.starts_at_ms)).toBeLessThanOrEqual(1_000);
+});
+
+test("a visitor is offered the log-in as a link that comes back to the sale", async ({ page, baseURL }) => {
+  const admin = await adminApi(baseURL!);
+  const sale = await createSale(admin, { stock: 5 });
+  await page.goto(`/sales/${sale.id}`);
+  await expect(page.locator("main[data-hydrated=true]")).toBeAttached();
+  const login = page.getByRole("link", { name: "Log in to buy" });
+  await expect(login).toHaveAttribute("href", `/login?next=/sales/${sale.id}`);
+  await expect(page.getByRole("button", { name: "Log in to buy" })).toHaveCount(0);
+  await login.click();
+  await expect(page).toHaveURL(new RegExp(`/login\\?next=/sales/${sale.id}$`));
+});
+
+test("the stock on a live sale's page follows the sales within seconds", async ({ page, baseURL }) => {
+  const admin = await adminApi(baseURL!);
+  const sale = await createSale(admin, { stock: 5 });
+  await page.goto(`/sales/${sale.id}`);
+  await expect(page.locator("main[data-hydrated=true]")).toBeAttached();
+  const left = page.locator(".stock-left");
+  await expect(left).toHaveText("5 of 5 left");
+  for (let i = 0; i < 2; i++) {
+    const buyer = await shopperApi(baseURL!);
+    const ticket = await buyer.post(`/api/sales/${sale.id}/ticket`, { data: { captcha_id: "", answer: "" } });
+    expect((await buyer.post((await ticket.json()).buy_path)).status()).toBe(202);
+  }
+  // Well within one live interval (3 s ± 25 %), not the half minute of a page at rest.
+  await expect(left).toHaveText("3 of 5 left · 40% claimed", { timeout: 6_000 });
 });

@@ -34,3 +34,12 @@ pub struct Account {
     pub username: String,
     pub is_admin: bool,
 }
+
+/// Who is logged in, if anyone (`GET /api/auth/session`): a visitor is an
+/// answer here, not an error.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct SessionInfo {
+    /// `null` for a visitor (no cookie, or one the server does not know).
+    pub account: Option<Account>,
+}

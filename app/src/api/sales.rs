@@ -102,6 +102,17 @@ pub struct SaleStatus {
     pub starts_at_ms: i64,
     pub ends_at_ms: i64,
     pub stock_left: i64,
+    /// How often a page should read the status again while the sale is live
+    /// (before a small random spread); slower otherwise.
+    #[serde(default = "default_live_refresh_ms")]
+    pub live_refresh_ms: u32,
+}
+
+/// [`SaleStatus::live_refresh_ms`] when the server did not say.
+pub const LIVE_REFRESH_MS: u32 = 3_000;
+
+fn default_live_refresh_ms() -> u32 {
+    LIVE_REFRESH_MS
 }
 
 /// A sale as the lists show it: the sale plus where it stood when the list was

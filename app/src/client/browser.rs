@@ -178,11 +178,12 @@ pub fn local_datetime_ms(value: &str) -> Option<i64> {
 pub fn to_local_datetime(ms: i64) -> String {
     let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms as f64));
     format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}",
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
         date.get_full_year(),
         date.get_month() + 1,
         date.get_date(),
         date.get_hours(),
-        date.get_minutes()
+        date.get_minutes(),
+        date.get_seconds()
     )
 }

@@ -11,11 +11,11 @@ use leptos_router::NavigateOptions;
 use crate::account::use_account;
 use crate::api::{Account, Sale, SaleState, SlidePuzzle};
 use crate::client;
-use crate::components::sale_clock::use_sale_clock;
+use crate::components::sale_clock::{use_sale_clock, SaleClock};
 use crate::components::{Countdown, CredentialsForm, Purpose, SlidePuzzle as Puzzle, StockBar};
 
 mod flow;
-use flow::{attempt, ticket_and_buy, Ask};
+use flow::{attempt, Ask};
 
 /// Where the shopper's attempt stands.
 #[derive(Clone, Debug, PartialEq)]
@@ -27,11 +27,13 @@ enum Phase {
         tried: u64,
         expected: u64,
     },
-    /// A puzzle for the shopper to slide.
+    /// A puzzle for the shopper to slide; `missed` says why the last one
+    /// was refused.
     Sliding {
         captcha_id: String,
         picture: String,
         puzzle: SlidePuzzle,
+        missed: Option<String>,
     },
     Buying,
     /// Refused for now; the button wakes up at `until_ms` (device clock).
@@ -53,65 +55,39 @@ pub fn BuyPanel(sale: Sale) -> AnyView {
     let clock = use_sale_clock(sale.id);
     let account = use_account();
     let phase = RwSignal::new(Phase::Idle);
-    let navigate = use_navigate();
     let sale_id = sale.id;
     let starts_at_ms = sale.starts_at_ms;
     let captcha = sale.captcha;
+    // Where a won attempt goes (its order).
+    let go = {
+        let navigate = use_navigate();
+        Callback::new(move |path: String| navigate(&path, NavigateOptions::default()))
+    };
+    let go_to = move |path: &str| go.run(path.to_owned());
 
     // One attempt at a time: the handler only starts from a quiet phase (or,
     // for the alternative to a puzzle, from the puzzle).
-    let start = {
-        let navigate = navigate.clone();
-        move |ask: Ask| {
-            let ready = match phase.get_untracked() {
-                Phase::Idle => true,
-                Phase::CoolingDown { until_ms, .. } => client::device_now_ms() >= until_ms,
-                Phase::Sliding { .. } => ask == Ask::ProofOfWorkInstead,
-                _ => false,
-            };
-            if !ready || clock.state() != Some(SaleState::Live) {
-                return;
-            }
-            let navigate = navigate.clone();
-            client::spawn(async move {
-                attempt(sale_id, captcha, ask, phase, clock, move |path: &str| {
-                    navigate(path, NavigateOptions::default())
-                })
-                .await;
-            });
+    let start = move |ask: Ask| {
+        let ready = match phase.get_untracked() {
+            Phase::Idle => true,
+            Phase::CoolingDown { until_ms, .. } => client::device_now_ms() >= until_ms,
+            Phase::Sliding { .. } => ask == Ask::ProofOfWorkInstead,
+            _ => false,
+        };
+        if ready && clock.state() == Some(SaleState::Live) {
+            client::spawn(attempt(sale_id, captcha, ask, phase, clock, go_to));
         }
     };
-    let slid = {
-        let navigate = navigate.clone();
-        Callback::new(move |answer: String| {
-            let Phase::Sliding { captcha_id, .. } = phase.get_untracked() else {
-                return;
-            };
-            let navigate = navigate.clone();
-            client::spawn(async move {
-                ticket_and_buy(
-                    sale_id,
-                    captcha_id,
-                    answer,
-                    phase,
-                    clock,
-                    move |path: &str| navigate(path, NavigateOptions::default()),
-                )
-                .await;
-            });
-        })
-    };
-    let logged_in = {
-        let start = start.clone();
-        Callback::new(move |_: Account| {
-            phase.set(Phase::Idle);
-            start(Ask::SalesOwn);
-        })
-    };
-    let instead = {
-        let start = start.clone();
-        Callback::new(move |()| start(Ask::ProofOfWorkInstead))
-    };
+    let slid = Callback::new(move |answer: String| {
+        if let Phase::Sliding { captcha_id, .. } = phase.get_untracked() {
+            client::spawn(flow::slid(sale_id, captcha_id, answer, phase, clock, go_to));
+        }
+    });
+    let logged_in = Callback::new(move |_: Account| {
+        phase.set(Phase::Idle);
+        start(Ask::SalesOwn);
+    });
+    let instead = Callback::new(move |()| start(Ask::ProofOfWorkInstead));
 
     // Re-evaluated every tick of the clock, so cool-downs count down and the
     // button wakes at the start instant.
@@ -122,18 +98,17 @@ pub fn BuyPanel(sale: Sale) -> AnyView {
         let now = client::device_now_ms();
         button_state(&phase, sale_state, account.is_visitor(), now)
     };
+    // A visitor could buy once logged in: the sale has not ended or sold out.
+    let visitor_may_buy = move || {
+        account.is_visitor()
+            && matches!(
+                clock.state(),
+                None | Some(SaleState::Scheduled | SaleState::Live)
+            )
+    };
     let label = move || view_state().0;
     let disabled = move || !view_state().1;
-    let note = move || match phase.get() {
-        Phase::NotEligible(message) => message,
-        Phase::CoolingDown { message, .. } => message,
-        Phase::LimitReached => "You already hold as many units as this sale allows.".into(),
-        Phase::SoldOut => {
-            "Every unit has been sold. Unpaid orders expire and return units, so look again later."
-                .into()
-        }
-        _ => String::new(),
-    };
+    let note = move || phase_note(&phase.get());
     // What a screen reader hears, politely: the start coming and arriving, and
     // every outcome of an attempt. Changes only at those moments, not per tick.
     let announced = Memo::new(move |_| {
@@ -150,57 +125,118 @@ pub fn BuyPanel(sale: Sale) -> AnyView {
     });
     let sliding = move || match phase.get() {
         Phase::Sliding {
-            picture, puzzle, ..
-        } => Some((picture, puzzle)),
+            picture,
+            puzzle,
+            missed,
+            ..
+        } => Some((picture, puzzle, missed)),
         _ => None,
     };
 
     view! {
         <section class="buy-panel" aria-label="Buy">
             <Countdown clock starts_at_ms=sale.starts_at_ms ends_at_ms=sale.ends_at_ms/>
-            <Show when=move || clock.status.with(Option::is_some)>
-                <StockBar
-                    left=Signal::derive(move || clock.status.with(|status| status.as_ref().map_or(0, |status| status.stock_left)))
-                    stock=i64::from(sale.stock)
-                />
-            </Show>
-            <p class="stock-left">
-                {move || clock.status.get().map(|status| format!("{} of {} left", status.stock_left, sale.stock))}
-            </p>
-            {move || account.is_visitor().then(|| view! {
-                <p class="login-hint">
-                    <a href=format!("/login?next=/sales/{sale_id}")>"Log in"</a>
-                    " or "
-                    <a href=format!("/register?next=/sales/{sale_id}")>"create an account"</a>
-                    " to buy."
-                </p>
-            })}
-            // Logged in, yet the server no longer knows the session (logged out
-            // elsewhere, or lost in an incident): log in again right here, and
-            // the attempt resumes.
+            <StockLeft clock stock=sale.stock/>
+            {move || account.is_visitor().then(|| view! { <VisitorHint sale_id/> })}
             {move || (!account.is_visitor() && matches!(phase.get(), Phase::NeedLogin)).then(|| view! {
-                <div class="session-ended" role="alert">
-                    <p>"Your session has ended. Log in again to go on; your orders are kept."</p>
-                    <CredentialsForm purpose=Purpose::Login on_success=logged_in id_prefix="relogin-" focus_first=true/>
-                </div>
+                <SessionEnded on_login=logged_in/>
             })}
-            {move || sliding().map(|(picture, puzzle)| view! {
-                <Puzzle picture puzzle on_answer=slid on_instead=instead/>
+            {move || sliding().map(|(picture, puzzle, missed)| view! {
+                <Puzzle picture puzzle missed on_answer=slid on_instead=instead/>
             })}
-            <button
-                class="buy-button"
-                data-phase=move || phase_name(&phase.get())
-                disabled=disabled
-                on:click=move |_| start(Ask::SalesOwn)
-            >
-                {label}
-            </button>
+            {move || if visitor_may_buy() {
+                // Not a disabled button that looks like an action: the action.
+                view! {
+                    <a class="buy-button buy-login" href=format!("/login?next=/sales/{sale_id}")>"Log in to buy"</a>
+                }.into_any()
+            } else {
+                view! {
+                    <button
+                        class="buy-button"
+                        data-phase=move || phase_name(&phase.get())
+                        disabled=disabled
+                        on:click=move |_| start(Ask::SalesOwn)
+                    >
+                        {label}
+                    </button>
+                }.into_any()
+            }}
             <p class="buy-note">{note}</p>
             <p class="visually-hidden" role="status" aria-live="polite">{move || announced.get()}</p>
         </section>
     }
     // Erased: the page around it nests deep enough for the compiler's type limits.
     .into_any()
+}
+
+/// What is left of the stock, as a bar and in words, once the status is known.
+#[component]
+fn StockLeft(clock: SaleClock, stock: i32) -> impl IntoView {
+    view! {
+        <Show when=move || clock.status.with(Option::is_some)>
+            <StockBar
+                left=Signal::derive(move || clock.status.with(|status| status.as_ref().map_or(0, |status| status.stock_left)))
+                stock=i64::from(stock)
+            />
+        </Show>
+        <p class="stock-left">
+            {move || clock.status.get().map(|status| stock_line(status.stock_left, stock))}
+        </p>
+    }
+}
+
+/// "7 of 10 left · 30% claimed" (nothing claimed yet: no share).
+fn stock_line(left: i64, stock: i32) -> String {
+    let stock = i64::from(stock);
+    let claimed = if stock > 0 {
+        (stock - left.clamp(0, stock)) * 100 / stock
+    } else {
+        0
+    };
+    if claimed > 0 {
+        format!("{left} of {stock} left · {claimed}% claimed")
+    } else {
+        format!("{left} of {stock} left")
+    }
+}
+
+/// For a visitor: log in or register, and come back to this sale.
+#[component]
+fn VisitorHint(sale_id: i64) -> impl IntoView {
+    view! {
+        <p class="login-hint">
+            <a href=format!("/login?next=/sales/{sale_id}")>"Log in"</a>
+            " or "
+            <a href=format!("/register?next=/sales/{sale_id}")>"create an account"</a>
+            " to buy."
+        </p>
+    }
+}
+
+/// Logged in, yet the server no longer knows the session (logged out
+/// elsewhere, or lost in an incident): log in again right here, and the
+/// attempt resumes.
+#[component]
+fn SessionEnded(on_login: Callback<Account>) -> impl IntoView {
+    view! {
+        <div class="session-ended" role="alert">
+            <p>"Your session has ended. Log in again to go on; your orders are kept."</p>
+            <CredentialsForm purpose=Purpose::Login on_success=on_login id_prefix="relogin-" focus_first=true/>
+        </div>
+    }
+}
+
+/// The line under the button: why it is asleep, when that needs saying.
+fn phase_note(phase: &Phase) -> String {
+    match phase {
+        Phase::NotEligible(message) | Phase::CoolingDown { message, .. } => message.clone(),
+        Phase::LimitReached => "You already hold as many units as this sale allows.".into(),
+        Phase::SoldOut => {
+            "Every unit has been sold. Unpaid orders expire and return units, so look again later."
+                .into()
+        }
+        _ => String::new(),
+    }
 }
 
 /// The sentence a screen reader announces for this moment, if any. Before the
@@ -212,6 +248,13 @@ fn announcement(
     starts_in_secs: Option<i64>,
     visitor: bool,
 ) -> String {
+    if let Phase::Sliding {
+        missed: Some(reason),
+        ..
+    } = phase
+    {
+        return format!("{reason} A new puzzle is shown: slide its piece into the gap.");
+    }
     let text = match phase {
         Phase::Won(_) => "You got one! Opening your order to pay.",
         Phase::SoldOut => "Sold out.",
@@ -297,6 +340,13 @@ fn button_state(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_stock_line_says_the_share_claimed() {
+        assert_eq!(stock_line(10, 10), "10 of 10 left");
+        assert_eq!(stock_line(7, 10), "7 of 10 left · 30% claimed");
+        assert_eq!(stock_line(0, 3), "0 of 3 left · 100% claimed");
+    }
 
     #[test]
     fn the_button_sleeps_through_a_cool_down_and_wakes_after_it() {

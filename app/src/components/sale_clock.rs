@@ -10,9 +10,33 @@ use leptos::prelude::*;
 
 use crate::api::{SaleState, SaleStatus};
 
-/// How often the client re-samples the server clock and the stock.
-#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+/// How often the client re-samples the server clock and the stock while the
+/// sale is not live (live: as often as the status says).
 const RESYNC_MS: f64 = 30_000.0;
+
+/// Milliseconds until the next status read, `random` in `[0, 1)`. While live,
+/// every `live_refresh_ms` ± 25 %, so the stock shown keeps up with a sale
+/// that sells out in seconds. Before the start, the first read after it is
+/// spread over one live interval: the crowd that watched the countdown does
+/// not ask all at the opening instant, when the buys arrive.
+pub fn next_refresh_ms(status: &SaleStatus, server_now_ms: i64, random: f64) -> f64 {
+    let live = f64::from(status.live_refresh_ms.max(500));
+    let until_start = (status.starts_at_ms - server_now_ms) as f64;
+    let open = server_now_ms < status.ends_at_ms
+        && matches!(
+            status.state,
+            SaleState::Live | SaleState::SoldOut | SaleState::Scheduled
+        );
+    if !open {
+        RESYNC_MS
+    } else if until_start > RESYNC_MS {
+        RESYNC_MS.min(until_start - RESYNC_MS).max(live)
+    } else if until_start > 0.0 {
+        until_start + random * live
+    } else {
+        live * (0.75 + 0.5 * random)
+    }
+}
 
 /// Signals that follow one sale on the server's clock.
 #[derive(Clone, Copy)]
@@ -72,15 +96,16 @@ async fn run(sale_id: i64, clock: SaleClock) {
     use gloo_timers::future::TimeoutFuture;
 
     let mut samples: Vec<ClockSample> = Vec::new();
-    let mut last_sync = f64::NEG_INFINITY;
+    let mut next_sync = f64::NEG_INFINITY;
     loop {
         let forced = clock.resync.try_get_untracked() == Some(true);
-        if forced || js_sys::Date::now() - last_sync >= RESYNC_MS {
+        if forced || js_sys::Date::now() >= next_sync {
             if forced && clock.resync.try_set(false).is_some() {
                 return;
             }
             if let Some((sample, fresh)) = fetch_status(sale_id).await {
-                last_sync = sample.received_ms;
+                let wait = next_refresh_ms(&fresh, fresh.server_time_ms, js_sys::Math::random());
+                next_sync = sample.received_ms + wait;
                 samples.push(sample);
                 if samples.len() > 5 {
                     samples.remove(0);
@@ -132,4 +157,50 @@ async fn fetch_status(sale_id: i64) -> Option<(crate::clock::ClockSample, SaleSt
         received_ms,
     };
     Some((sample, status))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(state: SaleState, starts_at_ms: i64) -> SaleStatus {
+        SaleStatus {
+            state,
+            server_time_ms: 0,
+            starts_at_ms,
+            ends_at_ms: starts_at_ms + 3_600_000,
+            stock_left: 5,
+            live_refresh_ms: 3_000,
+        }
+    }
+
+    #[test]
+    fn a_live_sale_is_read_every_few_seconds_not_all_at_once() {
+        let live = status(SaleState::Live, -10_000);
+        assert_eq!(next_refresh_ms(&live, 0, 0.0), 2_250.0);
+        assert_eq!(next_refresh_ms(&live, 0, 0.999_999).round(), 3_750.0);
+        // Sold out: units may come back from unpaid orders; keep reading.
+        let sold_out = status(SaleState::SoldOut, -10_000);
+        assert!(next_refresh_ms(&sold_out, 0, 0.5) <= 3_750.0);
+    }
+
+    #[test]
+    fn the_first_read_after_the_start_is_spread_over_one_interval() {
+        let soon = status(SaleState::Scheduled, 20_000);
+        assert_eq!(next_refresh_ms(&soon, 0, 0.0), 20_000.0);
+        assert_eq!(next_refresh_ms(&soon, 0, 0.5), 21_500.0);
+        // Far off: the slow pace, waking in time to spread the first read.
+        let later = status(SaleState::Scheduled, 45_000);
+        assert_eq!(next_refresh_ms(&later, 0, 0.5), 15_000.0);
+        let much_later = status(SaleState::Scheduled, 3_600_000);
+        assert_eq!(next_refresh_ms(&much_later, 0, 0.5), RESYNC_MS);
+    }
+
+    #[test]
+    fn an_ended_or_paused_sale_is_read_slowly() {
+        let ended = status(SaleState::Ended, -7_200_000);
+        assert_eq!(next_refresh_ms(&ended, 0, 0.5), RESYNC_MS);
+        let paused = status(SaleState::Paused, -10_000);
+        assert_eq!(next_refresh_ms(&paused, 0, 0.5), RESYNC_MS);
+    }
 }

@@ -22,23 +22,156 @@ struct Grab {
     piece_x: f64,
 }
 
+/// The piece's place and the path it took, and what moves it.
+#[derive(Clone, Copy)]
+struct Slider {
+    /// The picture's width and the farthest the piece can go, in its pixels.
+    width: f64,
+    most: f64,
+    piece_x: RwSignal<f64>,
+    path: StoredValue<DragPath>,
+    started_at: StoredValue<Option<f64>>,
+    grab: StoredValue<Option<Grab>>,
+    answered: StoredValue<bool>,
+    /// The picture as shown, to scale page pixels to picture pixels.
+    frame: NodeRef<html::Div>,
+    on_answer: Callback<String>,
+}
+
+impl Slider {
+    fn new(puzzle: &Puzzle, on_answer: Callback<String>) -> Self {
+        Self {
+            width: f64::from(puzzle.width),
+            most: f64::from(puzzle.width.saturating_sub(puzzle.piece_width)),
+            piece_x: RwSignal::new(0.0),
+            path: StoredValue::new(DragPath::new()),
+            started_at: StoredValue::new(None),
+            grab: StoredValue::new(None),
+            answered: StoredValue::new(false),
+            frame: NodeRef::new(),
+            on_answer,
+        }
+    }
+
+    /// Every position the piece takes, with its time since the first touch.
+    fn record(self, event_ms: f64, x: f64) {
+        let start = self.started_at.get_value().unwrap_or(event_ms);
+        self.started_at.set_value(Some(start));
+        self.piece_x.set(x);
+        self.path
+            .update_value(|path| path.record((event_ms - start).max(0.0) as u32, x));
+    }
+
+    /// Hands the path over, once.
+    fn answer(self) {
+        if !self.answered.get_value() && self.started_at.get_value().is_some() {
+            self.answered.set_value(true);
+            self.on_answer.run(self.path.with_value(DragPath::encode));
+        }
+    }
+
+    fn press(self, event: leptos::ev::PointerEvent) {
+        if self.answered.get_value() {
+            return;
+        }
+        event.prevent_default();
+        client::capture_pointer(&event);
+        let from = self.piece_x.get_untracked();
+        self.grab.set_value(Some(Grab {
+            client_x: f64::from(event.client_x()),
+            piece_x: from,
+        }));
+        self.record(event.time_stamp(), from);
+    }
+
+    fn drag(self, event: leptos::ev::PointerEvent) {
+        let Some(grabbed) = self.grab.get_value() else {
+            return;
+        };
+        // Page pixels to picture pixels: the picture is scaled to fit the page.
+        let shown = client::element_width(self.frame).filter(|shown| *shown > 0.0);
+        let scale = shown.map_or(1.0, |shown| self.width / shown);
+        for (at, client_x) in client::pointer_moves(&event) {
+            let moved = (client_x - grabbed.client_x) * scale;
+            self.record(at, (grabbed.piece_x + moved).clamp(0.0, self.most));
+        }
+    }
+
+    /// Back to the start, the challenge still unanswered: a press that never
+    /// moved the piece, or a drag the browser took over (a scroll, a call).
+    fn reset(self) {
+        self.grab.set_value(None);
+        self.started_at.set_value(None);
+        self.path.set_value(DragPath::new());
+        self.piece_x.set(0.0);
+    }
+
+    fn release(self) {
+        if self.grab.get_value().is_none() {
+            return;
+        }
+        self.grab.set_value(None);
+        if self.piece_x.get_untracked() < MIN_TRAVEL_PX {
+            self.reset();
+        } else {
+            self.answer();
+        }
+    }
+
+    /// Arrow keys move the piece (Shift: farther), Enter or Space let go.
+    fn key(self, event: leptos::ev::KeyboardEvent) {
+        if self.answered.get_value() {
+            return;
+        }
+        let step = if event.shift_key() {
+            KEY_STEP_FAST_PX
+        } else {
+            KEY_STEP_PX
+        };
+        let at = self.piece_x.get_untracked();
+        let to = match event.key().as_str() {
+            "ArrowRight" | "ArrowUp" => at + step,
+            "ArrowLeft" | "ArrowDown" => at - step,
+            "Enter" | " " => {
+                event.prevent_default();
+                self.answer();
+                return;
+            }
+            _ => return,
+        };
+        event.prevent_default();
+        if self.started_at.get_value().is_none() {
+            self.record(event.time_stamp(), at);
+        }
+        self.record(event.time_stamp(), to.clamp(0.0, self.most));
+    }
+
+    /// How far along the track the handle sits, in CSS.
+    fn handle_style(self) -> String {
+        let along = if self.most > 0.0 {
+            self.piece_x.get() / self.most
+        } else {
+            0.0
+        };
+        format!(
+            "left: calc((100% - 3rem) * {} / 10000)",
+            (along * 10_000.0).round() as i64
+        )
+    }
+}
+
 /// The puzzle; `on_answer` gets the drag path once the piece is let go,
-/// `on_instead` runs when the shopper asks for the alternative.
+/// `on_instead` runs when the shopper asks for the alternative; `missed` says
+/// why the previous puzzle's answer was refused.
 #[component]
 pub fn SlidePuzzle(
     picture: String,
     puzzle: Puzzle,
+    missed: Option<String>,
     on_answer: Callback<String>,
     on_instead: Callback<()>,
 ) -> impl IntoView {
-    let width = f64::from(puzzle.width);
-    let most = f64::from(puzzle.width.saturating_sub(puzzle.piece_width));
-    let piece_x = RwSignal::new(0.0_f64);
-    let path = StoredValue::new(DragPath::new());
-    let started_at = StoredValue::new(None::<f64>);
-    let grab = StoredValue::new(None::<Grab>);
-    let answered = StoredValue::new(false);
-    let frame = NodeRef::<html::Div>::new();
+    let slider = Slider::new(&puzzle, on_answer);
     // The buy button went quiet when the puzzle appeared: the keyboard moves on
     // to the piece's handle, so a keyboard user can slide at once.
     let handle = NodeRef::<html::Div>::new();
@@ -47,119 +180,24 @@ pub fn SlidePuzzle(
             let _ = handle.focus();
         }
     });
-
-    // Every position the piece takes, with its time since the first touch.
-    let record = move |event_ms: f64, x: f64| {
-        let start = started_at.get_value().unwrap_or(event_ms);
-        started_at.set_value(Some(start));
-        piece_x.set(x);
-        path.update_value(|path| path.record((event_ms - start).max(0.0) as u32, x));
-    };
-    let answer = move || {
-        if !answered.get_value() && started_at.get_value().is_some() {
-            answered.set_value(true);
-            on_answer.run(path.with_value(DragPath::encode));
-        }
-    };
-    let press = move |event: leptos::ev::PointerEvent| {
-        if answered.get_value() {
-            return;
-        }
-        event.prevent_default();
-        client::capture_pointer(&event);
-        let from = piece_x.get_untracked();
-        grab.set_value(Some(Grab {
-            client_x: f64::from(event.client_x()),
-            piece_x: from,
-        }));
-        record(event.time_stamp(), from);
-    };
-    let drag = move |event: leptos::ev::PointerEvent| {
-        let Some(grabbed) = grab.get_value() else {
-            return;
-        };
-        // Page pixels to picture pixels: the picture is scaled to fit the page.
-        let shown = client::element_width(frame).filter(|shown| *shown > 0.0);
-        let scale = shown.map_or(1.0, |shown| width / shown);
-        for (at, client_x) in client::pointer_moves(&event) {
-            let moved = (client_x - grabbed.client_x) * scale;
-            record(at, (grabbed.piece_x + moved).clamp(0.0, most));
-        }
-    };
-    // Back to the start, the challenge still unanswered: a press that never
-    // moved the piece, or a drag the browser took over (a scroll, a call).
-    let reset = move || {
-        grab.set_value(None);
-        started_at.set_value(None);
-        path.set_value(DragPath::new());
-        piece_x.set(0.0);
-    };
-    let release = move |_: leptos::ev::PointerEvent| {
-        if grab.get_value().is_none() {
-            return;
-        }
-        grab.set_value(None);
-        if piece_x.get_untracked() < MIN_TRAVEL_PX {
-            reset();
-        } else {
-            answer();
-        }
-    };
-    let cancel = move |_: leptos::ev::PointerEvent| reset();
-    let key = move |event: leptos::ev::KeyboardEvent| {
-        if answered.get_value() {
-            return;
-        }
-        let step = if event.shift_key() {
-            KEY_STEP_FAST_PX
-        } else {
-            KEY_STEP_PX
-        };
-        let to = match event.key().as_str() {
-            "ArrowRight" | "ArrowUp" => piece_x.get_untracked() + step,
-            "ArrowLeft" | "ArrowDown" => piece_x.get_untracked() - step,
-            "Enter" | " " => {
-                event.prevent_default();
-                answer();
-                return;
-            }
-            _ => return,
-        };
-        event.prevent_default();
-        if started_at.get_value().is_none() {
-            record(event.time_stamp(), piece_x.get_untracked());
-        }
-        record(event.time_stamp(), to.clamp(0.0, most));
-    };
-
     let piece_style = {
         let top = percent(f64::from(puzzle.piece_top), f64::from(puzzle.height));
-        let size = percent(f64::from(puzzle.piece_width), width);
+        let size = percent(f64::from(puzzle.piece_width), slider.width);
         move || {
             format!(
                 "left: {}; top: {top}; width: {size}",
-                percent(piece_x.get(), width)
+                percent(slider.piece_x.get(), slider.width)
             )
         }
-    };
-    let handle_style = move || {
-        let along = if most > 0.0 {
-            piece_x.get() / most
-        } else {
-            0.0
-        };
-        format!(
-            "left: calc((100% - 3rem) * {} / 10000)",
-            (along * 10_000.0).round() as i64
-        )
     };
 
     view! {
         <div class="slide-puzzle" role="group" aria-labelledby="slide-puzzle-hint">
+            {missed.map(|reason| view! { <p class="slide-missed">{reason}</p> })}
             <p id="slide-puzzle-hint" class="slide-puzzle-hint">
                 "Slide the piece into the gap, then let go. Keyboard: arrow keys, then Enter."
             </p>
-            <div class="slide-picture" node_ref=frame>
+            <div class="slide-picture" node_ref=slider.frame>
                 <img
                     src=picture
                     alt="A landscape with a piece-shaped gap"
@@ -173,10 +211,10 @@ pub fn SlidePuzzle(
                     alt=""
                     draggable="false"
                     style=piece_style
-                    on:pointerdown=press
-                    on:pointermove=drag
-                    on:pointerup=release
-                    on:pointercancel=cancel
+                    on:pointerdown=move |event| slider.press(event)
+                    on:pointermove=move |event| slider.drag(event)
+                    on:pointerup=move |_| slider.release()
+                    on:pointercancel=move |_| slider.reset()
                 />
             </div>
             <div class="slide-track">
@@ -187,14 +225,14 @@ pub fn SlidePuzzle(
                     tabindex="0"
                     aria-label="Piece position"
                     aria-valuemin="0"
-                    aria-valuemax=(most.round() as i64).to_string()
-                    aria-valuenow=move || (piece_x.get().round() as i64).to_string()
-                    style=handle_style
-                    on:pointerdown=press
-                    on:pointermove=drag
-                    on:pointerup=release
-                    on:pointercancel=cancel
-                    on:keydown=key
+                    aria-valuemax=(slider.most.round() as i64).to_string()
+                    aria-valuenow=move || (slider.piece_x.get().round() as i64).to_string()
+                    style=move || slider.handle_style()
+                    on:pointerdown=move |event| slider.press(event)
+                    on:pointermove=move |event| slider.drag(event)
+                    on:pointerup=move |_| slider.release()
+                    on:pointercancel=move |_| slider.reset()
+                    on:keydown=move |event| slider.key(event)
                 >
                     "⇆"
                 </div>

@@ -22,6 +22,7 @@ lazy_page! {
 use crate::api::{Order, OrderStatus, Sale};
 use crate::client;
 use crate::clock::format_remaining;
+use crate::components::LocalTime;
 use crate::endpoints::{self, OrderAction};
 use crate::money::format_cents;
 
@@ -101,6 +102,7 @@ pub fn OrdersPage() -> impl IntoView {
                     {list.into_iter().map(|order| view! {
                         <li class="order-row" data-status=order.status.as_str()>
                             <OrderedProduct sale_id=order.sale_id/>
+                            <LocalTime ms=order.created_at_ms/>
                             <a class="order-link" href=format!("/orders/{}", order.order_id)>"Order details"</a>
                             <span>{format_cents(order.price_cents)}</span>
                             <span class="order-status">{status_label(order.status)}</span>
@@ -122,6 +124,14 @@ pub fn OrderPage() -> impl IntoView {
     let busy = RwSignal::new(false);
     let action_error = RwSignal::new(None::<String>);
     let id = move || params.read_untracked().get("id").unwrap_or_default();
+    // Focus goes to the order's status once it is known: a keyboard or screen
+    // reader user lands on "Won — waiting for payment", not on the page's top.
+    let status_line = NodeRef::<leptos::html::P>::new();
+    Effect::new(move |_| {
+        if let Some(line) = status_line.get() {
+            let _ = line.focus();
+        }
+    });
 
     Effect::new(move |_| {
         let id = id();
@@ -160,8 +170,15 @@ pub fn OrderPage() -> impl IntoView {
                     let payable = current.status == OrderStatus::PendingPayment;
                     let deadline = current.pay_before_ms;
                     view! {
-                        <p class="order-status" data-status=current.status.as_str()>{status_label(current.status)}</p>
+                        <p class="order-status" tabindex="-1" node_ref=status_line aria-describedby="order-status-more" data-status=current.status.as_str()>
+                            {status_label(current.status)}
+                        </p>
+                        <p id="order-status-more" class="visually-hidden">
+                            {payable.then(|| format!("The payment clock runs: {} left.", format_remaining(deadline - client::device_now_ms() as i64)))}
+                        </p>
                         <dl class="facts">
+                            <dt>"Order"</dt><dd class="mono order-number">{current.order_id.clone()}</dd>
+                            <dt>"Placed"</dt><dd><LocalTime ms=current.created_at_ms/></dd>
                             <dt>"Product"</dt><dd><OrderedProduct sale_id=current.sale_id/></dd>
                             <dt>"Units"</dt><dd>{current.units}</dd>
                             <dt>"Total"</dt><dd>{format_cents(current.price_cents)}</dd>
@@ -169,7 +186,8 @@ pub fn OrderPage() -> impl IntoView {
                         {payable.then(|| view! {
                             <p class="pay-deadline">
                                 "Pay within "
-                                <strong class="pay-countdown">{move || format_remaining(deadline - device_now.get() as i64)}</strong>
+                                <strong class="pay-countdown" role="timer" aria-live="off">{move || format_remaining(deadline - device_now.get() as i64)}</strong>
+                                " (by "<LocalTime ms=deadline/>")"
                             </p>
                             <div class="order-actions">
                                 <button class="pay-button" disabled=move || busy.get() on:click=move |_| act(OrderAction::Pay)>"Pay now"</button>

@@ -1,6 +1,7 @@
-//! `POST /api/auth/register`, `/login`, `/logout` and `GET /api/auth/me`.
+//! `POST /api/auth/register`, `/login`, `/logout`, `GET /api/auth/me` and
+//! `GET /api/auth/session`.
 
-use app::api::{Account, Credentials, ErrorCode};
+use app::api::{Account, Credentials, ErrorCode, SessionInfo};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -23,6 +24,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(login))
         .routes(routes!(logout))
         .routes(routes!(me))
+        .routes(routes!(session))
 }
 
 fn account(user: &User) -> Account {
@@ -180,4 +182,34 @@ async fn me(CurrentUser(session): CurrentUser) -> Json<Account> {
         username: session.username,
         is_admin: session.is_admin,
     })
+}
+
+/// Who is logged in, if anyone: the page's question after it loads, which a
+/// visitor answers too (200 with `account: null`), so nothing reads as an error.
+#[utoipa::path(
+    get,
+    path = "/api/auth/session",
+    operation_id = "current_session",
+    tag = "accounts",
+    security((), ("session" = [])),
+    responses(
+        (status = 200, description = "the logged-in account, or `null` for a visitor", body = SessionInfo),
+        refusals::Unavailable,
+    )
+)]
+async fn session(
+    State(sessions): State<SessionStore>,
+    headers: HeaderMap,
+) -> Result<Json<SessionInfo>, ApiError> {
+    let found = match sessions::token_from(&headers) {
+        Some(token) => sessions.find(&token).await?,
+        None => None,
+    };
+    Ok(Json(SessionInfo {
+        account: found.map(|session| Account {
+            user_id: session.user_id,
+            username: session.username,
+            is_admin: session.is_admin,
+        }),
+    }))
 }

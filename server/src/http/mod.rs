@@ -37,6 +37,8 @@ use axum::routing::any;
 use axum::Router;
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
+use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
+use tower_http::compression::CompressionLayer;
 use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
@@ -61,7 +63,8 @@ pub(crate) fn router(
     } = api_router(api_explorer);
     let shop = api
         .merge(pages(&state))
-        .layer(axum::middleware::from_fn(csrf::same_site_writes));
+        .layer(axum::middleware::from_fn(csrf::same_site_writes))
+        .layer(compression());
     operations
         .merge(shop)
         .layer(axum::middleware::from_fn(move |request, next| {
@@ -82,6 +85,19 @@ pub(crate) fn router(
             }),
         )
         .with_state(state)
+}
+
+/// Answers of a kilobyte or more (pages, lists, the OpenAPI document),
+/// compressed the way the client accepts (brotli, else gzip) at a fast level.
+/// Pictures are compressed already; the hashed assets are compressed at build
+/// time and served as they are (a response with a `Content-Encoding` passes
+/// untouched); small JSON such as a buy's answer is not worth the work.
+fn compression() -> CompressionLayer<impl Predicate> {
+    CompressionLayer::new().compress_when(
+        SizeAbove::new(1024)
+            .and(NotForContentType::IMAGES)
+            .and(NotForContentType::SSE),
+    )
 }
 
 /// The routes that answer JSON (the API and its document) and the operations
@@ -136,10 +152,14 @@ fn pages(state: &AppState) -> Router<AppState> {
     // so the nonce protects nothing; were a nonce-based CSP ever added,
     // cacheable pages would have to drop their inline scripts instead.
     let nonce = leptos::nonce::Nonce::from_value(page_cache::PAGE_NONCE);
+    // `name.br` and `name.gz` beside an asset (written by the release build)
+    // are sent instead of it to a client that accepts them.
     let assets = ServeDir::new(format!(
         "{}/{}",
         leptos_options.site_root, leptos_options.site_pkg_dir
-    ));
+    ))
+    .precompressed_br()
+    .precompressed_gzip();
     // Hashed file names change with their content, so browsers and CDNs may keep them forever.
     let asset_caching = if leptos_options.hash_files {
         "public, max-age=31536000, immutable"
@@ -172,6 +192,12 @@ fn pages(state: &AppState) -> Router<AppState> {
                 .layer(SetResponseHeaderLayer::overriding(
                     header::CACHE_CONTROL,
                     HeaderValue::from_static(asset_caching),
+                ))
+                // The same name answers brotli, gzip or plain bytes: caches
+                // must keep them apart.
+                .layer(SetResponseHeaderLayer::if_not_present(
+                    header::VARY,
+                    HeaderValue::from_static("accept-encoding"),
                 ))
                 .service(assets),
         )

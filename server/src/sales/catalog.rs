@@ -7,8 +7,8 @@
 use std::sync::Arc;
 
 use crate::redis_connection::RedisConnection;
-use app::api::{Sale, SaleListing, SalePatch, SaleStatus};
-use app::sale_state::sale_state;
+use app::api::{Sale, SaleListing, SalePatch, SaleStatus, LIVE_REFRESH_MS};
+use app::sale_state::{sale_state, sort_for_shoppers};
 use app::ssr::{PortError, SaleCatalog};
 use sqlx::PgPool;
 
@@ -102,13 +102,14 @@ impl Catalog {
         self.records.all().await
     }
 
-    /// Scheduled, live and recently ended sales, soonest first, each with its
-    /// state and stock left (one Redis round trip for all of them).
+    /// Scheduled, live and recently ended sales in the order shoppers read
+    /// them ([`sort_for_shoppers`]), each with its state and stock left (one
+    /// Redis round trip for all of them).
     pub async fn listings(&self) -> Result<Vec<SaleListing>, StoreError> {
         let now = self.clock.now_ms();
         let sales = self.records.recent(now).await?;
         let stock_left = self.stock_left_of(&sales).await?;
-        Ok(sales
+        let mut listings: Vec<SaleListing> = sales
             .into_iter()
             .zip(stock_left)
             .map(|(sale, stock_left)| SaleListing {
@@ -116,7 +117,9 @@ impl Catalog {
                 stock_left,
                 sale,
             })
-            .collect())
+            .collect();
+        sort_for_shoppers(&mut listings);
+        Ok(listings)
     }
 
     /// After `sale` was created or changed: this instance's copies of it go.
@@ -150,6 +153,7 @@ impl Catalog {
             starts_at_ms: sale.starts_at_ms,
             ends_at_ms: sale.ends_at_ms,
             stock_left,
+            live_refresh_ms: LIVE_REFRESH_MS,
         }))
     }
 

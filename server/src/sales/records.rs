@@ -115,7 +115,7 @@ impl SaleRecords {
                       min_account_age_days, paused
                from sales
                where ends_at > $1::timestamptz - interval '7 days'
-               order by starts_at, id
+               order by starts_at desc, id desc
                limit 200"#,
             instant(now_ms)?
         )

@@ -64,6 +64,39 @@ async fn register_logs_in_and_logout_revokes_the_session_everywhere() {
 }
 
 #[tokio::test]
+async fn the_session_question_is_answered_for_visitors_too() {
+    let app = spawn_app().await;
+    let ask = |cookie: Option<String>| {
+        let mut request = app.client.get(app.url("/api/auth/session"));
+        if let Some(cookie) = cookie {
+            request = request.header("cookie", cookie);
+        }
+        async move {
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), 200);
+            response.json::<app::api::SessionInfo>().await.unwrap()
+        }
+    };
+    assert_eq!(ask(None).await.account, None);
+    assert_eq!(
+        ask(Some("fs_session=not-a-session".into())).await.account,
+        None
+    );
+    let alice = app.register("alice").await;
+    let answer = alice.get("/api/auth/session").await;
+    assert_eq!(answer.status(), 200);
+    let account = answer
+        .json::<app::api::SessionInfo>()
+        .await
+        .unwrap()
+        .account;
+    assert_eq!(
+        account.map(|account| account.username),
+        Some("alice".into())
+    );
+}
+
+#[tokio::test]
 async fn login_with_the_right_password_only() {
     let app = spawn_app().await;
     app.register("bob").await;

@@ -191,3 +191,50 @@ async fn a_kept_sale_page_keeps_its_headers_and_gives_way_to_an_edit_at_once() {
         "the edit shows on the next request"
     );
 }
+
+#[tokio::test]
+async fn pages_and_long_json_go_compressed_to_a_client_that_accepts_it() {
+    let app = spawn_app().await;
+    let sale = app.create_sale(&sale_starting_in(90_000, 4)).await;
+    let fetch = |path: String, encoding: &'static str| {
+        let request = app
+            .client
+            .get(app.url(&path))
+            .header("accept-encoding", encoding);
+        async move {
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), 200, "{path}");
+            let header = |name: &str| {
+                response
+                    .headers()
+                    .get(name)
+                    .map(|value| value.to_str().unwrap().to_owned())
+            };
+            let (encoding, vary) = (header("content-encoding"), header("vary"));
+            (encoding, vary, response.bytes().await.unwrap().len())
+        }
+    };
+    for path in [
+        format!("/sales/{}", sale.id),
+        "/".to_owned(),
+        "/api/openapi.json".to_owned(),
+    ] {
+        let (plain_encoding, _, plain) = fetch(path.clone(), "identity").await;
+        assert_eq!(plain_encoding, None, "{path}");
+        for accepted in ["br", "gzip"] {
+            let (encoding, vary, size) = fetch(path.clone(), accepted).await;
+            assert_eq!(encoding.as_deref(), Some(accepted), "{path}");
+            assert!(
+                vary.is_some_and(|vary| vary.to_lowercase().contains("accept-encoding")),
+                "{path}: caches must keep the encodings apart"
+            );
+            assert!(
+                size * 2 < plain,
+                "{path}: {accepted} {size} of {plain} bytes"
+            );
+        }
+    }
+    // A few hundred bytes of JSON are not worth compressing.
+    let (encoding, _, _) = fetch(format!("/api/sales/{}/status", sale.id), "br").await;
+    assert_eq!(encoding, None);
+}

@@ -4,16 +4,20 @@ use app::api::{ErrorCode, Sale, SaleListing, SaleState, SaleStatus};
 use systests::{error_code, sale_starting_in, spawn_app};
 
 #[tokio::test]
-async fn lists_scheduled_and_live_sales_soonest_first_with_their_state() {
+async fn lists_live_then_scheduled_then_ended_sales_with_their_state() {
     let app = spawn_app().await;
     let later = app.create_sale(&sale_starting_in(600_000, 5)).await;
+    let mut over = sale_starting_in(-7_200_000, 2);
+    over.ends_at_ms = over.starts_at_ms + 3_600_000;
+    let ended = app.create_sale(&over).await;
     let live = app.create_sale(&sale_starting_in(-60_000, 3)).await;
 
     let response = app.get("/api/sales").await;
     assert_eq!(response.status(), 200);
     let listings: Vec<SaleListing> = response.json().await.unwrap();
     let ids: Vec<i64> = listings.iter().map(|l| l.sale.id).collect();
-    assert_eq!(ids, vec![live.id, later.id]);
+    assert_eq!(ids, vec![live.id, later.id, ended.id]);
+    assert_eq!(listings[2].state, SaleState::Ended);
     assert_eq!(listings[0].state, SaleState::Live);
     assert_eq!(listings[0].stock_left, 3);
     assert_eq!(listings[1].state, SaleState::Scheduled);

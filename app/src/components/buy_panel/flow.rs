@@ -31,6 +31,19 @@ pub(super) async fn attempt(
     clock: SaleClock,
     go: impl Fn(&str) + 'static,
 ) {
+    attempt_after(sale_id, kind, ask, None, phase, clock, go).await;
+}
+
+/// [`attempt`], saying above a new puzzle why the last answer was refused.
+async fn attempt_after(
+    sale_id: i64,
+    kind: CaptchaKind,
+    ask: Ask,
+    missed: Option<String>,
+    phase: RwSignal<Phase>,
+    clock: SaleClock,
+    go: impl Fn(&str) + 'static,
+) {
     let (captcha_id, answer) = if kind == CaptchaKind::None {
         (String::new(), String::new())
     } else {
@@ -50,6 +63,7 @@ pub(super) async fn attempt(
                     captcha_id: challenge.captcha_id.clone(),
                     picture: picture.clone(),
                     puzzle: puzzle.clone(),
+                    missed,
                 });
                 return;
             }
@@ -66,7 +80,16 @@ pub(super) async fn attempt(
             }
         }
     };
-    ticket_and_buy(sale_id, captcha_id, answer, phase, clock, go).await;
+    // A proof of work is never "missed": the browser solved it. A refusal
+    // here is the server's to explain, through the cool-down.
+    if let Some(reason) = ticket_and_buy(sale_id, captcha_id, answer, phase, clock, &go).await {
+        let reason = if reason.is_empty() {
+            "That answer was not right. Try a new challenge.".to_owned()
+        } else {
+            reason
+        };
+        phase.set(cool_down(reason, None));
+    }
 }
 
 /// Searches the proof-of-work nonce in slices, yielding to the page between them.
@@ -93,8 +116,10 @@ async fn solve(challenge: &CaptchaChallenge, phase: RwSignal<Phase>) -> Option<u
     }
 }
 
-/// Ticket, then the buy; a win opens the order page.
-pub(super) async fn ticket_and_buy(
+/// The shopper's answer to a puzzle. A missed one is followed at once by a
+/// new puzzle with the reason above it (no cool-down: the shopper did nothing
+/// wrong but miss); anything else goes on as for any answer.
+pub(super) async fn slid(
     sale_id: i64,
     captcha_id: String,
     answer: String,
@@ -102,14 +127,45 @@ pub(super) async fn ticket_and_buy(
     clock: SaleClock,
     go: impl Fn(&str) + 'static,
 ) {
+    let Some(reason) = ticket_and_buy(sale_id, captcha_id, answer, phase, clock, &go).await else {
+        return;
+    };
+    let reason = if reason.is_empty() {
+        "That answer was not right. Here is a new puzzle.".to_owned()
+    } else {
+        reason
+    };
+    let kind = CaptchaKind::Image;
+    attempt_after(sale_id, kind, Ask::SalesOwn, Some(reason), phase, clock, go).await;
+}
+
+/// Ticket, then the buy; a win opens the order page. A refused answer to the
+/// challenge (not rate limited) is left to the caller: its reason is returned.
+async fn ticket_and_buy(
+    sale_id: i64,
+    captcha_id: String,
+    answer: String,
+    phase: RwSignal<Phase>,
+    clock: SaleClock,
+    go: &impl Fn(&str),
+) -> Option<String> {
     phase.set(Phase::Buying);
     let request = TicketRequest { captcha_id, answer };
     let grant = match endpoints::ticket(sale_id, &request).await {
         Ok(Reply {
             body: Ok(grant), ..
         }) => grant,
-        Ok(refused) => return refuse(&refused, phase, clock),
-        Err(_) => return network_trouble(phase),
+        Ok(refused) => {
+            if let Some(reason) = missed(&refused) {
+                return Some(reason);
+            }
+            refuse(&refused, phase, clock);
+            return None;
+        }
+        Err(_) => {
+            network_trouble(phase);
+            return None;
+        }
     };
     match buy(&grant.buy_path).await {
         Ok(Reply {
@@ -121,6 +177,17 @@ pub(super) async fn ticket_and_buy(
         Ok(refused) => refuse(&refused, phase, clock),
         Err(_) => network_trouble(phase),
     }
+    None
+}
+
+/// Why the server refused the challenge's answer (its message, maybe empty),
+/// when that is all it refused (no `Retry-After`: nobody is slowing the
+/// shopper down).
+fn missed<T>(reply: &Reply<T>) -> Option<String> {
+    if reply.code() != Some(ErrorCode::CaptchaFailed) || reply.retry_after_secs.is_some() {
+        return None;
+    }
+    Some(reply.body.as_ref().err()?.message.clone())
 }
 
 /// The buy, tried again with the same ticket when the answer is lost (a network
@@ -155,11 +222,7 @@ fn refuse<T>(reply: &Reply<T>, phase: RwSignal<Phase>, clock: SaleClock) {
         .err()
         .map(|error| error.message.clone())
         .unwrap_or_default();
-    let cool_down = |message: String| Phase::CoolingDown {
-        until_ms: client::device_now_ms()
-            + (f64::from(reply.retry_after_secs.unwrap_or(0)) * 1000.0).max(MIN_COOL_DOWN_MS),
-        message,
-    };
+    let cool_down = |message: String| cool_down(message, reply.retry_after_secs);
     let next = match reply.code().unwrap_or(ErrorCode::Unknown) {
         ErrorCode::SoldOut => {
             clock.resync.set(true);
@@ -182,6 +245,16 @@ fn refuse<T>(reply: &Reply<T>, phase: RwSignal<Phase>, clock: SaleClock) {
         _ => cool_down(message),
     };
     phase.set(next);
+}
+
+/// Refused for now: the button wakes after `Retry-After`, at least
+/// [`MIN_COOL_DOWN_MS`].
+fn cool_down(message: String, retry_after_secs: Option<u32>) -> Phase {
+    Phase::CoolingDown {
+        until_ms: client::device_now_ms()
+            + (f64::from(retry_after_secs.unwrap_or(0)) * 1000.0).max(MIN_COOL_DOWN_MS),
+        message,
+    }
 }
 
 fn network_trouble(phase: RwSignal<Phase>) {

@@ -45,7 +45,7 @@ pub fn AdminDashboard() -> impl IntoView {
         <Title text="Admin · Flash sale"/>
         <div class="admin-head">
             <h1>"Sales"</h1>
-            <nav class="admin-actions">
+            <nav class="admin-actions" aria-label="Admin">
                 <a class="button-link" href="/admin/sales/new">"New sale"</a>
                 <a href="/admin/dead-letters">"Dead letters"</a>
             </nav>

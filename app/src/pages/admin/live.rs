@@ -6,12 +6,13 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
-use crate::api::{Order, Reconciliation, Sale, SalePatch, SaleStats};
+use crate::api::{Order, Reconciliation, Sale, SalePatch, SaleState, SaleStats};
 use crate::client::{self, Remote};
 use crate::components::charts::{Bars, TimeSeries};
 use crate::components::LocalTime;
 use crate::endpoints;
 use crate::money::format_cents;
+use crate::sale_state::sale_state;
 
 /// Seconds of history the chart keeps.
 const HISTORY: usize = 60;
@@ -44,6 +45,59 @@ fn won(stats: &SaleStats) -> i64 {
     stats.attempts - stats.rejected.values().sum::<i64>()
 }
 
+/// What the live page shows, refreshed by [`poll`].
+#[derive(Clone, Copy)]
+struct Live {
+    sale: RwSignal<Option<Sale>>,
+    stats: RwSignal<Remote<SaleStats>>,
+    readings: RwSignal<Vec<Reading>>,
+    orders: RwSignal<Vec<Order>>,
+    books: RwSignal<Option<Reconciliation>>,
+}
+
+/// Every second the counters; every fifth the sale, its books and its orders.
+/// Stops when the page is gone.
+async fn poll(id: i64, live: Live) {
+    let mut round = 0u32;
+    loop {
+        if round.is_multiple_of(5) {
+            if let Ok(reply) = endpoints::admin_sale(id).await {
+                let _ = live.sale.try_set(reply.body.ok());
+            }
+            if let Ok(reply) = endpoints::sale_books(id).await {
+                let _ = live.books.try_set(reply.body.ok());
+            }
+            if let Ok(reply) = endpoints::sale_orders(id).await {
+                if let Ok(list) = reply.body {
+                    let _ = live.orders.try_set(list);
+                }
+            }
+        }
+        let fresh = Remote::from_reply(endpoints::sale_stats(id).await);
+        if let Remote::Ready(current) = &fresh {
+            let reading = Reading {
+                at_ms: client::device_now_ms(),
+                attempts: current.attempts,
+                won: won(current),
+            };
+            let kept = live.readings.try_update(|list| {
+                list.push(reading);
+                if list.len() > HISTORY + 1 {
+                    list.remove(0);
+                }
+            });
+            if kept.is_none() {
+                return;
+            }
+        }
+        if live.stats.try_set(fresh).is_some() {
+            return;
+        }
+        round += 1;
+        client::sleep_ms(1_000).await;
+    }
+}
+
 /// The live view of a sale.
 #[component]
 pub fn LiveSale() -> impl IntoView {
@@ -55,88 +109,22 @@ pub fn LiveSale() -> impl IntoView {
             .and_then(|raw| raw.parse::<i64>().ok())
             .unwrap_or(0)
     };
-    let sale = RwSignal::new(None::<Sale>);
-    let stats = RwSignal::new(Remote::<SaleStats>::Loading);
-    let readings = RwSignal::new(Vec::<Reading>::new());
-    let orders = RwSignal::new(Vec::<Order>::new());
-    let status_filter = RwSignal::new(String::new());
-    let page = RwSignal::new(0usize);
-    let message = RwSignal::new(None::<String>);
-    let books = RwSignal::new(None::<Reconciliation>);
-
-    Effect::new(move |_| {
-        let id = id();
-        client::spawn(async move {
-            let mut round = 0u32;
-            loop {
-                if round.is_multiple_of(5) {
-                    if let Ok(reply) = endpoints::admin_sale(id).await {
-                        let _ = sale.try_set(reply.body.ok());
-                    }
-                    if let Ok(reply) = endpoints::sale_books(id).await {
-                        let _ = books.try_set(reply.body.ok());
-                    }
-                    if let Ok(reply) = endpoints::sale_orders(id).await {
-                        if let Ok(list) = reply.body {
-                            let _ = orders.try_set(list);
-                        }
-                    }
-                }
-                let fresh = Remote::from_reply(endpoints::sale_stats(id).await);
-                if let Remote::Ready(current) = &fresh {
-                    let reading = Reading {
-                        at_ms: client::device_now_ms(),
-                        attempts: current.attempts,
-                        won: won(current),
-                    };
-                    if readings
-                        .try_update(|list| {
-                            list.push(reading);
-                            if list.len() > HISTORY + 1 {
-                                list.remove(0);
-                            }
-                        })
-                        .is_none()
-                    {
-                        return;
-                    }
-                }
-                if stats.try_set(fresh).is_some() {
-                    return;
-                }
-                round += 1;
-                client::sleep_ms(1_000).await;
-            }
-        });
-    });
-
-    let set_paused = move |paused: bool| {
-        let question = if paused {
-            "Pause this sale? Nobody can buy until you resume it."
-        } else {
-            "Resume this sale?"
-        };
-        if !client::confirm(question) {
-            return;
-        }
-        let id = id();
-        client::spawn(async move {
-            match endpoints::set_paused(id, paused).await {
-                Ok(reply) => match reply.body {
-                    Ok(updated) => {
-                        message.set(Some(if updated.paused {
-                            "Paused.".into()
-                        } else {
-                            "Resumed.".into()
-                        }));
-                        sale.set(Some(updated));
-                    }
-                    Err(error) => message.set(Some(error.message)),
-                },
-                Err(_) => message.set(Some("The connection failed. Try again.".into())),
-            }
-        });
+    let live = Live {
+        sale: RwSignal::new(None),
+        stats: RwSignal::new(Remote::Loading),
+        readings: RwSignal::new(Vec::new()),
+        orders: RwSignal::new(Vec::new()),
+        books: RwSignal::new(None),
     };
+    let Live {
+        sale,
+        stats,
+        readings,
+        orders,
+        books,
+    } = live;
+    let message = RwSignal::new(None::<String>);
+    Effect::new(move |_| client::spawn(poll(id(), live)));
 
     let series = Memo::new(move |_| rates(&readings.get()));
     let attempts_per_second = Signal::derive(move || series.get().0);
@@ -149,24 +137,23 @@ pub fn LiveSale() -> impl IntoView {
         }
         _ => Vec::new(),
     });
+    // Where the sale stands, on the admin's clock, with the stock just read.
+    let state = Signal::derive(move || {
+        let Remote::Ready(current) = stats.get() else {
+            return None;
+        };
+        let now = client::device_now_ms() as i64;
+        sale.with(|sale| Some(sale_state(sale.as_ref()?, now, current.stock_left)))
+    });
+    let saved = move |updated: Sale| {
+        message.set(Some("Saved.".into()));
+        sale.set(Some(updated));
+    };
 
     view! {
         <Title text="Live sale · Admin"/>
         <p><a href="/admin">"← All sales"</a></p>
-        {move || sale.get().map(|sale| view! {
-            <h1>{sale.title.clone()}</h1>
-            <p class="hint">
-                <LocalTime ms=sale.starts_at_ms/>" → "<LocalTime ms=sale.ends_at_ms/>{format!(" · {} per unit · limit {}", format_cents(sale.price_cents), sale.per_user_limit)}
-            </p>
-            <div class="admin-actions">
-                {if sale.paused {
-                    view! { <button class="primary" on:click=move |_| set_paused(false)>"Resume sale"</button> }.into_any()
-                } else {
-                    view! { <button class="danger" on:click=move |_| set_paused(true)>"Pause sale"</button> }.into_any()
-                }}
-                <span class="sale-paused" data-paused=sale.paused.to_string()>{if sale.paused { "Paused" } else { "Running" }}</span>
-            </div>
-        })}
+        {move || sale.get().map(|current| view! { <SaleHeading sale=current state on_changed=saved message/> })}
         <p class="status-message" role="status">{move || message.get()}</p>
         {move || {
             let current = stats.get();
@@ -174,32 +161,7 @@ pub fn LiveSale() -> impl IntoView {
                 return waiting;
             }
             let Remote::Ready(current) = current else { return ().into_any() };
-            let cells = [
-                ("stock-left", "Stock left", format!("{} / {}", current.stock_left, current.stock)),
-                ("attempts", "Attempts", current.attempts.to_string()),
-                ("won", "Won", won(&current).to_string()),
-                ("queued", "Queue lag (units)", current.queued.to_string()),
-                ("pending", "Awaiting payment", current.pending_payment.to_string()),
-                ("paid", "Paid", current.paid.to_string()),
-                ("expired", "Expired", current.expired.to_string()),
-                ("cancelled", "Cancelled", current.cancelled.to_string()),
-                ("dead-letters", "Dead letters", current.dead_letters.to_string()),
-                ("drift", "Drift", current.drift.to_string()),
-            ];
-            view! {
-                <dl class="stat-grid">
-                    {cells.into_iter().map(|(key, label, value)| {
-                        let alarm = (key == "drift" && value != "0").to_string();
-                        view! {
-                            <div class=format!("stat stat-{key}") data-alarm=alarm>
-                                <dt>{label}</dt>
-                                <dd>{value}</dd>
-                            </div>
-                        }
-                    }).collect_view()}
-                </dl>
-            }
-            .into_any()
+            view! { <StatGrid stats=current/> }.into_any()
         }}
         <h2>"Attempts and wins per second"</h2>
         <TimeSeries first=attempts_per_second second=wins_per_second first_label="attempts/s" second_label="wins/s" capacity=HISTORY/>
@@ -208,12 +170,117 @@ pub fn LiveSale() -> impl IntoView {
         <h2>"Books: Redis against Postgres"</h2>
         {move || books.get().map(|books| view! { <BooksTable books/> })}
         {move || sale.get().filter(|current| client::device_now_ms() < current.starts_at_ms as f64).map(|current| view! {
-            <EditBeforeStart sale=current on_saved=move |updated: Sale| {
-                message.set(Some("Saved.".into()));
-                sale.set(Some(updated));
-            }/>
+            <EditBeforeStart sale=current on_saved=saved/>
         })}
         <h2>"Orders"</h2>
+        <OrdersTable orders/>
+    }
+}
+
+/// The sale's title and terms, and the button that pauses or resumes it.
+#[component]
+fn SaleHeading(
+    sale: Sale,
+    state: Signal<Option<SaleState>>,
+    on_changed: impl Fn(Sale) + Copy + Send + Sync + 'static,
+    message: RwSignal<Option<String>>,
+) -> impl IntoView {
+    let id = sale.id;
+    let set_paused = move |paused: bool| {
+        let question = if paused {
+            "Pause this sale? Nobody can buy until you resume it."
+        } else {
+            "Resume this sale?"
+        };
+        if !client::confirm(question) {
+            return;
+        }
+        client::spawn(async move {
+            match endpoints::set_paused(id, paused).await {
+                Ok(reply) => match reply.body {
+                    Ok(updated) => {
+                        message.set(Some(if updated.paused {
+                            "Paused.".into()
+                        } else {
+                            "Resumed.".into()
+                        }));
+                        on_changed(updated);
+                    }
+                    Err(error) => message.set(Some(error.message)),
+                },
+                Err(_) => message.set(Some("The connection failed. Try again.".into())),
+            }
+        });
+    };
+    view! {
+        <h1>{sale.title.clone()}</h1>
+        <p class="hint">
+            <LocalTime ms=sale.starts_at_ms/>" → "<LocalTime ms=sale.ends_at_ms/>{format!(" · {} per unit · limit {}", format_cents(sale.price_cents), sale.per_user_limit)}
+        </p>
+        <div class="admin-actions">
+            {move || match (sale.paused, state.get()) {
+                (_, Some(SaleState::Ended)) => ().into_any(),
+                (true, _) => view! { <button class="primary" on:click=move |_| set_paused(false)>"Resume sale"</button> }.into_any(),
+                (false, _) => view! { <button class="danger" on:click=move |_| set_paused(true)>"Pause sale"</button> }.into_any(),
+            }}
+            <span
+                class=move || format!("sale-paused badge badge-{}", state.get().map_or("none", SaleState::as_str))
+                data-paused=sale.paused.to_string()
+            >
+                {move || state.get().map_or(if sale.paused { "Paused" } else { "…" }, SaleState::label)}
+            </span>
+        </div>
+    }
+}
+
+/// The counters, one cell each; a drift other than zero is an alarm.
+#[component]
+fn StatGrid(stats: SaleStats) -> impl IntoView {
+    let cells = [
+        (
+            "stock-left",
+            "Stock left",
+            format!("{} / {}", stats.stock_left, stats.stock),
+        ),
+        ("attempts", "Attempts", stats.attempts.to_string()),
+        ("won", "Won", won(&stats).to_string()),
+        ("queued", "Queue lag (units)", stats.queued.to_string()),
+        (
+            "pending",
+            "Awaiting payment",
+            stats.pending_payment.to_string(),
+        ),
+        ("paid", "Paid", stats.paid.to_string()),
+        ("expired", "Expired", stats.expired.to_string()),
+        ("cancelled", "Cancelled", stats.cancelled.to_string()),
+        (
+            "dead-letters",
+            "Dead letters",
+            stats.dead_letters.to_string(),
+        ),
+        ("drift", "Drift", stats.drift.to_string()),
+    ];
+    view! {
+        <dl class="stat-grid">
+            {cells.into_iter().map(|(key, label, value)| {
+                let alarm = (key == "drift" && value != "0").to_string();
+                view! {
+                    <div class=format!("stat stat-{key}") data-alarm=alarm>
+                        <dt>{label}</dt>
+                        <dd>{value}</dd>
+                    </div>
+                }
+            }).collect_view()}
+        </dl>
+    }
+}
+
+/// The sale's orders, filtered by status, a page at a time.
+#[component]
+fn OrdersTable(orders: RwSignal<Vec<Order>>) -> impl IntoView {
+    let status_filter = RwSignal::new(String::new());
+    let page = RwSignal::new(0usize);
+    view! {
         <label for="status-filter">"Status "</label>
         <select id="status-filter" on:change=move |event| {
             status_filter.set(event_target_value(&event));
@@ -306,32 +373,31 @@ fn BooksTable(books: Reconciliation) -> impl IntoView {
     }
 }
 
-/// Stock and times may change only before the start.
+/// Stock and times may change only before the start. Only what the admin
+/// changed is sent: a sale never moves because its form was saved.
 #[component]
 fn EditBeforeStart(
     sale: Sale,
     on_saved: impl Fn(Sale) + Clone + Send + Sync + 'static,
 ) -> impl IntoView {
+    let shown_start = client::to_local_datetime(sale.starts_at_ms);
     let stock = RwSignal::new(sale.stock.to_string());
-    let starts = RwSignal::new(client::to_local_datetime(sale.starts_at_ms));
+    let starts = RwSignal::new(shown_start.clone());
     let error = RwSignal::new(None::<String>);
-    let duration_ms = sale.ends_at_ms - sale.starts_at_ms;
-    let id = sale.id;
     let submit = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
-        let Ok(new_stock) = stock.get_untracked().trim().parse::<i32>() else {
-            return error.set(Some("Stock: a whole number".into()));
-        };
-        let Some(starts_at_ms) = client::local_datetime_ms(&starts.get_untracked()) else {
-            return error.set(Some("Starts: pick a date and time".into()));
-        };
-        let patch = SalePatch {
-            stock: Some(new_stock),
-            starts_at_ms: Some(starts_at_ms),
-            ends_at_ms: Some(starts_at_ms + duration_ms),
-            ..SalePatch::default()
+        let patch = match changes(
+            &sale,
+            &shown_start,
+            &stock.get_untracked(),
+            &starts.get_untracked(),
+        ) {
+            Ok(Some(patch)) => patch,
+            Ok(None) => return error.set(Some("Nothing changed.".into())),
+            Err(message) => return error.set(Some(message)),
         };
         let on_saved = on_saved.clone();
+        let id = sale.id;
         client::spawn(async move {
             match endpoints::edit_sale(id, &patch).await {
                 Ok(reply) => match reply.body {
@@ -356,6 +422,32 @@ fn EditBeforeStart(
             <button type="submit">"Save changes"</button>
         </form>
     }
+}
+
+/// The patch for what differs from the sale as shown (`shown_start` is the
+/// start as the form first showed it): a new start moves the end with it, the
+/// sale's length kept. `None` when nothing changed.
+fn changes(
+    sale: &Sale,
+    shown_start: &str,
+    stock: &str,
+    starts: &str,
+) -> Result<Option<SalePatch>, String> {
+    let new_stock = stock
+        .trim()
+        .parse::<i32>()
+        .map_err(|_| "Stock: a whole number".to_owned())?;
+    let mut patch = SalePatch::default();
+    if new_stock != sale.stock {
+        patch.stock = Some(new_stock);
+    }
+    if starts != shown_start {
+        let starts_at_ms =
+            client::local_datetime_ms(starts).ok_or("Starts: pick a date and time")?;
+        patch.starts_at_ms = Some(starts_at_ms);
+        patch.ends_at_ms = Some(starts_at_ms + (sale.ends_at_ms - sale.starts_at_ms));
+    }
+    Ok((patch != SalePatch::default()).then_some(patch))
 }
 
 #[cfg(test)]
@@ -383,5 +475,36 @@ mod tests {
         ];
         assert_eq!(rates(&readings), (vec![500.0, 200.0], vec![10.0, 0.0]));
         assert_eq!(rates(&readings[..1]), (vec![], vec![]));
+    }
+
+    #[test]
+    fn an_edit_sends_only_what_changed() {
+        let sale = Sale {
+            id: 7,
+            title: "Sneakers".into(),
+            description: String::new(),
+            image_url: String::new(),
+            price_cents: 4_900,
+            list_price_cents: 12_900,
+            stock: 4,
+            per_user_limit: 1,
+            starts_at_ms: 1_800_000_037_000,
+            ends_at_ms: 1_800_003_637_000,
+            payment_window_secs: 900,
+            captcha: crate::api::CaptchaKind::None,
+            min_account_age_days: 0,
+            paused: false,
+        };
+        let shown = "2027-01-15T08:00:37";
+        assert_eq!(changes(&sale, shown, "4", shown), Ok(None));
+        assert_eq!(
+            changes(&sale, shown, " 5 ", shown),
+            Ok(Some(SalePatch {
+                stock: Some(5),
+                ..SalePatch::default()
+            })),
+            "the times stay as announced"
+        );
+        assert!(changes(&sale, shown, "five", shown).is_err());
     }
 }
