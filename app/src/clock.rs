@@ -135,6 +135,19 @@ pub fn format_utc(ms: i64) -> String {
     )
 }
 
+/// `ms` since the epoch as an iCalendar UTC date-time, `"20261122T200000Z"`.
+pub fn ics_utc(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let of_day = secs.rem_euclid(86_400);
+    let (year, month, day) = civil_from_days(secs.div_euclid(86_400));
+    format!(
+        "{year:04}{month:02}{day:02}T{:02}{:02}{:02}Z",
+        of_day / 3_600,
+        of_day % 3_600 / 60,
+        of_day % 60
+    )
+}
+
 /// Days since 1970-01-01 to a proleptic Gregorian (year, month, day), after
 /// Howard Hinnant's `civil_from_days`.
 fn civil_from_days(days: i64) -> (i64, i64, i64) {

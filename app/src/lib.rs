@@ -8,6 +8,7 @@
 //! - [`clock`]: estimating the server clock from the browser (round-trip midpoint)
 //!   and formatting what is left of a countdown.
 //! - [`money`]: cents to a price label.
+//! - [`calendar`]: an upcoming sale as an `.ics` reminder.
 //! - [`pow`]: the proof-of-work CAPTCHA, solved in WASM and checked on the server.
 //! - [`slide`]: the sliding puzzle's answer (the drag path), written by the WASM
 //!   client and judged on the server.
@@ -24,6 +25,7 @@
 
 pub mod account;
 pub mod api;
+pub mod calendar;
 pub mod client;
 pub mod clock;
 pub mod components;

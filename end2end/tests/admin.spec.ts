@@ -26,6 +26,10 @@ test("an admin schedules a sale, watches a burst sell it out, pauses and resumes
   await page.getByLabel("Upload a picture").setInputFiles({ name: "sneakers.png", mimeType: "image/png", buffer: RED_DOT });
   await expect(page.locator("#image_url")).toHaveValue(/^\/pictures\/[0-9a-f]{64}\.png$/);
   await expect(page.locator(".picture-preview")).toBeVisible();
+  // Nothing is priced until the admin says so.
+  await expect(page.getByLabel("Price", { exact: true })).toHaveValue("");
+  await page.getByLabel("Price", { exact: true }).fill("49.90");
+  await page.getByLabel("List price (before the sale)").fill("129");
   await page.getByLabel("Stock (units)").fill("4");
   await page.getByLabel("CAPTCHA").selectOption("none");
   // Starts in a few seconds, typed in the browser's own time zone.
@@ -107,6 +111,26 @@ test("admin pages say so to shoppers", async ({ page, baseURL }) => {
   await page.context().addCookies(cookies);
   await page.goto("/admin");
   await expect(page.getByText("This page is for admins only.")).toBeVisible();
+  // No admin action is offered to whoever is not one.
+  await expect(page.getByRole("link", { name: "New sale" })).toHaveCount(0);
+});
+
+test("the new-sale form fits a phone, and an empty sale has no pager", async ({ page, baseURL }) => {
+  const admin = await adminApi(baseURL!);
+  await page.context().addCookies((await admin.storageState()).cookies);
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.goto("/admin/sales/new");
+  await expect(page.locator("main[data-hydrated=true]")).toBeAttached();
+  await expect(page.getByLabel("Starts (your time zone)")).not.toHaveValue("");
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  expect(overflow).toBeLessThanOrEqual(0);
+  await page.screenshot({ path: shot("admin-new-sale-phone"), fullPage: true });
+
+  const sale = await createSale(admin, { startsInMs: 600_000 });
+  await page.goto(`/admin/sales/${sale.id}`);
+  await expect(page.locator(".sale-paused")).toHaveText("Starts soon");
+  await expect(page.getByText("No orders here yet.")).toBeVisible();
+  await expect(page.locator(".pager")).toHaveCount(0);
 });
 
 test("a dead letter shows its error, and a retry that fails again keeps it", async ({ page, baseURL }) => {

@@ -93,5 +93,17 @@ test("a sale with a picture shows it on its card and on its page", async ({ page
   const image = page.locator("img.sale-image");
   await expect(image).toHaveAttribute("alt", title);
   await expect.poll(() => image.evaluate((img: HTMLImageElement) => img.naturalWidth)).toBeGreaterThan(0);
-  await page.screenshot({ path: shot("sale-with-picture"), fullPage: true });
+  // The countdown, the stock and the button are in view on a laptop and on a
+  // phone, without scrolling past the picture.
+  await expect(page.locator("main[data-hydrated=true]")).toBeAttached();
+  await page.setViewportSize({ width: 1280, height: 800 });
+  for (const part of [".countdown", ".stock-left", ".buy-login"]) {
+    await expect(page.locator(part)).toBeInViewport({ ratio: 1 });
+  }
+  await page.screenshot({ path: shot("sale-with-picture") });
+  await page.setViewportSize({ width: 390, height: 844 });
+  for (const part of [".countdown", ".stock-left", ".buy-login"]) {
+    await expect(page.locator(part)).toBeInViewport({ ratio: 1 });
+  }
+  await page.screenshot({ path: shot("sale-with-picture-phone") });
 });

@@ -187,3 +187,10 @@ pub fn to_local_datetime(ms: i64) -> String {
         date.get_seconds()
     )
 }
+
+/// The address of the page being shown.
+pub fn page_url() -> String {
+    web_sys::window()
+        .and_then(|window| window.location().href().ok())
+        .unwrap_or_default()
+}

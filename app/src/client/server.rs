@@ -75,3 +75,8 @@ pub fn local_datetime_ms(_value: &str) -> Option<i64> {
 pub fn to_local_datetime(_ms: i64) -> String {
     String::new()
 }
+
+/// No page is shown on the server.
+pub fn page_url() -> String {
+    String::new()
+}

@@ -9,10 +9,14 @@ use leptos_router::hooks::use_navigate;
 use leptos_router::NavigateOptions;
 
 use crate::account::use_account;
-use crate::api::{Account, Sale, SaleState, SlidePuzzle};
-use crate::client;
+use crate::api::{Account, Order, OrderStatus, Sale, SaleState, SlidePuzzle};
+use crate::calendar;
+use crate::client::{self, Reply};
 use crate::components::sale_clock::{use_sale_clock, SaleClock};
-use crate::components::{Countdown, CredentialsForm, Purpose, SlidePuzzle as Puzzle, StockBar};
+use crate::components::{
+    Countdown, CredentialsForm, LocalTime, Purpose, SlidePuzzle as Puzzle, StockBar,
+};
+use crate::endpoints;
 
 mod flow;
 use flow::{attempt, Ask};
@@ -58,6 +62,7 @@ pub fn BuyPanel(sale: Sale) -> AnyView {
     let sale_id = sale.id;
     let starts_at_ms = sale.starts_at_ms;
     let captcha = sale.captcha;
+    let for_calendar = sale.clone();
     // Where a won attempt goes (its order).
     let go = {
         let navigate = use_navigate();
@@ -88,6 +93,33 @@ pub fn BuyPanel(sale: Sale) -> AnyView {
         start(Ask::SalesOwn);
     });
     let instead = Callback::new(move |()| start(Ask::ProofOfWorkInstead));
+
+    // An upcoming sale offers a calendar reminder (made once, by lazy code).
+    let calendar_href = RwSignal::new(None::<String>);
+    let calendar_asked = StoredValue::new(false);
+    Effect::new(move |_| {
+        if clock.state() == Some(SaleState::Scheduled) && !calendar_asked.get_value() {
+            calendar_asked.set_value(true);
+            let (sale, page) = (for_calendar.clone(), client::page_url());
+            client::spawn(async move {
+                let href = calendar::reminder_href(sale, page).await;
+                let _ = calendar_href.try_set(Some(href));
+            });
+        }
+    });
+
+    // A shopper who already holds the sale's limit sees their order, not a
+    // button that can only be refused: their orders are read once the account
+    // is known, and again when a buy is refused for the limit.
+    let held = RwSignal::new(None::<Order>);
+    let at_limit = Memo::new(move |_| matches!(phase.get(), Phase::LimitReached));
+    let limit = sale.per_user_limit;
+    Effect::new(move |_| {
+        let (known, _) = (account.account().is_some(), at_limit.get());
+        if known {
+            client::spawn(find_held(sale_id, limit, phase, held));
+        }
+    });
 
     // Re-evaluated every tick of the clock, so cool-downs count down and the
     // button wakes at the start instant.
@@ -137,6 +169,9 @@ pub fn BuyPanel(sale: Sale) -> AnyView {
         <section class="buy-panel" aria-label="Buy">
             <Countdown clock starts_at_ms=sale.starts_at_ms ends_at_ms=sale.ends_at_ms/>
             <StockLeft clock stock=sale.stock/>
+            {move || calendar_href.get().filter(|_| clock.state() == Some(SaleState::Scheduled)).map(|href| view! {
+                <a class="add-to-calendar" href=href download=format!("sale-{sale_id}.ics")>"Add to calendar"</a>
+            })}
             {move || account.is_visitor().then(|| view! { <VisitorHint sale_id/> })}
             {move || (!account.is_visitor() && matches!(phase.get(), Phase::NeedLogin)).then(|| view! {
                 <SessionEnded on_login=logged_in/>
@@ -144,29 +179,90 @@ pub fn BuyPanel(sale: Sale) -> AnyView {
             {move || sliding().map(|(picture, puzzle, missed)| view! {
                 <Puzzle picture puzzle missed on_answer=slid on_instead=instead/>
             })}
-            {move || if visitor_may_buy() {
-                // Not a disabled button that looks like an action: the action.
-                view! {
-                    <a class="buy-button buy-login" href=format!("/login?next=/sales/{sale_id}")>"Log in to buy"</a>
-                }.into_any()
-            } else {
-                view! {
-                    <button
-                        class="buy-button"
-                        data-phase=move || phase_name(&phase.get())
-                        disabled=disabled
-                        on:click=move |_| start(Ask::SalesOwn)
-                    >
-                        {label}
-                    </button>
-                }.into_any()
-            }}
+            // A visitor gets the action itself, not a disabled button that
+            // looks like one.
+            {move || visitor_may_buy().then(|| view! {
+                <a class="buy-login" href=format!("/login?next=/sales/{sale_id}")>"Log in to buy"</a>
+            })}
+            <button
+                class="buy-button"
+                hidden=visitor_may_buy
+                data-phase=move || phase_name(&phase.get())
+                disabled=disabled
+                on:click=move |_| start(Ask::SalesOwn)
+            >
+                {label}
+            </button>
             <p class="buy-note">{note}</p>
+            {move || held.get().filter(|_| at_limit.get()).map(|order| view! { <HeldOrder order/> })}
             <p class="visually-hidden" role="status" aria-live="polite">{move || announced.get()}</p>
         </section>
     }
     // Erased: the page around it nests deep enough for the compiler's type limits.
     .into_any()
+}
+
+/// Reads the shopper's orders of this sale: the latest one that still holds
+/// units goes to `held`, and an idle panel whose shopper holds the limit
+/// turns to [`Phase::LimitReached`].
+async fn find_held(
+    sale_id: i64,
+    limit: i32,
+    phase: RwSignal<Phase>,
+    held: RwSignal<Option<Order>>,
+) {
+    let Some((units, latest)) = holding(sale_id).await else {
+        return;
+    };
+    if held.try_set(latest).is_some() {
+        return;
+    }
+    if units >= limit && phase.get_untracked() == Phase::Idle {
+        phase.set(Phase::LimitReached);
+    }
+}
+
+/// The units the shopper holds in `sale_id` and their latest order there
+/// (`None`: the orders could not be read). Its own WASM chunk in the release
+/// build, like the orders page that shares its code.
+#[leptos::lazy]
+async fn holding(sale_id: i64) -> Option<(i32, Option<Order>)> {
+    let Ok(Reply {
+        body: Ok(orders), ..
+    }) = endpoints::orders().await
+    else {
+        return None;
+    };
+    let holding: Vec<Order> = orders
+        .into_iter()
+        .filter(|order| order.sale_id == sale_id)
+        .filter(|order| {
+            matches!(
+                order.status,
+                OrderStatus::Queued | OrderStatus::PendingPayment | OrderStatus::Paid
+            )
+        })
+        .collect();
+    let units: i32 = holding.iter().map(|order| order.units).sum();
+    Some((
+        units,
+        holding.into_iter().max_by_key(|order| order.created_at_ms),
+    ))
+}
+
+/// The order a shopper at the limit holds: to pay it, or that it is paid.
+#[component]
+fn HeldOrder(order: Order) -> impl IntoView {
+    let href = format!("/orders/{}", order.order_id);
+    view! {
+        <p class="held-order">
+            {if order.status == OrderStatus::Paid {
+                view! { "Your order is paid. " <a href=href>"See your order"</a> }.into_any()
+            } else {
+                view! { <a href=href>"Pay for your order"</a>" by " <LocalTime ms=order.pay_before_ms/> }.into_any()
+            }}
+        </p>
+    }
 }
 
 /// What is left of the stock, as a bar and in words, once the status is known.

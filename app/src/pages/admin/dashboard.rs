@@ -45,10 +45,13 @@ pub fn AdminDashboard() -> impl IntoView {
         <Title text="Admin · Flash sale"/>
         <div class="admin-head">
             <h1>"Sales"</h1>
-            <nav class="admin-actions" aria-label="Admin">
-                <a class="button-link" href="/admin/sales/new">"New sale"</a>
-                <a href="/admin/dead-letters">"Dead letters"</a>
-            </nav>
+            // An admin's actions, shown once the server has said this is an admin.
+            {move || rows.with(|rows| matches!(rows, Remote::Ready(_))).then(|| view! {
+                <nav class="admin-actions" aria-label="Admin">
+                    <a class="button-link" href="/admin/sales/new">"New sale"</a>
+                    <a href="/admin/dead-letters">"Dead letters"</a>
+                </nav>
+            })}
         </div>
         {move || {
             let rows = rows.get();

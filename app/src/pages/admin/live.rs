@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
-use crate::api::{Order, Reconciliation, Sale, SalePatch, SaleState, SaleStats};
+use crate::api::{Order, OrderStatus, Reconciliation, Sale, SalePatch, SaleState, SaleStats};
 use crate::client::{self, Remote};
 use crate::components::charts::{Bars, TimeSeries};
 use crate::components::LocalTime;
@@ -299,7 +299,10 @@ fn OrdersTable(orders: RwSignal<Vec<Order>>) -> impl IntoView {
                 .into_iter()
                 .filter(|order| filter.is_empty() || order.status.as_str() == filter)
                 .collect();
-            let pages = matching.len().div_ceil(PAGE).max(1);
+            if matching.is_empty() {
+                return view! { <p class="empty">"No orders here yet."</p> }.into_any();
+            }
+            let pages = matching.len().div_ceil(PAGE);
             let current = page.get().min(pages - 1);
             view! {
                 <div class="table-wrap">
@@ -309,7 +312,7 @@ fn OrdersTable(orders: RwSignal<Vec<Order>>) -> impl IntoView {
                             {matching.into_iter().skip(current * PAGE).take(PAGE).map(|order| view! {
                                 <tr>
                                     <td class="mono">{order.order_id.clone()}</td>
-                                    <td>{order.status.as_str()}</td>
+                                    <td>{order_status_label(order.status)}</td>
                                     <td>{format_cents(order.price_cents)}</td>
                                     <td><LocalTime ms=order.created_at_ms/></td>
                                 </tr>
@@ -322,8 +325,19 @@ fn OrdersTable(orders: RwSignal<Vec<Order>>) -> impl IntoView {
                     {format!(" Page {} of {pages} ", current + 1)}
                     <button disabled={current + 1 >= pages} on:click=move |_| page.update(|p| *p += 1)>"Next"</button>
                 </p>
-            }
+            }.into_any()
         }}
+    }
+}
+
+/// An order's status in words.
+fn order_status_label(status: OrderStatus) -> &'static str {
+    match status {
+        OrderStatus::Queued => "Being saved",
+        OrderStatus::PendingPayment => "Awaiting payment",
+        OrderStatus::Paid => "Paid",
+        OrderStatus::Expired => "Expired",
+        OrderStatus::Cancelled => "Cancelled",
     }
 }
 

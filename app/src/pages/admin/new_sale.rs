@@ -54,8 +54,8 @@ impl SaleFields {
             title: field(""),
             description: field(""),
             image_url: field(""),
-            price: field("49.00"),
-            list_price: field("129.00"),
+            price: field(""),
+            list_price: field(""),
             stock: field("10"),
             limit: field("1"),
             starts: field(""),
@@ -164,7 +164,7 @@ pub fn NewSale() -> impl IntoView {
             ></textarea>
             <PictureField image_url=fields.image_url uploading error/>
             {text_input("price", "Price", fields.price, "text")}
-            {text_input("list_price", "List price", fields.list_price, "text")}
+            {text_input("list_price", "List price (before the sale)", fields.list_price, "text")}
             {text_input("stock", "Stock (units)", fields.stock, "number")}
             {text_input("limit", "Limit per shopper", fields.limit, "number")}
             {text_input("starts", "Starts (your time zone)", fields.starts, "datetime-local")}
