@@ -148,6 +148,13 @@ pub fn ics_utc(ms: i64) -> String {
     )
 }
 
+/// [`format_utc`] to the second, for admins who schedule to the second:
+/// `"2026-11-22 20:00:05 UTC"`.
+pub fn format_utc_seconds(ms: i64) -> String {
+    let seconds = ms.div_euclid(1000).rem_euclid(60);
+    format_utc(ms).replace(" UTC", &format!(":{seconds:02} UTC"))
+}
+
 /// Days since 1970-01-01 to a proleptic Gregorian (year, month, day), after
 /// Howard Hinnant's `civil_from_days`.
 fn civil_from_days(days: i64) -> (i64, i64, i64) {
@@ -166,6 +173,14 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
 #[cfg(test)]
 mod utc_tests {
     use super::format_utc;
+
+    #[test]
+    fn admins_read_the_second() {
+        assert_eq!(
+            super::format_utc_seconds(1_795_377_605_999),
+            "2026-11-22 20:00:05 UTC"
+        );
+    }
 
     #[test]
     fn formats_known_instants() {

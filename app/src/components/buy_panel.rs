@@ -94,32 +94,9 @@ pub fn BuyPanel(sale: Sale) -> AnyView {
     });
     let instead = Callback::new(move |()| start(Ask::ProofOfWorkInstead));
 
-    // An upcoming sale offers a calendar reminder (made once, by lazy code).
-    let calendar_href = RwSignal::new(None::<String>);
-    let calendar_asked = StoredValue::new(false);
-    Effect::new(move |_| {
-        if clock.state() == Some(SaleState::Scheduled) && !calendar_asked.get_value() {
-            calendar_asked.set_value(true);
-            let (sale, page) = (for_calendar.clone(), client::page_url());
-            client::spawn(async move {
-                let href = calendar::reminder_href(sale, page).await;
-                let _ = calendar_href.try_set(Some(href));
-            });
-        }
-    });
-
-    // A shopper who already holds the sale's limit sees their order, not a
-    // button that can only be refused: their orders are read once the account
-    // is known, and again when a buy is refused for the limit.
-    let held = RwSignal::new(None::<Order>);
+    let calendar_href = calendar_link(for_calendar, clock);
     let at_limit = Memo::new(move |_| matches!(phase.get(), Phase::LimitReached));
-    let limit = sale.per_user_limit;
-    Effect::new(move |_| {
-        let (known, _) = (account.account().is_some(), at_limit.get());
-        if known {
-            client::spawn(find_held(sale_id, limit, phase, held));
-        }
-    });
+    let held = held_order(sale_id, sale.per_user_limit, phase, at_limit);
 
     // Re-evaluated every tick of the clock, so cool-downs count down and the
     // button wakes at the start instant.
@@ -200,6 +177,44 @@ pub fn BuyPanel(sale: Sale) -> AnyView {
     }
     // Erased: the page around it nests deep enough for the compiler's type limits.
     .into_any()
+}
+
+/// The `href` of an upcoming sale's calendar reminder, made once (by lazy
+/// code) when the sale is seen to be scheduled.
+fn calendar_link(sale: Sale, clock: SaleClock) -> RwSignal<Option<String>> {
+    let href = RwSignal::new(None::<String>);
+    let asked = StoredValue::new(false);
+    Effect::new(move |_| {
+        if clock.state() == Some(SaleState::Scheduled) && !asked.get_value() {
+            asked.set_value(true);
+            let (sale, page) = (sale.clone(), client::page_url());
+            client::spawn(async move {
+                let made = calendar::reminder_href(sale, page).await;
+                let _ = href.try_set(Some(made));
+            });
+        }
+    });
+    href
+}
+
+/// The order a logged-in shopper holds in this sale, read once the account is
+/// known and again when a buy is refused for the limit: a shopper at the
+/// limit sees their order, not a button that can only be refused.
+fn held_order(
+    sale_id: i64,
+    limit: i32,
+    phase: RwSignal<Phase>,
+    at_limit: Memo<bool>,
+) -> RwSignal<Option<Order>> {
+    let account = use_account();
+    let held = RwSignal::new(None::<Order>);
+    Effect::new(move |_| {
+        let (known, _) = (account.account().is_some(), at_limit.get());
+        if known {
+            client::spawn(find_held(sale_id, limit, phase, held));
+        }
+    });
+    held
 }
 
 /// Reads the shopper's orders of this sale: the latest one that still holds

@@ -62,9 +62,8 @@ pub(crate) fn router(
         api, operations, ..
     } = api_router(api_explorer);
     let shop = api
-        .merge(pages(&state))
-        .layer(axum::middleware::from_fn(csrf::same_site_writes))
-        .layer(compression());
+        .merge(pages(&state).layer(compression()))
+        .layer(axum::middleware::from_fn(csrf::same_site_writes));
     operations
         .merge(shop)
         .layer(axum::middleware::from_fn(move |request, next| {
@@ -89,9 +88,10 @@ pub(crate) fn router(
 
 /// Answers of a kilobyte or more (pages, lists, the OpenAPI document),
 /// compressed the way the client accepts (brotli, else gzip) at a fast level.
-/// Pictures are compressed already; the hashed assets are compressed at build
-/// time and served as they are (a response with a `Content-Encoding` passes
-/// untouched); small JSON such as a buy's answer is not worth the work.
+/// Put on the routers whose answers can be long (pages, sales, orders, admin,
+/// the document), not on the buy path, pictures (compressed already) or the
+/// operations endpoints; the hashed assets are compressed at build time and
+/// pass untouched (a response with a `Content-Encoding` is left alone).
 fn compression() -> CompressionLayer<impl Predicate> {
     CompressionLayer::new().compress_when(
         SizeAbove::new(1024)
@@ -117,19 +117,21 @@ pub(crate) struct ApiRoutes {
 /// `explorer`, the explorer), and `/api/` ended with the JSON 404 for paths
 /// that are not there.
 pub(crate) fn api_router(explorer: bool) -> ApiRoutes {
+    // Only the routes whose answers run long are compressed: the buy path's
+    // few bytes of JSON do not pass the layer at all.
     let (api, mut document) = OpenApiRouter::with_openapi(openapi::frame())
-        .merge(sales::router())
+        .merge(sales::router().layer(compression()))
         .merge(purchase::router())
         .merge(accounts::router())
-        .merge(orders::router())
-        .merge(admin::router())
+        .merge(orders::router().layer(compression()))
+        .merge(admin::router().layer(compression()))
         .merge(pictures::router())
         .split_for_parts();
     let (operations, operations_document) = health::router().split_for_parts();
     document.merge(operations_document);
     openapi::complete(&mut document);
     let api = api
-        .merge(openapi::serve(&document, explorer))
+        .merge(openapi::serve(&document, explorer).layer(compression()))
         .route("/api/{*rest}", any(error::api_not_found));
     ApiRoutes {
         api,

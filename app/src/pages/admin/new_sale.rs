@@ -8,7 +8,7 @@ use leptos_router::NavigateOptions;
 
 use crate::api::{CaptchaKind, SaleDraft};
 use crate::client::{self, Reply};
-use crate::clock::format_utc;
+use crate::clock::format_utc_seconds;
 use crate::endpoints;
 
 /// Whole currency units (`"49.90"`) to cents.
@@ -168,7 +168,7 @@ pub fn NewSale() -> impl IntoView {
             {text_input("stock", "Stock (units)", fields.stock, "number")}
             {text_input("limit", "Limit per shopper", fields.limit, "number")}
             {text_input("starts", "Starts (your time zone)", fields.starts, "datetime-local")}
-            <p class="hint utc-instant">{move || fields.start_ms().map(|ms| format!("= {}", format_utc(ms))).unwrap_or_default()}</p>
+            <p class="hint utc-instant">{move || fields.start_ms().map(|ms| format!("= {}", format_utc_seconds(ms))).unwrap_or_default()}</p>
             {text_input("duration", "Duration (minutes)", fields.duration_minutes, "number")}
             {text_input("payment", "Payment window (minutes)", fields.payment_minutes, "number")}
             <label for="captcha">"CAPTCHA"</label>
