@@ -81,25 +81,13 @@ fn text(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::CaptchaKind;
 
     #[test]
     fn the_event_starts_with_the_sale_and_rings_before() {
         let sale = Sale {
             id: 42,
             title: "Keyboards, mechanical; 60%".into(),
-            description: String::new(),
-            image_url: String::new(),
-            price_cents: 100,
-            list_price_cents: 200,
-            stock: 5,
-            per_user_limit: 1,
-            starts_at_ms: 1_795_377_600_000,
-            ends_at_ms: 1_795_381_200_000,
-            payment_window_secs: 900,
-            captcha: CaptchaKind::None,
-            min_account_age_days: 0,
-            paused: false,
+            ..Sale::example(1_795_377_600_000, 1_795_381_200_000)
         };
         let ics = reminder(&sale, "https://shop.example/sales/42");
         assert!(ics.contains("\r\nDTSTART:20261122T200000Z\r\n"), "{ics}");

@@ -39,25 +39,9 @@ pub fn sort_for_shoppers(listings: &mut [SaleListing]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::CaptchaKind;
 
     fn sale(starts_at_ms: i64, ends_at_ms: i64) -> Sale {
-        Sale {
-            id: 1,
-            title: "Keyboard".into(),
-            description: String::new(),
-            image_url: String::new(),
-            price_cents: 100,
-            list_price_cents: 200,
-            stock: 5,
-            per_user_limit: 1,
-            starts_at_ms,
-            ends_at_ms,
-            payment_window_secs: 900,
-            captcha: CaptchaKind::Pow,
-            min_account_age_days: 0,
-            paused: false,
-        }
+        Sale::example(starts_at_ms, ends_at_ms)
     }
 
     #[test]

@@ -115,6 +115,30 @@ fn default_live_refresh_ms() -> u32 {
     LIVE_REFRESH_MS
 }
 
+#[cfg(test)]
+impl Sale {
+    /// A sale for unit tests: five units of a keyboard, one per shopper, a
+    /// proof-of-work CAPTCHA, open from `starts_at_ms` to `ends_at_ms`.
+    pub(crate) fn example(starts_at_ms: i64, ends_at_ms: i64) -> Self {
+        Sale {
+            id: 1,
+            title: "Keyboard".into(),
+            description: String::new(),
+            image_url: String::new(),
+            price_cents: 100,
+            list_price_cents: 200,
+            stock: 5,
+            per_user_limit: 1,
+            starts_at_ms,
+            ends_at_ms,
+            payment_window_secs: 900,
+            captcha: CaptchaKind::Pow,
+            min_account_age_days: 0,
+            paused: false,
+        }
+    }
+}
+
 /// A sale as the lists show it: the sale plus where it stood when the list was
 /// made (`GET /api/sales` answers these; the extra fields are allowed by the API).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -495,19 +495,8 @@ mod tests {
     fn an_edit_sends_only_what_changed() {
         let sale = Sale {
             id: 7,
-            title: "Sneakers".into(),
-            description: String::new(),
-            image_url: String::new(),
-            price_cents: 4_900,
-            list_price_cents: 12_900,
             stock: 4,
-            per_user_limit: 1,
-            starts_at_ms: 1_800_000_037_000,
-            ends_at_ms: 1_800_003_637_000,
-            payment_window_secs: 900,
-            captcha: crate::api::CaptchaKind::None,
-            min_account_age_days: 0,
-            paused: false,
+            ..Sale::example(1_800_000_037_000, 1_800_003_637_000)
         };
         let shown = "2027-01-15T08:00:37";
         assert_eq!(changes(&sale, shown, "4", shown), Ok(None));
