@@ -79,6 +79,9 @@ test("a second shopper on a one-unit sale sees sold out", async ({ page, baseURL
   const bar = page.locator(".buy-panel .stock-bar");
   await expect(bar).toHaveAttribute("aria-valuenow", "0");
   await expect(bar.locator(".stock-bar-fill")).toHaveAttribute("style", "width: 0%");
+  // When it sold out, to the second, on the server's clock.
+  await expect(page.locator(".countdown-label")).toHaveText("Sold out at");
+  await expect(page.locator(".sold-out-at")).toHaveText(/\d{1,2}:\d{2}:\d{2}/);
   await page.screenshot({ path: shot("sale-sold-out"), fullPage: true });
   // On a phone the page reads the same, without sideways scrolling.
   await page.setViewportSize({ width: 390, height: 800 });

@@ -6,7 +6,8 @@
 -- KEYS[3] seq      hash: user id -> reservations ever made (order sequence)
 -- KEYS[4] stream   the sale's order stream
 -- KEYS[5] meta     hash: starts_ms, ends_ms, paused ("0"/"1"), limit, pay_window_ms,
---                  price_cents (per unit)
+--                  price_cents (per unit); sold_out_ms, written here when the
+--                  last unit goes (the instant shoppers are shown)
 -- KEYS[6] queued   hash: order id -> "user:units:price_cents:created_ms:pay_before_ms"
 --                  until the consumer has persisted the order
 -- KEYS[7] ticket   string: the order id this buy ticket reserved, while the ticket lives
@@ -73,6 +74,9 @@ if stock < units then
 end
 
 redis.call('DECRBY', KEYS[1], units)
+if stock == units then
+  redis.call('HSET', KEYS[5], 'sold_out_ms', now)
+end
 redis.call('HINCRBY', KEYS[2], ARGV[1], units)
 local seq = redis.call('HINCRBY', KEYS[3], ARGV[1], 1)
 local pay_before = now + tonumber(meta[5])

@@ -3,7 +3,8 @@
 -- KEYS[1] stock     integer: units left
 -- KEYS[2] buyers    hash: user id -> units held in active orders
 -- KEYS[3] returned  set: ids of orders already returned
--- KEYS[4] meta      hash: the sale's rules (present while Redis holds the sale)
+-- KEYS[4] meta      hash: the sale's rules (present while Redis holds the sale);
+--                   its sold_out_ms goes with the return: units are for sale again
 --
 -- ARGV[1] order id
 -- ARGV[2] user id
@@ -28,6 +29,7 @@ if redis.call('SADD', KEYS[3], ARGV[1]) == 0 then
 end
 local units = tonumber(ARGV[3])
 redis.call('INCRBY', KEYS[1], units)
+redis.call('HDEL', KEYS[4], 'sold_out_ms')
 local held = redis.call('HINCRBY', KEYS[2], ARGV[2], -units)
 if held <= 0 then
   redis.call('HDEL', KEYS[2], ARGV[2])

@@ -106,6 +106,10 @@ pub struct SaleStatus {
     /// (before a small random spread); slower otherwise.
     #[serde(default = "default_live_refresh_ms")]
     pub live_refresh_ms: u32,
+    /// When the last unit went (server clock, ms), while nothing is left;
+    /// `null` otherwise (and for a sale sold out before Redis lost it).
+    #[serde(default)]
+    pub sold_out_at_ms: Option<i64>,
 }
 
 /// [`SaleStatus::live_refresh_ms`] when the server did not say.

@@ -168,6 +168,14 @@ pub fn local_time(ms: i64) -> Option<String> {
         .as_string()
 }
 
+/// `ms` since the epoch as a time of day to the second, in the reader's
+/// locale and zone ("7:39:12 PM").
+pub fn local_clock(ms: i64) -> String {
+    js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms as f64))
+        .to_locale_time_string("default")
+        .into()
+}
+
 /// A `datetime-local` value (the person's time zone) as ms since the epoch.
 pub fn local_datetime_ms(value: &str) -> Option<i64> {
     let ms = js_sys::Date::parse(value);

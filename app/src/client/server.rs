@@ -68,6 +68,11 @@ pub fn local_time(_ms: i64) -> Option<String> {
     None
 }
 
+/// The server renders no clock times of day (they appear after hydration).
+pub fn local_clock(ms: i64) -> String {
+    crate::clock::format_utc_seconds(ms)
+}
+
 pub fn local_datetime_ms(_value: &str) -> Option<i64> {
     None
 }

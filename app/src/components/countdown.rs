@@ -6,7 +6,8 @@
 use leptos::prelude::*;
 
 use crate::api::SaleState;
-use crate::clock::format_remaining;
+use crate::client;
+use crate::clock::{format_remaining, format_utc_seconds};
 use crate::components::sale_clock::SaleClock;
 use crate::components::LocalTime;
 
@@ -14,17 +15,25 @@ use crate::components::LocalTime;
 #[component]
 pub fn Countdown(clock: SaleClock, starts_at_ms: i64, ends_at_ms: i64) -> impl IntoView {
     let state = move || clock.state();
+    let sold_out_at = move || clock.status.with(|status| status.as_ref()?.sold_out_at_ms);
     let label = move || match state() {
         None => "Starts".to_string(),
         Some(SaleState::Scheduled) => "Starts in".to_string(),
         Some(SaleState::Live) => "Ends in".to_string(),
+        Some(SaleState::SoldOut) if sold_out_at().is_some() => "Sold out at".to_string(),
         Some(other) => other.label().to_string(),
     };
-    let value = move || match (state(), clock.server_now.get()) {
+    let value = move || {
+        match (state(), clock.server_now.get()) {
         (None, _) | (_, None) => view! { <LocalTime ms=starts_at_ms/> }.into_any(),
         (Some(SaleState::Scheduled), Some(now)) => format_remaining(starts_at_ms - now).into_any(),
         (Some(SaleState::Live), Some(now)) => format_remaining(ends_at_ms - now).into_any(),
+        (Some(SaleState::SoldOut), Some(_)) => match sold_out_at() {
+            Some(at) => view! { <time class="sold-out-at" datetime=iso_utc(at) title=format_utc_seconds(at)>{client::local_clock(at)}</time> }.into_any(),
+            None => ().into_any(),
+        },
         (Some(_), Some(_)) => ().into_any(),
+    }
     };
     view! {
         <p
@@ -39,4 +48,11 @@ pub fn Countdown(clock: SaleClock, starts_at_ms: i64, ends_at_ms: i64) -> impl I
             <span class="countdown-value">{value}</span>
         </p>
     }
+}
+
+/// `"2026-11-22T20:00:05Z"`.
+fn iso_utc(ms: i64) -> String {
+    format_utc_seconds(ms)
+        .replacen(' ', "T", 1)
+        .replace(" UTC", "Z")
 }

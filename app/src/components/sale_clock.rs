@@ -171,6 +171,7 @@ mod tests {
             ends_at_ms: starts_at_ms + 3_600_000,
             stock_left: 5,
             live_refresh_ms: 3_000,
+            sold_out_at_ms: None,
         }
     }
 

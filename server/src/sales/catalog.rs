@@ -49,7 +49,7 @@ pub struct Catalog {
     /// Each sale's stock left as this instance last read it from Redis, kept
     /// [`STOCK_COPY_TTL`]: a crowd polling the status costs Redis one read per
     /// instance and interval, not one per request.
-    stock_copy: moka::future::Cache<i64, i64>,
+    stock_copy: moka::future::Cache<i64, (i64, Option<i64>)>,
 }
 
 /// How stale the stock left in a status may be. The buy decides from Redis
@@ -140,10 +140,17 @@ impl Catalog {
         let Some(sale) = self.cached_sale(id).await? else {
             return Ok(None);
         };
-        let stock_left = self
+        // The stock left and, once nothing is, when the last unit went.
+        let (stock_left, sold_out_at_ms) = self
             .stock_copy
             .try_get_with(id, async {
-                Ok::<_, StoreError>(self.stock_left_of(std::slice::from_ref(&sale)).await?[0])
+                let left = self.stock_left_of(std::slice::from_ref(&sale)).await?[0];
+                let sold_out_at = if left <= 0 {
+                    self.stock.sold_out_at(id).await?
+                } else {
+                    None
+                };
+                Ok::<_, StoreError>((left, sold_out_at))
             })
             .await?;
         let now = self.clock.now_ms();
@@ -154,6 +161,7 @@ impl Catalog {
             ends_at_ms: sale.ends_at_ms,
             stock_left,
             live_refresh_ms: LIVE_REFRESH_MS,
+            sold_out_at_ms,
         }))
     }
 

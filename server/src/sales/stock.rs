@@ -408,6 +408,17 @@ impl SaleStock {
     }
 
     /// Units left, `None` if the sale is not loaded.
+    /// When the last unit of `sale_id` went (Redis' clock, ms), if it is sold
+    /// out now: written by the reserve, removed by a return.
+    pub async fn sold_out_at(&self, sale_id: i64) -> Result<Option<i64>, StoreError> {
+        let mut redis = self.redis.clone();
+        Ok(redis::cmd("HGET")
+            .arg(self.keys.meta(sale_id))
+            .arg("sold_out_ms")
+            .query_async(&mut redis)
+            .await?)
+    }
+
     pub async fn stock_left(&self, sale_id: i64) -> Result<Option<i64>, StoreError> {
         let mut redis = self.redis.clone();
         Ok(redis::cmd("GET")

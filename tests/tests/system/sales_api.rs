@@ -213,3 +213,47 @@ async fn the_api_explorer_is_served_in_development_only() {
     let body: serde_json::Value = hidden.json().await.unwrap();
     assert_eq!(error_code(&body), ErrorCode::NotFound);
 }
+
+#[tokio::test]
+async fn a_sold_out_status_says_when_the_last_unit_went_until_one_comes_back() {
+    let app = spawn_app().await;
+    let sale = app.create_sale(&sale_starting_in(-60_000, 1)).await;
+    let status = |app: &systests::TestApp| {
+        let path = format!("/api/sales/{}/status", sale.id);
+        let request = app.client.get(app.url(&path));
+        async move {
+            let response = request.send().await.unwrap();
+            response.json::<SaleStatus>().await.unwrap()
+        }
+    };
+    assert_eq!(status(&app).await.sold_out_at_ms, None, "units are left");
+
+    let alice = app.register("alice").await;
+    let before = server::clock::now_ms();
+    let (code, body) = alice.buy(sale.id).await;
+    assert_eq!(code, 202, "{body}");
+    let after = server::clock::now_ms();
+    let sold_out = status(&app).await;
+    assert_eq!(sold_out.state, SaleState::SoldOut);
+    let at = sold_out
+        .sold_out_at_ms
+        .expect("the instant the last unit went");
+    assert!(
+        (before - 1_000..=after + 1_000).contains(&at),
+        "{at} not within the buy ({before}..{after})"
+    );
+
+    // The unit comes back: the sale is for sale again, with no sold-out time.
+    app.drain(sale.id).await;
+    let order_id = body["order_id"].as_str().unwrap().to_owned();
+    assert_eq!(alice.order_action(&order_id, "cancel").await.status(), 200);
+    let mut again = status(&app).await;
+    for _ in 0..20 {
+        if again.stock_left == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        again = status(&app).await;
+    }
+    assert_eq!((again.state, again.sold_out_at_ms), (SaleState::Live, None));
+}
