@@ -5,7 +5,8 @@
 
 use crate::api::{
     Account, BuyAccepted, CaptchaChallenge, Credentials, DeadLetter, Order, PictureUploaded,
-    Reconciliation, Sale, SaleDraft, SalePatch, SaleStats, SessionInfo, TicketGrant, TicketRequest,
+    Reconciliation, Sale, SaleDraft, SaleOrder, SalePatch, SaleStats, SessionInfo, TicketGrant,
+    TicketRequest,
 };
 use crate::client::{self, Failure, Reply};
 
@@ -148,7 +149,7 @@ pub async fn sale_books(sale_id: i64) -> Answer<Reconciliation> {
 }
 
 /// `GET /api/admin/sales/{id}/orders`.
-pub async fn sale_orders(sale_id: i64) -> Answer<Vec<Order>> {
+pub async fn sale_orders(sale_id: i64) -> Answer<Vec<SaleOrder>> {
     client::get(&format!("/api/admin/sales/{sale_id}/orders")).await
 }
 

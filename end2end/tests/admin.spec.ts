@@ -90,6 +90,9 @@ test("an admin schedules a sale, watches a burst sell it out, pauses and resumes
   await page.screenshot({ path: shot("admin-live-burst"), fullPage: true });
   // The orders table catches up within its refresh, one row per winner.
   await expect(page.locator(".admin-orders tbody tr")).toHaveCount(5, { timeout: 10_000 });
+  // Each row names its buyer and when, to the second.
+  await expect(page.locator(".admin-orders tbody tr .buyer").first()).toHaveText(/^api/);
+  await expect(page.locator(".admin-orders tbody tr time").first()).toHaveText(/\d{1,2}:\d{2}:\d{2}/);
   await expect(page.locator(".pager")).toContainText("Page 1 of 1");
   await expect(page.getByRole("button", { name: "Next" })).toBeDisabled();
 

@@ -50,3 +50,13 @@ pub struct Order {
     pub created_at_ms: i64,
     pub pay_before_ms: i64,
 }
+
+/// An order as the admin's list of a sale shows it: the order and who placed it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct SaleOrder {
+    #[serde(flatten)]
+    pub order: Order,
+    /// The buyer's username.
+    pub buyer: String,
+}

@@ -158,12 +158,16 @@ pub fn confirm(message: &str) -> bool {
 /// `ms` since the epoch in the reader's locale and time zone, zone named, by
 /// the page's own `flashsaleLocalTime` (see `components::local_time`); `None`
 /// before that script ran.
-pub fn local_time(ms: i64) -> Option<String> {
+pub fn local_time(ms: i64, seconds: bool) -> Option<String> {
     let window = web_sys::window()?;
     let format = js_sys::Reflect::get(&window, &"flashsaleLocalTime".into()).ok()?;
     let format = format.dyn_into::<js_sys::Function>().ok()?;
     format
-        .call1(&window, &wasm_bindgen::JsValue::from_f64(ms as f64))
+        .call2(
+            &window,
+            &wasm_bindgen::JsValue::from_f64(ms as f64),
+            &wasm_bindgen::JsValue::from_bool(seconds),
+        )
         .ok()?
         .as_string()
 }

@@ -64,7 +64,7 @@ pub fn confirm(_message: &str) -> bool {
     false
 }
 
-pub fn local_time(_ms: i64) -> Option<String> {
+pub fn local_time(_ms: i64, _seconds: bool) -> Option<String> {
     None
 }
 

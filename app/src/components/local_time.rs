@@ -10,16 +10,17 @@
 
 use leptos::prelude::*;
 
-use crate::clock::format_utc;
+use crate::clock::{format_utc, format_utc_seconds};
 
-/// Defines `flashsaleLocalTime(ms)` (the one format, the browser's locale and
-/// zone) and applies it to every `time[data-local]`, now and in what streams
+/// Defines `flashsaleLocalTime(ms, seconds)` (the one format, the browser's
+/// locale and zone; to the second for `data-seconds`) and applies it to every `time[data-local]`, now and in what streams
 /// in until the page has loaded (later ones are rendered local already).
 pub const LOCAL_TIMES_SCRIPT: &str = r#"(function () {
   var format = { year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", timeZoneName: "short" };
-  window.flashsaleLocalTime = function (ms) { return new Date(ms).toLocaleString(undefined, format); };
+  var precise = Object.assign({ second: "2-digit" }, format);
+  window.flashsaleLocalTime = function (ms, seconds) { return new Date(ms).toLocaleString(undefined, seconds ? precise : format); };
   function localise(time) {
-    var text = window.flashsaleLocalTime(Number(time.dataset.local));
+    var text = window.flashsaleLocalTime(Number(time.dataset.local), time.dataset.seconds === "1");
     if (time.textContent !== text) time.textContent = text;
   }
   function within(node) {
@@ -35,13 +36,18 @@ pub const LOCAL_TIMES_SCRIPT: &str = r#"(function () {
   window.addEventListener("load", function () { streamed.disconnect(); });
 })();"#;
 
-/// `ms` since the epoch, in the reader's time zone once in a browser.
+/// `ms` since the epoch, in the reader's time zone once in a browser; to the
+/// second with `seconds` (admins schedule and watch to the second).
 #[component]
-pub fn LocalTime(ms: i64) -> impl IntoView {
-    let utc = format_utc(ms);
-    let text = crate::client::local_time(ms).unwrap_or_else(|| utc.clone());
+pub fn LocalTime(ms: i64, #[prop(optional)] seconds: bool) -> impl IntoView {
+    let utc = if seconds {
+        format_utc_seconds(ms)
+    } else {
+        format_utc(ms)
+    };
+    let text = crate::client::local_time(ms, seconds).unwrap_or_else(|| utc.clone());
     view! {
-        <time datetime=iso_utc(ms) title=utc data-local=ms.to_string()>{text}</time>
+        <time datetime=iso_utc(ms) title=utc data-local=ms.to_string() data-seconds=seconds.then_some("1")>{text}</time>
     }
 }
 

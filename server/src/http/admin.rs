@@ -3,8 +3,8 @@
 //! [`AdminUser`]: 401 without a session, 403 `forbidden` for shoppers.
 
 use app::api::{
-    DeadLetter, DeadLetterReleased, DeadLetterRetried, ErrorCode, Order, Reconciliation, Sale,
-    SaleDraft, SalePatch, SaleStats,
+    DeadLetter, DeadLetterReleased, DeadLetterRetried, ErrorCode, Reconciliation, Sale, SaleDraft,
+    SaleOrder, SalePatch, SaleStats,
 };
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -288,7 +288,7 @@ async fn reconciliation(
     params(("id" = i64, Path, minimum = 1, description = "the sale's id")),
     security(("session" = [])),
     responses(
-        (status = 200, description = "the sale's orders; an id with no sale has none", body = Vec<app::api::Order>),
+        (status = 200, description = "the sale's orders with their buyers; an id with no sale has none", body = Vec<app::api::SaleOrder>),
         // No 404: an id with no sale simply has no orders.
         refusals::Malformed,
         refusals::NoSession,
@@ -300,7 +300,7 @@ async fn orders(
     State(orders): State<OrderBook>,
     AdminUser(_admin): AdminUser,
     id: SaleId,
-) -> Result<Json<Vec<Order>>, ApiError> {
+) -> Result<Json<Vec<SaleOrder>>, ApiError> {
     Ok(Json(orders.for_sale(id.get()).await?))
 }
 

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use crate::redis_connection::RedisConnection;
-use app::api::{Order, OrderStatus};
+use app::api::{Order, OrderStatus, SaleOrder};
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
@@ -227,17 +227,35 @@ impl OrderBook {
         Ok(order)
     }
 
-    /// The persisted orders of a sale, newest first (the admin's view).
-    pub async fn for_sale(&self, sale_id: i64) -> Result<Vec<Order>, StoreError> {
-        let rows = sqlx::query_as!(
-            OrderRow,
-            "select id, sale_id, status, units, price_cents, created_at, pay_before
-             from orders where sale_id = $1 order by created_at desc limit 1000",
+    /// The persisted orders of a sale with their buyers, newest first (the
+    /// admin's view).
+    pub async fn for_sale(&self, sale_id: i64) -> Result<Vec<SaleOrder>, StoreError> {
+        let rows = sqlx::query!(
+            "select o.id, o.sale_id, o.status, o.units, o.price_cents, o.created_at,
+                    o.pay_before, u.username
+             from orders o join users u on u.id = o.user_id
+             where o.sale_id = $1 order by o.created_at desc limit 1000",
             sale_id
         )
         .fetch_all(&self.db)
         .await?;
-        rows.into_iter().map(Order::try_from).collect()
+        rows.into_iter()
+            .map(|row| {
+                let order = Order::try_from(OrderRow {
+                    id: row.id,
+                    sale_id: row.sale_id,
+                    status: row.status,
+                    units: row.units,
+                    price_cents: row.price_cents,
+                    created_at: row.created_at,
+                    pay_before: row.pay_before,
+                })?;
+                Ok(SaleOrder {
+                    order,
+                    buyer: row.username,
+                })
+            })
+            .collect()
     }
 
     /// How many orders of a sale are in each persisted state.

@@ -223,13 +223,16 @@ async fn stats_show_what_happened_and_no_drift() {
     assert_eq!(stats.attempts, 3);
     assert_eq!(stats.rejected[ErrorCode::SoldOut.as_str()], 1);
     assert_eq!(stats.drift, 0);
-    let orders: Vec<app::api::Order> = admin
+    let orders: Vec<app::api::SaleOrder> = admin
         .get(&format!("/api/admin/sales/{}/orders", sale.id))
         .await
         .json()
         .await
         .unwrap();
-    assert_eq!(orders.len(), 2);
+    // Each with its buyer: the two who won, not the one too late.
+    let mut buyers: Vec<&str> = orders.iter().map(|row| row.buyer.as_str()).collect();
+    buyers.sort_unstable();
+    assert_eq!(buyers, ["ann", "ben"]);
 }
 
 #[tokio::test]

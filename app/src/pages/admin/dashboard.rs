@@ -84,7 +84,7 @@ pub fn AdminDashboard() -> impl IntoView {
                                     <tr data-sale-id=sale.id.to_string()>
                                         <td><a href=format!("/admin/sales/{}", sale.id)>{sale.title.clone()}</a></td>
                                         <td><span class=format!("badge badge-{}", state.as_str())>{state.label()}</span></td>
-                                        <td><LocalTime ms=sale.starts_at_ms/></td>
+                                        <td><LocalTime ms=sale.starts_at_ms seconds=true/></td>
                                         <td>{format!("{left} / {}", sale.stock)}</td>
                                         <td>{stats.as_ref().map(|s| s.pending_payment + s.paid).unwrap_or_default()}</td>
                                         <td>{stats.as_ref().map(|s| s.pending_payment).unwrap_or_default()}</td>

@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
-use crate::api::{Order, OrderStatus, Reconciliation, Sale, SalePatch, SaleState, SaleStats};
+use crate::api::{OrderStatus, Reconciliation, Sale, SaleOrder, SalePatch, SaleState, SaleStats};
 use crate::client::{self, Remote};
 use crate::components::charts::{Bars, TimeSeries};
 use crate::components::LocalTime;
@@ -51,7 +51,7 @@ struct Live {
     sale: RwSignal<Option<Sale>>,
     stats: RwSignal<Remote<SaleStats>>,
     readings: RwSignal<Vec<Reading>>,
-    orders: RwSignal<Vec<Order>>,
+    orders: RwSignal<Vec<SaleOrder>>,
     books: RwSignal<Option<Reconciliation>>,
 }
 
@@ -215,7 +215,7 @@ fn SaleHeading(
     view! {
         <h1>{sale.title.clone()}</h1>
         <p class="hint">
-            <LocalTime ms=sale.starts_at_ms/>" → "<LocalTime ms=sale.ends_at_ms/>{format!(" · {} per unit · limit {}", format_cents(sale.price_cents), sale.per_user_limit)}
+            <LocalTime ms=sale.starts_at_ms seconds=true/>" → "<LocalTime ms=sale.ends_at_ms seconds=true/>{format!(" · {} per unit · limit {}", format_cents(sale.price_cents), sale.per_user_limit)}
         </p>
         <div class="admin-actions">
             {move || match (sale.paused, state.get()) {
@@ -277,7 +277,7 @@ fn StatGrid(stats: SaleStats) -> impl IntoView {
 
 /// The sale's orders, filtered by status, a page at a time.
 #[component]
-fn OrdersTable(orders: RwSignal<Vec<Order>>) -> impl IntoView {
+fn OrdersTable(orders: RwSignal<Vec<SaleOrder>>) -> impl IntoView {
     let status_filter = RwSignal::new(String::new());
     let page = RwSignal::new(0usize);
     view! {
@@ -294,10 +294,10 @@ fn OrdersTable(orders: RwSignal<Vec<Order>>) -> impl IntoView {
         </select>
         {move || {
             let filter = status_filter.get();
-            let matching: Vec<Order> = orders
+            let matching: Vec<SaleOrder> = orders
                 .get()
                 .into_iter()
-                .filter(|order| filter.is_empty() || order.status.as_str() == filter)
+                .filter(|row| filter.is_empty() || row.order.status.as_str() == filter)
                 .collect();
             if matching.is_empty() {
                 return view! { <p class="empty">"No orders here yet."</p> }.into_any();
@@ -307,14 +307,15 @@ fn OrdersTable(orders: RwSignal<Vec<Order>>) -> impl IntoView {
             view! {
                 <div class="table-wrap">
                     <table class="admin-orders">
-                        <thead><tr><th scope="col">"Order"</th><th scope="col">"Status"</th><th scope="col">"Total"</th><th scope="col">"Created"</th></tr></thead>
+                        <thead><tr><th scope="col">"Order"</th><th scope="col">"Buyer"</th><th scope="col">"Status"</th><th scope="col">"Total"</th><th scope="col">"Created"</th></tr></thead>
                         <tbody>
-                            {matching.into_iter().skip(current * PAGE).take(PAGE).map(|order| view! {
+                            {matching.into_iter().skip(current * PAGE).take(PAGE).map(|SaleOrder { order, buyer }| view! {
                                 <tr>
                                     <td class="mono">{order.order_id.clone()}</td>
+                                    <td class="buyer">{buyer}</td>
                                     <td>{order_status_label(order.status)}</td>
                                     <td>{format_cents(order.price_cents)}</td>
-                                    <td><LocalTime ms=order.created_at_ms/></td>
+                                    <td><LocalTime ms=order.created_at_ms seconds=true/></td>
                                 </tr>
                             }).collect_view()}
                         </tbody>
