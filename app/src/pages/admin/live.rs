@@ -55,8 +55,9 @@ struct Live {
     books: RwSignal<Option<Reconciliation>>,
 }
 
-/// Every second the counters; every fifth the sale, its books and its orders.
-/// Stops when the page is gone.
+/// Every second the counters, the books and the orders, read together and
+/// shown together, so the panels agree with each other during a burst; every
+/// fifth second the sale itself. Stops when the page is gone.
 async fn poll(id: i64, live: Live) {
     let mut round = 0u32;
     loop {
@@ -64,16 +65,8 @@ async fn poll(id: i64, live: Live) {
             if let Ok(reply) = endpoints::admin_sale(id).await {
                 let _ = live.sale.try_set(reply.body.ok());
             }
-            if let Ok(reply) = endpoints::sale_books(id).await {
-                let _ = live.books.try_set(reply.body.ok());
-            }
-            if let Ok(reply) = endpoints::sale_orders(id).await {
-                if let Ok(list) = reply.body {
-                    let _ = live.orders.try_set(list);
-                }
-            }
         }
-        let fresh = Remote::from_reply(endpoints::sale_stats(id).await);
+        let (fresh, books, orders) = read_together(id).await;
         if let Remote::Ready(current) = &fresh {
             let reading = Reading {
                 at_ms: client::device_now_ms(),
@@ -90,12 +83,39 @@ async fn poll(id: i64, live: Live) {
                 return;
             }
         }
+        if let Some(books) = books {
+            let _ = live.books.try_set(Some(books));
+        }
+        if let Some(orders) = orders {
+            let _ = live.orders.try_set(orders);
+        }
         if live.stats.try_set(fresh).is_some() {
             return;
         }
         round += 1;
         client::sleep_ms(1_000).await;
     }
+}
+
+/// The counters, the books and the orders of sale `id`, asked at once.
+async fn read_together(
+    id: i64,
+) -> (
+    Remote<SaleStats>,
+    Option<Reconciliation>,
+    Option<Vec<SaleOrder>>,
+) {
+    let (stats, books, orders) = futures_util::future::join3(
+        endpoints::sale_stats(id),
+        endpoints::sale_books(id),
+        endpoints::sale_orders(id),
+    )
+    .await;
+    (
+        Remote::from_reply(stats),
+        books.ok().and_then(|reply| reply.body.ok()),
+        orders.ok().and_then(|reply| reply.body.ok()),
+    )
 }
 
 /// The live view of a sale.
