@@ -177,11 +177,16 @@ async fn logout(
     )
 )]
 async fn me(CurrentUser(session): CurrentUser) -> Json<Account> {
-    Json(Account {
+    Json(account_of(session))
+}
+
+/// The account a session is for, as the API shows it.
+fn account_of(session: Session) -> Account {
+    Account {
         user_id: session.user_id,
         username: session.username,
         is_admin: session.is_admin,
-    })
+    }
 }
 
 /// Who is logged in, if anyone: the page's question after it loads, which a
@@ -206,10 +211,6 @@ async fn session(
         None => None,
     };
     Ok(Json(SessionInfo {
-        account: found.map(|session| Account {
-            user_id: session.user_id,
-            username: session.username,
-            is_admin: session.is_admin,
-        }),
+        account: found.map(account_of),
     }))
 }
