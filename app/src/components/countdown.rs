@@ -8,6 +8,7 @@ use leptos::prelude::*;
 use crate::api::SaleState;
 use crate::client;
 use crate::clock::{format_remaining, format_utc_seconds};
+use crate::components::local_time::iso_utc;
 use crate::components::sale_clock::SaleClock;
 use crate::components::LocalTime;
 
@@ -29,7 +30,7 @@ pub fn Countdown(clock: SaleClock, starts_at_ms: i64, ends_at_ms: i64) -> impl I
         (Some(SaleState::Scheduled), Some(now)) => format_remaining(starts_at_ms - now).into_any(),
         (Some(SaleState::Live), Some(now)) => format_remaining(ends_at_ms - now).into_any(),
         (Some(SaleState::SoldOut), Some(_)) => match sold_out_at() {
-            Some(at) => view! { <time class="sold-out-at" datetime=iso_utc(at) title=format_utc_seconds(at)>{client::local_clock(at)}</time> }.into_any(),
+            Some(at) => view! { <time class="sold-out-at" datetime=iso_utc(&format_utc_seconds(at)) title=format_utc_seconds(at)>{client::local_clock(at)}</time> }.into_any(),
             None => ().into_any(),
         },
         (Some(_), Some(_)) => ().into_any(),
@@ -48,11 +49,4 @@ pub fn Countdown(clock: SaleClock, starts_at_ms: i64, ends_at_ms: i64) -> impl I
             <span class="countdown-value">{value}</span>
         </p>
     }
-}
-
-/// `"2026-11-22T20:00:05Z"`.
-fn iso_utc(ms: i64) -> String {
-    format_utc_seconds(ms)
-        .replacen(' ', "T", 1)
-        .replace(" UTC", "Z")
 }

@@ -47,21 +47,22 @@ pub fn LocalTime(ms: i64, #[prop(optional)] seconds: bool) -> impl IntoView {
     };
     let text = crate::client::local_time(ms, seconds).unwrap_or_else(|| utc.clone());
     view! {
-        <time datetime=iso_utc(ms) title=utc data-local=ms.to_string() data-seconds=seconds.then_some("1")>{text}</time>
+        <time datetime=iso_utc(&utc) title=utc.clone() data-local=ms.to_string() data-seconds=seconds.then_some("1")>{text}</time>
     }
 }
 
-/// The instant as the `datetime` attribute wants it: `2026-11-22T20:00Z`.
-fn iso_utc(ms: i64) -> String {
-    format_utc(ms).replacen(' ', "T", 1).replace(" UTC", "Z")
+/// A [`format_utc`] or [`format_utc_seconds`] text as the `datetime`
+/// attribute wants it: `2026-11-22T20:00Z`, `2026-11-22T20:00:05Z`.
+pub(crate) fn iso_utc(utc: &str) -> String {
+    utc.replacen(' ', "T", 1).replace(" UTC", "Z")
 }
 
 #[cfg(test)]
 mod tests {
-    use super::iso_utc;
+    use super::{format_utc, iso_utc};
 
     #[test]
     fn the_datetime_attribute_is_an_iso_instant() {
-        assert_eq!(iso_utc(1_795_377_600_000), "2026-11-22T20:00Z");
+        assert_eq!(iso_utc(&format_utc(1_795_377_600_000)), "2026-11-22T20:00Z");
     }
 }
