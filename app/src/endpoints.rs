@@ -5,8 +5,8 @@
 
 use crate::api::{
     Account, BuyAccepted, CaptchaChallenge, Credentials, DeadLetter, Order, PictureUploaded,
-    Reconciliation, Sale, SaleDraft, SaleOrder, SalePatch, SaleStats, SessionInfo, TicketGrant,
-    TicketRequest,
+    Reconciliation, Sale, SaleDefaults, SaleDraft, SaleOrder, SalePatch, SaleStats, SessionInfo,
+    TicketGrant, TicketRequest,
 };
 use crate::client::{self, Failure, Reply};
 
@@ -125,6 +125,11 @@ pub async fn admin_sale(sale_id: i64) -> Answer<Sale> {
 /// `POST /api/admin/sales`.
 pub async fn create_sale(draft: &SaleDraft) -> Answer<Sale> {
     client::post("/api/admin/sales", draft).await
+}
+
+/// `GET /api/admin/sale-defaults`.
+pub async fn sale_defaults() -> Answer<SaleDefaults> {
+    client::get("/api/admin/sale-defaults").await
 }
 
 /// `PATCH /api/admin/sales/{id}`.

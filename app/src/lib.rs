@@ -7,7 +7,7 @@
 //!   left into `scheduled` / `live` / `sold_out` / `ended` / `paused`.
 //! - [`clock`]: estimating the server clock from the browser (round-trip midpoint)
 //!   and formatting what is left of a countdown.
-//! - [`money`]: cents to a price label.
+//! - [`money`]: currencies and amounts in their minor unit.
 //! - [`calendar`]: an upcoming sale as an `.ics` reminder.
 //! - [`pow`]: the proof-of-work CAPTCHA, solved in WASM and checked on the server.
 //! - [`slide`]: the sliding puzzle's answer (the drag path), written by the WASM
@@ -63,7 +63,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             </head>
             <body>
                 <App/>
-                <script inner_html=components::LOCAL_TIMES_SCRIPT></script>
+                <script inner_html=components::LOCALISE_SCRIPT></script>
             </body>
         </html>
     }

@@ -28,6 +28,9 @@ test("an admin schedules a sale, watches a burst sell it out, pauses and resumes
   await expect(page.locator(".picture-preview")).toBeVisible();
   // Nothing is priced until the admin says so.
   await expect(page.getByLabel("Price", { exact: true })).toHaveValue("");
+  // The shop's currency is proposed (scripts/test leaves FLASHSALE_CURRENCY unset).
+  await expect(page.getByLabel("Currency (ISO 4217 code)")).toHaveValue("USD");
+  await page.getByLabel("Currency (ISO 4217 code)").fill("EUR");
   await page.getByLabel("Price", { exact: true }).fill("49.90");
   await page.getByLabel("List price (before the sale)").fill("129");
   await page.getByLabel("Stock (units)").fill("4");
@@ -45,6 +48,8 @@ test("an admin schedules a sale, watches a burst sell it out, pauses and resumes
   await expect(page).toHaveURL(/\/admin\/sales\/\d+$/);
   const saleId = Number(page.url().split("/").pop());
   const created = await (await page.request.get(`/api/sales/${saleId}`)).json();
+  expect([created.price_cents, created.list_price_cents, created.currency]).toEqual([4_990, 12_900, "EUR"]);
+  await expect(page.locator("p.hint data[data-currency=EUR]")).toHaveText("€49.90");
   const picture = await page.request.get(created.image_url);
   expect(picture.headers()["content-type"]).toBe("image/png");
   expect(picture.headers()["cache-control"]).toContain("immutable");

@@ -34,6 +34,8 @@ export interface SaleOptions {
   captcha?: "pow" | "image" | "none";
   title?: string;
   imageUrl?: string;
+  priceCents?: number;
+  currency?: string;
 }
 
 /** Creates a sale through the admin API and returns it. */
@@ -44,8 +46,9 @@ export async function createSale(admin: APIRequestContext, options: SaleOptions 
       title: options.title ?? "Limited edition headphones",
       description: "Closed-back studio headphones. One pair per shopper.",
       image_url: options.imageUrl ?? "",
-      price_cents: 9_900,
+      price_cents: options.priceCents ?? 9_900,
       list_price_cents: 24_900,
+      currency: options.currency,
       stock: options.stock ?? 5,
       per_user_limit: options.limit ?? 1,
       starts_at_ms: startsAt,
@@ -55,7 +58,7 @@ export async function createSale(admin: APIRequestContext, options: SaleOptions 
     },
   });
   expect(response.status()).toBe(201);
-  return (await response.json()) as { id: number; starts_at_ms: number };
+  return (await response.json()) as { id: number; starts_at_ms: number; currency: string };
 }
 
 /** Registers a shopper in the browser and comes back to `next`. */

@@ -27,9 +27,12 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use app::api::SaleDefaults;
+use app::money::Currency;
 use leptos::config::{Env, LeptosOptions};
 
 use crate::guards::rate_limit::{Rate, RateLimits};
+use crate::guards::sign_in::SignInLimits;
 use crate::orders::consumer::ConsumerSettings;
 use crate::redis_connection::RedisTarget;
 use crate::secret::Secret;
@@ -74,6 +77,12 @@ pub struct Config {
     pub rate_limits: RateLimits,
     /// Whether `X-Forwarded-For` names the client (only behind a trusted proxy).
     pub trust_forwarded_for: bool,
+    /// What a new sale gets when its draft leaves a field out (the currency).
+    pub sale_defaults: SaleDefaults,
+    /// Registrations and log-ins per address and per username.
+    pub sign_in: SignInLimits,
+    /// Password hashes computed at once; more are refused with 503 `busy`.
+    pub hashing_slots: usize,
 }
 
 /// Why the configuration cannot be used; each message names the variable to fix.
@@ -138,6 +147,28 @@ impl Config {
                 }
             },
             trust_forwarded_for: vars.flag("FLASHSALE_TRUST_FORWARDED_FOR", false)?,
+            sale_defaults: SaleDefaults {
+                currency: vars.currency("FLASHSALE_CURRENCY", Currency::USD)?,
+            },
+            sign_in: {
+                let defaults = SignInLimits::default();
+                SignInLimits {
+                    register_per_address: vars.rate(
+                        "FLASHSALE_RATE_REGISTER_PER_IP",
+                        defaults.register_per_address,
+                    )?,
+                    login_per_address: vars
+                        .rate("FLASHSALE_RATE_LOGIN_PER_IP", defaults.login_per_address)?,
+                    ..defaults
+                }
+            },
+            hashing_slots: match vars.number(
+                "FLASHSALE_HASHING_SLOTS",
+                std::thread::available_parallelism().map_or(2, usize::from),
+            )? {
+                0 => return Err(Vars::invalid("FLASHSALE_HASHING_SLOTS", "0", "at least 1")),
+                slots => slots,
+            },
         })
     }
 
@@ -201,6 +232,15 @@ impl Vars<'_> {
         Ok(std::time::Duration::from_millis(
             self.number(name, default)?,
         ))
+    }
+
+    /// An ISO 4217 code of a currency in circulation, e.g. `EUR`.
+    fn currency(&self, name: &'static str, default: Currency) -> Result<Currency, ConfigError> {
+        match self.get(name) {
+            None => Ok(default),
+            Some(value) => Currency::parse(value.trim())
+                .ok_or_else(|| Self::invalid(name, &value, "an ISO 4217 currency code like `EUR`")),
+        }
     }
 
     /// `"<per second>:<burst>"`, e.g. `"2:6"`.

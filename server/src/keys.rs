@@ -135,6 +135,12 @@ impl RedisKeys {
         format!("{}sess:{token_hash}", self.prefix)
     }
 
+    /// A record of the sign-in guard (`guards::sign_in`): an address's
+    /// registrations or log-ins, an address's failures, a username's attempts.
+    pub fn sign_in(&self, name: &str) -> String {
+        format!("{}auth:{name}", self.prefix)
+    }
+
     /// A CAPTCHA challenge's answer, single use.
     pub fn captcha(&self, captcha_id: &str) -> String {
         format!("{}captcha:{captcha_id}", self.prefix)
@@ -259,6 +265,11 @@ impl RedisKeys {
         [self.sale_cache(sale_id), self.sale_known(sale_id)]
     }
 
+    /// `OrderBook::queued`: a reserved order and its sale's currency.
+    pub fn queued_order_pipeline(&self, sale_id: i64) -> [String; 2] {
+        [self.queued(sale_id), self.meta(sale_id)]
+    }
+
     /// Adding a sale's attempt counts: its outcomes hash (one pipeline per sale).
     pub fn tally_pipeline(&self, sale_id: i64) -> [String; 1] {
         [self.outcomes(sale_id)]
@@ -341,6 +352,7 @@ mod tests {
                 ),
                 ("retire.lua", keys.retire_script(sale_id).into()),
                 ("return_units.lua", keys.return_script(sale_id).into()),
+                ("sign_in.lua", vec![keys.sign_in("user:alice")]),
                 ("unlock.lua", keys.unlock_script(sale_id).into()),
             ];
             let listed: Vec<&str> = scripts.iter().map(|(name, _)| *name).collect();
@@ -351,6 +363,7 @@ mod tests {
                 ("acknowledge", keys.acknowledge_pipeline(sale_id).into()),
                 ("sale copies", keys.sale_copies_pipeline(sale_id).into()),
                 ("tally", keys.tally_pipeline(sale_id).into()),
+                ("queued order", keys.queued_order_pipeline(sale_id).into()),
             ];
             for (name, touched) in scripts.iter().chain(&transactions) {
                 let slot = Slot::for_key(&touched[0]);

@@ -16,6 +16,7 @@ use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::accounts::credentials::Hasher;
 use crate::accounts::sessions::SessionStore;
 use crate::accounts::users::Accounts;
 use crate::clock::{Clock, SystemClock};
@@ -23,6 +24,7 @@ use crate::config::{Config, Environment};
 use crate::guards::admission::Admission;
 use crate::guards::captcha::Captchas;
 use crate::guards::rate_limit::RateLimiter;
+use crate::guards::sign_in::SignInGuard;
 use crate::guards::sold_out::SoldOutFlags;
 use crate::guards::tickets::TicketSigner;
 use crate::http::state::{AppState, ClientIpPolicy, CookiePolicy, Services};
@@ -143,6 +145,7 @@ impl Application {
         tokio::spawn(crate::durability::check(redis.clone()));
         let keys = RedisKeys::new(config.redis_prefix.clone());
         let stock = SaleStock::new(redis.clone(), keys.clone());
+        let rate_limiter = RateLimiter::new(redis.clone(), keys.clone(), config.rate_limits);
         let catalog = Catalog::new(db.clone(), redis.clone(), stock.clone(), clock.clone());
         let consumer = OrderConsumer::new(
             db.clone(),
@@ -155,7 +158,9 @@ impl Application {
 
         if config.demo {
             // A demo is a convenience: a failure is worth a warning, not a refusal to start.
-            if let Err(error) = crate::sales::demo::ensure_demo_sale(&catalog).await {
+            if let Err(error) =
+                crate::sales::demo::ensure_demo_sale(&catalog, config.sale_defaults.currency).await
+            {
                 tracing::warn!(
                     error = %crate::store::error_chain(&error),
                     "could not create the demo sale"
@@ -178,10 +183,13 @@ impl Application {
             cookies: CookiePolicy {
                 secure: config.environment == Environment::Production,
             },
-            rate_limiter: RateLimiter::new(redis.clone(), keys.clone(), config.rate_limits),
+            rate_limiter: rate_limiter.clone(),
+            sign_in: SignInGuard::new(redis.clone(), keys.clone(), config.sign_in, rate_limiter),
+            hasher: Hasher::new(config.hashing_slots),
             client_ip: ClientIpPolicy {
                 trust_forwarded_for: config.trust_forwarded_for,
             },
+            sale_defaults: config.sale_defaults,
             clock,
             consumer,
             stock,

@@ -120,9 +120,11 @@ impl TestApp {
             .expect("the test server answers")
     }
 
-    /// Creates a sale through the same code path the admin API uses.
+    /// Creates a sale straight through the catalog (no admin session needed),
+    /// priced in US dollars unless the draft says otherwise.
     pub async fn create_sale(&self, sale: &SaleDraft) -> app::api::Sale {
-        let sale = NewSale::parse(sale.clone()).expect("the test's sale keeps every rule");
+        let sale = NewSale::parse(sale.clone(), app::money::Currency::USD)
+            .expect("the test's sale keeps every rule");
         self.catalog.create(&sale).await.expect("sale is created")
     }
 
@@ -295,7 +297,24 @@ pub fn test_config(database: &str, redis_prefix: &str) -> Config {
         per_ip: generous,
         per_sale: generous,
     };
+    // Likewise registrations and log-ins (tests/system/sign_in.rs tests them).
+    config.sign_in = generous_sign_in();
     config
+}
+
+/// Sign-in limits no test's own shoppers reach.
+pub fn generous_sign_in() -> server::guards::sign_in::SignInLimits {
+    let generous = server::guards::rate_limit::Rate {
+        per_second: 100_000.0,
+        burst: 100_000,
+    };
+    server::guards::sign_in::SignInLimits {
+        register_per_address: generous,
+        login_per_address: generous,
+        free_attempts_per_username: 100_000,
+        free_failures_per_address: 100_000,
+        ..server::guards::sign_in::SignInLimits::default()
+    }
 }
 
 /// Adjusts a configuration to use the Redis server at `url` (a private one,
@@ -361,6 +380,7 @@ pub fn sale_starting_in(starts_in_ms: i64, stock: i32) -> SaleDraft {
         image_url: String::new(),
         price_cents: 1_000,
         list_price_cents: 2_500,
+        currency: None,
         stock,
         per_user_limit: 1,
         starts_at_ms,

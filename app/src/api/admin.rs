@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::CaptchaKind;
+use crate::money::Currency;
 
 /// `POST /api/admin/pictures`: where an uploaded product picture is served; give
 /// it to a sale as its `image_url`.
@@ -30,6 +31,11 @@ pub struct SaleDraft {
     pub price_cents: i64,
     #[cfg_attr(feature = "ssr", schema(minimum = 0))]
     pub list_price_cents: i64,
+    /// ISO 4217 code of the prices (a currency in circulation); left out, the
+    /// shop's default (`FLASHSALE_CURRENCY`). Prices are in its minor unit.
+    #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<String>, example = "USD"))]
+    pub currency: Option<Currency>,
     #[cfg_attr(feature = "ssr", schema(minimum = 1))]
     pub stock: i32,
     #[cfg_attr(feature = "ssr", schema(minimum = 1))]
@@ -47,6 +53,15 @@ pub struct SaleDraft {
     pub min_account_age_days: i32,
 }
 
+/// `GET /api/admin/sale-defaults`: what a new sale gets where its draft is
+/// silent (`FLASHSALE_CURRENCY`), so the admin's form can propose it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct SaleDefaults {
+    #[cfg_attr(feature = "ssr", schema(value_type = String, example = "USD"))]
+    pub currency: Currency,
+}
+
 /// `PATCH /api/admin/sales/{id}`: any subset of the fields.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
@@ -59,7 +74,10 @@ pub struct SalePatch {
     pub price_cents: Option<i64>,
     #[cfg_attr(feature = "ssr", schema(minimum = 0))]
     pub list_price_cents: Option<i64>,
-    /// Stock, times and the limit change only before the start (409 `already_started`).
+    /// Before the start only, like stock, times and the limit.
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<String>, example = "USD"))]
+    pub currency: Option<Currency>,
+    /// Stock, times, the limit and the currency change only before the start (409 `already_started`).
     #[cfg_attr(feature = "ssr", schema(minimum = 1))]
     pub stock: Option<i32>,
     #[cfg_attr(feature = "ssr", schema(minimum = 1))]

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::money::Currency;
+
 /// Where an order stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
@@ -46,7 +48,11 @@ pub struct Order {
     pub sale_id: i64,
     pub status: OrderStatus,
     pub units: i32,
+    /// The total, in the minor unit of `currency`.
     pub price_cents: i64,
+    /// The sale's currency (ISO 4217).
+    #[cfg_attr(feature = "ssr", schema(value_type = String, example = "USD"))]
+    pub currency: Currency,
     pub created_at_ms: i64,
     pub pay_before_ms: i64,
 }

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::money::Currency;
+
 /// How a shopper proves to be a person before getting a ticket.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
@@ -41,8 +43,12 @@ pub struct Sale {
     pub title: String,
     pub description: String,
     pub image_url: String,
+    /// In the currency's minor unit (cents, yen: see `currency`).
     pub price_cents: i64,
     pub list_price_cents: i64,
+    /// ISO 4217 code of the prices.
+    #[cfg_attr(feature = "ssr", schema(value_type = String, example = "USD"))]
+    pub currency: Currency,
     /// Units on offer in total (not what is left: the status' `stock_left`).
     pub stock: i32,
     pub per_user_limit: i32,
@@ -131,6 +137,7 @@ impl Sale {
             image_url: String::new(),
             price_cents: 100,
             list_price_cents: 200,
+            currency: Currency::USD,
             stock: 5,
             per_user_limit: 1,
             starts_at_ms,

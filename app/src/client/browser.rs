@@ -156,7 +156,7 @@ pub fn confirm(message: &str) -> bool {
 }
 
 /// `ms` since the epoch in the reader's locale and time zone, zone named, by
-/// the page's own `flashsaleLocalTime` (see `components::local_time`); `None`
+/// the page's own `flashsaleLocalTime` (see `components::localise`); `None`
 /// before that script ran.
 pub fn local_time(ms: i64, seconds: bool) -> Option<String> {
     let window = web_sys::window()?;
@@ -168,6 +168,19 @@ pub fn local_time(ms: i64, seconds: bool) -> Option<String> {
             &wasm_bindgen::JsValue::from_f64(ms as f64),
             &wasm_bindgen::JsValue::from_bool(seconds),
         )
+        .ok()?
+        .as_string()
+}
+
+/// A decimal amount (`"49.00"`) of `currency` in the reader's number format,
+/// through the page's own `flashsaleMoney` (see `components::localise`); `None`
+/// if the page has none.
+pub fn money(decimal: &str, currency: &str) -> Option<String> {
+    let window = web_sys::window()?;
+    let format = js_sys::Reflect::get(&window, &"flashsaleMoney".into()).ok()?;
+    let format = format.dyn_into::<js_sys::Function>().ok()?;
+    format
+        .call2(&window, &decimal.into(), &currency.into())
         .ok()?
         .as_string()
 }

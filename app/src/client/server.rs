@@ -68,6 +68,10 @@ pub fn local_time(_ms: i64, _seconds: bool) -> Option<String> {
     None
 }
 
+pub fn money(_decimal: &str, _currency: &str) -> Option<String> {
+    None
+}
+
 /// The server renders no clock times of day (they appear after hydration).
 pub fn local_clock(ms: i64) -> String {
     crate::clock::format_utc_seconds(ms)

@@ -5,8 +5,8 @@ use leptos_router::components::A;
 
 use crate::api::{SaleListing, SaleState};
 use crate::components::sale_clock::use_sale_clock;
-use crate::components::{Countdown, StockBar};
-use crate::money::{discount_percent, format_cents};
+use crate::components::{Countdown, Money, StockBar};
+use crate::money::discount_percent;
 
 /// Picture, title, price against list price, stock and state of a sale, with a
 /// countdown while it is scheduled or live.
@@ -30,10 +30,10 @@ pub fn SaleCard(listing: SaleListing) -> impl IntoView {
                 <span class=format!("badge badge-{}", state.as_str())>{state.label()}</span>
             </div>
             <p class="price">
-                <span class="price-now">{format_cents(sale.price_cents)}</span>
+                <span class="price-now"><Money minor=sale.price_cents currency=sale.currency/></span>
                 {(sale.list_price_cents > sale.price_cents).then(|| view! {
                     " "
-                    <s class="price-list">{format_cents(sale.list_price_cents)}</s>
+                    <s class="price-list"><Money minor=sale.list_price_cents currency=sale.currency/></s>
                 })}
                 {discount.map(|d| view! { " " <span class="discount">{format!("−{d}%")}</span> })}
             </p>

@@ -22,9 +22,8 @@ lazy_page! {
 use crate::api::{Order, OrderStatus, Sale};
 use crate::client;
 use crate::clock::format_remaining;
-use crate::components::LocalTime;
+use crate::components::{LocalTime, Money};
 use crate::endpoints::{self, OrderAction};
-use crate::money::format_cents;
 
 fn status_label(status: OrderStatus) -> &'static str {
     match status {
@@ -104,7 +103,7 @@ pub fn OrdersPage() -> impl IntoView {
                             <OrderedProduct sale_id=order.sale_id/>
                             <LocalTime ms=order.created_at_ms/>
                             <a class="order-link" href=format!("/orders/{}", order.order_id)>"Order details"</a>
-                            <span>{format_cents(order.price_cents)}</span>
+                            <span><Money minor=order.price_cents currency=order.currency/></span>
                             <span class="order-status">{status_label(order.status)}</span>
                         </li>
                     }).collect_view()}
@@ -181,7 +180,7 @@ pub fn OrderPage() -> impl IntoView {
                             <dt>"Placed"</dt><dd><LocalTime ms=current.created_at_ms/></dd>
                             <dt>"Product"</dt><dd><OrderedProduct sale_id=current.sale_id/></dd>
                             <dt>"Units"</dt><dd>{current.units}</dd>
-                            <dt>"Total"</dt><dd>{format_cents(current.price_cents)}</dd>
+                            <dt>"Total"</dt><dd><Money minor=current.price_cents currency=current.currency/></dd>
                         </dl>
                         {payable.then(|| view! {
                             <p class="pay-deadline">

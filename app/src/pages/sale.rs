@@ -6,8 +6,8 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
 use crate::api::Sale;
-use crate::components::{BuyPanel, LocalTime};
-use crate::money::{discount_percent, format_cents};
+use crate::components::{BuyPanel, LocalTime, Money};
+use crate::money::discount_percent;
 use crate::pages::NotFound;
 use crate::server_fns::get_sale;
 
@@ -59,9 +59,9 @@ fn SaleDetails(sale: Sale) -> impl IntoView {
                 <img class="sale-image" src=sale.image_url.clone() alt=sale.title.clone() width="480" height="320"/>
             })}
             <p class="price">
-                <span class="price-now">{format_cents(sale.price_cents)}</span>
+                <span class="price-now"><Money minor=sale.price_cents currency=sale.currency/></span>
                 {(sale.list_price_cents > sale.price_cents).then(|| view! {
-                    " " <s class="price-list">{format_cents(sale.list_price_cents)}</s>
+                    " " <s class="price-list"><Money minor=sale.list_price_cents currency=sale.currency/></s>
                 })}
                 {discount.map(|d| view! { " " <span class="discount">{format!("−{d}%")}</span> })}
             </p>

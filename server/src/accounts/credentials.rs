@@ -1,11 +1,16 @@
 //! What a person types to get in: a [`Username`] and a [`Password`], each
 //! parsed once at the edge so an invalid one cannot travel further, and argon2
-//! hashing (on the blocking pool, never on the async threads).
+//! hashing (on the blocking pool, never on the async threads; for requests,
+//! through a [`Hasher`] with a fixed number of slots).
 
 use argon2::password_hash::{
     rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
 };
 use argon2::Argon2;
+
+use std::sync::Arc;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::secret::Secret;
 use crate::store::StoreError;
@@ -35,6 +40,10 @@ impl Username {
     }
 }
 
+/// The longest password taken, at registration and at log-in alike (argon2's
+/// cost grows with what it hashes).
+pub(crate) const MAX_PASSWORD_CHARS: usize = 128;
+
 /// A new password: 8 to 128 characters. Never printed.
 #[derive(Clone, Debug)]
 pub struct Password(Secret<String>);
@@ -45,8 +54,10 @@ impl Password {
         if length < 8 {
             return Err("a password has at least 8 characters".into());
         }
-        if length > 128 {
-            return Err("a password has at most 128 characters".into());
+        if length > MAX_PASSWORD_CHARS {
+            return Err(format!(
+                "a password has at most {MAX_PASSWORD_CHARS} characters"
+            ));
         }
         Ok(Self(Secret::new(raw.to_owned())))
     }
@@ -56,30 +67,88 @@ impl Password {
     }
 }
 
-/// Hashes a password with argon2id on the blocking pool (tens of milliseconds of CPU).
+/// Hashes a password with argon2id on the blocking pool (tens of milliseconds
+/// of CPU). For the command line; requests go through a [`Hasher`].
 pub(crate) async fn hash_password(password: Password) -> Result<String, StoreError> {
-    tokio::task::spawn_blocking(move || {
-        let salt = SaltString::generate(&mut OsRng);
-        Argon2::default()
-            .hash_password(password.expose().as_bytes(), &salt)
-            .map(|hash| hash.to_string())
-            .map_err(StoreError::Hashing)
-    })
-    .await?
+    tokio::task::spawn_blocking(move || hash_now(&password)).await?
 }
 
-/// Checks a password against a stored hash on the blocking pool. A hash that does
-/// not parse never verifies.
-pub(crate) async fn verify_password(hash: String, password: Secret<String>) -> bool {
-    tokio::task::spawn_blocking(move || {
-        PasswordHash::new(&hash).is_ok_and(|parsed| {
-            Argon2::default()
-                .verify_password(password.expose().as_bytes(), &parsed)
-                .is_ok()
-        })
+fn hash_now(password: &Password) -> Result<String, StoreError> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.expose().as_bytes(), &salt)
+        .map(|hash| hash.to_string())
+        .map_err(StoreError::Hashing)
+}
+
+/// Whether `password` is the one `hash` was made of. A hash that does not parse
+/// never verifies.
+fn verifies(hash: &str, password: &str) -> bool {
+    PasswordHash::new(hash).is_ok_and(|parsed| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok()
     })
-    .await
-    .unwrap_or(false)
+}
+
+/// Why a [`Hasher`] did not answer.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum HashError {
+    /// Every slot is taken: the caller answers 503 `busy` at once.
+    #[error("every password-hashing slot is taken")]
+    Busy,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Argon2 for requests: at most `slots` hashes at once, each on the blocking
+/// pool; one more is refused at once ([`HashError::Busy`]) rather than queued.
+/// A flood of log-ins therefore costs at most `slots` cores and never a queue:
+/// the files and CAPTCHA pictures that share the blocking pool are served on
+/// time, during the flood and after it. A slot is held by the hashing itself,
+/// so a client that hangs up does not free it early.
+#[derive(Clone)]
+pub(crate) struct Hasher {
+    slots: Arc<Semaphore>,
+}
+
+impl Hasher {
+    pub fn new(slots: usize) -> Self {
+        Self {
+            slots: Arc::new(Semaphore::new(slots.max(1))),
+        }
+    }
+
+    /// A new password's hash.
+    pub async fn hash(&self, password: Password) -> Result<String, HashError> {
+        let slot = self.slot()?;
+        let hashed = tokio::task::spawn_blocking(move || {
+            let _slot = slot;
+            hash_now(&password)
+        })
+        .await
+        .map_err(StoreError::from)?;
+        Ok(hashed?)
+    }
+
+    /// Whether `password` matches `hash`.
+    pub async fn verify(&self, hash: String, password: Secret<String>) -> Result<bool, HashError> {
+        let slot = self.slot()?;
+        let verified = tokio::task::spawn_blocking(move || {
+            let _slot = slot;
+            verifies(&hash, password.expose())
+        })
+        .await
+        .map_err(StoreError::from)?;
+        Ok(verified)
+    }
+
+    fn slot(&self) -> Result<OwnedSemaphorePermit, HashError> {
+        self.slots
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| HashError::Busy)
+    }
 }
 
 #[cfg(test)]
@@ -135,12 +204,31 @@ mod tests {
 
     #[tokio::test]
     async fn a_hash_verifies_its_password_only() {
-        let hash = hash_password(Password::parse("correct horse").unwrap())
+        let hasher = Hasher::new(1);
+        let hash = hasher
+            .hash(Password::parse("correct horse").unwrap())
             .await
             .unwrap();
         assert!(hash.starts_with("$argon2id$"));
-        assert!(verify_password(hash.clone(), Secret::new("correct horse".into())).await);
-        assert!(!verify_password(hash, Secret::new("wrong horse".into())).await);
-        assert!(!verify_password("not a hash".into(), Secret::new("x".into())).await);
+        let verify = |hash: &str, password: &str| {
+            hasher.verify(hash.to_owned(), Secret::new(password.to_owned()))
+        };
+        assert!(verify(&hash, "correct horse").await.unwrap());
+        assert!(!verify(&hash, "wrong horse").await.unwrap());
+        assert!(!verify("not a hash", "x").await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_hash_beyond_the_slots_is_refused_at_once() {
+        let hasher = Hasher::new(1);
+        let password = || Password::parse("correct horse").unwrap();
+        let (first, second) = tokio::join!(hasher.hash(password()), async {
+            tokio::task::yield_now().await;
+            hasher.hash(password()).await
+        });
+        assert!(first.is_ok());
+        assert!(matches!(second, Err(HashError::Busy)), "{second:?}");
+        // The slot is free again once the first hash is done.
+        assert!(hasher.hash(password()).await.is_ok());
     }
 }

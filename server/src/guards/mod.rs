@@ -8,10 +8,14 @@
 //! 4. [`tickets`]: the signed, short-lived buy URL, verified in memory (403).
 //! 5. [`captcha`] (and its pictures, [`captcha_puzzle`]): the human check a ticket
 //!    is exchanged for.
+//!
+//! Before a shopper gets that far, [`sign_in`] decides who may register or try
+//! a password, before anything is hashed.
 
 pub(crate) mod admission;
 pub(crate) mod captcha;
 pub(crate) mod captcha_puzzle;
 pub mod rate_limit;
+pub mod sign_in;
 pub mod sold_out;
 pub mod tickets;

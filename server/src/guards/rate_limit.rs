@@ -92,7 +92,7 @@ impl RateLimiter {
     ) -> Result<Option<u64>, StoreError> {
         let buckets = self
             .keys
-            .rate_limit_script(sale_id, user_id, &ip.to_string());
+            .rate_limit_script(sale_id, user_id, &address_bucket(ip));
         let rates = [
             self.limits.per_user,
             self.limits.per_ip,
@@ -108,10 +108,41 @@ impl RateLimiter {
         Ok((wait_us > 0).then(|| retry_after_secs(wait_us)))
     }
 
+    /// Charges one request to one bucket of `rate` (an address's registrations,
+    /// say): `None` if it may pass, else the whole seconds to wait.
+    pub async fn charge_one(&self, bucket: &str, rate: Rate) -> Result<Option<u64>, StoreError> {
+        let (interval, tolerance) = rate.gcra();
+        let mut redis = self.redis.clone();
+        let wait_us: u64 = self
+            .script
+            .key(bucket)
+            .arg(interval)
+            .arg(tolerance)
+            .invoke_async(&mut redis)
+            .await?;
+        Ok((wait_us > 0).then(|| retry_after_secs(wait_us)))
+    }
+
     /// What the reserve script charges a buy to: `(interval, tolerance)` of the
     /// user's bucket, then of the sale's.
     pub fn buy_rates(&self) -> [(u64, u64); 2] {
         [self.limits.per_user.gcra(), self.limits.per_sale.gcra()]
+    }
+}
+
+/// The part of an address that names one client for rate limits: an IPv4
+/// address, or the /64 of an IPv6 one (one home or phone gets a whole /64, so
+/// its addresses are one client); an IPv4 address written as IPv6 is IPv4.
+pub(crate) fn address_bucket(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let [a, b, c, d, ..] = v6.segments();
+                format!("{a:x}:{b:x}:{c:x}:{d:x}::/64")
+            }
+        },
     }
 }
 
@@ -123,6 +154,19 @@ pub(crate) fn retry_after_secs(wait_us: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_ipv6_64_is_one_client_and_ipv4_stays_itself() {
+        let bucket = |text: &str| address_bucket(text.parse().unwrap());
+        assert_eq!(bucket("203.0.113.7"), "203.0.113.7");
+        assert_eq!(bucket("::ffff:203.0.113.7"), "203.0.113.7");
+        assert_eq!(bucket("2001:db8:1:2::1"), "2001:db8:1:2::/64");
+        assert_eq!(
+            bucket("2001:db8:1:2:ffff:eeee:dddd:cccc"),
+            bucket("2001:db8:1:2::1")
+        );
+        assert_ne!(bucket("2001:db8:1:3::1"), bucket("2001:db8:1:2::1"));
+    }
 
     #[test]
     fn gcra_parameters_follow_rate_and_burst() {

@@ -10,11 +10,12 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::error::refusals;
 use super::error::ApiError;
-use super::extract::{ApiJson, CurrentUser};
+use super::extract::{ApiJson, ClientIp, CurrentUser};
 use super::state::{AppState, CookiePolicy};
-use crate::accounts::credentials::{hash_password, verify_password, Password, Username};
+use crate::accounts::credentials::{HashError, Hasher, Password, Username, MAX_PASSWORD_CHARS};
 use crate::accounts::sessions::{self, Session, SessionStore};
 use crate::accounts::users::{Accounts, RegisterError, User};
+use crate::guards::sign_in::{SignInGuard, Verdict};
 use crate::secret::Secret;
 
 /// `/api/auth/…`.
@@ -76,6 +77,7 @@ async fn start_session(
         refusals::Forbidden,
         refusals::Conflict,
         refusals::Invalid,
+        refusals::RateLimited,
         refusals::Unavailable,
     )
 )]
@@ -83,11 +85,15 @@ async fn register(
     State(accounts): State<Accounts>,
     State(sessions): State<SessionStore>,
     State(cookies): State<CookiePolicy>,
+    State(guard): State<SignInGuard>,
+    State(hasher): State<Hasher>,
+    ClientIp(ip): ClientIp,
     ApiJson(credentials): ApiJson<Credentials>,
 ) -> Result<Response, ApiError> {
     let username = Username::parse(&credentials.username).map_err(ApiError::invalid)?;
     let password = Password::parse(&credentials.password).map_err(ApiError::invalid)?;
-    let hash = hash_password(password).await?;
+    go_ahead(guard.may_register(ip).await?)?;
+    let hash = hasher.hash(password).await.map_err(hashing)?;
     let user = match accounts.create(&username, &hash, false).await {
         Ok(user) => user,
         Err(RegisterError::Taken) => return Err(ErrorCode::UsernameTaken.into()),
@@ -122,16 +128,54 @@ async fn login(
     State(accounts): State<Accounts>,
     State(sessions): State<SessionStore>,
     State(cookies): State<CookiePolicy>,
+    State(guard): State<SignInGuard>,
+    State(hasher): State<Hasher>,
+    ClientIp(ip): ClientIp,
     ApiJson(credentials): ApiJson<Credentials>,
 ) -> Result<Response, ApiError> {
-    let user = accounts.find(credentials.username.trim()).await?;
+    if credentials.password.chars().count() > MAX_PASSWORD_CHARS {
+        return Err(ApiError::invalid(format!(
+            "a password has at most {MAX_PASSWORD_CHARS} characters"
+        )));
+    }
+    // A name no account can have is refused without hashing or counting.
+    let Ok(username) = Username::parse(&credentials.username) else {
+        return Err(ErrorCode::BadCredentials.into());
+    };
+    go_ahead(guard.may_log_in(username.as_str(), ip).await?)?;
+    let user = accounts.find(username.as_str()).await?;
     let hash = user
         .as_ref()
         .map_or(DECOY_HASH.to_owned(), |user| user.password_hash.clone());
-    let valid = verify_password(hash, Secret::new(credentials.password)).await;
+    let valid = hasher
+        .verify(hash, Secret::new(credentials.password))
+        .await
+        .map_err(hashing)?;
     match user {
-        Some(user) if valid => start_session(&sessions, &user, cookies, StatusCode::OK).await,
-        _ => Err(ErrorCode::BadCredentials.into()),
+        Some(user) if valid => {
+            guard.succeeded(username.as_str()).await?;
+            start_session(&sessions, &user, cookies, StatusCode::OK).await
+        }
+        _ => {
+            guard.failed(ip).await?;
+            Err(ErrorCode::BadCredentials.into())
+        }
+    }
+}
+
+/// A sign-in guard's refusal: 429 `rate_limited` with its wait.
+fn go_ahead(verdict: Verdict) -> Result<(), ApiError> {
+    match verdict {
+        Verdict::Go => Ok(()),
+        Verdict::Wait(secs) => Err(ApiError::retry_later(ErrorCode::RateLimited, secs)),
+    }
+}
+
+/// Every hashing slot taken: 503 `busy`, come back in a second.
+fn hashing(error: HashError) -> ApiError {
+    match error {
+        HashError::Busy => ApiError::retry_later(ErrorCode::Busy, 1),
+        HashError::Store(error) => error.into(),
     }
 }
 

@@ -3,8 +3,8 @@
 //! [`AdminUser`]: 401 without a session, 403 `forbidden` for shoppers.
 
 use app::api::{
-    DeadLetter, DeadLetterReleased, DeadLetterRetried, ErrorCode, Reconciliation, Sale, SaleDraft,
-    SaleOrder, SalePatch, SaleStats,
+    DeadLetter, DeadLetterReleased, DeadLetterRetried, ErrorCode, Reconciliation, Sale,
+    SaleDefaults, SaleDraft, SaleOrder, SalePatch, SaleStats,
 };
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -30,6 +30,7 @@ use crate::sales::tally::OutcomeTally;
 pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create, list))
+        .routes(routes!(sale_defaults))
         .routes(routes!(show, edit))
         .routes(routes!(pause))
         .routes(routes!(resume))
@@ -68,13 +69,35 @@ async fn stored_sale(catalog: &Catalog, id: SaleId) -> Result<Sale, ApiError> {
 )]
 async fn create(
     State(catalog): State<Catalog>,
+    State(defaults): State<SaleDefaults>,
     AdminUser(_admin): AdminUser,
     ApiJson(draft): ApiJson<SaleDraft>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let new = NewSale::parse(draft).map_err(ApiError::invalid)?;
+    let new = NewSale::parse(draft, defaults.currency).map_err(ApiError::invalid)?;
     let sale = catalog.create(&new).await?;
     tracing::info!(sale_id = sale.id, "sale created");
     Ok((StatusCode::CREATED, Json(sale)))
+}
+
+/// `GET /api/admin/sale-defaults`: what a draft that leaves a field out gets.
+#[utoipa::path(
+    get,
+    path = "/api/admin/sale-defaults",
+    operation_id = "admin_sale_defaults",
+    tag = "admin",
+    security(("session" = [])),
+    responses(
+        (status = 200, description = "the shop's defaults for a new sale", body = SaleDefaults),
+        refusals::NoSession,
+        refusals::Forbidden,
+        refusals::Unavailable,
+    )
+)]
+async fn sale_defaults(
+    State(defaults): State<SaleDefaults>,
+    AdminUser(_admin): AdminUser,
+) -> Json<SaleDefaults> {
+    Json(defaults)
 }
 
 /// `GET /api/admin/sales`.

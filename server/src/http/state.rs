@@ -9,16 +9,19 @@
 use std::sync::Arc;
 
 use crate::redis_connection::RedisConnection;
+use app::api::SaleDefaults;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use sqlx::PgPool;
 
+use crate::accounts::credentials::Hasher;
 use crate::accounts::sessions::SessionStore;
 use crate::accounts::users::Accounts;
 use crate::clock::Clock;
 use crate::guards::admission::Admission;
 use crate::guards::captcha::Captchas;
 use crate::guards::rate_limit::RateLimiter;
+use crate::guards::sign_in::SignInGuard;
 use crate::guards::sold_out::SoldOutFlags;
 use crate::guards::tickets::TicketSigner;
 use crate::metrics::Metrics;
@@ -87,6 +90,9 @@ pub struct Services {
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) tally: OutcomeTally,
     pub(crate) pictures: Pictures,
+    pub(crate) sale_defaults: SaleDefaults,
+    pub(crate) sign_in: SignInGuard,
+    pub(crate) hasher: Hasher,
 }
 
 /// `State<T>` for each part a handler takes on its own: a clone of that part only.
@@ -122,6 +128,9 @@ parts! {
     metrics: Arc<Metrics>,
     tally: OutcomeTally,
     pictures: Pictures,
+    sale_defaults: SaleDefaults,
+    sign_in: SignInGuard,
+    hasher: Hasher,
 }
 
 /// Leptos's handlers take the options by value: clone them only for those, not

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use crate::redis_connection::RedisConnection;
 use app::api::{Order, OrderStatus, SaleOrder};
+use app::money::Currency;
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
@@ -42,6 +43,9 @@ struct OrderRow {
     status: String,
     units: i32,
     price_cents: i64,
+    /// The sale's (a sale's currency is fixed once it has started, so before
+    /// it has any order).
+    currency: String,
     created_at: DateTime<Utc>,
     pay_before: DateTime<Utc>,
 }
@@ -50,6 +54,9 @@ impl TryFrom<OrderRow> for Order {
     type Error = StoreError;
 
     fn try_from(row: OrderRow) -> Result<Self, Self::Error> {
+        let currency = Currency::parse(&row.currency).ok_or_else(|| {
+            StoreError::Corrupt(format!("order {} has currency {}", row.id, row.currency))
+        })?;
         Ok(Order {
             status: OrderStatus::parse(&row.status).ok_or_else(|| {
                 StoreError::Corrupt(format!("order {} has status {}", row.id, row.status))
@@ -58,6 +65,7 @@ impl TryFrom<OrderRow> for Order {
             sale_id: row.sale_id,
             units: row.units,
             price_cents: row.price_cents,
+            currency,
             created_at_ms: row.created_at.timestamp_millis(),
             pay_before_ms: row.pay_before.timestamp_millis(),
         })
@@ -101,8 +109,10 @@ impl OrderBook {
         }
         let row = sqlx::query_as!(
             OrderRow,
-            "select id, sale_id, status, units, price_cents, created_at, pay_before
-             from orders where id = $1 and user_id = $2",
+            "select o.id, o.sale_id, o.status, o.units, o.price_cents, s.currency, o.created_at,
+                    o.pay_before
+             from orders o join sales s on s.id = o.sale_id
+             where o.id = $1 and o.user_id = $2",
             id.as_str(),
             user_id
         )
@@ -113,14 +123,20 @@ impl OrderBook {
 
     async fn queued(&self, id: &OrderId, user_id: i64) -> Result<Option<Order>, StoreError> {
         let mut redis = self.redis.clone();
-        let entry: Option<String> = redis::cmd("HGET")
-            .arg(self.stock.keys().queued(id.sale_id()))
-            .arg(id.as_str())
+        let [queued, meta] = self.stock.keys().queued_order_pipeline(id.sale_id());
+        let (entry, currency): (Option<String>, Option<String>) = redis::pipe()
+            .hget(queued, id.as_str())
+            .hget(meta, "currency")
             .query_async(&mut redis)
             .await?;
         let Some(entry) = entry else {
             return Ok(None);
         };
+        // The meta hash names the currency since sales have one; a sale loaded
+        // into Redis before that was priced in dollars.
+        let currency = currency.as_deref().unwrap_or(Currency::USD.code());
+        let currency = Currency::parse(currency)
+            .ok_or_else(|| StoreError::Corrupt(format!("sale currency `{currency}`")))?;
         let queued = QueuedEntry::parse(&entry)
             .ok_or_else(|| StoreError::Corrupt(format!("queued entry `{entry}`")))?;
         if queued.user_id != user_id {
@@ -132,6 +148,7 @@ impl OrderBook {
             status: OrderStatus::Queued,
             units: i32::try_from(queued.units).unwrap_or(i32::MAX),
             price_cents: queued.price_cents,
+            currency,
             created_at_ms: queued.created_ms,
             pay_before_ms: queued.pay_before_ms,
         }))
@@ -141,8 +158,10 @@ impl OrderBook {
     pub async fn list(&self, user_id: i64) -> Result<Vec<Order>, StoreError> {
         let rows = sqlx::query_as!(
             OrderRow,
-            "select id, sale_id, status, units, price_cents, created_at, pay_before
-             from orders where user_id = $1 order by created_at desc limit 200",
+            "select o.id, o.sale_id, o.status, o.units, o.price_cents, s.currency, o.created_at,
+                    o.pay_before
+             from orders o join sales s on s.id = o.sale_id
+             where o.user_id = $1 order by o.created_at desc limit 200",
             user_id
         )
         .fetch_all(&self.db)
@@ -156,9 +175,11 @@ impl OrderBook {
         let now = instant(self.clock.now_ms());
         let paid = sqlx::query_as!(
             OrderRow,
-            "update orders set status = 'paid', paid_at = $3
-             where id = $1 and user_id = $2 and status = 'pending_payment' and pay_before > $3
-             returning id, sale_id, status, units, price_cents, created_at, pay_before",
+            "update orders o set status = 'paid', paid_at = $3 from sales s
+             where o.id = $1 and o.user_id = $2 and o.status = 'pending_payment'
+               and o.pay_before > $3 and s.id = o.sale_id
+             returning o.id, o.sale_id, o.status, o.units, o.price_cents, s.currency, o.created_at,
+                       o.pay_before",
             id.as_str(),
             user_id,
             now
@@ -185,9 +206,11 @@ impl OrderBook {
         let now = instant(self.clock.now_ms());
         let cancelled = sqlx::query_as!(
             OrderRow,
-            "update orders set status = 'cancelled', closed_at = $3
-             where id = $1 and user_id = $2 and status = 'pending_payment'
-             returning id, sale_id, status, units, price_cents, created_at, pay_before",
+            "update orders o set status = 'cancelled', closed_at = $3 from sales s
+             where o.id = $1 and o.user_id = $2 and o.status = 'pending_payment'
+               and s.id = o.sale_id
+             returning o.id, o.sale_id, o.status, o.units, o.price_cents, s.currency, o.created_at,
+                       o.pay_before",
             id.as_str(),
             user_id,
             now
@@ -231,9 +254,9 @@ impl OrderBook {
     /// admin's view).
     pub async fn for_sale(&self, sale_id: i64) -> Result<Vec<SaleOrder>, StoreError> {
         let rows = sqlx::query!(
-            "select o.id, o.sale_id, o.status, o.units, o.price_cents, o.created_at,
+            "select o.id, o.sale_id, o.status, o.units, o.price_cents, s.currency, o.created_at,
                     o.pay_before, u.username
-             from orders o join users u on u.id = o.user_id
+             from orders o join users u on u.id = o.user_id join sales s on s.id = o.sale_id
              where o.sale_id = $1 order by o.created_at desc limit 1000",
             sale_id
         )
@@ -247,6 +270,7 @@ impl OrderBook {
                     status: row.status,
                     units: row.units,
                     price_cents: row.price_cents,
+                    currency: row.currency,
                     created_at: row.created_at,
                     pay_before: row.pay_before,
                 })?;

@@ -218,7 +218,8 @@ impl Catalog {
             .await?
             .ok_or(EditError::NotFound)?;
         let rules = changes_rules(&patch);
-        let new = NewSale::parse(edited(current.clone(), patch)).map_err(EditError::Invalid)?;
+        let new = NewSale::parse(edited(current.clone(), patch), current.currency)
+            .map_err(EditError::Invalid)?;
         let sale = SaleRecords::update(&mut tx, id, &new)
             .await?
             .ok_or(EditError::NotFound)?;

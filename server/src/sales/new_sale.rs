@@ -3,6 +3,7 @@
 //! into the draft it makes, so a create and an edit are checked alike.
 
 use app::api::{Sale, SaleDraft, SalePatch};
+use app::money::Currency;
 use chrono::DateTime;
 
 /// A sale to create or the new state of an edited one: a [`SaleDraft`] that
@@ -21,7 +22,8 @@ impl std::ops::Deref for NewSale {
 
 impl NewSale {
     /// Checks an admin's draft: every rule a shopper or the reserve relies on.
-    pub fn parse(draft: SaleDraft) -> Result<Self, String> {
+    /// A draft without a currency gets `default_currency`.
+    pub fn parse(draft: SaleDraft, default_currency: Currency) -> Result<Self, String> {
         let title = draft.title.trim().to_owned();
         if title.is_empty() || title.chars().count() > 200 {
             return Err("title: 1 to 200 characters".into());
@@ -63,15 +65,23 @@ impl NewSale {
         Ok(NewSale(SaleDraft {
             title,
             image_url,
+            currency: Some(draft.currency.unwrap_or(default_currency)),
             ..draft
         }))
     }
+
+    /// The prices' currency (always set by [`NewSale::parse`]).
+    pub fn currency(&self) -> Currency {
+        self.0.currency.unwrap_or(Currency::USD)
+    }
 }
 
-/// Whether an edit touches what the reserve relies on (stock, times, limit): such
-/// edits are allowed only before the sale starts.
+/// Whether an edit touches what the reserve relies on (stock, times, limit) or
+/// what its orders are worth in (the currency): such edits are allowed only
+/// before the sale starts.
 pub(crate) fn changes_rules(patch: &SalePatch) -> bool {
     patch.stock.is_some()
+        || patch.currency.is_some()
         || patch.starts_at_ms.is_some()
         || patch.ends_at_ms.is_some()
         || patch.per_user_limit.is_some()
@@ -86,6 +96,7 @@ pub(crate) fn edited(current: Sale, patch: SalePatch) -> SaleDraft {
         image_url: patch.image_url.unwrap_or(current.image_url),
         price_cents: patch.price_cents.unwrap_or(current.price_cents),
         list_price_cents: patch.list_price_cents.unwrap_or(current.list_price_cents),
+        currency: Some(patch.currency.unwrap_or(current.currency)),
         stock: patch.stock.unwrap_or(current.stock),
         per_user_limit: patch.per_user_limit.unwrap_or(current.per_user_limit),
         starts_at_ms: patch.starts_at_ms.unwrap_or(current.starts_at_ms),
@@ -114,6 +125,7 @@ mod tests {
             image_url: "/keyboard.png".into(),
             price_cents: 4_900,
             list_price_cents: 12_900,
+            currency: Some(Currency::USD),
             stock: 10,
             per_user_limit: 1,
             starts_at_ms: 1_800_000_000_000,
@@ -142,7 +154,7 @@ mod tests {
         for (break_rule, field) in cases {
             let mut draft = valid();
             break_rule(&mut draft);
-            let error = NewSale::parse(draft).unwrap_err();
+            let error = NewSale::parse(draft, Currency::USD).unwrap_err();
             assert!(error.contains(field), "{field}: {error}");
         }
         let far = SaleDraft {
@@ -150,7 +162,9 @@ mod tests {
             ends_at_ms: i64::MAX,
             ..valid()
         };
-        assert!(NewSale::parse(far).unwrap_err().contains("range"));
+        assert!(NewSale::parse(far, Currency::USD)
+            .unwrap_err()
+            .contains("range"));
     }
 
     #[test]
@@ -159,10 +173,24 @@ mod tests {
             title: "  Keyboard ".into(),
             ..valid()
         };
-        let new = NewSale::parse(draft).unwrap();
+        let new = NewSale::parse(draft, Currency::USD).unwrap();
         assert_eq!(new.title, "Keyboard");
         assert_eq!((new.stock, new.per_user_limit), (10, 1));
         assert_eq!(new.image_url, "/keyboard.png");
+    }
+
+    #[test]
+    fn a_draft_without_a_currency_gets_the_shops() {
+        let yen = Currency::parse("JPY").unwrap();
+        let silent = SaleDraft {
+            currency: None,
+            ..valid()
+        };
+        assert_eq!(NewSale::parse(silent, yen).unwrap().currency(), yen);
+        assert_eq!(
+            NewSale::parse(valid(), yen).unwrap().currency(),
+            Currency::USD
+        );
     }
 
     fn sale_of(draft: &SaleDraft) -> Sale {
@@ -173,6 +201,7 @@ mod tests {
             image_url: draft.image_url.clone(),
             price_cents: draft.price_cents,
             list_price_cents: draft.list_price_cents,
+            currency: draft.currency.unwrap_or(Currency::USD),
             stock: draft.stock,
             per_user_limit: draft.per_user_limit,
             starts_at_ms: draft.starts_at_ms,
@@ -199,7 +228,14 @@ mod tests {
             ..SalePatch::default()
         };
         assert!(changes_rules(&restocked));
-        assert_eq!(edited(current, restocked).stock, 3);
+        assert_eq!(edited(current.clone(), restocked).stock, 3);
+        let euros = Currency::parse("EUR");
+        let recurrencied = SalePatch {
+            currency: euros,
+            ..SalePatch::default()
+        };
+        assert!(changes_rules(&recurrencied));
+        assert_eq!(edited(current, recurrencied).currency, euros);
     }
 
     proptest! {
@@ -223,7 +259,7 @@ mod tests {
                 price_cents: price,
                 ..valid()
             };
-            if let Ok(new) = NewSale::parse(draft) {
+            if let Ok(new) = NewSale::parse(draft, Currency::USD) {
                 prop_assert!(!new.title.is_empty() && new.title.chars().count() <= 200);
                 prop_assert_eq!(new.title.trim(), new.title.as_str());
                 prop_assert!(new.stock >= 1 && new.per_user_limit >= 1);
@@ -250,7 +286,7 @@ mod tests {
                 payment_window_secs: window,
                 ..valid()
             };
-            let new = NewSale::parse(draft).unwrap();
+            let new = NewSale::parse(draft, Currency::USD).unwrap();
             prop_assert_eq!((new.stock, new.starts_at_ms, new.ends_at_ms), (stock, starts, starts + length));
         }
     }

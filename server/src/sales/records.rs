@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use app::api::{CaptchaKind, Sale};
+use app::money::Currency;
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 
@@ -20,6 +21,7 @@ struct SaleRow {
     image_url: String,
     price_cents: i64,
     list_price_cents: i64,
+    currency: String,
     stock: i32,
     per_user_limit: i32,
     starts_at: DateTime<Utc>,
@@ -37,6 +39,9 @@ impl TryFrom<SaleRow> for Sale {
         let captcha = CaptchaKind::parse(&row.captcha).ok_or_else(|| {
             StoreError::Corrupt(format!("sale {} has captcha `{}`", row.id, row.captcha))
         })?;
+        let currency = Currency::parse(&row.currency).ok_or_else(|| {
+            StoreError::Corrupt(format!("sale {} has currency `{}`", row.id, row.currency))
+        })?;
         Ok(Sale {
             id: row.id,
             title: row.title,
@@ -44,6 +49,7 @@ impl TryFrom<SaleRow> for Sale {
             image_url: row.image_url,
             price_cents: row.price_cents,
             list_price_cents: row.list_price_cents,
+            currency,
             stock: row.stock,
             per_user_limit: row.per_user_limit,
             starts_at_ms: row.starts_at.timestamp_millis(),
@@ -94,7 +100,7 @@ impl SaleRecords {
         self.finds.fetch_add(1, Ordering::Relaxed);
         let row = sqlx::query_as!(
             SaleRow,
-            r#"select id, title, description, image_url, price_cents, list_price_cents, stock,
+            r#"select id, title, description, image_url, price_cents, list_price_cents, currency, stock,
                       per_user_limit, starts_at, ends_at, payment_window_secs, captcha,
                       min_account_age_days, paused
                from sales where id = $1"#,
@@ -110,7 +116,7 @@ impl SaleRecords {
     pub async fn recent(&self, now_ms: i64) -> Result<Vec<Sale>, StoreError> {
         let rows = sqlx::query_as!(
             SaleRow,
-            r#"select id, title, description, image_url, price_cents, list_price_cents, stock,
+            r#"select id, title, description, image_url, price_cents, list_price_cents, currency, stock,
                       per_user_limit, starts_at, ends_at, payment_window_secs, captcha,
                       min_account_age_days, paused
                from sales
@@ -128,7 +134,7 @@ impl SaleRecords {
     pub async fn all(&self) -> Result<Vec<Sale>, StoreError> {
         let rows = sqlx::query_as!(
             SaleRow,
-            r#"select id, title, description, image_url, price_cents, list_price_cents, stock,
+            r#"select id, title, description, image_url, price_cents, list_price_cents, currency, stock,
                       per_user_limit, starts_at, ends_at, payment_window_secs, captcha,
                       min_account_age_days, paused
                from sales order by starts_at desc, id desc limit 500"#
@@ -142,11 +148,11 @@ impl SaleRecords {
     pub async fn insert(&self, new: &NewSale) -> Result<Sale, StoreError> {
         let row = sqlx::query_as!(
             SaleRow,
-            r#"insert into sales (title, description, image_url, price_cents, list_price_cents, stock,
+            r#"insert into sales (title, description, image_url, price_cents, list_price_cents, currency, stock,
                                   per_user_limit, starts_at, ends_at, payment_window_secs, captcha,
                                   min_account_age_days)
-               values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-               returning id, title, description, image_url, price_cents, list_price_cents, stock,
+               values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+               returning id, title, description, image_url, price_cents, list_price_cents, currency, stock,
                          per_user_limit, starts_at, ends_at, payment_window_secs, captcha,
                          min_account_age_days, paused"#,
             new.title,
@@ -154,6 +160,7 @@ impl SaleRecords {
             new.image_url,
             new.price_cents,
             new.list_price_cents,
+            new.currency().code(),
             new.stock,
             new.per_user_limit,
             instant(new.starts_at_ms)?,
@@ -180,7 +187,7 @@ impl SaleRecords {
     ) -> Result<Option<Sale>, StoreError> {
         let row = sqlx::query_as!(
             SaleRow,
-            r#"select id, title, description, image_url, price_cents, list_price_cents, stock,
+            r#"select id, title, description, image_url, price_cents, list_price_cents, currency, stock,
                       per_user_limit, starts_at, ends_at, payment_window_secs, captcha,
                       min_account_age_days, paused
                from sales where id = $1 for update"#,
@@ -201,7 +208,7 @@ impl SaleRecords {
     ) -> Result<Vec<Sale>, StoreError> {
         let rows = sqlx::query_as!(
             SaleRow,
-            r#"select id, title, description, image_url, price_cents, list_price_cents, stock,
+            r#"select id, title, description, image_url, price_cents, list_price_cents, currency, stock,
                       per_user_limit, starts_at, ends_at, payment_window_secs, captcha,
                       min_account_age_days, paused
                from sales where ends_at > $1 order by id limit 500
@@ -223,9 +230,10 @@ impl SaleRecords {
             SaleRow,
             r#"update sales set title = $2, description = $3, image_url = $4, price_cents = $5,
                       list_price_cents = $6, stock = $7, per_user_limit = $8, starts_at = $9, ends_at = $10,
-                      payment_window_secs = $11, captcha = $12, min_account_age_days = $13
+                      payment_window_secs = $11, captcha = $12, min_account_age_days = $13,
+                      currency = $14
                where id = $1
-               returning id, title, description, image_url, price_cents, list_price_cents, stock,
+               returning id, title, description, image_url, price_cents, list_price_cents, currency, stock,
                          per_user_limit, starts_at, ends_at, payment_window_secs, captcha,
                          min_account_age_days, paused"#,
             id,
@@ -241,6 +249,7 @@ impl SaleRecords {
             new.payment_window_secs,
             new.captcha.as_str(),
             new.min_account_age_days,
+            new.currency().code(),
         )
         .fetch_optional(connection)
         .await?;
@@ -252,7 +261,7 @@ impl SaleRecords {
         let row = sqlx::query_as!(
             SaleRow,
             r#"update sales set paused = $2 where id = $1
-               returning id, title, description, image_url, price_cents, list_price_cents, stock,
+               returning id, title, description, image_url, price_cents, list_price_cents, currency, stock,
                          per_user_limit, starts_at, ends_at, payment_window_secs, captcha,
                          min_account_age_days, paused"#,
             id,

@@ -196,6 +196,7 @@ impl SaleStock {
                 (i64::from(sale.payment_window_secs) * 1000).to_string(),
             ),
             ("price_cents", sale.price_cents.to_string()),
+            ("currency", sale.currency.code().to_owned()),
         ]
     }
 

@@ -1,7 +1,7 @@
 //! The admin API: who may use it, and what it does to a sale.
 
 use app::api::ErrorCode;
-use systests::{error_code, sale_starting_in, spawn_app};
+use systests::{error_code, sale_starting_in, spawn_app, spawn_app_with};
 
 pub(super) fn draft(starts_in_ms: i64, stock: i32) -> serde_json::Value {
     let starts = server::clock::now_ms() + starts_in_ms;
@@ -30,6 +30,7 @@ async fn every_admin_endpoint_refuses_anonymous_and_shoppers() {
     let endpoints: Vec<(&str, String)> = vec![
         ("POST", "/api/admin/sales".into()),
         ("GET", "/api/admin/sales".into()),
+        ("GET", "/api/admin/sale-defaults".into()),
         ("PATCH", format!("/api/admin/sales/{id}")),
         ("GET", format!("/api/admin/sales/{id}")),
         ("POST", format!("/api/admin/sales/{id}/pause")),
@@ -188,6 +189,8 @@ async fn bad_drafts_are_refused_whole() {
         ("title", serde_json::json!("")),
         ("captcha", serde_json::json!("recaptcha")),
         ("payment_window_secs", serde_json::json!(0)),
+        ("currency", serde_json::json!("XYZ")),
+        ("currency", serde_json::json!("usd")),
     ] {
         let mut body = draft(60_000, 2);
         body[field] = value;
@@ -345,5 +348,96 @@ async fn an_edit_cut_short_between_redis_and_the_commit_is_undone_from_postgres(
     assert_eq!(
         status, 202,
         "not paused in Postgres, so not in Redis: {body}"
+    );
+}
+
+#[tokio::test]
+async fn a_sale_and_its_orders_carry_the_currency_the_admin_or_the_shop_chose() {
+    let yen = app::money::Currency::parse("JPY").unwrap();
+    let app = spawn_app_with(move |mut config| {
+        config.sale_defaults.currency = yen;
+        config
+    })
+    .await;
+    let admin = app.admin().await;
+    let defaults: serde_json::Value = admin
+        .get("/api/admin/sale-defaults")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        defaults["currency"], "JPY",
+        "the form proposes the shop's currency"
+    );
+
+    // Left out: the shop's. Named: that one.
+    let silent = admin.post("/api/admin/sales", draft(-1_000, 2)).await;
+    assert_eq!(silent.status(), 201);
+    let silent: app::api::Sale = silent.json().await.unwrap();
+    assert_eq!(silent.currency, yen);
+    let mut in_euros = draft(60_000, 2);
+    in_euros["currency"] = "EUR".into();
+    let in_euros: app::api::Sale = admin
+        .post("/api/admin/sales", in_euros)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(in_euros.currency.code(), "EUR");
+    let shown: serde_json::Value = app
+        .get(&format!("/api/sales/{}", in_euros.id))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(shown["currency"], "EUR");
+
+    // An order is worth its sale's money, queued in Redis and saved alike.
+    let shopper = app.register("buyer").await;
+    let (status, accepted) = shopper.buy(silent.id).await;
+    assert_eq!(status, 202, "{accepted}");
+    let order_path = format!("/api/orders/{}", accepted["order_id"].as_str().unwrap());
+    let queued: app::api::Order = shopper.get(&order_path).await.json().await.unwrap();
+    assert_eq!((queued.price_cents, queued.currency), (5_000, yen));
+    app.drain(silent.id).await;
+    let saved: app::api::Order = shopper.get(&order_path).await.json().await.unwrap();
+    assert_eq!(
+        (saved.status, saved.currency),
+        (app::api::OrderStatus::PendingPayment, yen)
+    );
+    let listed: Vec<app::api::Order> = shopper.get("/api/orders").await.json().await.unwrap();
+    assert_eq!(listed[0].currency, yen);
+
+    // Once the sale has started its orders' money cannot change; before, it can.
+    let started = admin
+        .client
+        .patch(admin.url(&format!("/api/admin/sales/{}", silent.id)))
+        .json(&serde_json::json!({ "currency": "USD" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(started.status(), 409);
+    let unstarted = admin
+        .client
+        .patch(admin.url(&format!("/api/admin/sales/{}", in_euros.id)))
+        .json(&serde_json::json!({ "currency": "GBP" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unstarted.status(), 200);
+    assert_eq!(
+        app.catalog.sale(silent.id).await.unwrap().unwrap().currency,
+        yen
+    );
+    assert_eq!(
+        app.catalog
+            .sale(in_euros.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .currency
+            .code(),
+        "GBP"
     );
 }

@@ -17,3 +17,4 @@ mod purchase;
 mod rate_limits;
 mod sale_cache;
 mod sales_api;
+mod sign_in;

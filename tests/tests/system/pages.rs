@@ -61,9 +61,11 @@ async fn demo_mode_creates_one_sale_only_when_nothing_is_open() {
     assert_eq!(sales.len(), 1);
     assert_eq!(sales[0]["state"], "scheduled");
     // A restart while the demo is still open does not add a second one.
-    assert!(!server::sales::demo::ensure_demo_sale(&app.catalog)
-        .await
-        .unwrap());
+    assert!(
+        !server::sales::demo::ensure_demo_sale(&app.catalog, app::money::Currency::USD)
+            .await
+            .unwrap()
+    );
     let sales: Vec<serde_json::Value> = app.get("/api/sales").await.json().await.unwrap();
     assert_eq!(sales.len(), 1);
 }

@@ -43,6 +43,7 @@ async fn a_sale_is_served_with_every_field_of_the_api_and_may_be_cached() {
         "image_url",
         "price_cents",
         "list_price_cents",
+        "currency",
         "stock",
         "per_user_limit",
         "starts_at_ms",

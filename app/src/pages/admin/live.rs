@@ -9,9 +9,8 @@ use leptos_router::hooks::use_params_map;
 use crate::api::{OrderStatus, Reconciliation, Sale, SaleOrder, SalePatch, SaleState, SaleStats};
 use crate::client::{self, Remote};
 use crate::components::charts::{Bars, TimeSeries};
-use crate::components::LocalTime;
+use crate::components::{LocalTime, Money};
 use crate::endpoints;
-use crate::money::format_cents;
 use crate::sale_state::sale_state;
 
 /// Seconds of history the chart keeps.
@@ -235,7 +234,7 @@ fn SaleHeading(
     view! {
         <h1>{sale.title.clone()}</h1>
         <p class="hint">
-            <LocalTime ms=sale.starts_at_ms seconds=true/>" → "<LocalTime ms=sale.ends_at_ms seconds=true/>{format!(" · {} per unit · limit {}", format_cents(sale.price_cents), sale.per_user_limit)}
+            <LocalTime ms=sale.starts_at_ms seconds=true/>" → "<LocalTime ms=sale.ends_at_ms seconds=true/>" · "<Money minor=sale.price_cents currency=sale.currency/>{format!(" per unit · limit {}", sale.per_user_limit)}
         </p>
         <div class="admin-actions">
             {move || match (sale.paused, state.get()) {
@@ -334,7 +333,7 @@ fn OrdersTable(orders: RwSignal<Vec<SaleOrder>>) -> impl IntoView {
                                     <td class="mono">{order.order_id.clone()}</td>
                                     <td class="buyer">{buyer}</td>
                                     <td>{order_status_label(order.status)}</td>
-                                    <td>{format_cents(order.price_cents)}</td>
+                                    <td><Money minor=order.price_cents currency=order.currency/></td>
                                     <td><LocalTime ms=order.created_at_ms seconds=true/></td>
                                 </tr>
                             }).collect_view()}

@@ -10,25 +10,7 @@ use crate::api::{CaptchaKind, SaleDraft};
 use crate::client::{self, Reply};
 use crate::clock::format_utc_seconds;
 use crate::endpoints;
-
-/// Whole currency units (`"49.90"`) to cents.
-fn parse_money(text: &str) -> Option<i64> {
-    let text = text.trim();
-    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
-    if fraction.len() > 2
-        || whole.is_empty()
-        || !whole.bytes().all(|b| b.is_ascii_digit())
-        || !fraction.bytes().all(|b| b.is_ascii_digit())
-    {
-        return None;
-    }
-    let cents = format!("{fraction:0<2}").parse::<i64>().ok()?;
-    whole
-        .parse::<i64>()
-        .ok()?
-        .checked_mul(100)?
-        .checked_add(cents)
-}
+use crate::money::Currency;
 
 /// The form's fields, as typed.
 #[derive(Clone, Copy)]
@@ -36,6 +18,7 @@ struct SaleFields {
     title: RwSignal<String>,
     description: RwSignal<String>,
     image_url: RwSignal<String>,
+    currency: RwSignal<String>,
     price: RwSignal<String>,
     list_price: RwSignal<String>,
     stock: RwSignal<String>,
@@ -54,6 +37,7 @@ impl SaleFields {
             title: field(""),
             description: field(""),
             image_url: field(""),
+            currency: field(""),
             price: field(""),
             list_price: field(""),
             stock: field("10"),
@@ -86,14 +70,20 @@ impl SaleFields {
         if minutes < 1 {
             return Err("Duration: at least a minute".into());
         }
+        let currency = Currency::parse(self.currency.get_untracked().trim())
+            .ok_or("Currency: an ISO 4217 code like EUR")?;
+        let amount = |signal: RwSignal<String>, name: &str| {
+            currency
+                .parse_amount(&signal.get_untracked())
+                .ok_or_else(|| format!("{name}: an amount like {}", currency.decimal(4_990)))
+        };
         Ok(SaleDraft {
             title: self.title.get_untracked(),
             description: self.description.get_untracked(),
             image_url: self.image_url.get_untracked(),
-            price_cents: parse_money(&self.price.get_untracked())
-                .ok_or("Price: an amount like 49.90")?,
-            list_price_cents: parse_money(&self.list_price.get_untracked())
-                .ok_or("List price: an amount like 129.00")?,
+            price_cents: amount(self.price, "Price")?,
+            list_price_cents: amount(self.list_price, "List price")?,
+            currency: Some(currency),
             stock: number(self.stock, "Stock")?,
             per_user_limit: number(self.limit, "Limit per shopper")?,
             starts_at_ms,
@@ -121,6 +111,19 @@ pub fn NewSale() -> impl IntoView {
                 client::device_now_ms() as i64 + 5 * 60_000,
             ));
         }
+    });
+    // The shop's currency, unless the admin has typed one meanwhile.
+    Effect::new(move |_| {
+        client::spawn(async move {
+            if let Ok(Reply {
+                body: Ok(defaults), ..
+            }) = endpoints::sale_defaults().await
+            {
+                if fields.currency.get_untracked().is_empty() {
+                    let _ = fields.currency.try_set(defaults.currency.code().to_owned());
+                }
+            }
+        });
     });
 
     let submit = move |event: leptos::ev::SubmitEvent| {
@@ -163,6 +166,7 @@ pub fn NewSale() -> impl IntoView {
                 on:input=move |event| fields.description.set(event_target_value(&event))
             ></textarea>
             <PictureField image_url=fields.image_url uploading error/>
+            {text_input("currency", "Currency (ISO 4217 code)", fields.currency, "text")}
             {text_input("price", "Price", fields.price, "text")}
             {text_input("list_price", "List price (before the sale)", fields.list_price, "text")}
             {text_input("stock", "Stock (units)", fields.stock, "number")}
@@ -242,21 +246,5 @@ fn PictureField(
         {move || (!image_url.get().is_empty()).then(|| view! {
             <img class="picture-preview" src=image_url.get() alt="The sale's picture" width="240" height="160"/>
         })}
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_money;
-
-    #[test]
-    fn money_is_typed_in_currency_units() {
-        assert_eq!(parse_money("49"), Some(4_900));
-        assert_eq!(parse_money("49.9"), Some(4_990));
-        assert_eq!(parse_money(" 0.05 "), Some(5));
-        assert_eq!(parse_money("1.234"), None);
-        assert_eq!(parse_money("-1"), None);
-        assert_eq!(parse_money("abc"), None);
-        assert_eq!(parse_money(".5"), None);
     }
 }

@@ -359,6 +359,7 @@ impl Rig {
             image_url: String::new(),
             price_cents: 1_000,
             list_price_cents: 2_000,
+            currency: None,
             stock: options.stock,
             per_user_limit: options.limit,
             starts_at_ms,
