@@ -20,7 +20,8 @@
 //! | `FLASHSALE_RATE_PER_USER` | `2:6` | requests per second `:` burst, per shopper and sale |
 //! | `FLASHSALE_RATE_PER_IP` | `50:200` | the same per client address and sale |
 //! | `FLASHSALE_RATE_PER_SALE` | `20000:20000` | the same for all shoppers of a sale together |
-//! | `FLASHSALE_TRUST_FORWARDED_FOR` | `false` | take the client address from `X-Forwarded-For` (behind a proxy) |
+//! | `FLASHSALE_TRUST_FORWARDED_FOR` | `false` | one proxy of ours in front: the client is `X-Forwarded-For`'s right-most entry |
+//! | `FLASHSALE_TRUSTED_PROXIES` | `1` with the above, else `0` | proxies of ours in front: the client is that many entries from the right |
 //! | `FLASHSALE_CLAIM_AFTER_MS` | `10000` | an order message un-acknowledged this long is taken over from its (crashed) worker |
 //! | `FLASHSALE_REQUEST_TIMEOUT_MS` | `10000` | a request still unanswered after this long gets 503 `unavailable` |
 
@@ -77,6 +78,9 @@ pub struct Config {
     pub rate_limits: RateLimits,
     /// Whether `X-Forwarded-For` names the client (only behind a trusted proxy).
     pub trust_forwarded_for: bool,
+    /// How many proxies of ours stand in front (each appends to
+    /// `X-Forwarded-For`): the client is that many entries from the right.
+    pub trusted_proxies: usize,
     /// What a new sale gets when its draft leaves a field out (the currency).
     pub sale_defaults: SaleDefaults,
     /// Registrations and log-ins per address and per username.
@@ -147,6 +151,10 @@ impl Config {
                 }
             },
             trust_forwarded_for: vars.flag("FLASHSALE_TRUST_FORWARDED_FOR", false)?,
+            trusted_proxies: vars.number(
+                "FLASHSALE_TRUSTED_PROXIES",
+                usize::from(vars.flag("FLASHSALE_TRUST_FORWARDED_FOR", false)?),
+            )?,
             sale_defaults: SaleDefaults {
                 currency: vars.currency("FLASHSALE_CURRENCY", Currency::USD)?,
             },

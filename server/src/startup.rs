@@ -185,9 +185,9 @@ impl Application {
             },
             rate_limiter: rate_limiter.clone(),
             sign_in: SignInGuard::new(redis.clone(), keys.clone(), config.sign_in, rate_limiter),
-            hasher: Hasher::new(config.hashing_slots),
+            hasher: Hasher::new(config.hashing_slots, config.hashing_slots * 16),
             client_ip: ClientIpPolicy {
-                trust_forwarded_for: config.trust_forwarded_for,
+                trusted_proxies: config.trusted_proxies,
             },
             sale_defaults: config.sale_defaults,
             clock,

@@ -68,7 +68,14 @@ pub fn BuyPanel(sale: Sale) -> AnyView {
         let navigate = use_navigate();
         Callback::new(move |path: String| navigate(&path, NavigateOptions::default()))
     };
-    let go_to = move |path: &str| go.run(path.to_owned());
+    // The attempt's code (and a puzzle answer's) comes in its own chunk: fetch
+    // it now, not at the click.
+    Effect::new(move |_| {
+        leptos::lazy_preload!(flow::attempt);
+        if captcha == crate::api::CaptchaKind::Image {
+            leptos::lazy_preload!(flow::slid);
+        }
+    });
 
     // One attempt at a time: the handler only starts from a quiet phase (or,
     // for the alternative to a puzzle, from the puzzle).
@@ -80,12 +87,12 @@ pub fn BuyPanel(sale: Sale) -> AnyView {
             _ => false,
         };
         if ready && clock.state() == Some(SaleState::Live) {
-            client::spawn(attempt(sale_id, captcha, ask, phase, clock, go_to));
+            client::spawn(attempt(sale_id, captcha, ask, phase, clock, go));
         }
     };
     let slid = Callback::new(move |answer: String| {
         if let Phase::Sliding { captcha_id, .. } = phase.get_untracked() {
-            client::spawn(flow::slid(sale_id, captcha_id, answer, phase, clock, go_to));
+            client::spawn(flow::slid(sale_id, captcha_id, answer, phase, clock, go));
         }
     });
     let logged_in = Callback::new(move |_: Account| {

@@ -102,26 +102,36 @@ pub(crate) enum HashError {
 }
 
 /// Argon2 for requests: at most `slots` hashes at once, each on the blocking
-/// pool; one more is refused at once ([`HashError::Busy`]) rather than queued.
-/// A flood of log-ins therefore costs at most `slots` cores and never a queue:
-/// the files and CAPTCHA pictures that share the blocking pool are served on
-/// time, during the flood and after it. A slot is held by the hashing itself,
-/// so a client that hangs up does not free it early.
+/// pool, and a short line of `waiting` more (a burst of people registering
+/// together), each waiting at most [`LONGEST_WAIT`]; beyond the line a request
+/// is refused at once ([`HashError::Busy`]). A flood of log-ins therefore
+/// costs at most `slots` cores and a bounded line: the files and CAPTCHA
+/// pictures that share the blocking pool are served on time, during the flood
+/// and after it. A slot is held by the hashing itself, so a client that hangs
+/// up does not free it early.
 #[derive(Clone)]
 pub(crate) struct Hasher {
+    /// Hashing now.
     slots: Arc<Semaphore>,
+    /// Hashing now or waiting for a slot.
+    admitted: Arc<Semaphore>,
 }
 
+/// The longest a request waits for a hashing slot.
+const LONGEST_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
 impl Hasher {
-    pub fn new(slots: usize) -> Self {
+    pub fn new(slots: usize, waiting: usize) -> Self {
+        let slots = slots.max(1);
         Self {
-            slots: Arc::new(Semaphore::new(slots.max(1))),
+            slots: Arc::new(Semaphore::new(slots)),
+            admitted: Arc::new(Semaphore::new(slots + waiting)),
         }
     }
 
     /// A new password's hash.
     pub async fn hash(&self, password: Password) -> Result<String, HashError> {
-        let slot = self.slot()?;
+        let slot = self.slot().await?;
         let hashed = tokio::task::spawn_blocking(move || {
             let _slot = slot;
             hash_now(&password)
@@ -133,7 +143,7 @@ impl Hasher {
 
     /// Whether `password` matches `hash`.
     pub async fn verify(&self, hash: String, password: Secret<String>) -> Result<bool, HashError> {
-        let slot = self.slot()?;
+        let slot = self.slot().await?;
         let verified = tokio::task::spawn_blocking(move || {
             let _slot = slot;
             verifies(&hash, password.expose())
@@ -143,11 +153,18 @@ impl Hasher {
         Ok(verified)
     }
 
-    fn slot(&self) -> Result<OwnedSemaphorePermit, HashError> {
-        self.slots
+    /// A place in line at once (or `Busy`), then a slot within [`LONGEST_WAIT`].
+    async fn slot(&self) -> Result<(OwnedSemaphorePermit, OwnedSemaphorePermit), HashError> {
+        let in_line = self
+            .admitted
             .clone()
             .try_acquire_owned()
-            .map_err(|_| HashError::Busy)
+            .map_err(|_| HashError::Busy)?;
+        let slot = tokio::time::timeout(LONGEST_WAIT, self.slots.clone().acquire_owned())
+            .await
+            .map_err(|_| HashError::Busy)?
+            .map_err(|_| HashError::Busy)?;
+        Ok((in_line, slot))
     }
 }
 
@@ -204,7 +221,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_hash_verifies_its_password_only() {
-        let hasher = Hasher::new(1);
+        let hasher = Hasher::new(1, 0);
         let hash = hasher
             .hash(Password::parse("correct horse").unwrap())
             .await
@@ -219,8 +236,8 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_hash_beyond_the_slots_is_refused_at_once() {
-        let hasher = Hasher::new(1);
+    async fn a_hash_beyond_the_slots_and_the_line_is_refused_at_once() {
+        let hasher = Hasher::new(1, 0);
         let password = || Password::parse("correct horse").unwrap();
         let (first, second) = tokio::join!(hasher.hash(password()), async {
             tokio::task::yield_now().await;
@@ -230,5 +247,12 @@ mod tests {
         assert!(matches!(second, Err(HashError::Busy)), "{second:?}");
         // The slot is free again once the first hash is done.
         assert!(hasher.hash(password()).await.is_ok());
+        // With a place in line, the second waits its turn instead.
+        let patient = Hasher::new(1, 1);
+        let (first, second) = tokio::join!(patient.hash(password()), async {
+            tokio::task::yield_now().await;
+            patient.hash(password()).await
+        });
+        assert!(first.is_ok() && second.is_ok());
     }
 }

@@ -62,29 +62,61 @@ where
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let policy = ClientIpPolicy::from_ref(state);
-        let forwarded = policy
-            .trust_forwarded_for
-            .then(|| {
-                parts
-                    .headers
-                    .get("x-forwarded-for")?
-                    .to_str()
-                    .ok()?
-                    .split(',')
-                    .next()?
-                    .trim()
-                    .parse()
-                    .ok()
-            })
-            .flatten();
+        let hops = ClientIpPolicy::from_ref(state).trusted_proxies;
         let peer = parts
             .extensions
             .get::<ConnectInfo<std::net::SocketAddr>>()
             .map(|ConnectInfo(addr)| addr.ip());
-        Ok(ClientIp(forwarded.or(peer).unwrap_or(
+        if hops == 0 {
+            warn_if_behind_a_proxy(peer);
+        }
+        let forwarded = parts
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|value| value.to_str().ok());
+        Ok(ClientIp(client_address(forwarded, peer, hops).unwrap_or(
             std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
         )))
+    }
+}
+
+/// The client behind `hops` proxies of ours: the `hops`-th `X-Forwarded-For`
+/// entry from the right (each of our proxies appended its peer; whatever is
+/// further left the client wrote itself and proves nothing). Without proxies,
+/// or with fewer entries than proxies (a request that did not come through
+/// them), the connection's peer.
+fn client_address<'a>(
+    forwarded: impl Iterator<Item = &'a str>,
+    peer: Option<std::net::IpAddr>,
+    hops: usize,
+) -> Option<std::net::IpAddr> {
+    if hops == 0 {
+        return peer;
+    }
+    let entries: Vec<&str> = forwarded.flat_map(|value| value.split(',')).collect();
+    let Some(index) = entries.len().checked_sub(hops) else {
+        return peer;
+    };
+    entries[index].trim().parse().ok().or(peer)
+}
+
+/// Says once when requests come from a private address while no proxy is
+/// trusted: every shopper then shares the proxy's rate buckets.
+fn warn_if_behind_a_proxy(peer: Option<std::net::IpAddr>) {
+    static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    let private = match peer {
+        Some(std::net::IpAddr::V4(v4)) => v4.is_private(),
+        Some(std::net::IpAddr::V6(v6)) => (v6.segments()[0] & 0xfe00) == 0xfc00,
+        None => false,
+    };
+    if private && !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        tracing::warn!(
+            peer = ?peer,
+            "requests come from a private address and no proxy is trusted: if a proxy \
+             stands in front, every shopper shares its rate buckets; set \
+             FLASHSALE_TRUSTED_PROXIES to the number of proxies (OPERATIONS.md)"
+        );
     }
 }
 
@@ -170,7 +202,30 @@ where
 
 #[cfg(test)]
 mod tests {
-    use super::holds_nul;
+    use super::{client_address, holds_nul};
+
+    fn address(header: &[&str], hops: usize) -> Option<std::net::IpAddr> {
+        client_address(header.iter().copied(), "10.0.0.9".parse().ok(), hops)
+    }
+
+    #[test]
+    fn the_client_is_the_entry_our_proxies_added_never_what_it_wrote() {
+        let ip = |text: &str| text.parse().ok();
+        // nginx appends: `forged, real`.
+        assert_eq!(address(&["6.6.6.6, 203.0.113.7"], 1), ip("203.0.113.7"));
+        assert_eq!(address(&["6.6.6.6", "203.0.113.7"], 1), ip("203.0.113.7"));
+        assert_eq!(address(&["203.0.113.7"], 1), ip("203.0.113.7"));
+        // Two proxies: the edge's entry, then the first proxy's address.
+        assert_eq!(
+            address(&["6.6.6.6, 203.0.113.7, 10.0.0.2"], 2),
+            ip("203.0.113.7")
+        );
+        // No proxies trusted, too few entries, or nonsense: the peer.
+        assert_eq!(address(&["203.0.113.7"], 0), ip("10.0.0.9"));
+        assert_eq!(address(&[], 1), ip("10.0.0.9"));
+        assert_eq!(address(&["203.0.113.7"], 2), ip("10.0.0.9"));
+        assert_eq!(address(&["not an address"], 1), ip("10.0.0.9"));
+    }
     use serde_json::json;
 
     #[test]

@@ -43,8 +43,9 @@ pub(crate) struct CookiePolicy {
 /// How to find the client's address (for per-address rate limits).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct ClientIpPolicy {
-    /// Use the first `X-Forwarded-For` entry: only behind a proxy that sets it.
-    pub trust_forwarded_for: bool,
+    /// Proxies of ours in front, each appending its peer to `X-Forwarded-For`:
+    /// the client is that many entries from the right (0: the connection's peer).
+    pub trusted_proxies: usize,
 }
 
 /// Shared by every handler; each takes only the part it needs. Reads as the

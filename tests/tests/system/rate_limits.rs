@@ -165,3 +165,58 @@ async fn a_buyer_with_many_tickets_is_told_to_wait_and_gets_nothing_for_it() {
         "a refused buy took no unit"
     );
 }
+
+#[tokio::test]
+async fn behind_our_proxy_a_forged_forwarded_for_does_not_buy_a_new_bucket() {
+    // One proxy of ours in front (nginx appends the real address: `forged, real`).
+    let app = spawn_app_with(|mut config| {
+        config.rate_limits = tight(100, 3);
+        config.trusted_proxies = 1;
+        config
+    })
+    .await;
+    let sale = app.create_sale(&sale_starting_in(-1_000, 100)).await;
+    let alice = app.register("alice").await;
+    let mut statuses = Vec::new();
+    for n in 0..6 {
+        let response = alice
+            .client
+            .post(alice.url(&format!("/api/sales/{}/ticket", sale.id)))
+            .header("x-forwarded-for", format!("198.18.0.{n}, 203.0.113.7"))
+            .json(&serde_json::json!({ "captcha_id": "", "answer": "" }))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(status_checking_429(response).await);
+    }
+    assert_eq!(
+        statuses,
+        [200, 200, 200, 429, 429, 429],
+        "one address, whatever it wrote"
+    );
+}
+
+#[tokio::test]
+async fn addresses_of_one_ipv6_64_share_a_bucket() {
+    let app = spawn_app_with(|mut config| {
+        config.rate_limits = tight(100, 3);
+        config.trusted_proxies = 1;
+        config
+    })
+    .await;
+    let sale = app.create_sale(&sale_starting_in(-1_000, 100)).await;
+    let alice = app.register("alice").await;
+    let mut statuses = Vec::new();
+    for n in 0..5 {
+        let response = alice
+            .client
+            .post(alice.url(&format!("/api/sales/{}/ticket", sale.id)))
+            .header("x-forwarded-for", format!("2001:db8:7:7::{n:x}"))
+            .json(&serde_json::json!({ "captcha_id": "", "answer": "" }))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(status_checking_429(response).await);
+    }
+    assert_eq!(statuses, [200, 200, 200, 429, 429], "a /64 is one client");
+}

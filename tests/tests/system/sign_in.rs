@@ -162,7 +162,7 @@ async fn an_overlong_password_is_refused_before_it_is_hashed() {
 async fn a_flood_of_log_ins_leaves_the_captcha_answering() {
     // Sign-in limits out of the way: what is tested is the hashing capacity.
     let app = spawn_app_with(|mut config| {
-        config.hashing_slots = 2;
+        config.hashing_slots = 2; // and 32 waiting
         config
     })
     .await;

@@ -23,13 +23,19 @@ pub(super) use crate::endpoints::Challenge as Ask;
 
 /// Challenge, solve, then ticket and buy. A puzzle stops at
 /// [`Phase::Sliding`]; the shopper's answer goes on through [`ticket_and_buy`].
+/// `go` opens a won order's page.
+///
+/// Its own WASM chunk with everything it reaches (the proof of work, the
+/// ticket and the buy): the page is interactive before it arrives, and the
+/// buy panel fetches it right after hydration, long before a shopper's click.
+#[leptos::lazy]
 pub(super) async fn attempt(
     sale_id: i64,
     kind: CaptchaKind,
     ask: Ask,
     phase: RwSignal<Phase>,
     clock: SaleClock,
-    go: impl Fn(&str) + 'static,
+    go: Callback<String>,
 ) {
     attempt_after(sale_id, kind, ask, None, phase, clock, go).await;
 }
@@ -42,7 +48,7 @@ async fn attempt_after(
     missed: Option<String>,
     phase: RwSignal<Phase>,
     clock: SaleClock,
-    go: impl Fn(&str) + 'static,
+    go: Callback<String>,
 ) {
     let (captcha_id, answer) = if kind == CaptchaKind::None {
         (String::new(), String::new())
@@ -82,7 +88,7 @@ async fn attempt_after(
     };
     // A proof of work is never "missed": the browser solved it. A refusal
     // here is the server's to explain, through the cool-down.
-    if let Some(reason) = ticket_and_buy(sale_id, captcha_id, answer, phase, clock, &go).await {
+    if let Some(reason) = ticket_and_buy(sale_id, captcha_id, answer, phase, clock, go).await {
         let reason = if reason.is_empty() {
             "That answer was not right. Try a new challenge.".to_owned()
         } else {
@@ -118,16 +124,18 @@ async fn solve(challenge: &CaptchaChallenge, phase: RwSignal<Phase>) -> Option<u
 
 /// The shopper's answer to a puzzle. A missed one is followed at once by a
 /// new puzzle with the reason above it (no cool-down: the shopper did nothing
-/// wrong but miss); anything else goes on as for any answer.
+/// wrong but miss); anything else goes on as for any answer. In the chunk of
+/// [`attempt`]'s kind: a puzzle is answered only after an attempt began.
+#[leptos::lazy]
 pub(super) async fn slid(
     sale_id: i64,
     captcha_id: String,
     answer: String,
     phase: RwSignal<Phase>,
     clock: SaleClock,
-    go: impl Fn(&str) + 'static,
+    go: Callback<String>,
 ) {
-    let Some(reason) = ticket_and_buy(sale_id, captcha_id, answer, phase, clock, &go).await else {
+    let Some(reason) = ticket_and_buy(sale_id, captcha_id, answer, phase, clock, go).await else {
         return;
     };
     let reason = if reason.is_empty() {
@@ -147,7 +155,7 @@ async fn ticket_and_buy(
     answer: String,
     phase: RwSignal<Phase>,
     clock: SaleClock,
-    go: &impl Fn(&str),
+    go: Callback<String>,
 ) -> Option<String> {
     phase.set(Phase::Buying);
     let request = TicketRequest { captcha_id, answer };
@@ -172,7 +180,7 @@ async fn ticket_and_buy(
             body: Ok(accepted), ..
         }) => {
             phase.set(Phase::Won(accepted.order_id.clone()));
-            go(&format!("/orders/{}", accepted.order_id));
+            go.run(format!("/orders/{}", accepted.order_id));
         }
         Ok(refused) => refuse(&refused, phase, clock),
         Err(_) => network_trouble(phase),
