@@ -35,6 +35,9 @@ test("an admin schedules a sale, watches a burst sell it out, pauses and resumes
   await page.getByLabel("List price (before the sale)").fill("129");
   await page.getByLabel("Stock (units)").fill("4");
   await page.getByLabel("CAPTCHA").selectOption("none");
+  // Fresh accounts are kept out unless the admin says otherwise (this burst's are fresh).
+  await expect(page.getByLabel("Minimum account age (days)")).toHaveValue("7");
+  await page.getByLabel("Minimum account age (days)").fill("0");
   // Starts in a few seconds, typed in the browser's own time zone.
   const startsAt = Math.ceil((Date.now() + 10_000) / 1000) * 1000;
   const local = await page.evaluate((ms) => {

@@ -46,7 +46,9 @@ impl SaleFields {
             duration_minutes: field("60"),
             payment_minutes: field("15"),
             captcha: field("pow"),
-            min_age: field("0"),
+            // Accounts made after the announcement cannot buy: one machine's
+            // hundred fresh accounts are worth nothing (OPERATIONS.md).
+            min_age: field("7"),
         }
     }
 
@@ -182,6 +184,7 @@ pub fn NewSale() -> impl IntoView {
                 <option value="none">"None"</option>
             </select>
             {text_input("min_age", "Minimum account age (days)", fields.min_age, "number")}
+            <p class="hint">"Accounts younger than this cannot buy: 7 days keeps out accounts made for this sale. 0 lets anyone buy."</p>
             <p class="form-error" role="alert">{move || error.get()}</p>
             <button type="submit" class="primary" disabled=move || pending.get() || uploading.get()>"Create sale"</button>
         </form>
