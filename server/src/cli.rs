@@ -11,7 +11,7 @@
 use sqlx::postgres::PgPoolOptions;
 
 use crate::accounts::credentials::{Password, Username};
-use crate::accounts::users::Accounts;
+use crate::accounts::users::{Accounts, RegisterError};
 use crate::config::Config;
 
 /// A task the binary was asked to run.
@@ -95,7 +95,13 @@ pub async fn run(task: Task, config: &Config) -> Result<String, String> {
             let user = accounts
                 .upsert_admin(&username, Password::parse(&password)?)
                 .await
-                .map_err(|error| crate::store::error_chain(&error))?;
+                .map_err(|error| match error {
+                    RegisterError::Taken => format!(
+                        "`{}` is a shopper's account: an admin gets a name of its own",
+                        username.as_str()
+                    ),
+                    RegisterError::Store(error) => crate::store::error_chain(&error),
+                })?;
             Ok(format!(
                 "admin `{}` is ready (user id {})",
                 user.username, user.id

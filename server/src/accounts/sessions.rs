@@ -135,11 +135,16 @@ impl SessionStore {
     pub async fn revoke(&self, token: &str) -> Result<(), StoreError> {
         let hash = hash_of(token);
         let mut redis = self.redis.clone();
-        let () = redis::cmd("DEL")
+        let deleted: i64 = redis::cmd("DEL")
             .arg(self.key(&hash))
             .query_async(&mut redis)
             .await?;
         self.forget(&hash).await;
+        if deleted == 0 {
+            // No such session: nothing for the fleet to hear. (Made-up cookies
+            // cannot make every instance do work.)
+            return Ok(());
+        }
         // The session is gone from Redis; an instance that misses the notice
         // lets its copy go within `KEPT_FOR`.
         let published: redis::RedisResult<i64> = redis::cmd("PUBLISH")

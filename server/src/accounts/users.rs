@@ -75,24 +75,28 @@ impl Accounts {
         .await?)
     }
 
-    /// Makes an existing user an admin, or creates one; returns the user.
+    /// Creates an admin, or sets an existing admin's password; returns the
+    /// user. A shopper's name is refused ([`RegisterError::Taken`]).
     pub async fn upsert_admin(
         &self,
         username: &Username,
         password: Password,
-    ) -> Result<User, StoreError> {
+    ) -> Result<User, RegisterError> {
         let hash = hash_password(password).await?;
-        Ok(sqlx::query_as!(
+        let admin = sqlx::query_as!(
             User,
             "insert into users (username, password_hash, is_admin) values ($1, $2, true)
              on conflict on constraint users_username_key
-             do update set password_hash = excluded.password_hash, is_admin = true
+             do update set password_hash = excluded.password_hash where users.is_admin
              returning id, username, password_hash, is_admin, created_at",
             username.as_str(),
             hash
         )
-        .fetch_one(&self.db)
-        .await?)
+        .fetch_optional(&self.db)
+        .await
+        .map_err(StoreError::from)?;
+        // A shopper's name: never taken over (its orders, its password).
+        admin.ok_or(RegisterError::Taken)
     }
 
     /// Creates `count` shoppers `<prefix>1..=<prefix>count` sharing one password,

@@ -250,3 +250,71 @@ async fn a_logout_on_one_instance_ends_the_session_on_every_instance_at_once() {
         "the other instance let the session go within a second"
     );
 }
+
+#[tokio::test]
+async fn logging_out_a_made_up_session_tells_no_other_instance() {
+    use futures_util::StreamExt;
+
+    let app = spawn_app().await;
+    let channel = app.state().stock.keys().notice_channel();
+    let client = redis::Client::open(systests::redis_url()).unwrap();
+    let mut pubsub = client.get_async_pubsub().await.unwrap();
+    pubsub.subscribe(&channel).await.unwrap();
+    let mut notices = pubsub.into_on_message();
+
+    for n in 0..200 {
+        let response = app
+            .client
+            .post(app.url("/api/auth/logout"))
+            .header("cookie", format!("fs_session=made-up-{n}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 204);
+    }
+    // A real log-out is announced, and it is the first notice on the channel.
+    let alice = app.register("alice").await;
+    assert_eq!(
+        alice
+            .post("/api/auth/logout", serde_json::json!({}))
+            .await
+            .status(),
+        204
+    );
+    let first = tokio::time::timeout(std::time::Duration::from_secs(5), notices.next())
+        .await
+        .expect("the real log-out is announced")
+        .unwrap();
+    let payload: String = first.get_payload().unwrap();
+    assert!(payload.starts_with("session-ended:"), "{payload}");
+    let next = tokio::time::timeout(std::time::Duration::from_millis(300), notices.next()).await;
+    assert!(
+        next.is_err(),
+        "one announcement in all: {:?}",
+        next.map(|m| m.map(|m| m.get_payload::<String>()))
+    );
+}
+
+#[tokio::test]
+async fn making_an_admin_never_takes_over_a_shoppers_account() {
+    let app = spawn_app().await;
+    app.register("carol").await;
+    let name = server::accounts::credentials::Username::parse("carol").unwrap();
+    let password = server::accounts::credentials::Password::parse("operator chosen").unwrap();
+    let refused = app.state().accounts.upsert_admin(&name, password).await;
+    assert!(
+        matches!(refused, Err(server::accounts::users::RegisterError::Taken)),
+        "{refused:?}"
+    );
+    // Carol keeps her password and stays a shopper.
+    let login = app
+        .client
+        .post(app.url("/api/auth/login"))
+        .json(&serde_json::json!({ "username": "carol", "password": "correct horse battery" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 200);
+    let account: app::api::Account = login.json().await.unwrap();
+    assert!(!account.is_admin);
+}
