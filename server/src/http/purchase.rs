@@ -101,11 +101,19 @@ async fn captcha(
         captchas,
         clock,
         rate_limiter,
+        sold_out: sold_out_flags,
         ..
     } = &*state;
     let sale_id = sale_id.get();
     let now = clock.now_ms();
     let sale = open_sale(catalog, sale_id, now).await?;
+    // Who may not buy is refused before the shared buckets are charged: fresh
+    // accounts on an age-limited sale cannot drain the sale's bucket for
+    // everyone (#25), nor anyone a sold-out sale's.
+    if sold_out_flags.is_sold_out(sale_id, now) {
+        return Err(ErrorCode::SoldOut.into());
+    }
+    check_eligible(&sale, &user, now)?;
     limit(rate_limiter, sale_id, user.user_id, ip).await?;
     let challenge = if alternative {
         captchas

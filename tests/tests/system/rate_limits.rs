@@ -220,3 +220,64 @@ async fn addresses_of_one_ipv6_64_share_a_bucket() {
     }
     assert_eq!(statuses, [200, 200, 200, 429, 429], "a /64 is one client");
 }
+
+#[tokio::test]
+async fn accounts_that_may_not_buy_cannot_drain_the_sales_bucket() {
+    // A sale for accounts a week old, with room for 3 challenges at once.
+    let app = spawn_app_with(|mut config| {
+        config.rate_limits = RateLimits {
+            per_sale: Rate {
+                per_second: 0.1,
+                burst: 3,
+            },
+            ..tight(100, 100)
+        };
+        config
+    })
+    .await;
+    let mut week_old_only = sale_starting_in(-1_000, 10);
+    week_old_only.min_account_age_days = 7;
+    week_old_only.captcha = app::api::CaptchaKind::Pow;
+    let sale = app.create_sale(&week_old_only).await;
+    let challenge = format!("/api/sales/{}/captcha", sale.id);
+
+    // Twenty accounts made today ask for challenges: each is told why not.
+    for n in 0..20 {
+        let fresh = app.register(&format!("fresh{n}")).await;
+        let response = fresh.post(&challenge, serde_json::json!({})).await;
+        assert_eq!(response.status(), 403, "fresh{n}");
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(error_code(&body), ErrorCode::NotEligible);
+    }
+
+    // A shopper of long standing still finds the sale's bucket full.
+    app.register("elder").await;
+    sqlx::query(
+        "update users set created_at = now() - interval '30 days' where username = 'elder'",
+    )
+    .execute(&app.db)
+    .await
+    .unwrap();
+    let elder = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let login = elder
+        .post(app.url("/api/auth/login"))
+        .json(&serde_json::json!({ "username": "elder", "password": "correct horse battery" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 200);
+    let response = elder
+        .post(app.url(&challenge))
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        200,
+        "the eligible shopper gets a challenge"
+    );
+}
