@@ -166,6 +166,22 @@ async fn a_buyer_with_many_tickets_is_told_to_wait_and_gets_nothing_for_it() {
     );
 }
 
+/// A ticket request as it arrives through our proxy, `X-Forwarded-For` as given.
+async fn ticket_via(
+    shopper: &systests::Shopper,
+    sale_id: i64,
+    forwarded: &str,
+) -> reqwest::Response {
+    shopper
+        .client
+        .post(shopper.url(&format!("/api/sales/{sale_id}/ticket")))
+        .header("x-forwarded-for", forwarded)
+        .json(&serde_json::json!({ "captcha_id": "", "answer": "" }))
+        .send()
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn behind_our_proxy_a_forged_forwarded_for_does_not_buy_a_new_bucket() {
     // One proxy of ours in front (nginx appends the real address: `forged, real`).
@@ -179,15 +195,8 @@ async fn behind_our_proxy_a_forged_forwarded_for_does_not_buy_a_new_bucket() {
     let alice = app.register("alice").await;
     let mut statuses = Vec::new();
     for n in 0..6 {
-        let response = alice
-            .client
-            .post(alice.url(&format!("/api/sales/{}/ticket", sale.id)))
-            .header("x-forwarded-for", format!("198.18.0.{n}, 203.0.113.7"))
-            .json(&serde_json::json!({ "captcha_id": "", "answer": "" }))
-            .send()
-            .await
-            .unwrap();
-        statuses.push(status_checking_429(response).await);
+        let forwarded = format!("198.18.0.{n}, 203.0.113.7");
+        statuses.push(status_checking_429(ticket_via(&alice, sale.id, &forwarded).await).await);
     }
     assert_eq!(
         statuses,
@@ -208,15 +217,8 @@ async fn addresses_of_one_ipv6_64_share_a_bucket() {
     let alice = app.register("alice").await;
     let mut statuses = Vec::new();
     for n in 0..5 {
-        let response = alice
-            .client
-            .post(alice.url(&format!("/api/sales/{}/ticket", sale.id)))
-            .header("x-forwarded-for", format!("2001:db8:7:7::{n:x}"))
-            .json(&serde_json::json!({ "captcha_id": "", "answer": "" }))
-            .send()
-            .await
-            .unwrap();
-        statuses.push(status_checking_429(response).await);
+        let forwarded = format!("2001:db8:7:7::{n:x}");
+        statuses.push(status_checking_429(ticket_via(&alice, sale.id, &forwarded).await).await);
     }
     assert_eq!(statuses, [200, 200, 200, 429, 429], "a /64 is one client");
 }
