@@ -182,9 +182,10 @@ async fn ticket_via(
         .unwrap()
 }
 
-#[tokio::test]
-async fn behind_our_proxy_a_forged_forwarded_for_does_not_buy_a_new_bucket() {
-    // One proxy of ours in front (nginx appends the real address: `forged, real`).
+/// The statuses of `count` ticket requests of one shopper arriving through one
+/// proxy of ours, the n-th with `X-Forwarded-For: forwarded(n)`, on an address
+/// bucket of 3.
+async fn tickets_through_our_proxy(count: usize, forwarded: impl Fn(usize) -> String) -> Vec<u16> {
     let app = spawn_app_with(|mut config| {
         config.rate_limits = tight(100, 3);
         config.trusted_proxies = 1;
@@ -194,10 +195,16 @@ async fn behind_our_proxy_a_forged_forwarded_for_does_not_buy_a_new_bucket() {
     let sale = app.create_sale(&sale_starting_in(-1_000, 100)).await;
     let alice = app.register("alice").await;
     let mut statuses = Vec::new();
-    for n in 0..6 {
-        let forwarded = format!("198.18.0.{n}, 203.0.113.7");
-        statuses.push(status_checking_429(ticket_via(&alice, sale.id, &forwarded).await).await);
+    for n in 0..count {
+        statuses.push(status_checking_429(ticket_via(&alice, sale.id, &forwarded(n)).await).await);
     }
+    statuses
+}
+
+#[tokio::test]
+async fn behind_our_proxy_a_forged_forwarded_for_does_not_buy_a_new_bucket() {
+    // nginx appends the real address: `forged, real`.
+    let statuses = tickets_through_our_proxy(6, |n| format!("198.18.0.{n}, 203.0.113.7")).await;
     assert_eq!(
         statuses,
         [200, 200, 200, 429, 429, 429],
@@ -207,19 +214,7 @@ async fn behind_our_proxy_a_forged_forwarded_for_does_not_buy_a_new_bucket() {
 
 #[tokio::test]
 async fn addresses_of_one_ipv6_64_share_a_bucket() {
-    let app = spawn_app_with(|mut config| {
-        config.rate_limits = tight(100, 3);
-        config.trusted_proxies = 1;
-        config
-    })
-    .await;
-    let sale = app.create_sale(&sale_starting_in(-1_000, 100)).await;
-    let alice = app.register("alice").await;
-    let mut statuses = Vec::new();
-    for n in 0..5 {
-        let forwarded = format!("2001:db8:7:7::{n:x}");
-        statuses.push(status_checking_429(ticket_via(&alice, sale.id, &forwarded).await).await);
-    }
+    let statuses = tickets_through_our_proxy(5, |n| format!("2001:db8:7:7::{n:x}")).await;
     assert_eq!(statuses, [200, 200, 200, 429, 429], "a /64 is one client");
 }
 
