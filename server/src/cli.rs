@@ -3,6 +3,7 @@
 //! ```text
 //! server create-admin <username>            # password from FLASHSALE_ADMIN_PASSWORD or stdin
 //! server create-users <count> [--prefix shopper] [--password <text>]
+//! server end-sessions <username>            # logs the user out everywhere
 //! ```
 //!
 //! `create-users` makes load-test shoppers `<prefix>1..=<prefix><count>` sharing
@@ -11,8 +12,11 @@
 use sqlx::postgres::PgPoolOptions;
 
 use crate::accounts::credentials::{Password, Username};
+use crate::accounts::sessions::SessionStore;
 use crate::accounts::users::{Accounts, RegisterError};
 use crate::config::Config;
+use crate::keys::RedisKeys;
+use crate::redis_connection::RedisClient;
 
 /// A task the binary was asked to run.
 #[derive(Debug, PartialEq, Eq)]
@@ -25,16 +29,26 @@ pub enum Task {
         prefix: String,
         password: String,
     },
+    EndSessions {
+        username: String,
+    },
 }
 
 /// Parses the arguments after the program name; `Ok(None)` means "serve".
 pub fn parse(args: &[String]) -> Result<Option<Task>, String> {
     let usage = "usage: server [--demo] | server create-admin <username> | \
-                 server create-users <count> [--prefix <p>] [--password <pw>]";
+                 server create-users <count> [--prefix <p>] [--password <pw>] | \
+                 server end-sessions <username>";
     match args.first().map(String::as_str) {
         None | Some("--demo") | Some("serve") => Ok(None),
         Some("create-admin") => match args.get(1) {
             Some(username) if args.len() == 2 => Ok(Some(Task::CreateAdmin {
+                username: username.clone(),
+            })),
+            _ => Err(usage.into()),
+        },
+        Some("end-sessions") => match args.get(1) {
+            Some(username) if args.len() == 2 => Ok(Some(Task::EndSessions {
                 username: username.clone(),
             })),
             _ => Err(usage.into()),
@@ -121,7 +135,31 @@ pub async fn run(task: Task, config: &Config) -> Result<String, String> {
                 "created {created} of {count} shoppers named {prefix}1..{prefix}{count}"
             ))
         }
+        Task::EndSessions { username } => {
+            let user = accounts
+                .find(&username)
+                .await
+                .map_err(|error| crate::store::error_chain(&error))?
+                .ok_or_else(|| format!("no user is named `{username}`"))?;
+            let sessions = sessions(config)?;
+            let ended = sessions
+                .end_all(user.id)
+                .await
+                .map_err(|error| crate::store::error_chain(&error))?;
+            Ok(format!("ended {ended} session(s) of `{username}`"))
+        }
     }
+}
+
+/// The session store of the configured Redis.
+fn sessions(config: &Config) -> Result<SessionStore, String> {
+    let redis = RedisClient::open(&config.redis)
+        .and_then(|client| client.shared())
+        .map_err(|error| format!("cannot reach Redis: {error}"))?;
+    Ok(SessionStore::new(
+        redis,
+        RedisKeys::new(config.redis_prefix.clone()),
+    ))
 }
 
 #[cfg(test)]

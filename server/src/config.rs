@@ -87,6 +87,13 @@ pub struct Config {
     pub sign_in: SignInLimits,
     /// Password hashes computed at once; more are refused with 503 `busy`.
     pub hashing_slots: usize,
+    /// The time a client has to send a request's head (and to start the next
+    /// one on a kept-alive connection).
+    pub header_timeout: std::time::Duration,
+    /// Connections served at once; `None`: what the process' file limit allows.
+    pub max_connections: Option<usize>,
+    /// Where `/metrics` is served instead of the public address (an internal one).
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 /// Why the configuration cannot be used; each message names the variable to fix.
@@ -96,6 +103,13 @@ pub enum ConfigError {
     MissingSecret,
     #[error("FLASHSALE_SECRET is too short: use at least {MIN_SECRET_LEN} bytes of random text")]
     ShortSecret,
+    #[error(
+        "FLASHSALE_ENV is not set and the server would listen on {0}, which other machines \
+         can reach: set FLASHSALE_ENV=production (with FLASHSALE_SECRET) for a real sale, or \
+         FLASHSALE_ENV=development to serve a development server (random secret, demo \
+         settings, API explorer) beyond this machine on purpose"
+    )]
+    UnsetEnvironment(SocketAddr),
     #[error("{name} is not valid: {reason}")]
     Invalid { name: &'static str, reason: String },
 }
@@ -112,8 +126,12 @@ impl Config {
         let environment = environment(&vars)?;
         let secret_key = secret_key(&vars, environment)?;
         let redis = redis_target(&vars);
+        let leptos = leptos_options(&vars)?;
+        if vars.get("FLASHSALE_ENV").is_none() && !leptos.site_addr.ip().is_loopback() {
+            return Err(ConfigError::UnsetEnvironment(leptos.site_addr));
+        }
         Ok(Config {
-            leptos: leptos_options(&vars)?,
+            leptos,
             database_url: Secret::new(vars.text(
                 "DATABASE_URL",
                 "postgres://postgres:postgres@127.0.0.1:5432/flashsale",
@@ -176,6 +194,38 @@ impl Config {
             )? {
                 0 => return Err(Vars::invalid("FLASHSALE_HASHING_SLOTS", "0", "at least 1")),
                 slots => slots,
+            },
+            header_timeout: match vars.millis(
+                "FLASHSALE_HEADER_TIMEOUT_MS",
+                std::time::Duration::from_secs(20),
+            )? {
+                zero if zero.is_zero() => {
+                    return Err(Vars::invalid(
+                        "FLASHSALE_HEADER_TIMEOUT_MS",
+                        "0",
+                        "at least 1",
+                    ))
+                }
+                timeout => timeout,
+            },
+            max_connections: match vars.get("FLASHSALE_MAX_CONNECTIONS") {
+                None => None,
+                Some(_) => match vars.number("FLASHSALE_MAX_CONNECTIONS", 0)? {
+                    0 => {
+                        return Err(Vars::invalid(
+                            "FLASHSALE_MAX_CONNECTIONS",
+                            "0",
+                            "at least 1",
+                        ))
+                    }
+                    open => Some(open),
+                },
+            },
+            metrics_addr: match vars.get("FLASHSALE_METRICS_ADDR") {
+                None => None,
+                Some(addr) => Some(addr.parse().map_err(|_| {
+                    Vars::invalid("FLASHSALE_METRICS_ADDR", &addr, "an address and port")
+                })?),
             },
         })
     }
@@ -431,6 +481,7 @@ mod tests {
         let config = config(&[
             ("LEPTOS_SITE_ADDR", "0.0.0.0:8080"),
             ("LEPTOS_SITE_ROOT", "/srv/site"),
+            ("FLASHSALE_ENV", "development"),
         ])
         .unwrap();
         assert_eq!(config.leptos.site_addr.to_string(), "0.0.0.0:8080");
@@ -439,6 +490,42 @@ mod tests {
             Config::from_lookup(|name| (name == "LEPTOS_SITE_ADDR").then(|| "nowhere".to_string()))
                 .unwrap_err();
         assert!(error.to_string().contains("LEPTOS_SITE_ADDR"));
+    }
+
+    #[test]
+    fn a_server_other_machines_can_reach_must_say_which_environment_it_is() {
+        for addr in ["0.0.0.0:3000", "10.1.2.3:80", "[::]:3000"] {
+            assert_eq!(
+                config(&[("LEPTOS_SITE_ADDR", addr)]).unwrap_err(),
+                ConfigError::UnsetEnvironment(addr.parse().unwrap()),
+                "{addr}"
+            );
+            let chosen = config(&[("LEPTOS_SITE_ADDR", addr), ("FLASHSALE_ENV", "development")]);
+            assert_eq!(chosen.unwrap().environment, Environment::Development);
+        }
+        for addr in ["127.0.0.1:3000", "[::1]:3000"] {
+            assert!(config(&[("LEPTOS_SITE_ADDR", addr)]).is_ok(), "{addr}");
+        }
+    }
+
+    #[test]
+    fn the_edge_settings_read_their_variables() {
+        let config = config(&[
+            ("FLASHSALE_HEADER_TIMEOUT_MS", "5000"),
+            ("FLASHSALE_MAX_CONNECTIONS", "900"),
+            ("FLASHSALE_METRICS_ADDR", "10.0.0.5:9100"),
+        ])
+        .unwrap();
+        assert_eq!(config.header_timeout, std::time::Duration::from_secs(5));
+        assert_eq!(config.max_connections, Some(900));
+        assert_eq!(config.metrics_addr, Some("10.0.0.5:9100".parse().unwrap()));
+        for (name, bad) in [
+            ("FLASHSALE_HEADER_TIMEOUT_MS", "0"),
+            ("FLASHSALE_MAX_CONNECTIONS", "0"),
+            ("FLASHSALE_METRICS_ADDR", "internal"),
+        ] {
+            assert!(config_error(&[(name, bad)]).contains(name), "{name}={bad}");
+        }
     }
 
     #[test]

@@ -135,6 +135,12 @@ impl RedisKeys {
         format!("{}sess:{token_hash}", self.prefix)
     }
 
+    /// The sessions of one user (hex SHA-256 of each token), so that an
+    /// operator can end them all (`server end-sessions`).
+    pub fn user_sessions(&self, user_id: i64) -> String {
+        format!("{}user-sess:{user_id}", self.prefix)
+    }
+
     /// A record of the sign-in guard (`guards::sign_in`): an address's
     /// registrations or log-ins, an address's failures, a username's attempts.
     pub fn sign_in(&self, name: &str) -> String {

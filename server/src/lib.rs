@@ -15,6 +15,8 @@
 //! - [`telemetry`]: `tracing` subscriber set-up.
 //! - [`startup`]: [`startup::Application`]: build the stores, wire the routes,
 //!   bind, run until stopped, stop the workers.
+//! - [`connections`]: the accept loop: a cap on open connections, the time a
+//!   client has to send a request's head (and to start the next), the drain.
 //! - [`shutdown`]: SIGTERM / Ctrl-C, and the [`shutdown::Shutdown`] workers hold.
 //! - [`cli`]: admin and load-test user creation from the command line.
 //! - [`clock`]: "now", injected everywhere, shiftable in tests.
@@ -43,6 +45,7 @@ pub mod accounts;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod connections;
 pub(crate) mod durability;
 pub mod guards;
 pub mod http;

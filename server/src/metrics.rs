@@ -20,6 +20,7 @@ use axum::response::{IntoResponse, Response};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
@@ -94,6 +95,7 @@ pub(crate) struct Metrics {
     requests: Family<RequestLabels, Counter>,
     latency: Family<RouteLabels, Histogram, fn() -> Histogram>,
     purchases: Family<PurchaseLabels, Counter>,
+    open_connections: Gauge,
     routes: Routes,
 }
 
@@ -125,13 +127,26 @@ impl Metrics {
             "Buy attempts by sale and outcome (won, sold_out, limit_reached, busy, ...)",
             purchases.clone(),
         );
+        let open_connections = Gauge::default();
+        registry.register(
+            "http_connections_open",
+            "Client connections being served (at FLASHSALE_MAX_CONNECTIONS, new ones wait)",
+            open_connections.clone(),
+        );
         Self {
             registry,
             requests,
             latency,
             purchases,
+            open_connections,
             routes: Routes::default(),
         }
+    }
+
+    /// Records how many client connections are being served.
+    pub fn set_open_connections(&self, open: usize) {
+        self.open_connections
+            .set(i64::try_from(open).unwrap_or(i64::MAX));
     }
 
     /// Counts one buy attempt on `sale_id`: won (`None`) or refused with a code.

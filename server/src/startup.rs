@@ -21,6 +21,7 @@ use crate::accounts::sessions::SessionStore;
 use crate::accounts::users::Accounts;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, Environment};
+use crate::connections::{self, ConnectionLimits};
 use crate::guards::admission::Admission;
 use crate::guards::captcha::Captchas;
 use crate::guards::rate_limit::RateLimiter;
@@ -72,6 +73,9 @@ pub struct Application {
     redis_client: RedisClient,
     workers: bool,
     sweep_every: Duration,
+    connections: ConnectionLimits,
+    /// `/metrics` on an internal address of its own (`FLASHSALE_METRICS_ADDR`).
+    metrics_listener: Option<TcpListener>,
     /// Turns true once the migrations have run; the workers wait for it.
     schema: tokio::sync::watch::Receiver<bool>,
 }
@@ -200,9 +204,28 @@ impl Application {
             metrics: Arc::new(Metrics::new()),
             tally,
         });
-        let router =
-            crate::http::router(state.clone(), config.request_timeout, config.api_explorer);
+        let router = crate::http::router(
+            state.clone(),
+            config.request_timeout,
+            config.api_explorer,
+            config.metrics_addr.is_none(),
+        );
         let (listener, address) = bind(config.leptos.site_addr).await?;
+        let metrics_listener = match config.metrics_addr {
+            Some(addr) => {
+                let (listener, address) = bind(addr).await?;
+                tracing::info!(%address, "metrics served here only");
+                Some(listener)
+            }
+            None => None,
+        };
+        if config.environment == Environment::Development && !address.ip().is_loopback() {
+            tracing::warn!(
+                %address,
+                "DEVELOPMENT server reachable from other machines: a random secret per \
+                 process, the API explorer on; set FLASHSALE_ENV=production for a real sale"
+            );
+        }
         tracing::info!(%address, "flash-sale server ready to serve");
         Ok(Self {
             listener,
@@ -212,6 +235,13 @@ impl Application {
             redis_client,
             workers: config.workers,
             sweep_every: config.sweep_every,
+            connections: ConnectionLimits {
+                header_timeout: config.header_timeout,
+                max_open: config
+                    .max_connections
+                    .unwrap_or_else(connections::default_max_open),
+            },
+            metrics_listener,
             schema,
         })
     }
@@ -264,18 +294,33 @@ impl Application {
                 let _ = tokio::join!(consuming, upkeep);
             }));
         }
-        let served = axum::serve(
+        if let Some(listener) = self.metrics_listener {
+            let mut stopping = stopped.clone();
+            tasks.push(tokio::spawn(connections::serve(
+                listener,
+                crate::http::health::metrics_router(self.state.metrics.clone()),
+                ConnectionLimits {
+                    max_open: 64,
+                    ..self.connections
+                },
+                |_| {},
+                async move { stopping.requested().await },
+            )));
+        }
+        let metrics = self.state.metrics.clone();
+        connections::serve(
             self.listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
+            self.router,
+            self.connections,
+            move |open| metrics.set_open_connections(open),
+            shutdown,
         )
-        .with_graceful_shutdown(shutdown)
         .await;
         stop_workers.stop();
         for task in tasks {
             let _ = task.await;
         }
-        served
+        Ok(())
     }
 }
 

@@ -128,6 +128,15 @@ impl TestApp {
         self.catalog.create(&sale).await.expect("sale is created")
     }
 
+    /// Runs a command of the server binary (`end-sessions alice`) against this
+    /// deployment's database and Redis; its report, or its error.
+    pub async fn run_command(&self, line: &str) -> Result<String, String> {
+        let args: Vec<String> = line.split_whitespace().map(String::from).collect();
+        let task = server::cli::parse(&args)?.expect("a command, not `serve`");
+        let config = test_config(&self.scratch.database, &self.redis_prefix);
+        server::cli::run(task, &config).await
+    }
+
     /// The application's shared state (stores, workers), for white-box steps.
     pub fn state(&self) -> &AppState {
         &self.state

@@ -95,6 +95,19 @@ impl SessionStore {
             .arg(TTL_SECS)
             .query_async(&mut redis)
             .await?;
+        // The user's list of sessions lives as long as their newest session.
+        let list = self.keys.user_sessions(session.user_id);
+        let () = redis::pipe()
+            .cmd("SADD")
+            .arg(&list)
+            .arg(hex::encode(hash))
+            .ignore()
+            .cmd("EXPIRE")
+            .arg(&list)
+            .arg(TTL_SECS)
+            .ignore()
+            .query_async(&mut redis)
+            .await?;
         self.keep(hash, session.clone(), forgotten_before).await;
         Ok(token)
     }
@@ -135,27 +148,70 @@ impl SessionStore {
     pub async fn revoke(&self, token: &str) -> Result<(), StoreError> {
         let hash = hash_of(token);
         let mut redis = self.redis.clone();
-        let deleted: i64 = redis::cmd("DEL")
+        let deleted: Option<String> = redis::cmd("GETDEL")
             .arg(self.key(&hash))
             .query_async(&mut redis)
             .await?;
         self.forget(&hash).await;
-        if deleted == 0 {
+        let Some(deleted) = deleted else {
             // No such session: nothing for the fleet to hear. (Made-up cookies
             // cannot make every instance do work.)
             return Ok(());
+        };
+        if let Ok(session) = serde_json::from_str::<Session>(&deleted) {
+            let _: redis::RedisResult<i64> = redis::cmd("SREM")
+                .arg(self.keys.user_sessions(session.user_id))
+                .arg(hex::encode(hash))
+                .query_async(&mut redis)
+                .await;
         }
-        // The session is gone from Redis; an instance that misses the notice
-        // lets its copy go within `KEPT_FOR`.
+        self.announce_ended(&hash).await;
+        Ok(())
+    }
+
+    /// Ends every session of `user_id` everywhere (a stolen account, a
+    /// departing admin); returns how many there were.
+    pub async fn end_all(&self, user_id: i64) -> Result<usize, StoreError> {
+        let mut redis = self.redis.clone();
+        let list = self.keys.user_sessions(user_id);
+        let hashes: Vec<String> = redis::cmd("SMEMBERS")
+            .arg(&list)
+            .query_async(&mut redis)
+            .await?;
+        let mut ended = 0;
+        for hex_hash in hashes {
+            let Some(hash) = hex::decode(&hex_hash)
+                .ok()
+                .and_then(|bytes| TokenHash::try_from(bytes).ok())
+            else {
+                continue;
+            };
+            let deleted: i64 = redis::cmd("DEL")
+                .arg(self.key(&hash))
+                .query_async(&mut redis)
+                .await?;
+            self.forget(&hash).await;
+            if deleted > 0 {
+                ended += 1;
+                self.announce_ended(&hash).await;
+            }
+        }
+        let _: i64 = redis::cmd("DEL").arg(&list).query_async(&mut redis).await?;
+        Ok(ended)
+    }
+
+    /// Tells every instance to forget its copy of a session deleted from
+    /// Redis; an instance that misses the notice lets its copy go within `KEPT_FOR`.
+    async fn announce_ended(&self, hash: &TokenHash) {
+        let mut redis = self.redis.clone();
         let published: redis::RedisResult<i64> = redis::cmd("PUBLISH")
             .arg(self.keys.notice_channel())
-            .arg(ended_message(&hash))
+            .arg(ended_message(hash))
             .query_async(&mut redis)
             .await;
         if let Err(error) = published {
-            tracing::warn!(error = %crate::store::error_chain(&error), "a logout was not announced to the other instances");
+            tracing::warn!(error = %crate::store::error_chain(&error), "the end of a session was not announced to the other instances");
         }
-        Ok(())
     }
 
     /// Forgets this instance's copy of one session (it ended elsewhere).

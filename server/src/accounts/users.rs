@@ -75,6 +75,16 @@ impl Accounts {
         .await?)
     }
 
+    /// Whether user `id` is an admin now (not when their session began: rights
+    /// taken away in the database end at the next request).
+    pub async fn is_admin(&self, id: i64) -> Result<bool, StoreError> {
+        let is_admin: Option<bool> = sqlx::query_scalar("select is_admin from users where id = $1")
+            .bind(id)
+            .fetch_optional(&self.db)
+            .await?;
+        Ok(is_admin.unwrap_or(false))
+    }
+
     /// Creates an admin, or sets an existing admin's password; returns the
     /// user. A shopper's name is refused ([`RegisterError::Taken`]).
     pub async fn upsert_admin(

@@ -10,6 +10,7 @@ use serde::de::DeserializeOwned;
 use super::error::ApiError;
 use super::state::ClientIpPolicy;
 use crate::accounts::sessions::{token_from, Session, SessionStore};
+use crate::accounts::users::Accounts;
 use crate::orders::id::OrderId;
 use crate::sales::id::SaleId;
 
@@ -181,6 +182,8 @@ where
 }
 
 /// An admin's session; 401 without a session, 403 `forbidden` for shoppers.
+/// The right is read from Postgres at every request, not from the session (a
+/// week-long copy): an admin demoted in the database loses it at once.
 #[derive(Clone, Debug)]
 pub(crate) struct AdminUser(pub Session);
 
@@ -188,12 +191,13 @@ impl<S> FromRequestParts<S> for AdminUser
 where
     S: Send + Sync,
     SessionStore: FromRef<S>,
+    Accounts: FromRef<S>,
 {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let CurrentUser(session) = CurrentUser::from_request_parts(parts, state).await?;
-        if !session.is_admin {
+        if !session.is_admin || !Accounts::from_ref(state).is_admin(session.user_id).await? {
             return Err(ApiError::forbidden("this needs an admin account"));
         }
         Ok(AdminUser(session))

@@ -4,7 +4,10 @@
 //! sells while Postgres is away, so a Postgres outage must not drain them all;
 //! an orchestrator restarts only unhealthy ones.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use futures_util::future::{BoxFuture, FutureExt, Shared};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::redis_connection::RedisConnection;
@@ -12,6 +15,7 @@ use app::api::ErrorCode;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use axum::Json;
 use serde_json::json;
 use sqlx::PgPool;
@@ -23,12 +27,76 @@ use crate::store::{postgres_answers, redis_answers};
 /// How long a dependency may take to answer before it counts as down.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(1);
 
-/// The operational endpoints.
-pub(crate) fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+/// The operational endpoints; `/metrics` only when it is not served on an
+/// internal address of its own ([`metrics_router`]).
+pub(crate) fn router(metrics_public: bool) -> OpenApiRouter<AppState> {
+    let router = OpenApiRouter::new()
         .routes(routes!(healthz))
-        .routes(routes!(readyz))
-        .routes(routes!(crate::metrics::export))
+        .routes(routes!(readyz));
+    let router = match metrics_public {
+        true => router.routes(routes!(crate::metrics::export)),
+        false => router,
+    };
+    router.layer(Extension(Readiness::default()))
+}
+
+/// `/metrics` alone, for `FLASHSALE_METRICS_ADDR`.
+pub(crate) fn metrics_router(metrics: Arc<crate::metrics::Metrics>) -> axum::Router {
+    axum::Router::new()
+        .route("/metrics", axum::routing::get(crate::metrics::export))
+        .with_state(metrics)
+}
+
+/// Whether Postgres and Redis answer.
+#[derive(Clone, Copy)]
+struct Checks {
+    postgres: bool,
+    redis: bool,
+}
+
+/// The readiness check in flight, shared: however many ask at once, one check
+/// runs (one Postgres connection, one Redis round trip) and all get its answer.
+/// A request arriving after it ended starts a new one, so the answer is never
+/// older than the request.
+#[derive(Clone, Default)]
+struct Readiness {
+    in_flight: Arc<Mutex<Option<Shared<BoxFuture<'static, Checks>>>>>,
+}
+
+impl Readiness {
+    async fn check(&self, db: PgPool, redis: RedisConnection) -> Checks {
+        let check = {
+            let mut in_flight = self
+                .in_flight
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            in_flight
+                .get_or_insert_with(|| {
+                    async move {
+                        let (postgres, redis) = tokio::join!(
+                            postgres_answers(&db, CHECK_TIMEOUT),
+                            redis_answers(redis, CHECK_TIMEOUT)
+                        );
+                        Checks { postgres, redis }
+                    }
+                    .boxed()
+                    .shared()
+                })
+                .clone()
+        };
+        let checks = check.clone().await;
+        let mut in_flight = self
+            .in_flight
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if in_flight
+            .as_ref()
+            .is_some_and(|current| current.ptr_eq(&check))
+        {
+            *in_flight = None;
+        }
+        checks
+    }
 }
 
 /// `GET /healthz`: 200 while the process runs.
@@ -57,11 +125,15 @@ async fn healthz() -> impl IntoResponse {
         refusals::Unavailable,
     )
 )]
-async fn readyz(State(db): State<PgPool>, State(redis): State<RedisConnection>) -> Response {
-    let (postgres_ok, redis_ok) = tokio::join!(
-        postgres_answers(&db, CHECK_TIMEOUT),
-        redis_answers(redis, CHECK_TIMEOUT)
-    );
+async fn readyz(
+    Extension(readiness): Extension<Readiness>,
+    State(db): State<PgPool>,
+    State(redis): State<RedisConnection>,
+) -> Response {
+    let Checks {
+        postgres: postgres_ok,
+        redis: redis_ok,
+    } = readiness.check(db, redis).await;
     let checks = json!({
         "postgres": if postgres_ok { "ok" } else { "down" },
         "redis": if redis_ok { "ok" } else { "down" },

@@ -57,10 +57,11 @@ pub(crate) fn router(
     state: AppState,
     request_timeout: std::time::Duration,
     api_explorer: bool,
+    metrics_public: bool,
 ) -> Router {
     let ApiRoutes {
         api, operations, ..
-    } = api_router(api_explorer);
+    } = api_router(api_explorer, metrics_public);
     let shop = api
         .merge(pages(&state).layer(compression()))
         .layer(axum::middleware::from_fn(csrf::same_site_writes));
@@ -105,7 +106,7 @@ fn compression() -> CompressionLayer<impl Predicate> {
 pub(crate) struct ApiRoutes {
     /// `/api/…` and `/pictures/…`: wrapped in the cross-site write guard.
     pub api: Router<AppState>,
-    /// `/healthz`, `/readyz`, `/metrics`: no guard.
+    /// `/healthz`, `/readyz`, `/metrics` (unless it has an address of its own): no guard.
     pub operations: Router<AppState>,
     /// Served as JSON already; kept for the tests that hold it against the routers.
     #[cfg_attr(not(test), allow(dead_code))]
@@ -115,8 +116,8 @@ pub(crate) struct ApiRoutes {
 /// The one root of the API: every area's documented router merged, their
 /// operations in [`openapi`]'s frame, the document served (and, with
 /// `explorer`, the explorer), and `/api/` ended with the JSON 404 for paths
-/// that are not there.
-pub(crate) fn api_router(explorer: bool) -> ApiRoutes {
+/// that are not there. `/metrics` is among them when `metrics_public`.
+pub(crate) fn api_router(explorer: bool, metrics_public: bool) -> ApiRoutes {
     // Only the routes whose answers run long are compressed: the buy path's
     // few bytes of JSON do not pass the layer at all.
     let (api, mut document) = OpenApiRouter::with_openapi(openapi::frame())
@@ -127,7 +128,7 @@ pub(crate) fn api_router(explorer: bool) -> ApiRoutes {
         .merge(admin::router().layer(compression()))
         .merge(pictures::router())
         .split_for_parts();
-    let (operations, operations_document) = health::router().split_for_parts();
+    let (operations, operations_document) = health::router(metrics_public).split_for_parts();
     document.merge(operations_document);
     openapi::complete(&mut document);
     let api = api
@@ -247,7 +248,7 @@ mod tests {
             api,
             operations,
             document,
-        } = api_router(true);
+        } = api_router(true, true);
         let documented: BTreeSet<String> = document.paths.paths.keys().cloned().collect();
         let mut routed = routed_paths(&api);
         routed.extend(routed_paths(&operations));
@@ -270,7 +271,7 @@ mod tests {
 
     #[test]
     fn operations_have_unique_ids_and_admin_ones_need_the_session() {
-        let document = api_router(false).document;
+        let document = api_router(false, true).document;
         let mut ids = BTreeSet::new();
         for (path, item) in &document.paths.paths {
             for (method, operation) in [

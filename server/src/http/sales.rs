@@ -54,7 +54,7 @@ async fn list(State(catalog): State<Catalog>) -> Result<Json<Vec<SaleListing>>, 
 )]
 async fn show(State(catalog): State<Catalog>, id: SaleId) -> Result<impl IntoResponse, ApiError> {
     let sale: Sale = catalog
-        .sale(id.get())
+        .cached_sale(id.get())
         .await?
         .ok_or_else(|| ApiError::not_found("sale"))?;
     Ok(([(CACHE_CONTROL, "public, max-age=5")], Json(sale)))

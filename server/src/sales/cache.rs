@@ -43,6 +43,9 @@ pub(crate) struct SaleCache {
     redis: RedisConnection,
     keys: RedisKeys,
     local: Cache<i64, Option<Sale>>,
+    /// The highest sale id, kept [`CACHE_TTL`] / 2 and read by one request at a
+    /// time: a flood of made-up ids above it is refused without a query.
+    highest: Cache<(), i64>,
     /// The last copy of each sale read successfully, served during an outage.
     last_known: Cache<i64, Option<Sale>>,
     /// Set when a load failed for an outage, cleared by the next that succeeds.
@@ -66,6 +69,10 @@ impl SaleCache {
                 .max_capacity(100_000)
                 .time_to_live(LAST_KNOWN_TTL)
                 .build(),
+            highest: Cache::builder()
+                .max_capacity(1)
+                .time_to_live(CACHE_TTL / 2)
+                .build(),
             outage: Arc::new(AtomicBool::new(false)),
             probing: Arc::new(AtomicBool::new(false)),
             unlock: Arc::new(Script::new(include_str!("../../lua/unlock.lua"))),
@@ -77,6 +84,11 @@ impl SaleCache {
     pub async fn get(&self, id: i64) -> Result<Option<Sale>, StoreError> {
         if let Some(fresh) = self.local.get(&id).await {
             return Ok(fresh);
+        }
+        if self.beyond_the_highest(id).await {
+            // Not remembered as missing: a sale just made through another
+            // instance is found once the highest id is read again.
+            return Ok(None);
         }
         if self.outage.load(Ordering::Relaxed) {
             if let Some(stale) = self.last_known.get(&id).await {
@@ -113,6 +125,16 @@ impl SaleCache {
             }
             Err(error) => Err(error.into()),
         }
+    }
+
+    /// Whether no sale can have `id` yet. Unknown (false) while Postgres is
+    /// away: the outage path decides then.
+    async fn beyond_the_highest(&self, id: i64) -> bool {
+        let highest = self
+            .highest
+            .try_get_with((), self.records.highest_id())
+            .await;
+        highest.is_ok_and(|highest| id > highest)
     }
 
     /// The copy of a sale kept in Redis for outages (written at every load and
@@ -161,6 +183,7 @@ impl SaleCache {
     pub async fn changed(&self, sale: &Sale) {
         let id = sale.id;
         self.local.invalidate(&id).await;
+        self.highest.invalidate(&()).await;
         self.last_known.insert(id, Some(sale.clone())).await;
         let mut redis = self.redis.clone();
         let written: Result<(), StoreError> = async {

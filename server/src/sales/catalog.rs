@@ -50,7 +50,15 @@ pub struct Catalog {
     /// [`STOCK_COPY_TTL`]: a crowd polling the status costs Redis one read per
     /// instance and interval, not one per request.
     stock_copy: moka::future::Cache<i64, (i64, Option<i64>)>,
+    /// The sales the home page lists, kept [`RECENT_TTL`] and loaded by one
+    /// request at a time: a flood of listings costs Postgres one query a second
+    /// per instance, not one per request.
+    recent: moka::future::Cache<(), Arc<Vec<Sale>>>,
 }
+
+/// How stale the list of recent sales may be on an instance that did not make
+/// the change (the one that did forgets its copy at once).
+const RECENT_TTL: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// How stale the stock left in a status may be. The buy decides from Redis
 /// itself; the status only shows the shopper how things stand.
@@ -73,6 +81,10 @@ impl Catalog {
             stock_copy: moka::future::Cache::builder()
                 .max_capacity(10_000)
                 .time_to_live(STOCK_COPY_TTL)
+                .build(),
+            recent: moka::future::Cache::builder()
+                .max_capacity(1)
+                .time_to_live(RECENT_TTL)
                 .build(),
         }
     }
@@ -107,15 +119,18 @@ impl Catalog {
     /// Redis round trip for all of them).
     pub async fn listings(&self) -> Result<Vec<SaleListing>, StoreError> {
         let now = self.clock.now_ms();
-        let sales = self.records.recent(now).await?;
+        let sales = self
+            .recent
+            .try_get_with((), async { self.records.recent(now).await.map(Arc::new) })
+            .await?;
         let stock_left = self.stock_left_of(&sales).await?;
         let mut listings: Vec<SaleListing> = sales
-            .into_iter()
+            .iter()
             .zip(stock_left)
             .map(|(sale, stock_left)| SaleListing {
-                state: sale_state(&sale, now, stock_left),
+                state: sale_state(sale, now, stock_left),
                 stock_left,
-                sale,
+                sale: sale.clone(),
             })
             .collect();
         sort_for_shoppers(&mut listings);
@@ -125,6 +140,7 @@ impl Catalog {
     /// After `sale` was created or changed: this instance's copies of it go.
     async fn forget(&self, sale: &Sale) {
         self.cache.changed(sale).await;
+        self.recent.invalidate(&()).await;
         self.stock_changed(sale.id).await;
     }
 

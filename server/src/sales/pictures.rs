@@ -1,8 +1,11 @@
 //! Product pictures an admin uploads instead of linking one: kept in Postgres
 //! (one table, no file system to share between instances), addressed by the
 //! SHA-256 of their bytes, and served from a bounded memory cache, since a
-//! whole crowd asks for the same few pictures at the opening second.
+//! whole crowd asks for the same few pictures at the opening second. A name no
+//! picture has is answered from the list of names (read once a second, by one
+//! request at a time), so a flood of made-up names never reaches Postgres.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use moka::future::Cache;
@@ -15,6 +18,9 @@ use crate::store::StoreError;
 pub(crate) const MAX_BYTES: usize = 2 * 1024 * 1024;
 /// Memory the served pictures may take on one instance.
 const CACHE_BYTES: u64 = 64 * 1024 * 1024;
+/// How old the list of picture names may be: a picture uploaded through
+/// another instance is found after at most this long.
+const NAMES_TTL: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// A kind of picture browsers show, recognised by its first bytes (the
 /// uploader's word for it is not trusted; SVG, which can carry script, is not
@@ -76,6 +82,8 @@ pub(crate) struct Picture {
 pub(crate) struct Pictures {
     db: PgPool,
     cache: Cache<String, Arc<Picture>>,
+    /// Every stored picture's name (tens of them, a few KB), loaded one at a time.
+    names: Cache<(), Arc<HashSet<String>>>,
 }
 
 impl Pictures {
@@ -86,7 +94,11 @@ impl Pictures {
             })
             .max_capacity(CACHE_BYTES)
             .build();
-        Self { db, cache }
+        let names = Cache::builder()
+            .max_capacity(1)
+            .time_to_live(NAMES_TTL)
+            .build();
+        Self { db, cache, names }
     }
 
     /// Stores `bytes` of `kind` (once, whoever uploads them again) and returns
@@ -102,30 +114,49 @@ impl Pictures {
         )
         .execute(&self.db)
         .await?;
+        self.names.invalidate(&()).await;
         Ok(format!("/pictures/{sha256}.{}", kind.extension()))
     }
 
-    /// The picture named `sha256`, from memory when another request already read it.
+    /// The picture named `sha256`, from memory when another request already
+    /// read it; read once however many ask for it at once.
     pub async fn get(&self, sha256: &str) -> Result<Option<Arc<Picture>>, StoreError> {
         if let Some(picture) = self.cache.get(sha256).await {
             return Ok(Some(picture));
         }
+        let names = self
+            .names
+            .try_get_with((), async {
+                let names: Vec<String> = sqlx::query_scalar("select sha256 from product_pictures")
+                    .fetch_all(&self.db)
+                    .await?;
+                Ok::<_, StoreError>(Arc::new(names.into_iter().collect::<HashSet<_>>()))
+            })
+            .await?;
+        if !names.contains(sha256) {
+            return Ok(None);
+        }
+        let picture = self
+            .cache
+            .try_get_with(sha256.to_owned(), self.load(sha256))
+            .await?;
+        Ok(Some(picture))
+    }
+
+    /// A listed picture's bytes (pictures are never deleted).
+    async fn load(&self, sha256: &str) -> Result<Arc<Picture>, StoreError> {
         let row = sqlx::query!(
             "select content_type, bytes from product_pictures where sha256 = $1",
             sha256
         )
         .fetch_optional(&self.db)
-        .await?;
-        let Some(row) = row else {
-            return Ok(None);
-        };
-        let picture = Arc::new(Picture {
+        .await?
+        .ok_or_else(|| StoreError::Corrupt(format!("picture {sha256} is listed but not stored")))?;
+        Ok(Arc::new(Picture {
             sha256: sha256.to_owned(),
             content_type: row.content_type,
             bytes: row.bytes.into(),
-        });
-        self.cache.insert(sha256.to_owned(), picture.clone()).await;
-        Ok(Some(picture))
+        }))
     }
 }
 

@@ -95,6 +95,15 @@ impl SaleRecords {
         self.finds.load(Ordering::Relaxed)
     }
 
+    /// The highest sale id (0 before the first sale): ids are handed out in
+    /// order and sales are never deleted, so no sale has a higher one.
+    pub async fn highest_id(&self) -> Result<i64, StoreError> {
+        let highest: i64 = sqlx::query_scalar("select coalesce(max(id), 0)::int8 from sales")
+            .fetch_one(&self.db)
+            .await?;
+        Ok(highest)
+    }
+
     /// One sale, `None` if there is no such id.
     pub async fn find(&self, id: i64) -> Result<Option<Sale>, StoreError> {
         self.finds.fetch_add(1, Ordering::Relaxed);

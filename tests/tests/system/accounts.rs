@@ -318,3 +318,74 @@ async fn making_an_admin_never_takes_over_a_shoppers_account() {
     let account: app::api::Account = login.json().await.unwrap();
     assert!(!account.is_admin);
 }
+
+#[tokio::test]
+async fn an_admin_demoted_in_the_database_loses_the_admin_routes_at_the_next_request() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    assert_eq!(admin.get("/api/admin/sale-defaults").await.status(), 200);
+    sqlx::query("update users set is_admin = false where id = $1")
+        .bind(admin.user_id)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let response = admin.get("/api/admin/sale-defaults").await;
+    assert_eq!(
+        response.status(),
+        403,
+        "the session's week-old copy of the right must not count"
+    );
+    assert_eq!(
+        error_code(&response.json().await.unwrap()),
+        ErrorCode::Forbidden
+    );
+}
+
+#[tokio::test]
+async fn end_sessions_logs_a_user_out_on_every_device_and_instance() {
+    let app = spawn_app().await;
+    let phone = app.register("stolen-account").await;
+    let laptop = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let logged_in = laptop
+        .post(app.url("/api/auth/login"))
+        .json(
+            &serde_json::json!({"username": "stolen-account", "password": "correct horse battery"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logged_in.status(), 200);
+    let bystander = app.register("bystander").await;
+    // Another instance has read the phone's session and keeps a copy.
+    let other = app.another_instance(|config| config).await;
+    let phone = phone.on(&other);
+    assert_eq!(phone.get("/api/auth/me").await.status(), 200);
+
+    let report = app
+        .run_command("end-sessions stolen-account")
+        .await
+        .unwrap();
+    assert_eq!(report, "ended 2 session(s) of `stolen-account`");
+
+    let on_laptop = laptop.get(app.url("/api/auth/me")).send().await.unwrap();
+    assert_eq!(on_laptop.status(), 401, "the laptop is logged out");
+    let mut status = 0;
+    for _ in 0..50 {
+        status = phone.get("/api/auth/me").await.status().as_u16();
+        if status == 401 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(status, 401, "the other instance heard the notice");
+    assert_eq!(bystander.get("/api/auth/me").await.status(), 200);
+    assert_eq!(
+        app.run_command("end-sessions nobody-here")
+            .await
+            .unwrap_err(),
+        "no user is named `nobody-here`"
+    );
+}

@@ -359,3 +359,37 @@ async fn a_redis_that_comes_back_empty_ends_every_session_at_once() {
     }
     assert_eq!(status, 401, "the session Redis lost is gone within 5 s");
 }
+
+#[tokio::test]
+async fn metrics_can_move_to_an_internal_address_and_leave_the_public_one() {
+    // A free port for the internal address.
+    let internal = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let app = spawn_app_with(move |mut config| {
+        config.metrics_addr = Some(internal);
+        config
+    })
+    .await;
+    assert_eq!(app.get("/healthz").await.status(), 200);
+    assert_eq!(
+        app.get("/metrics").await.status(),
+        404,
+        "the public address no longer shows the metrics"
+    );
+    let inside = app
+        .client
+        .get(format!("http://{internal}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(inside.status(), 200);
+    let text = inside.text().await.unwrap();
+    assert!(
+        text.contains(
+            r#"flashsale_http_requests_total{method="GET",route="/healthz",status="200"} 1"#
+        ),
+        "the internal address shows the public one's counts: {text}"
+    );
+}
