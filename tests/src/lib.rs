@@ -120,6 +120,22 @@ impl TestApp {
             .expect("the test server answers")
     }
 
+    /// Sends a GET for every path at once; the statuses, in the paths' order.
+    pub async fn get_all(&self, paths: Vec<String>) -> Vec<u16> {
+        let tasks: Vec<_> = paths
+            .into_iter()
+            .map(|path| {
+                let (client, url) = (self.client.clone(), self.url(&path));
+                tokio::spawn(async move { client.get(url).send().await.unwrap().status().as_u16() })
+            })
+            .collect();
+        let mut statuses = Vec::new();
+        for task in tasks {
+            statuses.push(task.await.expect("a request task"));
+        }
+        statuses
+    }
+
     /// Creates a sale straight through the catalog (no admin session needed),
     /// priced in US dollars unless the draft says otherwise.
     pub async fn create_sale(&self, sale: &SaleDraft) -> app::api::Sale {

@@ -5,22 +5,6 @@
 
 use systests::{sale_starting_in, spawn_app};
 
-/// Sends `paths` all at once and returns their statuses.
-async fn all_at_once(app: &systests::TestApp, paths: Vec<String>) -> Vec<u16> {
-    let tasks: Vec<_> = paths
-        .into_iter()
-        .map(|path| {
-            let (client, url) = (app.client.clone(), app.url(&path));
-            tokio::spawn(async move { client.get(url).send().await.unwrap().status().as_u16() })
-        })
-        .collect();
-    let mut statuses = Vec::new();
-    for task in tasks {
-        statuses.push(task.await.unwrap());
-    }
-    statuses
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_flood_of_public_reads_holds_a_few_database_connections_not_the_pool() {
     let app = spawn_app().await;
@@ -37,7 +21,7 @@ async fn a_flood_of_public_reads_holds_a_few_database_connections_not_the_pool()
         // A well-formed name no picture has, different every time.
         paths.push(format!("/pictures/{n:064x}.png"));
     }
-    let statuses = all_at_once(&app, paths).await;
+    let statuses = app.get_all(paths).await;
     for (n, status) in statuses.iter().enumerate() {
         let expected = if n % 5 == 4 { 404 } else { 200 };
         assert_eq!(*status, expected, "request {n}");

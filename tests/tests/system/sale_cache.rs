@@ -4,19 +4,7 @@
 use systests::{sale_starting_in, spawn_app};
 
 async fn hammer(app: &systests::TestApp, path: &str, requests: usize) -> Vec<u16> {
-    let mut tasks = Vec::new();
-    for _ in 0..requests {
-        let client = app.client.clone();
-        let url = app.url(path);
-        tasks.push(tokio::spawn(async move {
-            client.get(url).send().await.unwrap().status().as_u16()
-        }));
-    }
-    let mut statuses = Vec::new();
-    for task in tasks {
-        statuses.push(task.await.unwrap());
-    }
-    statuses
+    app.get_all(vec![path.to_owned(); requests]).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -42,16 +30,14 @@ async fn a_flood_of_unknown_ids_is_answered_without_a_query_per_id() {
     let statuses = hammer(&app, "/api/sales/777777/status", 500).await;
     assert!(statuses.iter().all(|status| *status == 404));
     // 500 different made-up ids, each asked once: above the highest id.
-    let mut tasks = Vec::new();
-    for id in 800_000..800_500 {
-        let (client, url) = (app.client.clone(), app.url(&format!("/api/sales/{id}")));
-        tasks.push(tokio::spawn(async move {
-            client.get(url).send().await.unwrap().status().as_u16()
-        }));
-    }
-    for task in tasks {
-        assert_eq!(task.await.unwrap(), 404);
-    }
+    let made_up = (800_000..800_500)
+        .map(|id| format!("/api/sales/{id}"))
+        .collect();
+    assert!(app
+        .get_all(made_up)
+        .await
+        .iter()
+        .all(|status| *status == 404));
     assert!(
         app.catalog.db_loads() - before <= 1,
         "{} sale queries for 1,000 requests for made-up ids",
