@@ -113,6 +113,13 @@ ensure_nginx() {
     /usr/sbin/nginx -s stop 2>/dev/null || true
 }
 
+# wrk, for the request rates `scripts/bench wrk` measures (not needed by the tests).
+ensure_wrk() {
+    [ -x /usr/bin/wrk ] && return
+    say "installing wrk"
+    apt_install wrk
+}
+
 # schemathesis, the contract fuzzer (PyPI, pinned), in a virtualenv of its own.
 SCHEMATHESIS_VERSION="4.32.5"
 ensure_python_tools() {
