@@ -1,8 +1,11 @@
 //! The server's edge: accepting connections with the limits `axum::serve` does
-//! not set. A client gets [`ConnectionLimits::header_timeout`] to send a request's
-//! head, and as long again to start the next request on a kept-alive connection;
-//! then hyper closes it, so a slow or silent client cannot hold a connection
-//! (and a file descriptor) for long. At most [`ConnectionLimits::max_open`]
+//! not set. A connection on which no request has begun for
+//! [`ConnectionLimits::header_timeout`] (checked once per that period, so after
+//! one to two of them), and none is being answered, is closed: a client that
+//! trickles a request's head, or leaves a kept-alive connection idle, cannot hold
+//! a connection (and a file descriptor) for long. One watchdog timer per
+//! connection does this: hyper's own header timeout arms a timer for every
+//! request, which cost 10–25 % of the request rate (BENCHMARKS.md). At most [`ConnectionLimits::max_open`]
 //! connections are served at once: at the cap the loop stops accepting and new
 //! connections wait in the kernel's backlog, so the process never runs out of
 //! descriptors for Redis, Postgres and the files it serves.
@@ -10,19 +13,23 @@
 //! On shutdown the loop stops accepting, asks every connection to finish its
 //! request in flight and close, and returns once all have.
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::Router;
+use http_body_util::BodyExt;
 use hyper::server::conn::http1;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
-use tower::{Layer, ServiceExt};
+use tower::ServiceExt;
 
 /// Descriptors kept back from the connection cap's default for everything else
 /// the process opens: database and Redis connections, served files, the log.
@@ -34,8 +41,9 @@ const DEFAULT_MAX_OPEN: u64 = 16_384;
 /// How long a client may be slow, and how many may be connected at once.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ConnectionLimits {
-    /// The time a client has to send a request's head, counted from the
-    /// connection's start or from the previous response (the idle keep-alive).
+    /// How long a connection may go without a request begun while none is
+    /// being answered (a head trickling in, an idle keep-alive) before it is
+    /// closed; checked once per this period, so it closes after one to two.
     pub header_timeout: Duration,
     /// Connections served at once; more wait in the kernel's backlog.
     pub max_open: usize,
@@ -91,9 +99,7 @@ pub(crate) async fn serve(
 ) {
     let slots = Arc::new(Semaphore::new(limits.max_open));
     let (stop, stopping) = watch::channel(false);
-    let mut http = http1::Builder::new();
-    http.timer(TokioTimer::new())
-        .header_read_timeout(limits.header_timeout);
+    let http = http1::Builder::new();
     let open = Arc::new(open);
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
@@ -121,6 +127,7 @@ pub(crate) async fn serve(
             stream,
             router.clone(),
             peer,
+            limits.header_timeout,
             stopping.clone(),
             {
                 let (slots, open) = (slots.clone(), open.clone());
@@ -138,39 +145,93 @@ pub(crate) async fn serve(
     let _ = slots.acquire_many(all).await;
 }
 
-/// Serves one connection until it closes, or until `stopping` turns true and
-/// its request in flight is answered; then calls `closed`.
+/// What a connection's requests are doing, for its watchdog.
+#[derive(Default)]
+struct Activity {
+    /// Requests whose head has arrived.
+    started: AtomicU64,
+    /// Requests not yet fully answered (their body sent or dropped).
+    open: AtomicUsize,
+}
+
+/// Counts a request as open until dropped (with the response body).
+struct Answering(Arc<Activity>);
+
+impl Answering {
+    fn begin(activity: &Arc<Activity>) -> Self {
+        activity.started.fetch_add(1, Ordering::Relaxed);
+        activity.open.fetch_add(1, Ordering::Relaxed);
+        Self(activity.clone())
+    }
+}
+
+impl Drop for Answering {
+    fn drop(&mut self) {
+        self.0.open.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Serves one connection until it closes, until it sat `timeout` with no
+/// request begun and none being answered (then it is dropped: closed), or until
+/// `stopping` turns true and its request in flight is answered; then calls
+/// `closed`.
 async fn serve_one(
     http: http1::Builder,
     stream: tokio::net::TcpStream,
     router: Router,
     peer: SocketAddr,
+    timeout: Duration,
     mut stopping: watch::Receiver<bool>,
     closed: impl FnOnce(),
 ) {
-    // Each request carries the peer's address, as
-    // `into_make_service_with_connect_info` would give it.
-    let service = axum::Extension(ConnectInfo(peer))
-        .layer(router)
-        .map_request(|request: hyper::Request<hyper::body::Incoming>| {
-            request.map(axum::body::Body::new)
-        });
+    let activity = Arc::new(Activity::default());
+    let service = {
+        let activity = activity.clone();
+        tower::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+            let answering = Answering::begin(&activity);
+            let mut request = request.map(Body::new);
+            // The peer's address, as `into_make_service_with_connect_info` gives it.
+            request.extensions_mut().insert(ConnectInfo(peer));
+            let router = router.clone();
+            async move {
+                let response = router.oneshot(request).await?;
+                // Open until hyper has sent (or dropped) the whole body.
+                Ok::<_, Infallible>(response.map(|body| {
+                    Body::new(body.map_frame(move |frame| {
+                        let _ = &answering;
+                        frame
+                    }))
+                }))
+            }
+        })
+    };
     let connection = http
         .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
         .with_upgrades();
     let mut connection = std::pin::pin!(connection);
-    // A timed-out or reset client is routine at the edge: nothing is logged.
-    let stop = async move {
+    let mut stop = std::pin::pin!(async move {
         // Dropped at once: a `watch::Ref` must not be held across an await.
         let _ = stopping.wait_for(|stop| *stop).await.map(drop);
-    };
-    let finished = tokio::select! {
-        _ = connection.as_mut() => true,
-        () = stop => false,
-    };
-    if !finished {
-        connection.as_mut().graceful_shutdown();
-        let _ = connection.as_mut().await;
+    });
+    let mut watchdog = tokio::time::interval_at(tokio::time::Instant::now() + timeout, timeout);
+    let mut seen = 0;
+    // A timed-out or reset client is routine at the edge: nothing is logged.
+    loop {
+        tokio::select! {
+            _ = connection.as_mut() => break,
+            () = &mut stop => {
+                connection.as_mut().graceful_shutdown();
+                let _ = connection.as_mut().await;
+                break;
+            }
+            _ = watchdog.tick() => {
+                let started = activity.started.load(Ordering::Relaxed);
+                if started == seen && activity.open.load(Ordering::Relaxed) == 0 {
+                    break;
+                }
+                seen = started;
+            }
+        }
     }
     closed();
 }

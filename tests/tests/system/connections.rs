@@ -1,6 +1,7 @@
 //! The server's edge against slow and silent clients: a request's head must
-//! arrive in time, an idle kept-alive connection is closed, and no more than
-//! the cap are served at once (issue #25 item 9).
+//! arrive in time, an idle kept-alive connection is closed (after one to two
+//! header timeouts: the watchdog checks once per period), and no more than the
+//! cap are served at once (issue #25 item 9).
 
 use std::time::{Duration, Instant};
 
