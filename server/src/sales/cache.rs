@@ -44,7 +44,8 @@ pub(crate) struct SaleCache {
     keys: RedisKeys,
     local: Cache<i64, Option<Sale>>,
     /// The highest sale id, kept [`CACHE_TTL`] / 2 and read by one request at a
-    /// time: a flood of made-up ids above it is refused without a query.
+    /// time: a flood of made-up ids above it is refused without a sale query
+    /// (read after the shared copy, never before it).
     highest: Cache<(), i64>,
     /// The last copy of each sale read successfully, served during an outage.
     last_known: Cache<i64, Option<Sale>>,
@@ -85,11 +86,6 @@ impl SaleCache {
         if let Some(fresh) = self.local.get(&id).await {
             return Ok(fresh);
         }
-        if self.beyond_the_highest(id).await {
-            // Not remembered as missing: a sale just made through another
-            // instance is found once the highest id is read again.
-            return Ok(None);
-        }
         if self.outage.load(Ordering::Relaxed) {
             if let Some(stale) = self.last_known.get(&id).await {
                 self.probe_in_background(id);
@@ -125,16 +121,6 @@ impl SaleCache {
             }
             Err(error) => Err(error.into()),
         }
-    }
-
-    /// Whether no sale can have `id` yet. Unknown (false) while Postgres is
-    /// away: the outage path decides then.
-    async fn beyond_the_highest(&self, id: i64) -> bool {
-        let highest = self
-            .highest
-            .try_get_with((), self.records.highest_id())
-            .await;
-        highest.is_ok_and(|highest| id > highest)
     }
 
     /// The copy of a sale kept in Redis for outages (written at every load and
@@ -214,6 +200,16 @@ impl SaleCache {
     async fn load_shared(&self, id: i64) -> Result<Option<Sale>, StoreError> {
         if let Some(shared) = self.shared_copy(id).await? {
             return Ok(shared);
+        }
+        // After the shared copy, so that an outage starting finds it first.
+        let highest = self
+            .highest
+            .try_get_with((), self.records.highest_id())
+            .await?;
+        if id > highest {
+            // Not written to Redis: a sale just made through another instance
+            // is found once this instance's copies age out.
+            return Ok(None);
         }
         let mut token = [0u8; 16];
         getrandom::fill(&mut token)?;
