@@ -5,10 +5,12 @@
 //! trickles a request's head, or leaves a kept-alive connection idle, cannot hold
 //! a connection (and a file descriptor) for long. One watchdog timer per
 //! connection does this: hyper's own header timeout arms a timer for every
-//! request, which cost 10–25 % of the request rate (BENCHMARKS.md). At most [`ConnectionLimits::max_open`]
-//! connections are served at once: at the cap the loop stops accepting and new
-//! connections wait in the kernel's backlog, so the process never runs out of
-//! descriptors for Redis, Postgres and the files it serves.
+//! request, which cost the latency-bound rows 10–35 % of their request rate
+//! (BENCHMARKS.md, "Session 12: the accept loop"). At most
+//! [`ConnectionLimits::max_open`] connections are served at once: at the cap the
+//! loop stops accepting and new connections wait in the kernel's backlog, so the
+//! process never runs out of descriptors for Redis, Postgres and the files it
+//! serves.
 //!
 //! On shutdown the loop stops accepting, asks every connection to finish its
 //! request in flight and close, and returns once all have.
