@@ -122,6 +122,14 @@ impl DragPath {
         Some(Self { points })
     }
 
+    /// How long the drag took, by its own timestamps (0 for no points).
+    pub fn duration_ms(&self) -> u32 {
+        match (self.points.first(), self.points.last()) {
+            (Some(first), Some(last)) => last.at_ms.saturating_sub(first.at_ms),
+            _ => 0,
+        }
+    }
+
     /// Whether this path puts the piece into a gap at `gap_x` the way a person
     /// does. Never panics, whatever the text was.
     pub fn judge(&self, gap_x: f64) -> Judgement {
@@ -134,8 +142,7 @@ impl DragPath {
         if (last.x - gap_x).abs() > TOLERANCE_PX {
             return Judgement::Missed;
         }
-        let duration = last.at_ms.saturating_sub(first.at_ms);
-        if !(MIN_DURATION_MS..=MAX_DURATION_MS).contains(&duration) {
+        if !(MIN_DURATION_MS..=MAX_DURATION_MS).contains(&self.duration_ms()) {
             return Judgement::Scripted;
         }
         let steps: Vec<f64> = self

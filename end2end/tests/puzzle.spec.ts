@@ -24,8 +24,13 @@ async function pagePixels(page: Page, pictureX: number): Promise<number> {
   return (pictureX * frame!.width) / 300;
 }
 
-/** Presses the handle, moves through `moves` ([ms since the last, share of `distance`, y wobble]), lets go. */
+/** A person looks at a new puzzle before dragging; the server refuses answers
+ * that come sooner than a hand could give them (1 s at least). */
+const LOOK_MS = 700;
+
+/** Looks, presses the handle, moves through `moves` ([ms since the last, share of `distance`, y wobble]), lets go. */
 async function drag(page: Page, distance: number, moves: [number, number, number][]) {
+  await page.waitForTimeout(LOOK_MS);
   const handle = await page.locator(".slide-handle").boundingBox();
   const x = handle!.x + handle!.width / 2;
   const y = handle!.y + handle!.height / 2;
@@ -157,6 +162,7 @@ test.describe("on a touch screen", () => {
         type,
         touchPoints: type === "touchEnd" ? [] : [{ x: x + at, y: y + wobble }],
       });
+    await page.waitForTimeout(LOOK_MS);
     await touch("touchStart", 0);
     for (const [wait, share, wobble] of RECORDED_BY_HAND) {
       await page.waitForTimeout(wait);

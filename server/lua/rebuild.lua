@@ -5,12 +5,14 @@
 -- KEYS[3] buyers   hash: user id -> units held in active orders
 -- KEYS[4] seq      hash: user id -> reservations ever made
 -- KEYS[5] stream   the sale's order stream (its consumer group is recreated)
+-- KEYS[6] cool     hash: user id -> ms from which the buyer may reserve again
 --
 -- ARGV[1] units left: stock - units of active orders - units owed back by closed ones
 -- ARGV[2] the consumer group's name
 -- ARGV[3] how many meta fields follow (n), then n pairs of field, value
 --         (read by rules_from_argv, lua/shared/sale_rules.lua)
--- then    user id, units held, highest seq — one triple per buyer
+-- then    user id, units held, highest seq, cool-down end (ms, 0: none) — four
+--         values per buyer
 --
 -- Returns 1 when the sale was rebuilt, 0 when it was there already (another
 -- instance was first, or nothing was lost): then nothing is written.
@@ -25,11 +27,14 @@ end
 local meta, first_buyer = rules_from_argv()
 redis.call('HSET', KEYS[2], unpack(meta))
 redis.call('SET', KEYS[1], ARGV[1])
-for i = first_buyer, #ARGV, 3 do
+for i = first_buyer, #ARGV, 4 do
   if tonumber(ARGV[i + 1]) > 0 then
     redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 1])
   end
   redis.call('HSET', KEYS[4], ARGV[i], ARGV[i + 2])
+  if tonumber(ARGV[i + 3]) > 0 then
+    redis.call('HSET', KEYS[6], ARGV[i], ARGV[i + 3])
+  end
 end
 pcall(redis.call, 'XGROUP', 'CREATE', KEYS[5], ARGV[2], '0', 'MKSTREAM')
 return 1

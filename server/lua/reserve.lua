@@ -12,6 +12,8 @@
 --                  until the consumer has persisted the order
 -- KEYS[7] ticket   string: the order id this buy ticket reserved, while the ticket lives
 -- KEYS[8] the buyer's rate bucket, KEYS[9] the sale's rate bucket (see gcra.lua)
+-- KEYS[10] cool     hash: user id -> ms from which a buyer whose order lapsed or
+--                  was cancelled may reserve again (written by return_units.lua)
 -- (all carry the sale's hash tag, so this runs in one cluster slot)
 --
 -- ARGV[1] user id
@@ -20,15 +22,21 @@
 -- ARGV[4] milliseconds the ticket has left (>= 1)
 -- ARGV[5], ARGV[6] the buyer's bucket: emission interval, burst tolerance (µs)
 -- ARGV[7], ARGV[8] the sale's bucket: emission interval, burst tolerance (µs)
+-- ARGV[9] reservations a buyer may make beyond the sale's limit (lapsed or
+--         cancelled ones count: the `seq` hash is the tally)
 --
 -- Returns one of
 --   {"ok", stream message id, created_ms, pay_before_ms, seq}
 --   {"again", order id}   (this ticket reserved that order already: a retried buy)
 --   {"rate_limited", microseconds to wait}   (nothing else was done)
+--   {"cooling_down", milliseconds to wait}   (this buyer's order lapsed or was
+--                                             cancelled a moment ago)
 --   {"not_started"} | {"ended"} | {"paused"} | {"sold_out"} | {"limit_reached"}
+--   {"reservations_used", reservations made}   (the buyer's allowance is spent)
 --   {"unknown_sale"}   (the sale was never loaded into Redis)
 --
--- Invariant: stock never goes below zero, no buyer holds more than `limit`, and
+-- Invariant: stock never goes below zero, no buyer holds more than `limit` or
+-- reserves more than `limit` + ARGV[9] times, and
 -- every decrement has exactly one stream message — the reservation and the order
 -- message cannot part. One ticket reserves at most once: its retries (an answer
 -- lost on the way) get the same order back, never `limit_reached`. Time is
@@ -63,10 +71,19 @@ if now < tonumber(meta[1]) then
   return {'not_started'}
 end
 
+local cool_until = tonumber(redis.call('HGET', KEYS[10], ARGV[1]) or '0')
+if now < cool_until then
+  return {'cooling_down', tostring(cool_until - now)}
+end
 local units = tonumber(ARGV[3])
+local limit = tonumber(meta[4])
 local held = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')
-if held + units > tonumber(meta[4]) then
+if held + units > limit then
   return {'limit_reached'}
+end
+local made = tonumber(redis.call('HGET', KEYS[3], ARGV[1]) or '0')
+if made >= limit + tonumber(ARGV[9]) then
+  return {'reservations_used', tostring(made)}
 end
 local stock = tonumber(redis.call('GET', KEYS[1]) or '0')
 if stock < units then

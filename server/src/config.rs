@@ -36,6 +36,7 @@ use crate::guards::rate_limit::{Rate, RateLimits};
 use crate::guards::sign_in::SignInLimits;
 use crate::orders::consumer::ConsumerSettings;
 use crate::redis_connection::RedisTarget;
+use crate::sales::stock::Rebuying;
 use crate::secret::Secret;
 
 /// Default name of the built JS/WASM/CSS files (`[[workspace.metadata.leptos]] name`),
@@ -68,6 +69,8 @@ pub struct Config {
     pub max_inflight_buys: usize,
     /// Difficulty of the proof-of-work CAPTCHA.
     pub pow_bits: u32,
+    /// CAPTCHA challenges one account may be given in one sale.
+    pub challenges_per_sale: u32,
     /// Whether this process runs the background workers (consumer, sweeper).
     pub workers: bool,
     pub consumer: ConsumerSettings,
@@ -76,6 +79,9 @@ pub struct Config {
     /// How often the expiry sweeper wakes.
     pub sweep_every: std::time::Duration,
     pub rate_limits: RateLimits,
+    /// The cool-down after a lapsed or cancelled order and the reservations one
+    /// buyer may make of a sale.
+    pub rebuying: Rebuying,
     /// Whether `X-Forwarded-For` names the client (only behind a trusted proxy).
     pub trust_forwarded_for: bool,
     /// How many proxies of ours stand in front (each appends to
@@ -147,6 +153,7 @@ impl Config {
             demo: vars.flag("FLASHSALE_DEMO", false)?,
             max_inflight_buys: vars.number("FLASHSALE_MAX_INFLIGHT_BUYS", 4096)?,
             pow_bits: vars.number("FLASHSALE_POW_BITS", 18)?,
+            challenges_per_sale: vars.number("FLASHSALE_CHALLENGES_PER_SALE", 20)?,
             workers: vars.flag("FLASHSALE_WORKERS", true)?,
             consumer: ConsumerSettings {
                 min_idle: vars.millis(
@@ -167,6 +174,17 @@ impl Config {
                     per_ip: vars.rate("FLASHSALE_RATE_PER_IP", defaults.per_ip)?,
                     per_sale: vars.rate("FLASHSALE_RATE_PER_SALE", defaults.per_sale)?,
                 }
+            },
+            rebuying: Rebuying {
+                // At most 49 days, and never negative.
+                cooldown_ms: i64::from(vars.number::<u32>(
+                    "FLASHSALE_REBUY_COOLDOWN_MS",
+                    Rebuying::default().cooldown_ms as u32,
+                )?),
+                spare_reservations: vars.number(
+                    "FLASHSALE_SPARE_RESERVATIONS",
+                    Rebuying::default().spare_reservations,
+                )?,
             },
             trust_forwarded_for: vars.flag("FLASHSALE_TRUST_FORWARDED_FOR", false)?,
             trusted_proxies: vars.number(

@@ -71,6 +71,22 @@ impl RedisKeys {
         self.sale_key(sale_id, "returned")
     }
 
+    /// How many challenges of a sale an account was given (for its cap).
+    pub fn challenges_issued(&self, sale_id: i64, user_id: i64) -> String {
+        self.sale_key(sale_id, &format!("ch:{user_id}"))
+    }
+
+    /// How many of an account's answers to a sale's challenges were refused.
+    pub fn challenges_failed(&self, sale_id: i64, user_id: i64) -> String {
+        self.sale_key(sale_id, &format!("cf:{user_id}"))
+    }
+
+    /// Hash: user id -> the instant (ms) from which a buyer whose order lapsed
+    /// or was cancelled may reserve this sale again.
+    pub fn cooldowns(&self, sale_id: i64) -> String {
+        self.sale_key(sale_id, "cool")
+    }
+
     /// Buy attempts on a sale by outcome, every instance's (a hash: `won` or an
     /// error code → count; see `sales::tally`).
     pub fn outcomes(&self, sale_id: i64) -> String {
@@ -160,7 +176,7 @@ impl RedisKeys {
 impl RedisKeys {
     /// `lua/reserve.lua`: stock, buyers, seq, stream, meta, queued, ticket, and
     /// the buyer's and the sale's rate buckets.
-    pub fn reserve_script(&self, sale_id: i64, ticket_tag: &str, user_id: i64) -> [String; 9] {
+    pub fn reserve_script(&self, sale_id: i64, ticket_tag: &str, user_id: i64) -> [String; 10] {
         [
             self.stock(sale_id),
             self.buyers(sale_id),
@@ -171,16 +187,18 @@ impl RedisKeys {
             self.ticket(sale_id, ticket_tag),
             self.user_bucket(sale_id, user_id),
             self.sale_bucket(sale_id),
+            self.cooldowns(sale_id),
         ]
     }
 
-    /// `lua/return_units.lua`: stock, buyers, returned, meta.
-    pub fn return_script(&self, sale_id: i64) -> [String; 4] {
+    /// `lua/return_units.lua`: stock, buyers, returned, meta, cool-downs.
+    pub fn return_script(&self, sale_id: i64) -> [String; 5] {
         [
             self.stock(sale_id),
             self.buyers(sale_id),
             self.returned(sale_id),
             self.meta(sale_id),
+            self.cooldowns(sale_id),
         ]
     }
 
@@ -194,19 +212,20 @@ impl RedisKeys {
         ]
     }
 
-    /// `lua/rebuild.lua`: stock, meta, buyers, seq, stream.
-    pub fn rebuild_script(&self, sale_id: i64) -> [String; 5] {
+    /// `lua/rebuild.lua`: stock, meta, buyers, seq, stream, cool-downs.
+    pub fn rebuild_script(&self, sale_id: i64) -> [String; 6] {
         [
             self.stock(sale_id),
             self.meta(sale_id),
             self.buyers(sale_id),
             self.seqs(sale_id),
             self.stream(sale_id),
+            self.cooldowns(sale_id),
         ]
     }
 
     /// `lua/retire.lua`: every key a sale keeps after it settled.
-    pub fn retire_script(&self, sale_id: i64) -> [String; 12] {
+    pub fn retire_script(&self, sale_id: i64) -> [String; 13] {
         [
             self.stock(sale_id),
             self.meta(sale_id),
@@ -220,6 +239,7 @@ impl RedisKeys {
             self.sale_known(sale_id),
             self.outcomes(sale_id),
             self.dead_letters(sale_id),
+            self.cooldowns(sale_id),
         ]
     }
 
@@ -314,6 +334,9 @@ mod tests {
             keys.queued(7),
             keys.ticket(7, "tag"),
             keys.returned(7),
+            keys.cooldowns(7),
+            keys.challenges_issued(7, 1),
+            keys.challenges_failed(7, 1),
             keys.outcomes(7),
             keys.dead_letters(7),
             keys.failures(7),

@@ -148,7 +148,7 @@ impl Application {
         let redis = redis_client.shared()?;
         tokio::spawn(crate::durability::check(redis.clone()));
         let keys = RedisKeys::new(config.redis_prefix.clone());
-        let stock = SaleStock::new(redis.clone(), keys.clone());
+        let stock = SaleStock::new(redis.clone(), keys.clone()).with_rebuying(config.rebuying);
         let rate_limiter = RateLimiter::new(redis.clone(), keys.clone(), config.rate_limits);
         let catalog = Catalog::new(db.clone(), redis.clone(), stock.clone(), clock.clone());
         let consumer = OrderConsumer::new(
@@ -180,7 +180,12 @@ impl Application {
             orders: OrderBook::new(db.clone(), redis.clone(), stock.clone(), clock.clone()),
             sweeper: ExpirySweeper::new(db.clone(), stock.clone(), clock.clone()),
             dead_letters: DeadLetters::new(db.clone(), redis.clone(), stock.clone()),
-            captchas: Captchas::new(redis.clone(), keys.clone(), config.pow_bits),
+            captchas: Captchas::new(
+                redis.clone(),
+                keys.clone(),
+                config.pow_bits,
+                config.challenges_per_sale,
+            ),
             tickets: TicketSigner::new(config.secret_key.clone()),
             admission: Admission::new(config.max_inflight_buys),
             sold_out: SoldOutFlags::default(),

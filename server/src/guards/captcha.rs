@@ -19,6 +19,32 @@ pub(crate) const CHALLENGE_TTL_MS: i64 = 120_000;
 /// How much harder (leading zero bits) the proof of work offered instead of a
 /// puzzle is than a `pow` sale's: four times the hashes.
 pub(crate) const ALTERNATIVE_EXTRA_BITS: u32 = 2;
+/// Each wrong answer of an account in a sale doubles its next proofs of work,
+/// up to this many doublings (64 times the hashes).
+pub(crate) const MOST_EXTRA_BITS_FOR_FAILURES: u32 = 6;
+/// The soonest a puzzle's answer may come after the puzzle was issued: a person
+/// has to see it before dragging (and a drag that claims to have taken longer
+/// must have had that time).
+pub(crate) const SOONEST_PUZZLE_ANSWER_MS: i64 = 1_000;
+/// How long an account's challenge and failure counts of a sale are kept after
+/// the last one.
+const COUNTS_TTL_MS: i64 = 24 * 3600 * 1000;
+
+/// What an account has done with a sale's challenges so far.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Standing {
+    /// Challenges issued to it.
+    pub issued: u32,
+    /// Answers refused (wrong, missed, scripted, too soon).
+    pub failures: u32,
+}
+
+impl Standing {
+    /// Extra leading zero bits its next proof of work needs.
+    fn extra_bits(self) -> u32 {
+        self.failures.min(MOST_EXTRA_BITS_FOR_FAILURES)
+    }
+}
 
 /// Issues and checks challenges.
 #[derive(Clone)]
@@ -27,6 +53,8 @@ pub(crate) struct Captchas {
     keys: RedisKeys,
     /// Leading zero bits a `pow` answer needs (~2^bits hashes to solve).
     pow_difficulty_bits: u32,
+    /// Challenges one account may be given in one sale.
+    per_account: u32,
 }
 
 /// The outcome of checking an answer.
@@ -39,6 +67,9 @@ pub(crate) enum Verdict {
     Missed,
     /// A puzzle's piece put into the gap, but not the way a hand moves.
     Scripted,
+    /// A puzzle answered sooner after it was issued than a person can, or than
+    /// the drag it describes took.
+    TooSoon,
 }
 
 impl Verdict {
@@ -52,6 +83,10 @@ impl Verdict {
                 "The piece jumped or moved at one steady speed. Try a new puzzle, \
                  or let your device solve a check instead."
             }
+            Verdict::TooSoon => {
+                "The answer came sooner than a hand can move the piece. Try a new puzzle, \
+                 or let your device solve a check instead."
+            }
         }
     }
 }
@@ -63,20 +98,48 @@ fn random_hex(bytes: usize) -> Result<String, StoreError> {
 }
 
 impl Captchas {
-    pub fn new(redis: RedisConnection, keys: RedisKeys, pow_difficulty_bits: u32) -> Self {
+    pub fn new(
+        redis: RedisConnection,
+        keys: RedisKeys,
+        pow_difficulty_bits: u32,
+        per_account: u32,
+    ) -> Self {
         Self {
             redis,
             keys,
             pow_difficulty_bits,
+            per_account,
         }
     }
 
-    /// A new challenge of `kind` for `user_id` in `sale_id`.
+    /// Challenges one account may be given in one sale.
+    pub fn per_account(&self) -> u32 {
+        self.per_account
+    }
+
+    /// How many challenges of `sale_id` `user_id` was given and how many of
+    /// its answers were refused (one round trip, read before any is issued).
+    pub async fn standing(&self, sale_id: i64, user_id: i64) -> Result<Standing, StoreError> {
+        let mut redis = self.redis.clone();
+        let (issued, failures): (Option<u32>, Option<u32>) = redis::cmd("MGET")
+            .arg(self.keys.challenges_issued(sale_id, user_id))
+            .arg(self.keys.challenges_failed(sale_id, user_id))
+            .query_async(&mut redis)
+            .await?;
+        Ok(Standing {
+            issued: issued.unwrap_or(0),
+            failures: failures.unwrap_or(0),
+        })
+    }
+
+    /// A new challenge of `kind` for `user_id` in `sale_id`, whose proof of
+    /// work (if any) is harder for each of the account's refused answers.
     pub async fn issue(
         &self,
         kind: CaptchaKind,
         sale_id: i64,
         user_id: i64,
+        standing: Standing,
         now_ms: i64,
     ) -> Result<CaptchaChallenge, StoreError> {
         match kind {
@@ -92,8 +155,8 @@ impl Captchas {
             }),
             CaptchaKind::Image => self.issue_puzzle(sale_id, user_id, now_ms).await,
             CaptchaKind::Pow => {
-                self.issue_pow(self.pow_difficulty_bits, sale_id, user_id, now_ms)
-                    .await
+                let bits = self.pow_difficulty_bits + standing.extra_bits();
+                self.issue_pow(bits, sale_id, user_id, now_ms).await
             }
         }
     }
@@ -107,12 +170,14 @@ impl Captchas {
         kind: CaptchaKind,
         sale_id: i64,
         user_id: i64,
+        standing: Standing,
         now_ms: i64,
     ) -> Result<CaptchaChallenge, StoreError> {
         match kind {
-            CaptchaKind::None => self.issue(kind, sale_id, user_id, now_ms).await,
+            CaptchaKind::None => self.issue(kind, sale_id, user_id, standing, now_ms).await,
             CaptchaKind::Image | CaptchaKind::Pow => {
-                let bits = self.pow_difficulty_bits + ALTERNATIVE_EXTRA_BITS;
+                let bits =
+                    self.pow_difficulty_bits + ALTERNATIVE_EXTRA_BITS + standing.extra_bits();
                 self.issue_pow(bits, sale_id, user_id, now_ms).await
             }
         }
@@ -132,7 +197,8 @@ impl Captchas {
                 .await?;
         self.remember(
             &captcha_id,
-            format!("slide:{sale_id}:{user_id}:{}", puzzle.gap_x),
+            (sale_id, user_id),
+            format!("slide:{sale_id}:{user_id}:{now_ms}:{}", puzzle.gap_x),
         )
         .await?;
         Ok(CaptchaChallenge {
@@ -165,6 +231,7 @@ impl Captchas {
         let salt = random_hex(16)?;
         self.remember(
             &captcha_id,
+            (sale_id, user_id),
             format!("pow:{sale_id}:{user_id}:{bits}:{salt}"),
         )
         .await?;
@@ -180,31 +247,81 @@ impl Captchas {
         })
     }
 
-    /// Keeps what the answer to `captcha_id` must be until the challenge expires.
-    async fn remember(&self, captcha_id: &str, expected: String) -> Result<(), StoreError> {
+    /// Keeps what the answer to `captcha_id` must be until the challenge
+    /// expires, and counts it to the account (sent together: one round trip).
+    async fn remember(
+        &self,
+        captcha_id: &str,
+        (sale_id, user_id): (i64, i64),
+        expected: String,
+    ) -> Result<(), StoreError> {
         let mut redis = self.redis.clone();
-        let () = redis::cmd("SET")
+        let issued = self.keys.challenges_issued(sale_id, user_id);
+        let mut write = redis::pipe();
+        write
+            .cmd("SET")
             .arg(self.keys.captcha(captcha_id))
             .arg(expected)
             .arg("PX")
             .arg(CHALLENGE_TTL_MS)
-            .query_async(&mut redis)
+            .ignore()
+            .cmd("INCR")
+            .arg(&issued)
+            .ignore()
+            .cmd("PEXPIRE")
+            .arg(&issued)
+            .arg(COUNTS_TTL_MS)
+            .ignore();
+        write.query_async::<()>(&mut redis).await?;
+        Ok(())
+    }
+
+    /// Counts a refused answer to the account: its next proofs of work are harder.
+    async fn count_failure(&self, sale_id: i64, user_id: i64) -> Result<(), StoreError> {
+        let mut redis = self.redis.clone();
+        let failed = self.keys.challenges_failed(sale_id, user_id);
+        redis::pipe()
+            .cmd("INCR")
+            .arg(&failed)
+            .ignore()
+            .cmd("PEXPIRE")
+            .arg(&failed)
+            .arg(COUNTS_TTL_MS)
+            .ignore()
+            .query_async::<()>(&mut redis)
             .await?;
         Ok(())
     }
 
-    /// Checks (and uses up) the answer to a challenge of a sale asking for `kind`.
+    /// Checks (and uses up) the answer to a challenge of a sale asking for
+    /// `kind`, given at `now_ms`; a refused answer is counted to the account.
     pub async fn check(
         &self,
         kind: CaptchaKind,
-        sale_id: i64,
-        user_id: i64,
+        (sale_id, user_id): (i64, i64),
         captcha_id: &str,
         answer: &str,
+        now_ms: i64,
     ) -> Result<Verdict, StoreError> {
         if kind == CaptchaKind::None {
             return Ok(Verdict::Passed);
         }
+        let verdict = self
+            .judge((sale_id, user_id), captcha_id, answer, now_ms)
+            .await?;
+        if verdict != Verdict::Passed {
+            self.count_failure(sale_id, user_id).await?;
+        }
+        Ok(verdict)
+    }
+
+    async fn judge(
+        &self,
+        (sale_id, user_id): (i64, i64),
+        captcha_id: &str,
+        answer: &str,
+        now_ms: i64,
+    ) -> Result<Verdict, StoreError> {
         if captcha_id.is_empty()
             || captcha_id.len() > 64
             || !captcha_id.bytes().all(|b| b.is_ascii_hexdigit())
@@ -220,6 +337,14 @@ impl Captchas {
             return Ok(Verdict::Failed);
         };
         let parts: Vec<&str> = stored.splitn(5, ':').collect();
+        // A puzzle answered before the drag it describes could have ended, or
+        // before a person could have seen it, is a script's.
+        let in_time = |issued_ms: &str, path: &DragPath| {
+            issued_ms.parse::<i64>().is_ok_and(|issued_ms| {
+                let waited = now_ms - issued_ms;
+                waited >= SOONEST_PUZZLE_ANSWER_MS && waited >= i64::from(path.duration_ms())
+            })
+        };
         let owner_ok =
             |sale: &str, user: &str| sale == sale_id.to_string() && user == user_id.to_string();
         let verdict = match parts[..] {
@@ -231,16 +356,17 @@ impl Captchas {
             {
                 Verdict::Passed
             }
-            ["slide", sale, user, gap_x] if owner_ok(sale, user) => {
-                let judged = gap_x
-                    .parse()
-                    .ok()
-                    .and_then(|gap_x| DragPath::parse(answer).map(|path| path.judge(gap_x)));
+            ["slide", sale, user, issued_ms, gap_x] if owner_ok(sale, user) => {
+                let judged = gap_x.parse().ok().and_then(|gap_x| {
+                    DragPath::parse(answer)
+                        .map(|path| (path.judge(gap_x), in_time(issued_ms, &path)))
+                });
                 match judged {
-                    Some(Judgement::Passed) => Verdict::Passed,
-                    Some(Judgement::Missed) => Verdict::Missed,
-                    Some(Judgement::Scripted) => Verdict::Scripted,
-                    Some(Judgement::Malformed) | None => Verdict::Failed,
+                    Some((Judgement::Passed, true)) => Verdict::Passed,
+                    Some((Judgement::Passed, false)) => Verdict::TooSoon,
+                    Some((Judgement::Missed, _)) => Verdict::Missed,
+                    Some((Judgement::Scripted, _)) => Verdict::Scripted,
+                    Some((Judgement::Malformed, _)) | None => Verdict::Failed,
                 }
             }
             _ => Verdict::Failed,

@@ -123,6 +123,10 @@ impl RateLimiter {
         Ok((wait_us > 0).then(|| retry_after_secs(wait_us)))
     }
 
+    pub fn keys(&self) -> &RedisKeys {
+        &self.keys
+    }
+
     /// What the reserve script charges a buy to: `(interval, tolerance)` of the
     /// user's bucket, then of the sale's.
     pub fn buy_rates(&self) -> [(u64, u64); 2] {

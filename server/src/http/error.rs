@@ -103,6 +103,15 @@ impl ApiError {
         }
     }
 
+    /// [`Self::retry_later`] with a sentence more precise than the code's own.
+    pub fn retry_later_because(code: ErrorCode, secs: u64, message: impl Into<String>) -> Self {
+        ApiError::Rejected {
+            code,
+            message: message.into(),
+            retry_after_secs: Some(secs.max(1)),
+        }
+    }
+
     /// The HTTP status of this error.
     pub fn status_code(&self) -> StatusCode {
         match self {

@@ -9,6 +9,7 @@ use super::error::refusals;
 use super::error::ApiError;
 use super::extract::CurrentUser;
 use super::state::AppState;
+use crate::guards::rate_limit::{Rate, RateLimiter};
 use crate::orders::book::{OrderBook, OrderError};
 use crate::orders::id::OrderId;
 use crate::sales::catalog::Catalog;
@@ -105,6 +106,12 @@ async fn pay(
     Ok(Json(orders.pay(&id, user.user_id).await?))
 }
 
+/// A shopper's cancels of one sale: three at once, then one a minute.
+const CANCELS_PER_SALE: Rate = Rate {
+    per_second: 1.0 / 60.0,
+    burst: 3,
+};
+
 /// `POST /api/orders/{id}/cancel`: the unit goes back on sale.
 #[utoipa::path(
     post,
@@ -117,15 +124,26 @@ async fn pay(
         (status = 200, description = "cancelled, the unit returned", body = app::api::Order),
         refusals::OnOneThing,
         refusals::Conflict,
+        refusals::RateLimited,
         refusals::Unavailable,
     )
 )]
 async fn cancel(
     State(orders): State<OrderBook>,
     State(catalog): State<Catalog>,
+    State(limiter): State<RateLimiter>,
     CurrentUser(user): CurrentUser,
     id: OrderId,
 ) -> Result<Json<Order>, ApiError> {
+    // Each cancel costs Postgres a write and, on a sold-out sale, every
+    // instance a notice: a shopper's cancels of one sale are counted (the
+    // bucket carries the sale's hash tag), before any SQL.
+    let bucket = limiter
+        .keys()
+        .rate_bucket(id.sale_id(), &format!("cancel:{}", user.user_id));
+    if let Some(wait_secs) = limiter.charge_one(&bucket, CANCELS_PER_SALE).await? {
+        return Err(ApiError::retry_later(ErrorCode::RateLimited, wait_secs));
+    }
     let cancelled = orders.cancel(&id, user.user_id).await?;
     catalog.stock_changed(cancelled.sale_id).await;
     Ok(Json(cancelled))

@@ -9,7 +9,8 @@
 //! is answered with the same order. One Redis round trip, no SQL.
 
 use app::api::{
-    BuyAccepted, CaptchaChallenge, ErrorCode, OrderStatus, Sale, TicketGrant, TicketRequest,
+    BuyAccepted, CaptchaChallenge, CaptchaKind, ErrorCode, OrderStatus, Sale, TicketGrant,
+    TicketRequest,
 };
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -22,7 +23,7 @@ use super::error::ApiError;
 use super::extract::{ApiJson, ClientIp, CurrentUser};
 use super::state::{AppState, Services};
 use crate::accounts::sessions::{token_from, Session};
-use crate::guards::captcha::Verdict;
+use crate::guards::captcha::{Standing, Verdict};
 use crate::guards::rate_limit::{retry_after_secs, RateLimiter};
 use crate::guards::sold_out::{ForBuyer, HOLDERS_READ_AT_MOST};
 use crate::guards::tickets::{TicketSigner, TICKET_TTL_MS};
@@ -114,14 +115,30 @@ async fn captcha(
         return Err(ErrorCode::SoldOut.into());
     }
     check_eligible(&sale, &user, now)?;
+    // An account's own allowance of challenges, before the shared buckets: one
+    // account cannot keep drawing puzzles (or blind guesses) all sale long.
+    let standing = if sale.captcha == CaptchaKind::None {
+        Standing::default()
+    } else {
+        captchas.standing(sale_id, user.user_id).await?
+    };
+    if standing.issued >= captchas.per_account() {
+        return Err(ApiError::refused(
+            ErrorCode::LimitReached,
+            format!(
+                "this account was given {} challenges of this sale, all it may",
+                standing.issued
+            ),
+        ));
+    }
     limit(rate_limiter, sale_id, user.user_id, ip).await?;
     let challenge = if alternative {
         captchas
-            .issue_alternative(sale.captcha, sale_id, user.user_id, now)
+            .issue_alternative(sale.captcha, sale_id, user.user_id, standing, now)
             .await?
     } else {
         captchas
-            .issue(sale.captcha, sale_id, user.user_id, now)
+            .issue(sale.captcha, sale_id, user.user_id, standing, now)
             .await?
     };
     Ok(Json(challenge))
@@ -171,10 +188,10 @@ async fn ticket(
     match captchas
         .check(
             sale.captcha,
-            sale_id,
-            user.user_id,
+            (sale_id, user.user_id),
             &request.captcha_id,
             &request.answer,
+            now,
         )
         .await?
     {
@@ -337,6 +354,15 @@ async fn buy_inner(
     answer(reservation, order_id)
 }
 
+/// A wait as people say it: `4 min 30 s`, `45 s`.
+fn minutes_and_seconds(secs: u64) -> String {
+    match (secs / 60, secs % 60) {
+        (0, seconds) => format!("{seconds} s"),
+        (minutes, 0) => format!("{minutes} min"),
+        (minutes, seconds) => format!("{minutes} min {seconds} s"),
+    }
+}
+
 /// The 202 body: the order to poll.
 fn queued(order_id: String) -> BuyAccepted {
     BuyAccepted {
@@ -353,6 +379,22 @@ fn answer(reservation: Reservation, order_id: OrderId) -> Result<BuyAccepted, Ap
         Reservation::RateLimited { wait_us } => Err(ApiError::retry_later(
             ErrorCode::RateLimited,
             retry_after_secs(wait_us),
+        )),
+        Reservation::CoolingDown { wait_ms } => {
+            let secs = retry_after_secs(wait_ms.max(1).unsigned_abs() * 1000);
+            Err(ApiError::retry_later_because(
+                ErrorCode::RateLimited,
+                secs,
+                format!(
+                    "your last order of this sale lapsed or was cancelled: \
+                     you may reserve it again in {}",
+                    minutes_and_seconds(secs)
+                ),
+            ))
+        }
+        Reservation::ReservationsUsed { made } => Err(ApiError::refused(
+            ErrorCode::LimitReached,
+            format!("this account has reserved this sale {made} times, all it may"),
         )),
         Reservation::SoldOut => Err(ErrorCode::SoldOut.into()),
         Reservation::LimitReached => Err(ErrorCode::LimitReached.into()),

@@ -13,7 +13,7 @@ use sqlx::PgPool;
 use super::id::OrderId;
 use super::message::{OrderMessage, QueuedEntry};
 use crate::clock::Clock;
-use crate::sales::stock::{Returned, SaleStock};
+use crate::sales::stock::{Returned, ReturnedBy, SaleStock};
 use crate::store::StoreError;
 
 /// Why paying or cancelling was refused.
@@ -226,7 +226,13 @@ impl OrderBook {
         let order = Order::try_from(row)?;
         let returned = self
             .stock
-            .give_back(order.sale_id, &order.order_id, user_id, order.units)
+            .give_back(
+                order.sale_id,
+                &order.order_id,
+                user_id,
+                order.units,
+                ReturnedBy::Buyer,
+            )
             .await;
         match returned {
             Ok(Returned::SaleMissing) => tracing::warn!(

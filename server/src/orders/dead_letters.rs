@@ -16,7 +16,7 @@ use sqlx::PgPool;
 use super::book::{insert_orders, order_saved};
 use super::message::{text_fields, OrderMessage, CONSUMER_GROUP};
 use super::stream::OrderStream;
-use crate::sales::stock::SaleStock;
+use crate::sales::stock::{ReturnedBy, SaleStock};
 use crate::store::{error_chain, StoreError};
 
 /// What retrying a dead letter did.
@@ -275,6 +275,7 @@ impl DeadLetters {
                 &message.order_id,
                 message.user_id,
                 message.units,
+                ReturnedBy::Operator,
             )
             .await?;
         self.stream

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use crate::clock::Clock;
 use crate::sales::rebuild::SaleRebuild;
-use crate::sales::stock::{Returned, SaleStock};
+use crate::sales::stock::{Returned, ReturnedBy, SaleStock};
 use crate::shutdown::Shutdown;
 use crate::store::{error_chain, StoreError};
 use chrono::{DateTime, Utc};
@@ -167,8 +167,13 @@ impl ExpirySweeper {
             let mut ids = Vec::with_capacity(owed.len());
             for order in &owed {
                 let give_back = || {
-                    self.stock
-                        .give_back(order.sale_id, &order.id, order.user_id, order.units)
+                    self.stock.give_back(
+                        order.sale_id,
+                        &order.id,
+                        order.user_id,
+                        order.units,
+                        ReturnedBy::Buyer,
+                    )
                 };
                 let mut outcome = give_back().await?;
                 if outcome == Returned::SaleMissing {

@@ -30,8 +30,10 @@ use crate::store::StoreError;
 /// an admin's edit shows everywhere within this time.
 const CACHE_TTL: Duration = Duration::from_secs(2);
 
-/// How long a loader waits for another instance's load before querying itself.
-const PEER_LOAD_WAIT: Duration = Duration::from_millis(1_000);
+/// How long one instance may hold the lock for loading a sale, and how long the
+/// others wait for its copy before querying themselves: long enough for a query
+/// on a busy host, short enough that a loader that died holds nobody up for long.
+const LOAD_LOCK_TTL: Duration = Duration::from_millis(3_000);
 
 /// How long the last known copy of a sale is kept for an outage.
 const LAST_KNOWN_TTL: Duration = Duration::from_secs(24 * 3600);
@@ -211,48 +213,85 @@ impl SaleCache {
             // is found once this instance's copies age out.
             return Ok(None);
         }
+        // One loader for the fleet: whoever takes the lock queries, the others
+        // wait while it is held. A lock given up without a copy (the loader's
+        // query failed) is taken by the next waiter; one never given up (its
+        // holder died) expires after LOAD_LOCK_TTL, and so does the wait.
+        let deadline = tokio::time::Instant::now() + LOAD_LOCK_TTL;
+        loop {
+            if let Some(token) = self.try_lock(id).await? {
+                return self.load_locked(id, &token).await;
+            }
+            loop {
+                if tokio::time::Instant::now() >= deadline {
+                    // The loader is too slow: ask Postgres ourselves.
+                    return self.records.find(id).await;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                let (copy, held) = self.copy_and_lock(id).await?;
+                if let Some(shared) = copy {
+                    return Ok(shared);
+                }
+                if !held {
+                    break;
+                }
+            }
+        }
+    }
+
+    /// The loader's lock on sale `id`: its token if this call took it.
+    async fn try_lock(&self, id: i64) -> Result<Option<String>, StoreError> {
         let mut token = [0u8; 16];
         getrandom::fill(&mut token)?;
         let token = hex::encode(token);
-        let [lock] = self.keys.unlock_script(id);
         let mut redis = self.redis.clone();
         let locked: Option<String> = redis::cmd("SET")
-            .arg(&lock)
+            .arg(self.keys.sale_load_lock(id))
             .arg(&token)
             .arg("NX")
             .arg("PX")
-            .arg(PEER_LOAD_WAIT.as_millis() as u64)
+            .arg(LOAD_LOCK_TTL.as_millis() as u64)
             .query_async(&mut redis)
             .await?;
-        if locked.is_some() {
-            let loaded = self.records.find(id).await;
-            if let Ok(sale) = &loaded {
-                let json = serde_json::to_string(sale)?;
-                let [cache, known] = self.keys.sale_copies_pipeline(id);
-                let mut write = redis::pipe();
-                set_for(&mut write, cache, &json, CACHE_TTL);
-                if sale.is_some() {
-                    set_for(&mut write, known, &json, LAST_KNOWN_TTL);
-                }
-                write.query_async::<()>(&mut redis).await?;
+        Ok(locked.map(|_| token))
+    }
+
+    /// Under the lock: one query, the copies written for every instance, the
+    /// lock given up (also when the query failed, so a waiter takes over).
+    async fn load_locked(&self, id: i64, token: &str) -> Result<Option<Sale>, StoreError> {
+        let loaded = self.records.find(id).await;
+        let mut redis = self.redis.clone();
+        if let Ok(sale) = &loaded {
+            let json = serde_json::to_string(sale)?;
+            let [cache, known] = self.keys.sale_copies_pipeline(id);
+            let mut write = redis::pipe();
+            set_for(&mut write, cache, &json, CACHE_TTL);
+            if sale.is_some() {
+                set_for(&mut write, known, &json, LAST_KNOWN_TTL);
             }
-            let _released: i64 = self
-                .unlock
-                .key(&lock)
-                .arg(&token)
-                .invoke_async(&mut redis)
-                .await?;
-            return loaded;
+            write.query_async::<()>(&mut redis).await?;
         }
-        let deadline = tokio::time::Instant::now() + PEER_LOAD_WAIT;
-        while tokio::time::Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-            if let Some(shared) = self.shared_copy(id).await? {
-                return Ok(shared);
-            }
-        }
-        // The other loader is too slow or died: ask Postgres ourselves.
-        self.records.find(id).await
+        let [lock] = self.keys.unlock_script(id);
+        let _released: i64 = self
+            .unlock
+            .key(&lock)
+            .arg(token)
+            .invoke_async(&mut redis)
+            .await?;
+        loaded
+    }
+
+    /// The shared copy (as [`Self::shared_copy`]) and whether a loader holds
+    /// the lock, in one round trip (both keys carry the sale's hash tag).
+    async fn copy_and_lock(&self, id: i64) -> Result<(Option<Option<Sale>>, bool), StoreError> {
+        let mut redis = self.redis.clone();
+        let (json, lock): (Option<String>, Option<String>) = redis::cmd("MGET")
+            .arg(self.keys.sale_cache(id))
+            .arg(self.keys.sale_load_lock(id))
+            .query_async(&mut redis)
+            .await?;
+        let copy = json.and_then(|json| serde_json::from_str(&json).ok());
+        Ok((copy, lock.is_some()))
     }
 
     /// The copy in Redis: `Some(None)` is a cached "no such sale".

@@ -50,7 +50,10 @@ impl SaleRebuild {
                           where status in ('pending_payment', 'paid')
                              or (status in ('expired', 'cancelled') and not stock_returned)
                       ), 0)::int8 as "units!",
-                      max(seq)::int8 as "seq!"
+                      max(seq)::int8 as "seq!",
+                      (extract(epoch from max(closed_at) filter (
+                          where status in ('expired', 'cancelled')
+                      )) * 1000)::int8 as released_ms
                from orders where sale_id = $1
                group by user_id"#,
             sale.id

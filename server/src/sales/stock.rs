@@ -32,6 +32,15 @@ pub enum Reservation {
     RateLimited {
         wait_us: u64,
     },
+    /// The buyer's last order of this sale lapsed or was cancelled a moment
+    /// ago: they may reserve again after `wait_ms`.
+    CoolingDown {
+        wait_ms: i64,
+    },
+    /// The buyer made every reservation they may (`made` of them).
+    ReservationsUsed {
+        made: i64,
+    },
     NotStarted,
     Ended,
     Paused,
@@ -50,6 +59,36 @@ pub struct Holding {
     pub units: i64,
     /// The buyer's highest order sequence number.
     pub seq: i64,
+    /// When the buyer's last order that lapsed or was cancelled closed.
+    pub released_ms: Option<i64>,
+}
+
+/// Who gave units back: whether the buyer waits before reserving again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReturnedBy {
+    /// The buyer let the order lapse or cancelled it: a cool-down starts.
+    Buyer,
+    /// An operator released a reservation that was never saved: no cool-down.
+    Operator,
+}
+
+/// What stops one account from holding a sale's units over and over: each
+/// order that lapses unpaid or is cancelled starts a cool-down before that
+/// buyer may reserve the sale again, and a buyer makes at most the sale's limit
+/// plus `spare_reservations` reservations of one sale.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rebuying {
+    pub cooldown_ms: i64,
+    pub spare_reservations: u32,
+}
+
+impl Default for Rebuying {
+    fn default() -> Self {
+        Self {
+            cooldown_ms: 5 * 60 * 1000,
+            spare_reservations: 2,
+        }
+    }
 }
 
 /// What loading an edit did.
@@ -92,6 +131,7 @@ pub struct SaleStock {
     load: Arc<Script>,
     retire: Arc<Script>,
     holders: Arc<Script>,
+    rebuying: Rebuying,
 }
 
 impl SaleStock {
@@ -105,7 +145,18 @@ impl SaleStock {
             load: Arc::new(rules_script(include_str!("../../lua/load.lua"))),
             retire: Arc::new(Script::new(include_str!("../../lua/retire.lua"))),
             holders: Arc::new(Script::new(include_str!("../../lua/holders.lua"))),
+            rebuying: Rebuying::default(),
         }
+    }
+
+    /// The same, with these rules for buying again (the default otherwise).
+    pub fn with_rebuying(mut self, rebuying: Rebuying) -> Self {
+        self.rebuying = rebuying;
+        self
+    }
+
+    pub fn rebuying(&self) -> Rebuying {
+        self.rebuying
     }
 
     /// Lets every key of a settled sale expire after `linger`
@@ -253,6 +304,7 @@ impl SaleStock {
         for (interval, tolerance) in rates {
             invocation.arg(interval).arg(tolerance);
         }
+        invocation.arg(self.rebuying.spare_reservations);
         let reply: Vec<String> = invocation.invoke_async(&mut redis).await?;
         let number = |index: usize| -> Result<i64, StoreError> {
             reply
@@ -273,6 +325,10 @@ impl SaleStock {
             Some("rate_limited") => Reservation::RateLimited {
                 wait_us: number(1)?.unsigned_abs(),
             },
+            Some("cooling_down") => Reservation::CoolingDown {
+                wait_ms: number(1)?,
+            },
+            Some("reservations_used") => Reservation::ReservationsUsed { made: number(1)? },
             Some("not_started") => Reservation::NotStarted,
             Some("ended") => Reservation::Ended,
             Some("paused") => Reservation::Paused,
@@ -318,14 +374,20 @@ impl SaleStock {
         Ok(users.map(|users| users.into_iter().collect()))
     }
 
-    /// Returns the units of a closed order, exactly once.
+    /// Returns the units of a closed order, exactly once; when the buyer let it
+    /// go, their cool-down starts with the return.
     pub async fn give_back(
         &self,
         sale_id: i64,
         order_id: &str,
         user_id: i64,
         units: i32,
+        by: ReturnedBy,
     ) -> Result<Returned, StoreError> {
+        let cooldown_ms = match by {
+            ReturnedBy::Buyer => self.rebuying.cooldown_ms,
+            ReturnedBy::Operator => 0,
+        };
         let mut redis = self.redis.clone();
         let returned: i64 = self
             .give_back
@@ -335,6 +397,7 @@ impl SaleStock {
             .arg(units)
             .arg(self.keys.notice_channel())
             .arg(clear_message(sale_id))
+            .arg(cooldown_ms)
             .invoke_async(&mut redis)
             .await?;
         Ok(match returned {
@@ -364,10 +427,15 @@ impl SaleStock {
             invocation.arg(*field).arg(value);
         }
         for holding in holdings {
+            let cool_until = holding
+                .released_ms
+                .filter(|_| self.rebuying.cooldown_ms > 0)
+                .map_or(0, |released| released + self.rebuying.cooldown_ms);
             invocation
                 .arg(holding.user_id)
                 .arg(holding.units)
-                .arg(holding.seq);
+                .arg(holding.seq)
+                .arg(cool_until);
         }
         let mut redis = self.redis.clone();
         let rebuilt: i64 = invocation.invoke_async(&mut redis).await?;

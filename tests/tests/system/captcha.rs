@@ -49,7 +49,10 @@ async fn proof_of_work_tickets_need_a_real_solution_and_each_challenge_works_onc
         .json()
         .await
         .unwrap();
-    let nonce2 = app::pow::search(challenge.salt.as_deref().unwrap(), bits, 0, u64::MAX).unwrap();
+    // The wrong answer made this account's next proof of work twice as hard.
+    let harder = challenge.difficulty_bits.unwrap();
+    assert_eq!(harder, bits + 1, "one more bit after one wrong answer");
+    let nonce2 = app::pow::search(challenge.salt.as_deref().unwrap(), harder, 0, u64::MAX).unwrap();
     let answer =
         serde_json::json!({ "captcha_id": challenge.captcha_id, "answer": nonce2.to_string() });
     assert_eq!(alice.post(&ticket_path, answer.clone()).await.status(), 200);
@@ -114,16 +117,113 @@ async fn image_captchas_are_a_puzzle_passed_by_a_hand_and_refused_to_a_script() 
         "{body}"
     );
 
-    // The same hand into the gap passes, once.
+    // The same hand into the gap passes, once, when the answer comes no sooner
+    // than a person can look and drag.
     let challenge = new_challenge().await;
     let gap = stored_gap(&app, &challenge.captcha_id).await;
     let by_hand = drag(gap, |t| t * t * (3.0 - 2.0 * t));
     let body = serde_json::json!({ "captcha_id": challenge.captcha_id, "answer": by_hand });
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
     assert_eq!(alice.post(&ticket_path, body.clone()).await.status(), 200);
     assert_eq!(
         alice.post(&ticket_path, body).await.status(),
         422,
         "single use"
+    );
+}
+
+#[tokio::test]
+async fn a_puzzle_answered_sooner_than_a_hand_could_is_refused() {
+    let app = spawn_app().await;
+    let (alice, challenge_path, ticket_path) = puzzle_sale_and_shopper(&app).await;
+    let answer = |captcha_id: String, path: String| {
+        let alice = &alice;
+        let ticket_path = &ticket_path;
+        async move {
+            let body = serde_json::json!({ "captcha_id": captcha_id, "answer": path });
+            let response = alice.post(ticket_path, body).await;
+            let status = response.status().as_u16();
+            let body: serde_json::Value = response.json().await.unwrap_or_default();
+            (
+                status,
+                body["message"].as_str().unwrap_or_default().to_owned(),
+            )
+        }
+    };
+    let new_challenge = || async {
+        let challenge: CaptchaChallenge = alice
+            .post(&challenge_path, serde_json::json!({}))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let gap = stored_gap(&app, &challenge.captcha_id).await;
+        (challenge.captcha_id, gap)
+    };
+    let smooth = |t: f64| t * t * (3.0 - 2.0 * t);
+
+    // A hand's 900 ms drag, sent the moment the puzzle arrived.
+    let (captcha_id, gap) = new_challenge().await;
+    let (status, message) = answer(captcha_id, drag(gap, smooth)).await;
+    assert_eq!(status, 422);
+    assert!(message.contains("sooner than a hand"), "{message}");
+
+    // A drag that claims 3 s, sent after 1.2 s.
+    let (captcha_id, gap) = new_challenge().await;
+    let mut slow = DragPath::new();
+    for at_ms in (0..3_000).step_by(16) {
+        slow.record(at_ms, gap * smooth(f64::from(at_ms) / 3_000.0));
+    }
+    slow.record(3_000, gap);
+    tokio::time::sleep(std::time::Duration::from_millis(1_200)).await;
+    let (status, message) = answer(captcha_id, slow.encode()).await;
+    assert_eq!(status, 422);
+    assert!(message.contains("sooner than a hand"), "{message}");
+
+    // The 900 ms drag after 1.1 s: in time.
+    let (captcha_id, gap) = new_challenge().await;
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    assert_eq!(answer(captcha_id, drag(gap, smooth)).await.0, 200);
+}
+
+#[tokio::test]
+async fn an_account_is_given_a_bounded_number_of_challenges_per_sale() {
+    let app = systests::spawn_app_with(|mut config| {
+        config.challenges_per_sale = 5;
+        config
+    })
+    .await;
+    let mut new_sale = sale_starting_in(-1_000, 5);
+    new_sale.captcha = app::api::CaptchaKind::Pow;
+    let sale = app.create_sale(&new_sale).await;
+    let challenge_path = format!("/api/sales/{}/captcha", sale.id);
+    let alice = app.register("alice").await;
+    for n in 0..5 {
+        let response = alice.post(&challenge_path, serde_json::json!({})).await;
+        assert_eq!(response.status(), 200, "challenge {n}");
+    }
+    let refused = alice.post(&challenge_path, serde_json::json!({})).await;
+    assert_eq!(refused.status(), 409);
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(error_code(&body), ErrorCode::LimitReached, "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("5 challenges"),
+        "{body}"
+    );
+    // The alternative is no way around it; another account is not held back.
+    let instead = alice
+        .post(
+            &format!("{challenge_path}?instead=pow"),
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(instead.status(), 409);
+    let bob = app.register("bob").await;
+    assert_eq!(
+        bob.post(&challenge_path, serde_json::json!({}))
+            .await
+            .status(),
+        200
     );
 }
 

@@ -3,7 +3,7 @@
 //! on selling exactly what is left.
 
 use app::api::{ErrorCode, SaleStatus};
-use systests::{error_code, sale_starting_in, spawn_app, TestApp};
+use systests::{error_code, sale_starting_in, TestApp};
 
 /// Deletes every key of the sale (its hash tag): what a Redis that came back
 /// empty no longer has.
@@ -24,10 +24,14 @@ async fn lose_sale(app: &TestApp, sale_id: i64) {
 
 #[tokio::test]
 async fn a_sale_redis_lost_is_rebuilt_from_postgres_and_sells_exactly_the_rest() {
-    let app = spawn_app().await;
-    let sale = app.create_sale(&sale_starting_in(-1_000, 5)).await;
+    let app = systests::spawn_app_with(|mut config| {
+        config.rebuying.cooldown_ms = 2_000;
+        config
+    })
+    .await;
+    let sale = app.create_sale(&sale_starting_in(-1_000, 6)).await;
     let mut shoppers = Vec::new();
-    for name in ["ann", "ben", "cat", "dan", "eve", "fay"] {
+    for name in ["ann", "ben", "cat", "dan", "eve", "fay", "gus"] {
         shoppers.push(app.register(name).await);
     }
     let mut first_orders = Vec::new();
@@ -37,7 +41,7 @@ async fn a_sale_redis_lost_is_rebuilt_from_postgres_and_sells_exactly_the_rest()
         first_orders.push(body["order_id"].as_str().unwrap().to_owned());
     }
     app.drain(sale.id).await;
-    // Ann cancels: her unit is back, and she may buy again.
+    // Ann cancels: her unit is back, and she waits before buying again.
     assert_eq!(
         shoppers[0]
             .order_action(&first_orders[0], "cancel")
@@ -54,29 +58,45 @@ async fn a_sale_redis_lost_is_rebuilt_from_postgres_and_sells_exactly_the_rest()
         .json()
         .await
         .unwrap();
-    assert_eq!(status.stock_left, 3, "5 units, 2 held by Ben and Cat");
+    assert_eq!(status.stock_left, 4, "6 units, 2 held by Ben and Cat");
     let (code, body) = shoppers[1].buy(sale.id).await;
     assert_eq!(
         (code, error_code(&body)),
         (409, ErrorCode::LimitReached),
         "Ben still holds his unit"
     );
-    for shopper in [&shoppers[0], &shoppers[3], &shoppers[4]] {
+    let (code, body) = shoppers[0].buy(sale.id).await;
+    assert_eq!(
+        (code, error_code(&body)),
+        (429, ErrorCode::RateLimited),
+        "Ann's cool-down after her cancel is rebuilt too: {body}"
+    );
+    for shopper in &shoppers[3..6] {
         let (code, body) = shopper.buy(sale.id).await;
         assert_eq!(code, 202, "{body}");
     }
-    let (code, body) = shoppers[5].buy(sale.id).await;
+    // Once her cool-down is over, Ann buys the last unit.
+    let mut again = (0, serde_json::Value::Null);
+    for _ in 0..40 {
+        again = shoppers[0].buy(sale.id).await;
+        if again.0 != 429 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(again.0, 202, "{again:?}");
+    let (code, body) = shoppers[6].buy(sale.id).await;
     assert_eq!((code, error_code(&body)), (410, ErrorCode::SoldOut));
 
     app.drain(sale.id).await;
     // Ann's second order did not collide with her first (sequence numbers were
-    // rebuilt too): six rows, five of them active, nothing dead-lettered.
+    // rebuilt too): seven rows, six of them active, nothing dead-lettered.
     let rows = app.order_rows(sale.id).await;
-    assert_eq!(rows.len(), 6, "{rows:?}");
+    assert_eq!(rows.len(), 7, "{rows:?}");
     let books = app.books(sale.id).await;
     assert_eq!(
         (books.stock_left, books.pending_units, books.drift),
-        (0, 5, 0)
+        (0, 6, 0)
     );
     let letters = app.dead_letters().await;
     assert!(letters.is_empty(), "{letters:?}");

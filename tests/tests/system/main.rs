@@ -17,6 +17,7 @@ mod pictures;
 mod public_reads;
 mod purchase;
 mod rate_limits;
+mod rebuying;
 mod sale_cache;
 mod sales_api;
 mod sign_in;

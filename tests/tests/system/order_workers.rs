@@ -300,7 +300,13 @@ async fn unpaid_orders_expire_and_return_their_unit_exactly_once() {
     assert_eq!(
         app.state()
             .stock
-            .give_back(sale.id, &alice_order, alice.user_id, 1)
+            .give_back(
+                sale.id,
+                &alice_order,
+                alice.user_id,
+                1,
+                server::sales::stock::ReturnedBy::Buyer
+            )
             .await
             .unwrap(),
         server::sales::stock::Returned::Before
