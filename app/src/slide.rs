@@ -13,7 +13,7 @@
 /// At most this many points are kept; the client thins a longer drag.
 pub const MAX_POINTS: usize = 400;
 /// How far (picture pixels) from the gap the piece may be let go.
-pub const TOLERANCE_PX: f64 = 6.0;
+pub const TOLERANCE_PX: f64 = 5.0;
 /// Pixels one arrow key moves the piece (`Shift`: [`KEY_STEP_FAST_PX`]).
 pub const KEY_STEP_PX: f64 = 3.0;
 pub const KEY_STEP_FAST_PX: f64 = 10.0;

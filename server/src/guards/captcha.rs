@@ -22,6 +22,10 @@ pub(crate) const ALTERNATIVE_EXTRA_BITS: u32 = 2;
 /// Each wrong answer of an account in a sale doubles its next proofs of work,
 /// up to this many doublings (64 times the hashes).
 pub(crate) const MOST_EXTRA_BITS_FOR_FAILURES: u32 = 6;
+/// Refused answers after which an account is given proofs of work instead of
+/// puzzles in that sale: a blind guess passes a puzzle a few times in a hundred,
+/// so guessing on is made to cost work.
+pub(crate) const PUZZLE_FAILURES_ALLOWED: u32 = 3;
 /// The soonest a puzzle's answer may come after the puzzle was issued: a person
 /// has to see it before dragging (and a drag that claims to have taken longer
 /// must have had that time).
@@ -153,6 +157,11 @@ impl Captchas {
                 algorithm: None,
                 expires_at_ms: now_ms + CHALLENGE_TTL_MS,
             }),
+            CaptchaKind::Image if standing.failures >= PUZZLE_FAILURES_ALLOWED => {
+                let bits =
+                    self.pow_difficulty_bits + ALTERNATIVE_EXTRA_BITS + standing.extra_bits();
+                self.issue_pow(bits, sale_id, user_id, now_ms).await
+            }
             CaptchaKind::Image => self.issue_puzzle(sale_id, user_id, now_ms).await,
             CaptchaKind::Pow => {
                 let bits = self.pow_difficulty_bits + standing.extra_bits();

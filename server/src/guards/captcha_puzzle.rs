@@ -15,7 +15,7 @@ const KNOB: f64 = 7.0;
 /// The piece picture is the square, its knobs and a pixel of margin.
 pub(crate) const PIECE_SIZE: u32 = (SIDE + KNOB + 2.0) as u32;
 /// The gap starts at least this far from the left, so every answer is a real drag.
-const MIN_GAP_X: u32 = 80;
+const MIN_GAP_X: u32 = 60;
 
 /// One rendered challenge.
 pub(crate) struct Puzzle {
@@ -214,13 +214,55 @@ fn channel(value: f64) -> u8 {
     value.round().clamp(0.0, 255.0) as u8
 }
 
+/// The gap's fill: dark, mottled by three slanted waves a few to a piece's
+/// width, unrelated to the scene beneath.
+struct Shadow {
+    waves: [(f64, f64, f64, f64); 3],
+    tint: Rgb,
+}
+
+impl Shadow {
+    fn new(jitter: &mut Jitter) -> Self {
+        let mut wave = |amplitude: f64| {
+            let (angle, frequency) = (jitter.between(0.0, 6.3), jitter.between(0.08, 0.25));
+            (
+                amplitude,
+                frequency * angle.cos(),
+                frequency * angle.sin(),
+                jitter.between(0.0, 6.3),
+            )
+        };
+        let waves = [wave(36.0), wave(22.0), wave(14.0)];
+        let tint = [
+            jitter.between(0.9, 1.1),
+            jitter.between(0.9, 1.1),
+            jitter.between(0.9, 1.1),
+        ];
+        Self { waves, tint }
+    }
+
+    /// The shadow's colour at (`x`, `y`) of the piece, plus `grain`.
+    fn at(&self, x: f64, y: f64, grain: f64) -> Rgb {
+        let level = 70.0
+            + grain
+            + self
+                .waves
+                .iter()
+                .map(|(amplitude, fx, fy, phase)| amplitude * (fx * x + fy * y + phase).sin())
+                .sum::<f64>();
+        self.tint.map(|tint| (level * tint).max(0.0))
+    }
+}
+
 /// Renders a new puzzle from `seed`.
 ///
-/// The gap and the piece are not simple functions of each other: the gap is
-/// darkened by a factor that varies from pixel to pixel, the piece gets a
-/// brightness of its own and grain, and a faint decoy outline sits elsewhere
-/// on the same row. A person sees the gap at once; a script has to match
-/// shapes instead of dividing one picture by the other.
+/// The gap and the piece are not functions of each other: the gap is filled
+/// with a dark mottled shadow of its own (a tenth of the scene shows through),
+/// the piece gets a brightness of its own and grain, and a faint decoy outline
+/// sits elsewhere on the same row. A person sees the hole at once; a script has
+/// to match shapes. (An earlier gap, the scene darkened by 45–60 % per pixel,
+/// was found by dividing the picture by the piece along the row in 44 of 60
+/// puzzles: `dividing_the_picture_by_the_piece_rarely_finds_the_gap`.)
 pub(crate) fn render(seed: u64) -> Puzzle {
     let mut jitter = Jitter(seed | 1);
     // The landscape becomes the picture in place: the gap and the decoy never
@@ -239,6 +281,7 @@ pub(crate) fn render(seed: u64) -> Puzzle {
         }
     };
     let piece_light = jitter.between(-0.08, 0.12);
+    let shadow = Shadow::new(&mut jitter);
     let white = [255.0, 255.0, 255.0];
     let black = [0.0, 0.0, 0.0];
 
@@ -253,8 +296,9 @@ pub(crate) fn render(seed: u64) -> Puzzle {
             picture[decoy] = mix(picture[decoy], white, 0.3 * rim);
             let index = (row + gap_x + x) as usize;
             let under = picture[index];
-            // The gap: darkened by 45–60 %, with a pale rim.
-            let shaded = mix(under, black, jitter.between(0.45, 0.6) * cover);
+            // The gap: the shadow over the scene, with a pale rim.
+            let dark = shadow.at(f64::from(x), f64::from(y), jitter.between(-14.0, 14.0));
+            let shaded = mix(under, dark, 0.9 * cover);
             picture[index] = mix(shaded, white, 0.7 * rim);
             // The piece: the same place, lit its own way, with grain and a bright rim.
             let lit = if piece_light >= 0.0 {
@@ -322,6 +366,76 @@ mod tests {
         // Debug builds are several times slower than release; this only
         // catches a render that became far too costly for the opening second.
         assert!(each < std::time::Duration::from_millis(100), "{each:?}");
+    }
+
+    /// A PNG's pixels, in its own colour type (RGB for the picture, RGBA for
+    /// the piece).
+    fn pixels(png: &[u8]) -> Vec<u8> {
+        let decoder = png::Decoder::new(std::io::Cursor::new(png));
+        let mut reader = decoder.read_info().unwrap();
+        let mut buffer = vec![0; reader.output_buffer_size().unwrap()];
+        let frame = reader.next_frame(&mut buffer).unwrap();
+        buffer.truncate(frame.buffer_size());
+        buffer
+    }
+
+    /// The script #25 names: divide the picture by the piece along the piece's
+    /// row at every `x`, and answer the `x` where the ratio is the most even
+    /// (where the picture is the piece, uniformly darkened).
+    fn divide_along_the_row(puzzle: &Puzzle) -> u32 {
+        let (picture, piece) = (pixels(&puzzle.picture), pixels(&puzzle.piece));
+        let mut best = (f64::INFINITY, 0);
+        for x in 0..=(WIDTH - PIECE_SIZE) {
+            let (mut sum, mut squares, mut count) = (0.0, 0.0, 0.0);
+            for py in 0..PIECE_SIZE {
+                for px in 0..PIECE_SIZE {
+                    let p = ((py * PIECE_SIZE + px) * 4) as usize;
+                    if piece[p + 3] < 250 {
+                        continue;
+                    }
+                    let q = (((puzzle.piece_top + py) * WIDTH + x + px) * 3) as usize;
+                    for c in 0..3 {
+                        let ratio =
+                            (f64::from(picture[q + c]) + 1.0) / (f64::from(piece[p + c]) + 1.0);
+                        sum += ratio;
+                        squares += ratio * ratio;
+                        count += 1.0;
+                    }
+                }
+            }
+            let mean = sum / count;
+            let spread = (squares / count - mean * mean).max(0.0).sqrt() / mean;
+            if spread < best.0 {
+                best = (spread, x);
+            }
+        }
+        best.1
+    }
+
+    #[test]
+    fn dividing_the_picture_by_the_piece_rarely_finds_the_gap() {
+        let seeds: u64 = 60;
+        let found = (0..seeds)
+            .map(|seed| render(seed * 104_729 + 11))
+            .filter(|puzzle| {
+                let guess = f64::from(divide_along_the_row(puzzle));
+                (guess - f64::from(puzzle.gap_x)).abs() <= app::slide::TOLERANCE_PX
+            })
+            .count() as u64;
+        eprintln!("dividing along the row found {found} gaps of {seeds}");
+        assert!(found * 10 <= seeds, "{found} of {seeds} found");
+    }
+
+    #[test]
+    fn a_blind_guess_at_the_middle_rarely_passes() {
+        let seeds: u64 = 300;
+        let middle = f64::from(MIN_GAP_X + (WIDTH - PIECE_SIZE - 8)) / 2.0;
+        let passed = (0..seeds)
+            .map(|seed| render(seed * 7_919 + 3).gap_x)
+            .filter(|gap| (f64::from(*gap) - middle).abs() <= app::slide::TOLERANCE_PX)
+            .count() as u64;
+        eprintln!("a blind guess at {middle} passed {passed} of {seeds}");
+        assert!(passed * 100 <= seeds * 9, "{passed} of {seeds} passed");
     }
 
     #[test]

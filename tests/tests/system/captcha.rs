@@ -187,6 +187,58 @@ async fn a_puzzle_answered_sooner_than_a_hand_could_is_refused() {
 }
 
 #[tokio::test]
+async fn after_three_refused_puzzles_an_account_is_given_harder_work_instead() {
+    let app = spawn_app().await;
+    let (alice, challenge_path, ticket_path) = puzzle_sale_and_shopper(&app).await;
+    // A script guessing blindly: a hand-shaped drag to the middle of the range.
+    for _ in 0..3 {
+        let challenge: CaptchaChallenge = alice
+            .post(&challenge_path, serde_json::json!({}))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(challenge.kind, app::api::CaptchaKind::Image);
+        let gap = stored_gap(&app, &challenge.captcha_id).await;
+        let guess = if (gap - 150.0).abs() <= 10.0 {
+            100.0
+        } else {
+            150.0
+        };
+        let body = serde_json::json!({
+            "captcha_id": challenge.captcha_id,
+            "answer": drag(guess, |t| t * t * (3.0 - 2.0 * t)),
+        });
+        assert_eq!(alice.post(&ticket_path, body).await.status(), 422);
+    }
+    let challenge: CaptchaChallenge = alice
+        .post(&challenge_path, serde_json::json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        challenge.kind,
+        app::api::CaptchaKind::Pow,
+        "no fourth puzzle"
+    );
+    assert_eq!(
+        challenge.difficulty_bits,
+        Some(systests::POW_BITS + 2 + 3),
+        "the alternative's two bits, and one per refused answer"
+    );
+    // Another shopper still gets a puzzle.
+    let bob = app.register("bob").await;
+    let theirs: CaptchaChallenge = bob
+        .post(&challenge_path, serde_json::json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(theirs.kind, app::api::CaptchaKind::Image);
+}
+
+#[tokio::test]
 async fn an_account_is_given_a_bounded_number_of_challenges_per_sale() {
     let app = systests::spawn_app_with(|mut config| {
         config.challenges_per_sale = 5;

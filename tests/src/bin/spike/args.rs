@@ -16,6 +16,11 @@ usage: spike [options]              replay the opening second of a sale
        spike drill [--long] [--server <path>] [<drill> ...]
                                     play faults against private Redis and
                                     Postgres processes, check the books
+       spike abuse [--accounts <n>] [--flooders <n>] [options]
+                                    a sale with the crowd alone, then beside
+                                    one attacker (many accounts, forged
+                                    X-Forwarded-For, a log-in flood): the
+                                    crowd keeps its share, the books balance
 
 what runs
   --target sale|healthz|naive   sale: the real purchase path (default);
@@ -160,6 +165,7 @@ pub enum Command {
     Spike(Options),
     Drill(crate::drill::DrillOptions),
     Wrk(crate::wrk::WrkOptions),
+    Abuse(crate::abuse::AbuseOptions),
     Rewarm {
         orders: u32,
         rounds: usize,
@@ -183,6 +189,7 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
         Some("drill") => return parse_drill(&args[1..]),
         Some("rewarm") => return parse_rewarm(&args[1..]),
         Some("wrk") => return parse_wrk(&args[1..]),
+        Some("abuse") => return parse_abuse(&args[1..]),
         _ => {}
     }
     let mut options = Options::default();
@@ -316,6 +323,37 @@ fn parse_wrk(args: &[String]) -> Result<Command, String> {
         return Err("--seconds, --connections and --threads must be at least 1".into());
     }
     Ok(Command::Wrk(options))
+}
+
+/// `--accounts` and `--flooders`; the rest are the sale's options.
+fn parse_abuse(args: &[String]) -> Result<Command, String> {
+    let (mut accounts, mut flooders) = (300, 32);
+    let mut rest = Vec::new();
+    let mut args = args.iter();
+    while let Some(flag) = args.next() {
+        match flag.as_str() {
+            "--accounts" | "--flooders" => {
+                let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
+                if flag == "--accounts" {
+                    accounts = number(flag, value)?;
+                } else {
+                    flooders = number(flag, value)?;
+                }
+            }
+            _ => rest.push(flag.clone()),
+        }
+    }
+    match parse(&rest)? {
+        Command::Spike(sale) if !sale.runs_a_fleet() && sale.attach.is_none() => {
+            Ok(Command::Abuse(crate::abuse::AbuseOptions {
+                sale,
+                accounts,
+                flooders,
+            }))
+        }
+        Command::Spike(_) => Err("spike abuse runs on one server of its own".into()),
+        _ => Err("spike abuse takes the sale's options".into()),
+    }
 }
 
 fn parse_rewarm(args: &[String]) -> Result<Command, String> {

@@ -8,6 +8,7 @@
 //! cargo run --release -p systests --bin spike -- --help
 //! ```
 
+mod abuse;
 mod args;
 mod check;
 mod drill;
@@ -56,6 +57,7 @@ fn main() -> std::process::ExitCode {
             Command::Spike(options) => spike(options).await,
             Command::Drill(options) => drill::run(options).await,
             Command::Wrk(options) => wrk::run(options).await,
+            Command::Abuse(options) => abuse::run(options).await,
             Command::Rewarm { orders, rounds } => rewarm::run(orders, rounds).await,
         }
     });
