@@ -36,6 +36,11 @@ pub async fn register(credentials: &Credentials) -> Answer<Account> {
     client::post("/api/auth/register", credentials).await
 }
 
+/// `POST /api/auth/register/challenge`: the work a registration needs now.
+pub async fn registration_challenge() -> Answer<crate::api::RegistrationChallenge> {
+    client::post("/api/auth/register/challenge", &()).await
+}
+
 /// `POST /api/auth/logout`.
 pub async fn log_out() -> Answer<()> {
     client::post("/api/auth/logout", &()).await

@@ -1,4 +1,5 @@
 import { APIRequestContext, Page, expect, request } from "@playwright/test";
+import { createHash } from "node:crypto";
 
 export const ADMIN = { username: "e2e-admin", password: "e2e-admin-password" };
 
@@ -17,13 +18,38 @@ export async function adminApi(baseURL: string): Promise<APIRequestContext> {
   return api;
 }
 
-/** An API client with a fresh shopper session. */
+/** A nonce whose SHA-256 after `salt` starts with `bits` zero bits. */
+export function solveWork(salt: string, bits: number): string {
+  for (let nonce = 0; ; nonce++) {
+    const digest = createHash("sha256").update(salt + nonce).digest();
+    let zeros = 0;
+    for (const byte of digest) {
+      if (byte === 0) { zeros += 8; continue; }
+      zeros += Math.clz32(byte) - 24;
+      break;
+    }
+    if (zeros >= bits) return String(nonce);
+  }
+}
+
+/** An API client with a fresh shopper session; it does the registration's
+ * proof of work when the server asks for one (registration is busy). */
 export async function shopperApi(baseURL: string): Promise<APIRequestContext> {
   const api = await request.newContext({ baseURL });
-  const registered = await api.post("/api/auth/register", {
-    data: { username: uniqueName("api"), password: "shopper-password" },
-  });
-  expect(registered.status()).toBe(201);
+  const username = uniqueName("api");
+  // Registration may turn busy between the challenge and the registration
+  // (others register at the same time): then once more, with the work.
+  let status = 0;
+  for (let attempt = 0; attempt < 3 && status !== 201; attempt++) {
+    const work = await (await api.post("/api/auth/register/challenge")).json();
+    const data: Record<string, string> = { username, password: "shopper-password" };
+    if (work.difficulty_bits > 0) {
+      data.challenge = work.challenge;
+      data.nonce = solveWork(work.salt, work.difficulty_bits);
+    }
+    status = (await api.post("/api/auth/register", { data })).status();
+  }
+  expect(status).toBe(201);
   return api;
 }
 

@@ -203,6 +203,10 @@ impl Config {
                     )?,
                     login_per_address: vars
                         .rate("FLASHSALE_RATE_LOGIN_PER_IP", defaults.login_per_address)?,
+                    quiet_registrations_per_minute: vars.number(
+                        "FLASHSALE_QUIET_REGISTRATIONS_PER_MINUTE",
+                        defaults.quiet_registrations_per_minute,
+                    )?,
                     ..defaults
                 }
             },

@@ -25,6 +25,7 @@ use crate::connections::{self, ConnectionLimits};
 use crate::guards::admission::Admission;
 use crate::guards::captcha::Captchas;
 use crate::guards::rate_limit::RateLimiter;
+use crate::guards::registration_work::RegistrationWork;
 use crate::guards::sign_in::SignInGuard;
 use crate::guards::sold_out::SoldOutFlags;
 use crate::guards::tickets::TicketSigner;
@@ -187,6 +188,12 @@ impl Application {
                 config.challenges_per_sale,
             ),
             tickets: TicketSigner::new(config.secret_key.clone()),
+            registration_work: RegistrationWork::new(
+                redis.clone(),
+                keys.clone(),
+                config.secret_key.clone(),
+                config.sign_in.quiet_registrations_per_minute,
+            ),
             admission: Admission::new(config.max_inflight_buys),
             sold_out: SoldOutFlags::default(),
             cookies: CookiePolicy {

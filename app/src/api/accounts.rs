@@ -15,6 +15,31 @@ pub struct Credentials {
     /// 8 to 128 characters.
     #[cfg_attr(feature = "ssr", schema(min_length = 8, max_length = 128))]
     pub password: String,
+    /// Registration while it is busy: the `challenge` of a
+    /// `RegistrationChallenge` (ignored otherwise, and by log-in).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ssr", schema(max_length = 200))]
+    pub challenge: Option<String>,
+    /// The decimal nonce that solves it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ssr", schema(max_length = 20))]
+    pub nonce: Option<String>,
+}
+
+/// `POST /api/auth/register/challenge`: the work a registration needs now —
+/// none (`difficulty_bits` 0) while registration is quiet. Solve as a `pow`
+/// CAPTCHA: a decimal nonce such that SHA-256 of `salt` followed by the nonce
+/// starts with `difficulty_bits` zero bits; send `challenge` and `nonce` with
+/// the credentials.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct RegistrationChallenge {
+    pub challenge: String,
+    pub salt: String,
+    pub difficulty_bits: u32,
+    /// `sha256`.
+    pub algorithm: String,
+    pub expires_at_ms: i64,
 }
 
 impl std::fmt::Debug for Credentials {

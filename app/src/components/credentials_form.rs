@@ -24,10 +24,51 @@ impl Purpose {
         }
     }
 
-    async fn send(self, credentials: &Credentials) -> crate::endpoints::Answer<Account> {
+    async fn send(self, credentials: Credentials) -> crate::endpoints::Answer<Account> {
         match self {
-            Purpose::Login => crate::endpoints::log_in(credentials).await,
-            Purpose::Register => crate::endpoints::register(credentials).await,
+            Purpose::Login => crate::endpoints::log_in(&credentials).await,
+            Purpose::Register => register_with_work(credentials).await,
+        }
+    }
+}
+
+/// Hashes tried between two yields to the page (a few milliseconds).
+const POW_SLICE: u64 = 5_000;
+
+/// Registers, first doing the proof of work the server asks for while
+/// registration is busy (none while it is quiet). In a chunk of its own, with
+/// the hashing: the sale page, which shows this form when a session ends
+/// mid-sale, does not carry it.
+#[leptos::lazy]
+async fn register_with_work(mut credentials: Credentials) -> crate::endpoints::Answer<Account> {
+    // Registration may turn busy between the challenge and the registration:
+    // then once more, with the work.
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let challenge = crate::endpoints::registration_challenge().await?;
+        let mut worked = false;
+        if let Ok(challenge) = challenge.body {
+            if challenge.difficulty_bits > 0 {
+                let mut start = 0u64;
+                let nonce = loop {
+                    let bits = challenge.difficulty_bits;
+                    if let Some(nonce) = crate::pow::search(&challenge.salt, bits, start, POW_SLICE)
+                    {
+                        break nonce;
+                    }
+                    start += POW_SLICE;
+                    client::sleep_ms(0).await;
+                };
+                credentials.challenge = Some(challenge.challenge);
+                credentials.nonce = Some(nonce.to_string());
+                worked = true;
+            }
+        }
+        let answer = crate::endpoints::register(&credentials).await?;
+        let busy = answer.code() == Some(crate::api::ErrorCode::CaptchaFailed);
+        if !busy || worked || attempts >= 2 {
+            return Ok(answer);
         }
     }
 }
@@ -65,9 +106,11 @@ pub fn CredentialsForm(
         let credentials = Credentials {
             username: username.get_untracked(),
             password: password.get_untracked(),
+            challenge: None,
+            nonce: None,
         };
         client::spawn(async move {
-            match purpose.send(&credentials).await {
+            match purpose.send(credentials).await {
                 Ok(reply) => match reply.body {
                     Ok(me) => {
                         account.refresh();

@@ -10,12 +10,14 @@
 //!    is exchanged for.
 //!
 //! Before a shopper gets that far, [`sign_in`] decides who may register or try
-//! a password, before anything is hashed.
+//! a password, before anything is hashed, and [`registration_work`] asks for a
+//! proof of work while registration is busy.
 
 pub(crate) mod admission;
 pub(crate) mod captcha;
 pub(crate) mod captcha_puzzle;
 pub mod rate_limit;
+pub(crate) mod registration_work;
 pub mod sign_in;
 pub mod sold_out;
 pub mod tickets;

@@ -35,6 +35,9 @@ pub struct SignInLimits {
     pub free_failures_per_address: u32,
     /// The longest back-off.
     pub longest_wait: std::time::Duration,
+    /// Accounts made in a minute, fleet-wide, below which registering asks no
+    /// proof of work (`guards::registration_work`).
+    pub quiet_registrations_per_minute: u64,
 }
 
 impl Default for SignInLimits {
@@ -52,6 +55,7 @@ impl Default for SignInLimits {
             free_attempts_per_username: 5,
             free_failures_per_address: 20,
             longest_wait: std::time::Duration::from_secs(15 * 60),
+            quiet_registrations_per_minute: 30,
         }
     }
 }

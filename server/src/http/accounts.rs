@@ -1,7 +1,7 @@
 //! `POST /api/auth/register`, `/login`, `/logout`, `GET /api/auth/me` and
 //! `GET /api/auth/session`.
 
-use app::api::{Account, Credentials, ErrorCode, SessionInfo};
+use app::api::{Account, Credentials, ErrorCode, RegistrationChallenge, SessionInfo};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -15,6 +15,8 @@ use super::state::{AppState, CookiePolicy};
 use crate::accounts::credentials::{HashError, Hasher, Password, Username, MAX_PASSWORD_CHARS};
 use crate::accounts::sessions::{self, Session, SessionStore};
 use crate::accounts::users::{Accounts, RegisterError, User};
+use crate::clock::Clock;
+use crate::guards::registration_work::RegistrationWork;
 use crate::guards::sign_in::{SignInGuard, Verdict};
 use crate::secret::Secret;
 
@@ -22,6 +24,7 @@ use crate::secret::Secret;
 pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(register))
+        .routes(routes!(registration_challenge))
         .routes(routes!(login))
         .routes(routes!(logout))
         .routes(routes!(me))
@@ -87,19 +90,64 @@ async fn register(
     State(cookies): State<CookiePolicy>,
     State(guard): State<SignInGuard>,
     State(hasher): State<Hasher>,
+    State(work): State<RegistrationWork>,
+    State(clock): State<std::sync::Arc<dyn Clock>>,
     ClientIp(ip): ClientIp,
     ApiJson(credentials): ApiJson<Credentials>,
 ) -> Result<Response, ApiError> {
     let username = Username::parse(&credentials.username).map_err(ApiError::invalid)?;
     let password = Password::parse(&credentials.password).map_err(ApiError::invalid)?;
     go_ahead(guard.may_register(ip).await?)?;
+    // While registration is busy, each account costs its maker work, checked
+    // before anything is hashed.
+    let required = work.required_bits().await?;
+    if required > 0 {
+        let solved = match (&credentials.challenge, &credentials.nonce) {
+            (Some(challenge), Some(nonce)) => {
+                work.accept(challenge, nonce, required, clock.now_ms())
+                    .await?
+            }
+            _ => false,
+        };
+        if !solved {
+            return Err(ApiError::refused(
+                ErrorCode::CaptchaFailed,
+                format!(
+                    "registration is busy: solve a proof of work of {required} bits from \
+                     POST /api/auth/register/challenge and send its challenge and nonce"
+                ),
+            ));
+        }
+    }
     let hash = hasher.hash(password).await.map_err(hashing)?;
     let user = match accounts.create(&username, &hash, false).await {
         Ok(user) => user,
         Err(RegisterError::Taken) => return Err(ErrorCode::UsernameTaken.into()),
         Err(RegisterError::Store(error)) => return Err(error.into()),
     };
+    work.counted().await?;
     start_session(&sessions, &user, cookies, StatusCode::CREATED).await
+}
+
+/// The proof of work a registration needs now: none while registration is
+/// quiet, more the more accounts are being made. Anyone may ask; a challenge
+/// is signed, not stored, so asking costs the server no storage.
+#[utoipa::path(
+    post,
+    path = "/api/auth/register/challenge",
+    operation_id = "registration_challenge",
+    tag = "accounts",
+    responses(
+        (status = 200, description = "the work to do (`difficulty_bits` 0: none)", body = app::api::RegistrationChallenge),
+        refusals::Unavailable,
+    )
+)]
+async fn registration_challenge(
+    State(work): State<RegistrationWork>,
+    State(clock): State<std::sync::Arc<dyn Clock>>,
+) -> Result<Json<RegistrationChallenge>, ApiError> {
+    let bits = work.required_bits().await?;
+    Ok(Json(work.challenge(bits, clock.now_ms())?))
 }
 
 /// A hash of a password nobody has, checked when the username is unknown so that

@@ -231,3 +231,68 @@ async fn a_flood_of_log_ins_leaves_the_captcha_answering() {
             .collect::<Vec<_>>()
     );
 }
+
+#[tokio::test]
+async fn busy_registration_asks_for_work_and_each_solution_makes_one_account() {
+    let app = spawn_app_with(|mut config| {
+        config.sign_in.quiet_registrations_per_minute = 3;
+        config
+    })
+    .await;
+    let register = |name: &str, work: Option<(&str, String)>| {
+        let mut body = serde_json::json!({ "username": name, "password": "correct horse battery" });
+        if let Some((challenge, nonce)) = work {
+            body["challenge"] = challenge.into();
+            body["nonce"] = nonce.into();
+        }
+        post(&app, "/api/auth/register", body)
+    };
+    let challenge = || async {
+        let response = post(&app, "/api/auth/register/challenge", serde_json::json!({})).await;
+        assert_eq!(response.status(), 200);
+        response
+            .json::<app::api::RegistrationChallenge>()
+            .await
+            .unwrap()
+    };
+
+    // Quiet: no work asked, none needed.
+    assert_eq!(challenge().await.difficulty_bits, 0);
+    for n in 0..3 {
+        assert_eq!(register(&format!("early{n}"), None).await.status(), 201);
+    }
+    // Three accounts this minute: busy. Without work, refused before hashing.
+    let refused = register("late0", None).await;
+    let (status, code, _) = outcome(refused).await;
+    assert_eq!((status, code), (422, Some(ErrorCode::CaptchaFailed)));
+    let work = challenge().await;
+    assert_eq!(work.difficulty_bits, 16, "the first busy minute: 16 bits");
+    assert_eq!(work.algorithm, "sha256");
+    // A wrong nonce is refused too.
+    let wrong = (0..)
+        .find(|n| !app::pow::verify(&work.salt, work.difficulty_bits, &n.to_string()))
+        .unwrap();
+    let (status, _, _) =
+        outcome(register("late0", Some((&work.challenge, wrong.to_string()))).await).await;
+    assert_eq!(status, 422);
+    // The solution makes one account, once.
+    let nonce = app::pow::search(&work.salt, work.difficulty_bits, 0, u64::MAX).unwrap();
+    let made = register("late0", Some((&work.challenge, nonce.to_string()))).await;
+    assert_eq!(made.status(), 201);
+    let (status, code, _) =
+        outcome(register("late1", Some((&work.challenge, nonce.to_string()))).await).await;
+    assert_eq!(
+        (status, code),
+        (422, Some(ErrorCode::CaptchaFailed)),
+        "used up"
+    );
+    // A challenge altered to ask less is not ours.
+    let mut parts: Vec<String> = work.challenge.split('.').map(str::to_owned).collect();
+    parts[1] = "1".into();
+    let forged = parts.join(".");
+    let easy = (0..)
+        .find(|n| app::pow::verify(&work.salt, 1, &n.to_string()))
+        .unwrap();
+    let (status, _, _) = outcome(register("late2", Some((&forged, easy.to_string()))).await).await;
+    assert_eq!(status, 422);
+}
