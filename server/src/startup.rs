@@ -188,19 +188,26 @@ impl Application {
                 config.challenges_per_sale,
             ),
             tickets: TicketSigner::new(config.secret_key.clone()),
-            registration_work: RegistrationWork::new(
-                redis.clone(),
-                keys.clone(),
-                config.secret_key.clone(),
-                config.sign_in.quiet_registrations_per_minute,
-            ),
+
             admission: Admission::new(config.max_inflight_buys),
             sold_out: SoldOutFlags::default(),
             cookies: CookiePolicy {
                 secure: config.environment == Environment::Production,
             },
             rate_limiter: rate_limiter.clone(),
-            sign_in: SignInGuard::new(redis.clone(), keys.clone(), config.sign_in, rate_limiter),
+            sign_in: SignInGuard::new(
+                redis.clone(),
+                keys.clone(),
+                config.sign_in,
+                rate_limiter,
+                RegistrationWork::new(
+                    redis.clone(),
+                    keys.clone(),
+                    config.secret_key.clone(),
+                    config.sign_in.quiet_registrations_per_minute,
+                    clock.clone(),
+                ),
+            ),
             hasher: Hasher::new(config.hashing_slots, config.hashing_slots * 16),
             client_ip: ClientIpPolicy {
                 trusted_proxies: config.trusted_proxies,

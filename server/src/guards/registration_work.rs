@@ -13,6 +13,9 @@ use base64::Engine;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
+use std::sync::Arc;
+
+use crate::clock::Clock;
 use crate::keys::RedisKeys;
 use crate::redis_connection::RedisConnection;
 use crate::secret::Secret;
@@ -48,15 +51,23 @@ pub(crate) struct RegistrationWork {
     key: Secret<Vec<u8>>,
     /// Accounts a minute below which no work is asked.
     quiet: u64,
+    clock: Arc<dyn Clock>,
 }
 
 impl RegistrationWork {
-    pub fn new(redis: RedisConnection, keys: RedisKeys, key: Secret<Vec<u8>>, quiet: u64) -> Self {
+    pub fn new(
+        redis: RedisConnection,
+        keys: RedisKeys,
+        key: Secret<Vec<u8>>,
+        quiet: u64,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         Self {
             redis,
             keys,
             key,
             quiet,
+            clock,
         }
     }
 
@@ -96,7 +107,8 @@ impl RegistrationWork {
     }
 
     /// A challenge asking for `bits` (0 when registration is quiet).
-    pub fn challenge(&self, bits: u32, now_ms: i64) -> Result<RegistrationChallenge, StoreError> {
+    pub fn challenge(&self, bits: u32) -> Result<RegistrationChallenge, StoreError> {
+        let now_ms = self.clock.now_ms();
         let mut salt = [0u8; 16];
         getrandom::fill(&mut salt)?;
         let salt = hex::encode(salt);
@@ -118,8 +130,8 @@ impl RegistrationWork {
         challenge: &str,
         nonce: &str,
         required_bits: u32,
-        now_ms: i64,
     ) -> Result<bool, StoreError> {
+        let now_ms = self.clock.now_ms();
         let parts: Vec<&str> = challenge.split('.').collect();
         let [expires, bits, salt, mac] = parts[..] else {
             return Ok(false);

@@ -18,6 +18,7 @@ use std::sync::Arc;
 use redis::Script;
 
 use super::rate_limit::{address_bucket, retry_after_secs, Rate, RateLimiter};
+use super::registration_work::RegistrationWork;
 use crate::keys::RedisKeys;
 use crate::redis_connection::RedisConnection;
 use crate::store::StoreError;
@@ -71,6 +72,7 @@ pub(crate) struct SignInGuard {
     limits: SignInLimits,
     buckets: RateLimiter,
     back_off: Arc<Script>,
+    work: RegistrationWork,
 }
 
 /// What a check decided.
@@ -87,6 +89,7 @@ impl SignInGuard {
         keys: RedisKeys,
         limits: SignInLimits,
         buckets: RateLimiter,
+        work: RegistrationWork,
     ) -> Self {
         Self {
             redis,
@@ -94,7 +97,13 @@ impl SignInGuard {
             limits,
             buckets,
             back_off: Arc::new(Script::new(include_str!("../../lua/sign_in.lua"))),
+            work,
         }
+    }
+
+    /// The proof of work registering asks for while registration is busy.
+    pub fn work(&self) -> &RegistrationWork {
+        &self.work
     }
 
     /// Whether `ip` may create an account now (and counts it if so).

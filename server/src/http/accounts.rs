@@ -15,8 +15,6 @@ use super::state::{AppState, CookiePolicy};
 use crate::accounts::credentials::{HashError, Hasher, Password, Username, MAX_PASSWORD_CHARS};
 use crate::accounts::sessions::{self, Session, SessionStore};
 use crate::accounts::users::{Accounts, RegisterError, User};
-use crate::clock::Clock;
-use crate::guards::registration_work::RegistrationWork;
 use crate::guards::sign_in::{SignInGuard, Verdict};
 use crate::secret::Secret;
 
@@ -90,8 +88,6 @@ async fn register(
     State(cookies): State<CookiePolicy>,
     State(guard): State<SignInGuard>,
     State(hasher): State<Hasher>,
-    State(work): State<RegistrationWork>,
-    State(clock): State<std::sync::Arc<dyn Clock>>,
     ClientIp(ip): ClientIp,
     ApiJson(credentials): ApiJson<Credentials>,
 ) -> Result<Response, ApiError> {
@@ -100,13 +96,11 @@ async fn register(
     go_ahead(guard.may_register(ip).await?)?;
     // While registration is busy, each account costs its maker work, checked
     // before anything is hashed.
+    let work = guard.work();
     let required = work.required_bits().await?;
     if required > 0 {
         let solved = match (&credentials.challenge, &credentials.nonce) {
-            (Some(challenge), Some(nonce)) => {
-                work.accept(challenge, nonce, required, clock.now_ms())
-                    .await?
-            }
+            (Some(challenge), Some(nonce)) => work.accept(challenge, nonce, required).await?,
             _ => false,
         };
         if !solved {
@@ -143,11 +137,11 @@ async fn register(
     )
 )]
 async fn registration_challenge(
-    State(work): State<RegistrationWork>,
-    State(clock): State<std::sync::Arc<dyn Clock>>,
+    State(guard): State<SignInGuard>,
 ) -> Result<Json<RegistrationChallenge>, ApiError> {
+    let work = guard.work();
     let bits = work.required_bits().await?;
-    Ok(Json(work.challenge(bits, clock.now_ms())?))
+    Ok(Json(work.challenge(bits)?))
 }
 
 /// A hash of a password nobody has, checked when the username is unknown so that

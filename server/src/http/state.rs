@@ -21,7 +21,6 @@ use crate::clock::Clock;
 use crate::guards::admission::Admission;
 use crate::guards::captcha::Captchas;
 use crate::guards::rate_limit::RateLimiter;
-use crate::guards::registration_work::RegistrationWork;
 use crate::guards::sign_in::SignInGuard;
 use crate::guards::sold_out::SoldOutFlags;
 use crate::guards::tickets::TicketSigner;
@@ -94,7 +93,6 @@ pub struct Services {
     pub(crate) pictures: Pictures,
     pub(crate) sale_defaults: SaleDefaults,
     pub(crate) sign_in: SignInGuard,
-    pub(crate) registration_work: RegistrationWork,
     pub(crate) hasher: Hasher,
 }
 
@@ -133,7 +131,6 @@ parts! {
     pictures: Pictures,
     sale_defaults: SaleDefaults,
     sign_in: SignInGuard,
-    registration_work: RegistrationWork,
     hasher: Hasher,
 }
 
