@@ -93,6 +93,7 @@ async fn register(
 ) -> Result<Response, ApiError> {
     let username = Username::parse(&credentials.username).map_err(ApiError::invalid)?;
     let password = Password::parse(&credentials.password).map_err(ApiError::invalid)?;
+    check_work_fields(&credentials)?;
     go_ahead(guard.may_register(ip).await?)?;
     // While registration is busy, each account costs its maker work, checked
     // before anything is hashed.
@@ -180,6 +181,7 @@ async fn login(
             "a password has at most {MAX_PASSWORD_CHARS} characters"
         )));
     }
+    check_work_fields(&credentials)?;
     // A name no account can have is refused without hashing or counting.
     let Ok(username) = Username::parse(&credentials.username) else {
         return Err(ErrorCode::BadCredentials.into());
@@ -203,6 +205,22 @@ async fn login(
             Err(ErrorCode::BadCredentials.into())
         }
     }
+}
+
+/// The registration work's fields, when sent, within their documented sizes
+/// (log-in ignores them, but takes the same body).
+fn check_work_fields(credentials: &Credentials) -> Result<(), ApiError> {
+    let longer = |field: &Option<String>, most: usize| {
+        field
+            .as_ref()
+            .is_some_and(|value| value.chars().count() > most)
+    };
+    if longer(&credentials.challenge, 200) || longer(&credentials.nonce, 20) {
+        return Err(ApiError::invalid(
+            "`challenge` has at most 200 characters and `nonce` at most 20",
+        ));
+    }
+    Ok(())
 }
 
 /// A sign-in guard's refusal: 429 `rate_limited` with its wait.

@@ -296,3 +296,22 @@ async fn busy_registration_asks_for_work_and_each_solution_makes_one_account() {
     let (status, _, _) = outcome(register("late2", Some((&forged, easy.to_string()))).await).await;
     assert_eq!(status, 422);
 }
+
+#[tokio::test]
+async fn oversized_work_fields_are_refused_even_while_registration_is_quiet() {
+    let app = app_with_real_sign_in_limits().await;
+    let body = |nonce: &str| {
+        serde_json::json!({
+            "username": "carol",
+            "password": "correct horse battery",
+            "challenge": "",
+            "nonce": nonce,
+        })
+    };
+    let (status, code, _) =
+        outcome(post(&app, "/api/auth/register", body(&"0".repeat(21))).await).await;
+    assert_eq!((status, code), (422, Some(ErrorCode::Invalid)));
+    // Nothing was made: the name is still free.
+    let made = post(&app, "/api/auth/register", body("0")).await;
+    assert_eq!(made.status(), 201);
+}
