@@ -256,12 +256,19 @@ impl SaleCache {
         Ok(locked.map(|_| token))
     }
 
-    /// Under the lock: one query, the copies written for every instance, the
-    /// lock given up (also when the query failed, so a waiter takes over).
+    /// Under the lock: the shared copy looked for again (another instance may
+    /// have loaded it and let go of the lock between this one's first look and
+    /// its taking the lock), else one query and the copies written for every
+    /// instance; the lock given up either way (also when the query failed, so
+    /// a waiter takes over).
     async fn load_locked(&self, id: i64, token: &str) -> Result<Option<Sale>, StoreError> {
-        let loaded = self.records.find(id).await;
+        let (loaded, queried) = match self.shared_copy(id).await {
+            Ok(Some(shared)) => (Ok(shared), false),
+            Ok(None) => (self.records.find(id).await, true),
+            Err(error) => (Err(error), false),
+        };
         let mut redis = self.redis.clone();
-        if let Ok(sale) = &loaded {
+        if let (Ok(sale), true) = (&loaded, queried) {
             let json = serde_json::to_string(sale)?;
             let [cache, known] = self.keys.sale_copies_pipeline(id);
             let mut write = redis::pipe();
