@@ -13,15 +13,7 @@ async fn proof_of_work_tickets_need_a_real_solution_and_each_challenge_works_onc
     let sale = app.create_sale(&new_sale).await;
     let alice = app.register("alice").await;
 
-    let challenge: app::api::CaptchaChallenge = alice
-        .post(
-            &format!("/api/sales/{}/captcha", sale.id),
-            serde_json::json!({}),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let challenge = challenge_of(&alice, &format!("/api/sales/{}/captcha", sale.id)).await;
     let salt = challenge.salt.clone().unwrap();
     let bits = challenge.difficulty_bits.unwrap();
     assert_eq!(challenge.algorithm.as_deref(), Some("sha256"));
@@ -40,15 +32,7 @@ async fn proof_of_work_tickets_need_a_real_solution_and_each_challenge_works_onc
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(error_code(&body), ErrorCode::CaptchaFailed);
 
-    let challenge: app::api::CaptchaChallenge = alice
-        .post(
-            &format!("/api/sales/{}/captcha", sale.id),
-            serde_json::json!({}),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let challenge = challenge_of(&alice, &format!("/api/sales/{}/captcha", sale.id)).await;
     // The wrong answer made this account's next proof of work twice as hard.
     let harder = challenge.difficulty_bits.unwrap();
     assert_eq!(harder, bits + 1, "one more bit after one wrong answer");
@@ -67,15 +51,7 @@ async fn proof_of_work_tickets_need_a_real_solution_and_each_challenge_works_onc
 async fn image_captchas_are_a_puzzle_passed_by_a_hand_and_refused_to_a_script() {
     let app = spawn_app().await;
     let (alice, challenge_path, ticket_path) = puzzle_sale_and_shopper(&app).await;
-    let new_challenge = || async {
-        let challenge: CaptchaChallenge = alice
-            .post(&challenge_path, serde_json::json!({}))
-            .await
-            .json()
-            .await
-            .unwrap();
-        challenge
-    };
+    let new_challenge = || challenge_of(&alice, &challenge_path);
 
     let challenge = new_challenge().await;
     assert_eq!(challenge.kind, app::api::CaptchaKind::Image);
@@ -151,12 +127,7 @@ async fn a_puzzle_answered_sooner_than_a_hand_could_is_refused() {
         }
     };
     let new_challenge = || async {
-        let challenge: CaptchaChallenge = alice
-            .post(&challenge_path, serde_json::json!({}))
-            .await
-            .json()
-            .await
-            .unwrap();
+        let challenge = challenge_of(&alice, &challenge_path).await;
         let gap = stored_gap(&app, &challenge.captcha_id).await;
         (challenge.captcha_id, gap)
     };
@@ -192,12 +163,7 @@ async fn after_three_refused_puzzles_an_account_is_given_harder_work_instead() {
     let (alice, challenge_path, ticket_path) = puzzle_sale_and_shopper(&app).await;
     // A script guessing blindly: a hand-shaped drag to the middle of the range.
     for _ in 0..3 {
-        let challenge: CaptchaChallenge = alice
-            .post(&challenge_path, serde_json::json!({}))
-            .await
-            .json()
-            .await
-            .unwrap();
+        let challenge = challenge_of(&alice, &challenge_path).await;
         assert_eq!(challenge.kind, app::api::CaptchaKind::Image);
         let gap = stored_gap(&app, &challenge.captcha_id).await;
         let guess = if (gap - 150.0).abs() <= 10.0 {
@@ -211,12 +177,7 @@ async fn after_three_refused_puzzles_an_account_is_given_harder_work_instead() {
         });
         assert_eq!(alice.post(&ticket_path, body).await.status(), 422);
     }
-    let challenge: CaptchaChallenge = alice
-        .post(&challenge_path, serde_json::json!({}))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let challenge = challenge_of(&alice, &challenge_path).await;
     assert_eq!(
         challenge.kind,
         app::api::CaptchaKind::Pow,
@@ -229,12 +190,7 @@ async fn after_three_refused_puzzles_an_account_is_given_harder_work_instead() {
     );
     // Another shopper still gets a puzzle.
     let bob = app.register("bob").await;
-    let theirs: CaptchaChallenge = bob
-        .post(&challenge_path, serde_json::json!({}))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let theirs = challenge_of(&bob, &challenge_path).await;
     assert_eq!(theirs.kind, app::api::CaptchaKind::Image);
 }
 
@@ -284,15 +240,7 @@ async fn a_shopper_who_cannot_drag_gets_a_harder_proof_of_work_instead() {
     let app = spawn_app().await;
     let (alice, challenge_path, ticket_path) = puzzle_sale_and_shopper(&app).await;
 
-    let challenge: CaptchaChallenge = alice
-        .post(
-            &format!("{challenge_path}?instead=pow"),
-            serde_json::json!({}),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let challenge = challenge_of(&alice, &format!("{challenge_path}?instead=pow")).await;
     assert_eq!(challenge.kind, app::api::CaptchaKind::Pow);
     let bits = challenge.difficulty_bits.unwrap();
     assert!(
@@ -314,6 +262,16 @@ async fn a_shopper_who_cannot_drag_gets_a_harder_proof_of_work_instead() {
     assert_eq!(unknown.status(), 400);
     let body: serde_json::Value = unknown.json().await.unwrap();
     assert_eq!(error_code(&body), ErrorCode::BadRequest);
+}
+
+/// A new challenge for `shopper` at `challenge_path` (which must answer 200).
+async fn challenge_of(shopper: &systests::Shopper, challenge_path: &str) -> CaptchaChallenge {
+    shopper
+        .post(challenge_path, serde_json::json!({}))
+        .await
+        .json()
+        .await
+        .unwrap()
 }
 
 /// A live sale with the puzzle, a shopper, and the sale's challenge and ticket paths.

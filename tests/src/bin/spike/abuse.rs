@@ -13,12 +13,11 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use crate::args::Options;
 use crate::rig::{Rig, ShopperId};
 use crate::shopper::Outcome;
-use crate::{check, context, gather, spawn_crowd};
+use crate::{check, gather, open_sale, spawn_crowd};
 
 /// Where every request of the attacker comes from (what our proxy appends).
 const ATTACKER_ADDRESS: &str = "10.250.0.1";
@@ -132,12 +131,7 @@ async fn round(
     number: usize,
     scripts: &[ShopperId],
 ) -> Result<Played, String> {
-    let sale = rig.create_sale(options, number).await?;
-    let until_start =
-        Duration::from_millis((sale.starts_at_ms - server::clock::now_ms()).max(0) as u64);
-    let start = Instant::now() + until_start;
-    let context = context(rig, options, sale.id, vec![rig.base_url.clone()], start);
-    let rows = check::RowWatch::start(rig.db.clone(), sale.id, start);
+    let (sale, start, context, rows) = open_sale(rig, options, number).await?;
     let attacks = scripts
         .iter()
         .map(|script| {

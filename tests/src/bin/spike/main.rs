@@ -173,6 +173,22 @@ async fn gather<T>(tasks: Vec<tokio::task::JoinHandle<T>>) -> Result<Vec<T>, Str
     Ok(answers)
 }
 
+/// A new sale for round `number`: when it opens, the shoppers' context, and
+/// its order rows watched from the opening instant.
+async fn open_sale(
+    rig: &Rig,
+    options: &Options,
+    number: usize,
+) -> Result<(app::api::Sale, Instant, Arc<Context>, check::RowWatch), String> {
+    let sale = rig.create_sale(options, number).await?;
+    let until_start =
+        Duration::from_millis((sale.starts_at_ms - server::clock::now_ms()).max(0) as u64);
+    let start = Instant::now() + until_start;
+    let context = context(rig, options, sale.id, vec![rig.base_url.clone()], start);
+    let rows = check::RowWatch::start(rig.db.clone(), sale.id, start);
+    Ok((sale, start, context, rows))
+}
+
 /// One sale, the crowd at its opening instant, the books afterwards.
 async fn sale_round(
     rig: &Rig,
@@ -180,12 +196,7 @@ async fn sale_round(
     options: &Options,
     number: usize,
 ) -> Result<Round, String> {
-    let sale = rig.create_sale(options, number).await?;
-    let until_start =
-        Duration::from_millis((sale.starts_at_ms - server::clock::now_ms()).max(0) as u64);
-    let start = Instant::now() + until_start;
-    let context = context(rig, options, sale.id, vec![rig.base_url.clone()], start);
-    let rows = check::RowWatch::start(rig.db.clone(), sale.id, start);
+    let (sale, start, context, rows) = open_sale(rig, options, number).await?;
     let progress = Progress::start(format!("[spike {number}]"), context.recorder.clone());
     let cpu_before = fleet.map(|fleet| fleet.cpu(rig));
     let outcomes =
