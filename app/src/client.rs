@@ -18,6 +18,26 @@ pub use platform::*;
 use crate::api::ErrorBody;
 use crate::api::ErrorCode;
 
+/// Nonces tried between two yields to the browser's event loop.
+const POW_SLICE: u64 = 5_000;
+
+/// Searches a proof of work's nonce ([`crate::pow`]) in slices, yielding to the
+/// page between them so it stays responsive; after each slice `go_on(tried)`
+/// may stop the search (`None`).
+pub async fn solve_work(salt: &str, bits: u32, mut go_on: impl FnMut(u64) -> bool) -> Option<u64> {
+    let mut start = 0u64;
+    loop {
+        if let Some(nonce) = crate::pow::search(salt, bits, start, POW_SLICE) {
+            return Some(nonce);
+        }
+        start += POW_SLICE;
+        if !go_on(start) {
+            return None;
+        }
+        sleep_ms(0).await;
+    }
+}
+
 /// An answer of the API: the status, `Retry-After` when given, and the body,
 /// parsed as `T` on success or as the error body otherwise.
 #[derive(Clone, Debug)]

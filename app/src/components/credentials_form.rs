@@ -32,9 +32,6 @@ impl Purpose {
     }
 }
 
-/// Hashes tried between two yields to the page (a few milliseconds).
-const POW_SLICE: u64 = 5_000;
-
 /// Registers, first doing the proof of work the server asks for while
 /// registration is busy (none while it is quiet). In a chunk of its own, with
 /// the hashing: the sale page, which shows this form when a session ends
@@ -49,20 +46,14 @@ async fn register_with_work(mut credentials: Credentials) -> crate::endpoints::A
         let challenge = crate::endpoints::registration_challenge().await?;
         let mut worked = false;
         if let Ok(challenge) = challenge.body {
-            if challenge.difficulty_bits > 0 {
-                let mut start = 0u64;
-                let nonce = loop {
-                    let bits = challenge.difficulty_bits;
-                    if let Some(nonce) = crate::pow::search(&challenge.salt, bits, start, POW_SLICE)
-                    {
-                        break nonce;
-                    }
-                    start += POW_SLICE;
-                    client::sleep_ms(0).await;
-                };
-                credentials.challenge = Some(challenge.challenge);
-                credentials.nonce = Some(nonce.to_string());
-                worked = true;
+            let bits = challenge.difficulty_bits;
+            if bits > 0 {
+                // Never stopped, so it ends with a nonce.
+                if let Some(nonce) = client::solve_work(&challenge.salt, bits, |_| true).await {
+                    credentials.challenge = Some(challenge.challenge);
+                    credentials.nonce = Some(nonce.to_string());
+                    worked = true;
+                }
             }
         }
         let answer = crate::endpoints::register(&credentials).await?;

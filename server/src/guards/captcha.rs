@@ -95,7 +95,19 @@ impl Verdict {
     }
 }
 
-fn random_hex(bytes: usize) -> Result<String, StoreError> {
+/// Adds to `pipe` one more at the counter `key`, kept [`COUNTS_TTL_MS`] after
+/// its last count.
+fn count(pipe: &mut redis::Pipeline, key: &str) {
+    pipe.cmd("INCR")
+        .arg(key)
+        .ignore()
+        .cmd("PEXPIRE")
+        .arg(key)
+        .arg(COUNTS_TTL_MS)
+        .ignore();
+}
+
+pub(crate) fn random_hex(bytes: usize) -> Result<String, StoreError> {
     let mut buffer = vec![0u8; bytes];
     getrandom::fill(&mut buffer)?;
     Ok(hex::encode(buffer))
@@ -265,7 +277,6 @@ impl Captchas {
         expected: String,
     ) -> Result<(), StoreError> {
         let mut redis = self.redis.clone();
-        let issued = self.keys.challenges_issued(sale_id, user_id);
         let mut write = redis::pipe();
         write
             .cmd("SET")
@@ -273,14 +284,8 @@ impl Captchas {
             .arg(expected)
             .arg("PX")
             .arg(CHALLENGE_TTL_MS)
-            .ignore()
-            .cmd("INCR")
-            .arg(&issued)
-            .ignore()
-            .cmd("PEXPIRE")
-            .arg(&issued)
-            .arg(COUNTS_TTL_MS)
             .ignore();
+        count(&mut write, &self.keys.challenges_issued(sale_id, user_id));
         write.query_async::<()>(&mut redis).await?;
         Ok(())
     }
@@ -288,17 +293,9 @@ impl Captchas {
     /// Counts a refused answer to the account: its next proofs of work are harder.
     async fn count_failure(&self, sale_id: i64, user_id: i64) -> Result<(), StoreError> {
         let mut redis = self.redis.clone();
-        let failed = self.keys.challenges_failed(sale_id, user_id);
-        redis::pipe()
-            .cmd("INCR")
-            .arg(&failed)
-            .ignore()
-            .cmd("PEXPIRE")
-            .arg(&failed)
-            .arg(COUNTS_TTL_MS)
-            .ignore()
-            .query_async::<()>(&mut redis)
-            .await?;
+        let mut write = redis::pipe();
+        count(&mut write, &self.keys.challenges_failed(sale_id, user_id));
+        write.query_async::<()>(&mut redis).await?;
         Ok(())
     }
 

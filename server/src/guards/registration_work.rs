@@ -15,6 +15,7 @@ use sha2::Sha256;
 
 use std::sync::Arc;
 
+use super::captcha::random_hex;
 use crate::clock::Clock;
 use crate::keys::RedisKeys;
 use crate::redis_connection::RedisConnection;
@@ -28,6 +29,8 @@ type HmacSha256 = Hmac<Sha256>;
 /// second in a browser), and at most (64 times that).
 const FIRST_BITS: u32 = 16;
 const MOST_BITS: u32 = 22;
+/// Bytes of the MAC a challenge carries (128 bits).
+const TAG_BYTES: usize = 16;
 /// How long a challenge may be answered.
 const CHALLENGE_TTL_MS: i64 = 5 * 60_000;
 /// How long the window counting registrations lasts.
@@ -99,23 +102,22 @@ impl RegistrationWork {
         Ok(())
     }
 
-    fn mac(&self, expires_ms: i64, bits: u32, salt: &str) -> String {
+    /// The MAC of a challenge; its first [`TAG_BYTES`] are the challenge's tag.
+    fn mac(&self, expires_ms: i64, bits: u32, salt: &str) -> HmacSha256 {
         let mut mac =
             HmacSha256::new_from_slice(self.key.expose()).expect("HMAC accepts keys of any length");
         mac.update(format!("register:{expires_ms}:{bits}:{salt}").as_bytes());
-        URL_SAFE_NO_PAD.encode(&mac.finalize().into_bytes()[..16])
+        mac
     }
 
     /// A challenge asking for `bits` (0 when registration is quiet).
     pub fn challenge(&self, bits: u32) -> Result<RegistrationChallenge, StoreError> {
-        let now_ms = self.clock.now_ms();
-        let mut salt = [0u8; 16];
-        getrandom::fill(&mut salt)?;
-        let salt = hex::encode(salt);
-        let expires_at_ms = now_ms + CHALLENGE_TTL_MS;
-        let mac = self.mac(expires_at_ms, bits, &salt);
+        let salt = random_hex(16)?;
+        let expires_at_ms = self.clock.now_ms() + CHALLENGE_TTL_MS;
+        let tag = self.mac(expires_at_ms, bits, &salt).finalize().into_bytes();
+        let tag = URL_SAFE_NO_PAD.encode(&tag[..TAG_BYTES]);
         Ok(RegistrationChallenge {
-            challenge: format!("{expires_at_ms}.{bits}.{salt}.{mac}"),
+            challenge: format!("{expires_at_ms}.{bits}.{salt}.{tag}"),
             salt,
             difficulty_bits: bits,
             algorithm: "sha256".into(),
@@ -133,13 +135,21 @@ impl RegistrationWork {
     ) -> Result<bool, StoreError> {
         let now_ms = self.clock.now_ms();
         let parts: Vec<&str> = challenge.split('.').collect();
-        let [expires, bits, salt, mac] = parts[..] else {
+        let [expires, bits, salt, tag] = parts[..] else {
             return Ok(false);
         };
-        let (Ok(expires_ms), Ok(bits)) = (expires.parse::<i64>(), bits.parse::<u32>()) else {
+        let (Ok(expires_ms), Ok(bits), Ok(tag)) = (
+            expires.parse::<i64>(),
+            bits.parse::<u32>(),
+            URL_SAFE_NO_PAD.decode(tag),
+        ) else {
             return Ok(false);
         };
-        let genuine: bool = subtle_eq(self.mac(expires_ms, bits, salt).as_bytes(), mac.as_bytes());
+        let genuine = tag.len() == TAG_BYTES
+            && self
+                .mac(expires_ms, bits, salt)
+                .verify_truncated_left(&tag)
+                .is_ok();
         if !genuine
             || expires_ms <= now_ms
             || bits < required_bits
@@ -161,11 +171,6 @@ impl RegistrationWork {
     }
 }
 
-/// Compares two byte strings in time that does not depend on where they differ.
-fn subtle_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -179,12 +184,5 @@ mod tests {
         assert_eq!(bits_for(150, 30), FIRST_BITS + 2);
         assert_eq!(bits_for(u64::MAX, 30), MOST_BITS);
         assert_eq!(bits_for(1_000, u64::MAX), 0);
-    }
-
-    #[test]
-    fn equal_bytes_and_only_those_compare_equal() {
-        assert!(subtle_eq(b"abc", b"abc"));
-        assert!(!subtle_eq(b"abc", b"abd"));
-        assert!(!subtle_eq(b"abc", b"ab"));
     }
 }

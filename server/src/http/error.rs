@@ -96,11 +96,7 @@ impl ApiError {
     /// A refusal that tells the client when to come back (`Retry-After`):
     /// 429 `rate_limited`, 503 `busy` or `unavailable`.
     pub fn retry_later(code: ErrorCode, secs: u64) -> Self {
-        ApiError::Rejected {
-            code,
-            message: code.sentence().into(),
-            retry_after_secs: Some(secs.max(1)),
-        }
+        Self::retry_later_because(code, secs, code.sentence())
     }
 
     /// [`Self::retry_later`] with a sentence more precise than the code's own.

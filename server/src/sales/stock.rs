@@ -155,10 +155,6 @@ impl SaleStock {
         self
     }
 
-    pub fn rebuying(&self) -> Rebuying {
-        self.rebuying
-    }
-
     /// Lets every key of a settled sale expire after `linger`
     /// (`lua/retire.lua`); `false` while a reservation still waits in the queue.
     pub async fn retire(

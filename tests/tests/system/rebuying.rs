@@ -9,7 +9,9 @@ use std::time::Duration;
 use app::api::ErrorCode;
 use futures_util::StreamExt;
 use server::clock::ShiftedClock;
-use systests::{error_code, sale_starting_in, spawn_app_with, spawn_app_with_clock};
+use systests::{
+    error_code, sale_starting_in, spawn_app_with, spawn_app_with_clock, Shopper, TestApp,
+};
 
 #[tokio::test]
 async fn accounts_whose_orders_lapsed_wait_while_other_shoppers_buy_the_units() {
@@ -60,23 +62,36 @@ async fn accounts_whose_orders_lapsed_wait_while_other_shoppers_buy_the_units() 
     assert_eq!((books.stock_left, books.drift), (0, 0));
 }
 
-#[tokio::test]
-async fn an_account_makes_at_most_the_limit_plus_the_spare_reservations_of_a_sale() {
-    let app = spawn_app_with(|mut config| {
+/// An app without the cool-down, whose buyers may make `spare` reservations
+/// beyond a sale's limit.
+async fn app_without_cooldown(spare: u32) -> TestApp {
+    spawn_app_with(|mut config| {
         config.rebuying.cooldown_ms = 0;
-        config.rebuying.spare_reservations = 2;
+        config.rebuying.spare_reservations = spare;
         config
     })
-    .await;
+    .await
+}
+
+/// `shopper` buys a unit of `sale_id` (which must answer 202), the order is
+/// saved, and the shopper cancels it: the cancel's answer.
+async fn buy_then_cancel(app: &TestApp, shopper: &Shopper, sale_id: i64) -> reqwest::Response {
+    let (status, body) = shopper.buy(sale_id).await;
+    assert_eq!(status, 202, "{body}");
+    app.drain(sale_id).await;
+    let order_id = body["order_id"].as_str().unwrap();
+    shopper.order_action(order_id, "cancel").await
+}
+
+#[tokio::test]
+async fn an_account_makes_at_most_the_limit_plus_the_spare_reservations_of_a_sale() {
+    let app = app_without_cooldown(2).await;
     let sale = app.create_sale(&sale_starting_in(-1_000, 3)).await;
     let alice = app.register("alice").await;
     // Buy and cancel, three times: the limit (1) and both spares.
-    for round in 0..3 {
-        let (status, body) = alice.buy(sale.id).await;
-        assert_eq!(status, 202, "round {round}: {body}");
-        app.drain(sale.id).await;
-        let order_id = body["order_id"].as_str().unwrap();
-        assert_eq!(alice.order_action(order_id, "cancel").await.status(), 200);
+    for _ in 0..3 {
+        let cancel = buy_then_cancel(&app, &alice, sale.id).await;
+        assert_eq!(cancel.status(), 200);
     }
     let (status, body) = alice.buy(sale.id).await;
     assert_eq!(
@@ -95,12 +110,7 @@ async fn an_account_makes_at_most_the_limit_plus_the_spare_reservations_of_a_sal
 
 #[tokio::test]
 async fn cancels_are_counted_and_only_a_sold_out_sale_announces_a_return() {
-    let app = spawn_app_with(|mut config| {
-        config.rebuying.cooldown_ms = 0;
-        config.rebuying.spare_reservations = 10;
-        config
-    })
-    .await;
+    let app = app_without_cooldown(10).await;
     let channel = app.state().stock.keys().notice_channel();
     let client = redis::Client::open(systests::redis_url()).unwrap();
     let mut pubsub = client.get_async_pubsub().await.unwrap();
@@ -111,11 +121,7 @@ async fn cancels_are_counted_and_only_a_sold_out_sale_announces_a_return() {
     let alice = app.register("alice").await;
     let mut statuses = Vec::new();
     for _ in 0..4 {
-        let (status, body) = alice.buy(sale.id).await;
-        assert_eq!(status, 202, "{body}");
-        app.drain(sale.id).await;
-        let order_id = body["order_id"].as_str().unwrap();
-        let cancel = alice.order_action(order_id, "cancel").await;
+        let cancel = buy_then_cancel(&app, &alice, sale.id).await;
         statuses.push(cancel.status().as_u16());
         if cancel.status() == 429 {
             assert!(cancel.headers().contains_key("retry-after"));

@@ -14,8 +14,6 @@ use crate::endpoints;
 const BUY_TRIES: u32 = 3;
 /// The shortest pause after a refusal, even without `Retry-After`.
 const MIN_COOL_DOWN_MS: f64 = 2_000.0;
-/// Nonces tried between two yields to the browser's event loop.
-const POW_SLICE: u64 = 5_000;
 
 /// Which challenge to ask for: the sale's own, or the proof of work offered
 /// instead of a puzzle.
@@ -98,28 +96,16 @@ async fn attempt_after(
     }
 }
 
-/// Searches the proof-of-work nonce in slices, yielding to the page between them.
+/// Searches the proof-of-work nonce, showing the progress; stops when the
+/// panel is gone.
 async fn solve(challenge: &CaptchaChallenge, phase: RwSignal<Phase>) -> Option<u64> {
     let salt = challenge.salt.clone().unwrap_or_default();
     let bits = challenge.difficulty_bits.unwrap_or(0);
     let expected = 1u64 << bits.min(40);
-    let mut start = 0u64;
-    loop {
-        if let Some(nonce) = crate::pow::search(&salt, bits, start, POW_SLICE) {
-            return Some(nonce);
-        }
-        start += POW_SLICE;
-        if phase
-            .try_set(Phase::Solving {
-                tried: start,
-                expected,
-            })
-            .is_some()
-        {
-            return None;
-        }
-        client::sleep_ms(0).await;
-    }
+    client::solve_work(&salt, bits, |tried| {
+        phase.try_set(Phase::Solving { tried, expected }).is_none()
+    })
+    .await
 }
 
 /// The shopper's answer to a puzzle. A missed one is followed at once by a

@@ -15,9 +15,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crate::args::Options;
+use crate::drill::crowd_with;
 use crate::rig::{Rig, ShopperId};
 use crate::shopper::Outcome;
-use crate::{check, gather, open_sale, spawn_crowd};
+use crate::{check, open_sale, spawn_crowd};
 
 /// Where every request of the attacker comes from (what our proxy appends).
 const ATTACKER_ADDRESS: &str = "10.250.0.1";
@@ -132,23 +133,14 @@ async fn round(
     scripts: &[ShopperId],
 ) -> Result<Played, String> {
     let (sale, start, context, rows) = open_sale(rig, options, number).await?;
-    let attacks = scripts
-        .iter()
-        .map(|script| {
-            let (context, script) = (context.clone(), script.clone());
-            tokio::spawn(async move { context.shop(&script, start).await })
-        })
-        .collect();
-    let (crowd, attacks) = tokio::join!(
-        spawn_crowd(
-            rig,
-            &context,
-            start,
-            |context, shopper, arrival| async move { context.shop(&shopper, arrival).await },
-        ),
-        gather(attacks)
+    // The scripts all at the opening instant, the crowd paced beside them.
+    let crowd = spawn_crowd(
+        rig,
+        &context,
+        start,
+        |context, shopper, arrival| async move { context.shop(&shopper, arrival).await },
     );
-    let (crowd, attacks): (Vec<Outcome>, Vec<Outcome>) = (crowd?, attacks?);
+    let (attacks, crowd) = crowd_with(&context, scripts, start, crowd).await?;
     let won = |outcomes: &[Outcome]| outcomes.iter().map(|o| o.orders.len()).sum::<usize>();
     let mut endings: std::collections::BTreeMap<&str, usize> = Default::default();
     for attack in &attacks {

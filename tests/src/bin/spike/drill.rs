@@ -327,7 +327,7 @@ async fn sale_report(
 }
 
 /// Every shopper of `shoppers` shops from `start`, while `fault` runs beside them.
-async fn crowd_with<T, F: Future<Output = Result<T, String>>>(
+pub(crate) async fn crowd_with<T, F: Future<Output = Result<T, String>>>(
     context: &Arc<Context>,
     shoppers: &[ShopperId],
     start: Instant,
