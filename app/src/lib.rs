@@ -29,6 +29,7 @@ pub mod calendar;
 pub mod client;
 pub mod clock;
 pub mod components;
+pub mod draw;
 pub mod endpoints;
 pub mod money;
 pub mod pages;

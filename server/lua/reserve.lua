@@ -14,6 +14,8 @@
 -- KEYS[8] the buyer's rate bucket, KEYS[9] the sale's rate bucket (see gcra.lua)
 -- KEYS[10] cool     hash: user id -> ms from which a buyer whose order lapsed or
 --                  was cancelled may reserve again (written by return_units.lua)
+-- KEYS[11] line bought  hash: admission batch -> admitted shoppers of a queue sale
+--                  who reserved (their first reservation only)
 -- (all carry the sale's hash tag, so this runs in one cluster slot)
 --
 -- ARGV[1] user id
@@ -24,6 +26,7 @@
 -- ARGV[7], ARGV[8] the sale's bucket: emission interval, burst tolerance (µs)
 -- ARGV[9] reservations a buyer may make beyond the sale's limit (lapsed or
 --         cancelled ones count: the `seq` hash is the tally)
+-- ARGV[10] the admission batch of a queue sale's buyer ("" in a race sale)
 --
 -- Returns one of
 --   {"ok", stream message id, created_ms, pay_before_ms, seq}
@@ -96,6 +99,9 @@ if stock == units then
 end
 redis.call('HINCRBY', KEYS[2], ARGV[1], units)
 local seq = redis.call('HINCRBY', KEYS[3], ARGV[1], 1)
+if seq == 1 and ARGV[10] ~= '' then
+  redis.call('HINCRBY', KEYS[11], ARGV[10], 1)
+end
 local pay_before = now + tonumber(meta[5])
 local price = tonumber(meta[6]) * units
 local message_id = redis.call('XADD', KEYS[4], '*',

@@ -169,14 +169,120 @@ impl RedisKeys {
     }
 }
 
+/// The waiting room of a `queue` sale. The line itself is spread over
+/// [`LINE_SHARDS`] shards, each with its own hash tag `{q:<sale>:<shard>}`, so
+/// a crowd joining and looking up its places lands on every node of a cluster,
+/// not on the sale's; what every instance reads (the board, the draw) and what
+/// the reserve writes (admissions that bought) are keys of the sale.
+impl RedisKeys {
+    fn line_key(&self, sale_id: i64, shard: u32, name: &str) -> String {
+        format!("{}{{q:{sale_id}:{shard}}}:{name}", self.prefix)
+    }
+
+    /// A shard's entrants (a hash: user id → `joined_ms:kind:n`, kind `p`
+    /// before the start, `a` after; n the shard's count of that kind).
+    pub fn line_entries(&self, sale_id: i64, shard: u32) -> String {
+        self.line_key(sale_id, shard, "in")
+    }
+
+    /// A shard's post-start entrants in arrival order (a sorted set: score the
+    /// join time, member the user id zero-padded to 20 digits).
+    pub fn line_after(&self, sale_id: i64, shard: u32) -> String {
+        self.line_key(sale_id, shard, "after")
+    }
+
+    /// A shard's drawn places (a hash: user id → place), written by the draw.
+    pub fn line_places(&self, sale_id: i64, shard: u32) -> String {
+        self.line_key(sale_id, shard, "places")
+    }
+
+    /// Set once the draw closed the shard to pre-start entries.
+    pub fn line_closed(&self, sale_id: i64, shard: u32) -> String {
+        self.line_key(sale_id, shard, "closed")
+    }
+
+    /// A shard's entrant counts (a hash: `p`, `a`).
+    pub fn line_counts(&self, sale_id: i64, shard: u32) -> String {
+        self.line_key(sale_id, shard, "counts")
+    }
+
+    /// The line's state every instance answers polls from (JSON
+    /// `queue::board::Board`), written by the instance leading the line.
+    pub fn line_board(&self, sale_id: i64) -> String {
+        self.sale_key(sale_id, "q:board")
+    }
+
+    /// The draw's published values (JSON), written once at the start.
+    pub fn line_draw(&self, sale_id: i64) -> String {
+        self.sale_key(sale_id, "q:draw")
+    }
+
+    /// The pre-start entrants as the draw hashed them (text: sorted ids).
+    pub fn line_entrants(&self, sale_id: i64) -> String {
+        self.sale_key(sale_id, "q:entrants")
+    }
+
+    /// Admitted shoppers who reserved, by admission batch (a hash: batch →
+    /// count), written by `reserve.lua`.
+    pub fn line_bought(&self, sale_id: i64) -> String {
+        self.sale_key(sale_id, "q:bought")
+    }
+
+    /// The instance leading the line (its token), renewed while it lives.
+    pub fn line_lead(&self, sale_id: i64) -> String {
+        self.sale_key(sale_id, "q:lead")
+    }
+
+    /// `lua/line_join.lua`: a shard's entries, post-start order, closed flag, counts.
+    pub fn line_join_script(&self, sale_id: i64, shard: u32) -> [String; 4] {
+        [
+            self.line_entries(sale_id, shard),
+            self.line_after(sale_id, shard),
+            self.line_closed(sale_id, shard),
+            self.line_counts(sale_id, shard),
+        ]
+    }
+
+    /// `lua/line_close.lua`: a shard's closed flag and entries.
+    pub fn line_close_script(&self, sale_id: i64, shard: u32) -> [String; 2] {
+        [
+            self.line_closed(sale_id, shard),
+            self.line_entries(sale_id, shard),
+        ]
+    }
+
+    /// `lua/line_lead.lua`: the lead.
+    pub fn line_lead_script(&self, sale_id: i64) -> [String; 1] {
+        [self.line_lead(sale_id)]
+    }
+
+    /// Looking up an entrant and its drawn place in one round trip.
+    pub fn line_entry_pipeline(&self, sale_id: i64, shard: u32) -> [String; 2] {
+        [
+            self.line_entries(sale_id, shard),
+            self.line_places(sale_id, shard),
+        ]
+    }
+}
+
+/// How many shards a sale's line is spread over (by user id).
+pub const LINE_SHARDS: u32 = 16;
+
+/// The shard of a sale's line an account's entry lives in.
+pub fn line_shard(user_id: i64) -> u32 {
+    // rem_euclid keeps it in range for any id; ids are positive in practice.
+    user_id.rem_euclid(i64::from(LINE_SHARDS)) as u32
+}
+
 /// The keys of each script and each transaction (or pipeline) over several keys,
 /// in the order the script reads `KEYS`. The stores take them from here, so the
 /// test below checks what runs: a cluster runs a script or a transaction only
 /// when all its keys are in one slot.
 impl RedisKeys {
     /// `lua/reserve.lua`: stock, buyers, seq, stream, meta, queued, ticket, and
-    /// the buyer's and the sale's rate buckets.
-    pub fn reserve_script(&self, sale_id: i64, ticket_tag: &str, user_id: i64) -> [String; 10] {
+    /// the buyer's and the sale's rate buckets, cool-downs, and the line's
+    /// admissions that bought.
+    pub fn reserve_script(&self, sale_id: i64, ticket_tag: &str, user_id: i64) -> [String; 11] {
         [
             self.stock(sale_id),
             self.buyers(sale_id),
@@ -188,6 +294,7 @@ impl RedisKeys {
             self.user_bucket(sale_id, user_id),
             self.sale_bucket(sale_id),
             self.cooldowns(sale_id),
+            self.line_bought(sale_id),
         ]
     }
 
@@ -344,6 +451,11 @@ mod tests {
             keys.sale_cache(7),
             keys.sale_known(7),
             keys.sale_load_lock(7),
+            keys.line_board(7),
+            keys.line_draw(7),
+            keys.line_entrants(7),
+            keys.line_bought(7),
+            keys.line_lead(7),
         ];
         for key in &of_the_sale {
             assert_eq!(hash_tag(key), "s:7", "{key}");
@@ -369,6 +481,9 @@ mod tests {
         for sale_id in [1, 7, 42, 123_456] {
             let scripts: Vec<(&str, Vec<String>)> = vec![
                 ("holders.lua", keys.holders_script(sale_id).into()),
+                ("line_close.lua", keys.line_close_script(sale_id, 3).into()),
+                ("line_join.lua", keys.line_join_script(sale_id, 3).into()),
+                ("line_lead.lua", keys.line_lead_script(sale_id).into()),
                 ("load.lua", keys.load_script(sale_id).into()),
                 (
                     "rate_limit.lua",
@@ -393,6 +508,7 @@ mod tests {
                 ("sale copies", keys.sale_copies_pipeline(sale_id).into()),
                 ("tally", keys.tally_pipeline(sale_id).into()),
                 ("queued order", keys.queued_order_pipeline(sale_id).into()),
+                ("line entry", keys.line_entry_pipeline(sale_id, 5).into()),
             ];
             for (name, touched) in scripts.iter().chain(&transactions) {
                 let slot = Slot::for_key(&touched[0]);
@@ -410,5 +526,12 @@ mod tests {
             .map(|sale_id| Slot::for_key(keys.stock(sale_id)))
             .collect();
         assert!(slots.len() > 1, "sales spread over several slots");
+        let shards: std::collections::HashSet<_> = (0..LINE_SHARDS)
+            .map(|shard| Slot::for_key(keys.line_entries(7, shard)))
+            .collect();
+        assert!(
+            shards.len() > LINE_SHARDS as usize / 2,
+            "a line spreads over slots"
+        );
     }
 }

@@ -38,6 +38,8 @@
 //! - [`orders`]: order ids, the stream contract, the order book, the consumer,
 //!   dead letters, the expiry sweeper.
 //! - [`accounts`]: credentials, users, sessions.
+//! - [`queue`]: the waiting room of a `queue` sale: the line, its draw, its
+//!   leader, and where each shopper stands.
 
 // Modules and items are `pub(crate)` unless the system tests, the load generator or
 // the binary use them: the compiler then reports what nothing uses.
@@ -56,6 +58,7 @@ pub(crate) mod metrics;
 mod module_graph;
 pub(crate) mod notices;
 pub mod orders;
+pub mod queue;
 pub mod redis_connection;
 pub mod sales;
 pub mod secret;

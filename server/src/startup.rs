@@ -37,6 +37,9 @@ use crate::orders::book::OrderBook;
 use crate::orders::consumer::OrderConsumer;
 use crate::orders::dead_letters::DeadLetters;
 use crate::orders::expiry::ExpirySweeper;
+use crate::queue::leader::LineLeader;
+use crate::queue::line::Lines;
+use crate::queue::token::LineSigner;
 use crate::redis_connection::RedisClient;
 use crate::sales::catalog::Catalog;
 use crate::sales::pictures::Pictures;
@@ -174,7 +177,16 @@ impl Application {
         }
 
         let tally = OutcomeTally::new(redis.clone(), keys.clone());
+        let lines = Lines::new(
+            redis.clone(),
+            keys.clone(),
+            LineSigner::new(config.secret_key.clone()),
+        );
+        let line_leader =
+            LineLeader::new(lines.clone(), catalog.clone(), clock.clone(), worker_name());
         let state = AppState::new(Services {
+            lines,
+            line_leader,
             accounts: Accounts::new(db.clone()),
             pictures: Pictures::new(db.clone()),
             sessions: SessionStore::new(redis.clone(), keys.clone()),
@@ -300,6 +312,7 @@ impl Application {
         if self.workers {
             let (consumer, sweeper) = (self.state.consumer.clone(), self.state.sweeper.clone());
             let catalog = self.state.catalog.clone();
+            let line_leader = self.state.line_leader.clone();
             let (mut schema, mut stopping) = (self.schema.clone(), stopped.clone());
             let sweep_every = self.sweep_every;
             tasks.push(tokio::spawn(async move {
@@ -309,8 +322,9 @@ impl Application {
                 }
                 let consuming = tokio::spawn(consumer.run(stopping.clone()));
                 let upkeep = tokio::spawn(catalog.run_upkeep(stopping.clone()));
+                let leading = tokio::spawn(line_leader.run(stopping.clone()));
                 sweeper.run(sweep_every, stopping).await;
-                let _ = tokio::join!(consuming, upkeep);
+                let _ = tokio::join!(consuming, upkeep, leading);
             }));
         }
         if let Some(listener) = self.metrics_listener {

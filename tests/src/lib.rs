@@ -179,6 +179,28 @@ impl TestApp {
         }
     }
 
+    /// A second session of an account [`TestApp::register`] made: the same
+    /// shopper on another device (no cookie but the new session's).
+    pub async fn log_in(&self, username: &str) -> Shopper {
+        let client = reqwest::Client::builder()
+            .cookie_store(true)
+            .build()
+            .expect("a client");
+        let response = client
+            .post(self.url("/api/auth/login"))
+            .json(&serde_json::json!({ "username": username, "password": "correct horse battery" }))
+            .send()
+            .await
+            .expect("login answers");
+        assert_eq!(response.status(), 200, "logging {username} in");
+        let account: app::api::Account = response.json().await.expect("an account");
+        Shopper {
+            client,
+            base: self.url(""),
+            user_id: account.user_id,
+        }
+    }
+
     /// An admin, made through the same code as `server create-admin`, logged in.
     pub async fn admin(&self) -> Shopper {
         let name = server::accounts::credentials::Username::parse("root-admin").expect("valid");
@@ -222,6 +244,28 @@ impl TestApp {
         log_in_users(&self.db, &self.state.sessions, prefix)
             .await
             .expect("shoppers logged in")
+    }
+
+    /// `count` logged-in shoppers made at once (see [`TestApp::bulk_sessions`]),
+    /// each with its own cookie jar (for the line's entry cookie).
+    pub async fn shoppers(&self, prefix: &str, count: u32) -> Vec<Shopper> {
+        let url = reqwest::Url::parse(&self.url("/")).expect("the app's URL");
+        self.bulk_sessions(prefix, count)
+            .await
+            .into_iter()
+            .map(|(user_id, cookie)| {
+                let jar = Arc::new(reqwest::cookie::Jar::default());
+                jar.add_cookie_str(&cookie, &url);
+                Shopper {
+                    client: reqwest::Client::builder()
+                        .cookie_provider(jar)
+                        .build()
+                        .expect("a client"),
+                    base: self.url(""),
+                    user_id,
+                }
+            })
+            .collect()
     }
 
     /// Waits (up to 15 s) until no reservation of `sale_id` waits for the consumer.
@@ -414,6 +458,22 @@ pub fn sale_starting_in(starts_in_ms: i64, stock: i32) -> SaleDraft {
         payment_window_secs: 900,
         captcha: app::api::CaptchaKind::None,
         min_account_age_days: 0,
+        admission: None,
+        queue_opens_at_ms: None,
+        queue_window_per_unit: None,
+        queue_pace_per_s: None,
+    }
+}
+
+/// A `queue` sale starting `starts_in_ms` from now, its line open already:
+/// `window` undecided admitted shoppers per unit left, 1,000 admissions a second.
+pub fn queue_sale_starting_in(starts_in_ms: i64, stock: i32, window: i32) -> SaleDraft {
+    SaleDraft {
+        admission: Some(app::api::AdmissionMode::Queue),
+        queue_opens_at_ms: Some(server::clock::now_ms() - 1_000),
+        queue_window_per_unit: Some(window),
+        queue_pace_per_s: Some(1_000),
+        ..sale_starting_in(starts_in_ms, stock)
     }
 }
 

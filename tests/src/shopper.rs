@@ -47,6 +47,22 @@ impl Shopper {
         .await
     }
 
+    /// `POST /api/sales/{id}/queue`: joins the sale's line.
+    pub async fn join(&self, sale_id: i64) -> reqwest::Response {
+        self.post(
+            &format!("/api/sales/{sale_id}/queue"),
+            serde_json::json!({}),
+        )
+        .await
+    }
+
+    /// `GET /api/sales/{id}/queue`, which must answer 200.
+    pub async fn standing(&self, sale_id: i64) -> app::api::QueueStanding {
+        let response = self.get(&format!("/api/sales/{sale_id}/queue")).await;
+        assert_eq!(response.status(), 200, "standing of {}", self.user_id);
+        response.json().await.expect("a standing")
+    }
+
     /// Asks for a ticket of a `none`-CAPTCHA sale; returns the raw response.
     pub async fn ticket(&self, sale_id: i64) -> reqwest::Response {
         self.post(

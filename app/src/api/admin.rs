@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::CaptchaKind;
+use super::{AdmissionMode, CaptchaKind};
 use crate::money::Currency;
 
 /// `POST /api/admin/pictures`: where an uploaded product picture is served; give
@@ -51,6 +51,21 @@ pub struct SaleDraft {
     #[serde(default)]
     #[cfg_attr(feature = "ssr", schema(minimum = 0))]
     pub min_account_age_days: i32,
+    /// `race` or `queue`; left out, `race` (as before the waiting room).
+    #[serde(default)]
+    pub admission: Option<AdmissionMode>,
+    /// A `queue` sale's line opens then: at or before the start; left out, 10
+    /// minutes before it. Ignored for a `race` sale.
+    #[serde(default)]
+    pub queue_opens_at_ms: Option<i64>,
+    /// Undecided admitted shoppers per unit left (1 to 100; left out, 2).
+    #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(minimum = 1, maximum = 100))]
+    pub queue_window_per_unit: Option<i32>,
+    /// Shoppers let in per second at most (1 to 100,000; left out, 200).
+    #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(minimum = 1, maximum = 100000))]
+    pub queue_pace_per_s: Option<i32>,
 }
 
 /// `GET /api/admin/sale-defaults`: what a new sale gets where its draft is
@@ -89,6 +104,16 @@ pub struct SalePatch {
     pub captcha: Option<CaptchaKind>,
     #[cfg_attr(feature = "ssr", schema(minimum = 0))]
     pub min_account_age_days: Option<i32>,
+    /// Before the start only.
+    pub admission: Option<AdmissionMode>,
+    /// Before the start only; at or before the start.
+    pub queue_opens_at_ms: Option<i64>,
+    /// May change while the sale runs (the pace of the line).
+    #[cfg_attr(feature = "ssr", schema(minimum = 1, maximum = 100))]
+    pub queue_window_per_unit: Option<i32>,
+    /// May change while the sale runs.
+    #[cfg_attr(feature = "ssr", schema(minimum = 1, maximum = 100000))]
+    pub queue_pace_per_s: Option<i32>,
 }
 
 /// `GET /api/admin/sales/{id}/stats`.

@@ -72,6 +72,9 @@ error_codes! {
     BadCredentials = "bad_credentials", 401, "wrong username or password";
     /// The sale refuses accounts younger than its minimum age.
     NotEligible = "not_eligible", 403, "this account may not buy in this sale";
+    /// A queue sale's challenge or ticket asked by a shopper not let in (not in
+    /// line, not yet their turn, or their turn lapsed).
+    NotAdmitted = "not_admitted", 403, "wait for your turn in the line";
     NotStarted = "not_started", 425, "the sale has not started yet";
     SoldOut = "sold_out", 410, "every unit has been sold";
     Ended = "ended", 410, "the sale has ended";

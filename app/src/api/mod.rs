@@ -10,6 +10,7 @@ mod admin;
 mod errors;
 mod orders;
 mod purchase;
+mod queue;
 mod sales;
 
 pub use accounts::*;
@@ -17,4 +18,5 @@ pub use admin::*;
 pub use errors::*;
 pub use orders::*;
 pub use purchase::*;
+pub use queue::*;
 pub use sales::*;

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::AdmissionMode;
 use crate::money::Currency;
 
 /// How a shopper proves to be a person before getting a ticket.
@@ -60,6 +61,35 @@ pub struct Sale {
     /// Paused by an admin: nothing is sold while set.
     #[serde(default)]
     pub paused: bool,
+    /// `race` (first come at the start) or `queue` (a waiting room).
+    #[serde(default)]
+    pub admission: AdmissionMode,
+    /// A `queue` sale's line opens then (at or before the start); `null` for a
+    /// `race` sale.
+    #[serde(default)]
+    pub queue_opens_at_ms: Option<i64>,
+    /// A `queue` sale lets in at most this many undecided shoppers (admitted,
+    /// neither bought nor lapsed) per unit left.
+    #[serde(default = "default_queue_window_per_unit")]
+    pub queue_window_per_unit: i32,
+    /// A `queue` sale lets in at most this many shoppers a second.
+    #[serde(default = "default_queue_pace_per_s")]
+    pub queue_pace_per_s: i32,
+}
+
+/// [`Sale::queue_window_per_unit`] unless the admin chose another.
+pub const QUEUE_WINDOW_PER_UNIT: i32 = 2;
+/// [`Sale::queue_pace_per_s`] unless the admin chose another.
+pub const QUEUE_PACE_PER_S: i32 = 200;
+/// How long before the start a `queue` sale's line opens unless the admin chose.
+pub const QUEUE_OPENS_BEFORE_MS: i64 = 10 * 60 * 1000;
+
+fn default_queue_window_per_unit() -> i32 {
+    QUEUE_WINDOW_PER_UNIT
+}
+
+fn default_queue_pace_per_s() -> i32 {
+    QUEUE_PACE_PER_S
 }
 
 /// Where a sale stands right now.
@@ -146,6 +176,10 @@ impl Sale {
             captcha: CaptchaKind::Pow,
             min_account_age_days: 0,
             paused: false,
+            admission: AdmissionMode::Race,
+            queue_opens_at_ms: None,
+            queue_window_per_unit: QUEUE_WINDOW_PER_UNIT,
+            queue_pace_per_s: QUEUE_PACE_PER_S,
         }
     }
 }

@@ -22,6 +22,8 @@ pub(crate) mod orders;
 pub(crate) mod page_cache;
 pub(crate) mod pictures;
 pub(crate) mod purchase;
+pub(crate) mod queue;
+pub(crate) mod sale_rules;
 pub(crate) mod sales;
 pub mod state;
 
@@ -123,6 +125,7 @@ pub(crate) fn api_router(explorer: bool, metrics_public: bool) -> ApiRoutes {
     let (api, mut document) = OpenApiRouter::with_openapi(openapi::frame())
         .merge(sales::router().layer(compression()))
         .merge(purchase::router())
+        .merge(queue::router())
         .merge(accounts::router())
         .merge(orders::router().layer(compression()))
         .merge(admin::router().layer(compression()))

@@ -48,6 +48,7 @@ pub(crate) const EXPLORER_PATH: &str = "/api/explorer";
     tags(
         (name = "sales", description = "Sales and their state, for everyone"),
         (name = "purchase", description = "The hot path: challenge, ticket, buy"),
+        (name = "queue", description = "The waiting room of a `queue` sale: the line, where a shopper stands, the draw"),
         (name = "accounts", description = "Registering, logging in and out"),
         (name = "orders", description = "The caller's orders: pay or cancel before the deadline"),
         (name = "admin", description = "Needs the session of an admin; shoppers get 403 `forbidden`"),

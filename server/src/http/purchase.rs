@@ -9,8 +9,7 @@
 //! is answered with the same order. One Redis round trip, no SQL.
 
 use app::api::{
-    BuyAccepted, CaptchaChallenge, CaptchaKind, ErrorCode, OrderStatus, Sale, TicketGrant,
-    TicketRequest,
+    BuyAccepted, CaptchaChallenge, CaptchaKind, ErrorCode, OrderStatus, TicketGrant, TicketRequest,
 };
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -21,14 +20,14 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::error::refusals;
 use super::error::ApiError;
 use super::extract::{ApiJson, ClientIp, CurrentUser};
+use super::sale_rules::{check_eligible, open_sale};
 use super::state::{AppState, Services};
-use crate::accounts::sessions::{token_from, Session};
+use crate::accounts::sessions::token_from;
 use crate::guards::captcha::{Standing, Verdict};
 use crate::guards::rate_limit::{retry_after_secs, RateLimiter};
 use crate::guards::sold_out::{ForBuyer, HOLDERS_READ_AT_MOST};
-use crate::guards::tickets::{TicketSigner, TICKET_TTL_MS};
+use crate::guards::tickets::{TicketParts, TicketSigner, TICKET_TTL_MS};
 use crate::orders::id::OrderId;
-use crate::sales::catalog::Catalog;
 use crate::sales::id::SaleId;
 use crate::sales::stock::Reservation;
 
@@ -38,26 +37,6 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(captcha))
         .routes(routes!(ticket))
         .routes(routes!(buy))
-}
-
-const DAY_MS: i64 = 24 * 3600 * 1000;
-
-/// The sale, open for buying at `now_ms`: started, not ended, not paused.
-async fn open_sale(catalog: &Catalog, sale_id: i64, now_ms: i64) -> Result<Sale, ApiError> {
-    let sale = catalog
-        .cached_sale(sale_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("sale"))?;
-    if now_ms >= sale.ends_at_ms {
-        return Err(ErrorCode::Ended.into());
-    }
-    if now_ms < sale.starts_at_ms {
-        return Err(ErrorCode::NotStarted.into());
-    }
-    if sale.paused {
-        return Err(ErrorCode::Paused.into());
-    }
-    Ok(sale)
 }
 
 /// `POST /api/sales/{id}/captcha`: a challenge, only once the sale is open.
@@ -84,6 +63,7 @@ async fn captcha(
     CurrentUser(user): CurrentUser,
     sale_id: SaleId,
     RawQuery(query): RawQuery,
+    headers: HeaderMap,
 ) -> Result<Json<CaptchaChallenge>, ApiError> {
     // `instead=pow` asks for the alternative; other keys (a cache-buster, a
     // tracking tag) are none of this route's business.
@@ -115,6 +95,8 @@ async fn captcha(
         return Err(ErrorCode::SoldOut.into());
     }
     check_eligible(&sale, &user, now)?;
+    // A queue sale's challenges are for those let in, before anything is charged.
+    super::queue::admitted(&state, &sale, user.user_id, &headers, now).await?;
     // An account's own allowance of challenges, before the shared buckets: one
     // account cannot keep drawing puzzles (or blind guesses) all sale long.
     let standing = if sale.captcha == CaptchaKind::None {
@@ -167,6 +149,7 @@ async fn ticket(
     ClientIp(ip): ClientIp,
     CurrentUser(user): CurrentUser,
     sale_id: SaleId,
+    headers: HeaderMap,
     ApiJson(request): ApiJson<TicketRequest>,
 ) -> Result<Json<TicketGrant>, ApiError> {
     let sale_id = sale_id.get();
@@ -184,6 +167,7 @@ async fn ticket(
         return Err(ErrorCode::SoldOut.into());
     }
     check_eligible(&sale, &user, now)?;
+    let admitted = super::queue::admitted(&state, &sale, user.user_id, &headers, now).await?;
     limit(&state.rate_limiter, sale_id, user.user_id, ip).await?;
     match captchas
         .check(
@@ -203,8 +187,23 @@ async fn ticket(
             ))
         }
     }
-    let expires_at_ms = now + TICKET_TTL_MS;
-    let ticket = tickets.issue(sale_id, user.user_id, expires_at_ms);
+    let (expires_at_ms, ticket) = match admitted {
+        None => {
+            let expires_at_ms = now + TICKET_TTL_MS;
+            (
+                expires_at_ms,
+                tickets.issue(sale_id, user.user_id, expires_at_ms),
+            )
+        }
+        // An admitted shopper's ticket ends with the admission at the latest.
+        Some((batch, until_ms)) => {
+            let expires_at_ms = (now + TICKET_TTL_MS).min(until_ms);
+            (
+                expires_at_ms,
+                tickets.issue_admitted(sale_id, user.user_id, expires_at_ms, batch),
+            )
+        }
+    };
     Ok(Json(TicketGrant {
         buy_path: format!("/api/sales/{sale_id}/buy/{ticket}"),
         expires_at_ms,
@@ -222,23 +221,6 @@ async fn limit(
         None => Ok(()),
         Some(wait_secs) => Err(ApiError::retry_later(ErrorCode::RateLimited, wait_secs)),
     }
-}
-
-/// The sale's rule against freshly made accounts. A sale without the rule asks
-/// nothing: an account made a moment ago by Postgres' clock may look a few
-/// milliseconds "from the future" to an instance whose clock is behind.
-fn check_eligible(sale: &Sale, user: &Session, now_ms: i64) -> Result<(), ApiError> {
-    let age_ms = now_ms - user.account_created_ms;
-    if sale.min_account_age_days > 0 && age_ms < i64::from(sale.min_account_age_days) * DAY_MS {
-        return Err(ApiError::refused(
-            ErrorCode::NotEligible,
-            format!(
-                "this sale is for accounts at least {} days old",
-                sale.min_account_age_days
-            ),
-        ));
-    }
-    Ok(())
 }
 
 /// `POST /api/sales/{id}/buy/{ticket}`: the reserve. 202 with the order id to poll.
@@ -306,7 +288,12 @@ async fn buy_inner(
         .verify(ticket, sale_id, user.user_id, now)
         .map_err(|error| ApiError::refused(ErrorCode::BadTicket, error.to_string()))?;
     *vouched_sale = Some(sale_id);
-    let Some((expires_ms, tag)) = TicketSigner::parts(ticket) else {
+    let Some(TicketParts {
+        expires_ms,
+        batch,
+        tag,
+    }) = TicketSigner::parts(ticket)
+    else {
         return Err(ApiError::bad_request("the ticket is malformed"));
     };
     match state.sold_out.for_buyer(sale_id, Some(user.user_id), now) {
@@ -329,6 +316,7 @@ async fn buy_inner(
             1,
             (tag, expires_ms - now),
             state.rate_limiter.buy_rates(),
+            batch,
         )
     };
     let mut reservation = reserve().await?;

@@ -29,6 +29,8 @@ use crate::orders::book::OrderBook;
 use crate::orders::consumer::OrderConsumer;
 use crate::orders::dead_letters::DeadLetters;
 use crate::orders::expiry::ExpirySweeper;
+use crate::queue::leader::LineLeader;
+use crate::queue::line::Lines;
 use crate::sales::catalog::Catalog;
 use crate::sales::pictures::Pictures;
 use crate::sales::stock::SaleStock;
@@ -94,6 +96,10 @@ pub struct Services {
     pub(crate) sale_defaults: SaleDefaults,
     pub(crate) sign_in: SignInGuard,
     pub(crate) hasher: Hasher,
+    /// The lines of queue sales, as the handlers read them.
+    pub lines: Lines,
+    /// Leads lines (in instances with workers); tests tick it by hand.
+    pub line_leader: LineLeader,
 }
 
 /// `State<T>` for each part a handler takes on its own: a clone of that part only.
@@ -132,6 +138,8 @@ parts! {
     sale_defaults: SaleDefaults,
     sign_in: SignInGuard,
     hasher: Hasher,
+    lines: Lines,
+    line_leader: LineLeader,
 }
 
 /// Leptos's handlers take the options by value: clone them only for those, not

@@ -300,6 +300,17 @@ impl Catalog {
         }
     }
 
+    /// Queue sales whose line needs a leader at `now_ms` (see
+    /// [`SaleRecords::lines_open`]).
+    pub async fn lines_open(&self, now_ms: i64) -> Result<Vec<i64>, StoreError> {
+        self.records.lines_open(now_ms).await
+    }
+
+    /// Units of a sale's paid orders.
+    pub async fn paid_units(&self, sale_id: i64) -> Result<i64, StoreError> {
+        self.records.paid_units(sale_id).await
+    }
+
     /// Pauses or resumes a sale; the reserve script sees it at once.
     pub async fn set_paused(&self, id: i64, paused: bool) -> Result<Option<Sale>, StoreError> {
         let Some(sale) = self.records.set_paused(id, paused).await? else {

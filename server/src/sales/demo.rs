@@ -38,6 +38,10 @@ pub async fn ensure_demo_sale(catalog: &Catalog, currency: Currency) -> Result<b
             payment_window_secs: 900,
             captcha: CaptchaKind::Pow,
             min_account_age_days: 0,
+            admission: None,
+            queue_opens_at_ms: None,
+            queue_window_per_unit: None,
+            queue_pace_per_s: None,
             },
             currency,
         )

@@ -2,7 +2,10 @@
 //! rule a shopper or the reserve script relies on, and [`edited`] turns an edit
 //! into the draft it makes, so a create and an edit are checked alike.
 
-use app::api::{Sale, SaleDraft, SalePatch};
+use app::api::{
+    AdmissionMode, Sale, SaleDraft, SalePatch, QUEUE_OPENS_BEFORE_MS, QUEUE_PACE_PER_S,
+    QUEUE_WINDOW_PER_UNIT,
+};
 use app::money::Currency;
 use chrono::DateTime;
 
@@ -62,12 +65,57 @@ impl NewSale {
         if draft.min_account_age_days < 0 {
             return Err("min_account_age_days cannot be negative".into());
         }
+        let admission = draft.admission.unwrap_or_default();
+        let queue_opens_at_ms = match admission {
+            AdmissionMode::Race => None,
+            AdmissionMode::Queue => {
+                let opens = draft
+                    .queue_opens_at_ms
+                    .unwrap_or(draft.starts_at_ms.saturating_sub(QUEUE_OPENS_BEFORE_MS));
+                if opens > draft.starts_at_ms {
+                    return Err("queue_opens_at_ms: at or before starts_at_ms".into());
+                }
+                if DateTime::from_timestamp_millis(opens).is_none() {
+                    return Err("queue_opens_at_ms is out of range".into());
+                }
+                Some(opens)
+            }
+        };
+        let window = draft.queue_window_per_unit.unwrap_or(QUEUE_WINDOW_PER_UNIT);
+        if !(1..=100).contains(&window) {
+            return Err("queue_window_per_unit: 1 to 100".into());
+        }
+        let pace = draft.queue_pace_per_s.unwrap_or(QUEUE_PACE_PER_S);
+        if !(1..=100_000).contains(&pace) {
+            return Err("queue_pace_per_s: 1 to 100000".into());
+        }
         Ok(NewSale(SaleDraft {
             title,
             image_url,
             currency: Some(draft.currency.unwrap_or(default_currency)),
+            admission: Some(admission),
+            queue_opens_at_ms,
+            queue_window_per_unit: Some(window),
+            queue_pace_per_s: Some(pace),
             ..draft
         }))
+    }
+
+    /// `race` or `queue` (always set by [`NewSale::parse`]).
+    pub fn admission(&self) -> AdmissionMode {
+        self.0.admission.unwrap_or_default()
+    }
+
+    /// Admitted shoppers per unit left (always set by [`NewSale::parse`]).
+    pub fn queue_window_per_unit(&self) -> i32 {
+        self.0
+            .queue_window_per_unit
+            .unwrap_or(QUEUE_WINDOW_PER_UNIT)
+    }
+
+    /// Admissions a second at most (always set by [`NewSale::parse`]).
+    pub fn queue_pace_per_s(&self) -> i32 {
+        self.0.queue_pace_per_s.unwrap_or(QUEUE_PACE_PER_S)
     }
 
     /// The prices' currency (always set by [`NewSale::parse`]).
@@ -82,6 +130,8 @@ impl NewSale {
 pub(crate) fn changes_rules(patch: &SalePatch) -> bool {
     patch.stock.is_some()
         || patch.currency.is_some()
+        || patch.admission.is_some()
+        || patch.queue_opens_at_ms.is_some()
         || patch.starts_at_ms.is_some()
         || patch.ends_at_ms.is_some()
         || patch.per_user_limit.is_some()
@@ -108,6 +158,19 @@ pub(crate) fn edited(current: Sale, patch: SalePatch) -> SaleDraft {
         min_account_age_days: patch
             .min_account_age_days
             .unwrap_or(current.min_account_age_days),
+        admission: Some(patch.admission.unwrap_or(current.admission)),
+        // A sale turned into a queue sale without a time gets the default one;
+        // a queue sale whose start moves keeps its line's opening unless that
+        // would come after the new start.
+        queue_opens_at_ms: patch.queue_opens_at_ms.or(current
+            .queue_opens_at_ms
+            .filter(|&opens| opens <= patch.starts_at_ms.unwrap_or(current.starts_at_ms))),
+        queue_window_per_unit: Some(
+            patch
+                .queue_window_per_unit
+                .unwrap_or(current.queue_window_per_unit),
+        ),
+        queue_pace_per_s: Some(patch.queue_pace_per_s.unwrap_or(current.queue_pace_per_s)),
     }
 }
 
@@ -133,6 +196,10 @@ mod tests {
             payment_window_secs: 900,
             captcha: CaptchaKind::Pow,
             min_account_age_days: 0,
+            admission: Some(AdmissionMode::Race),
+            queue_opens_at_ms: None,
+            queue_window_per_unit: Some(QUEUE_WINDOW_PER_UNIT),
+            queue_pace_per_s: Some(QUEUE_PACE_PER_S),
         }
     }
 
@@ -210,7 +277,64 @@ mod tests {
             captcha: draft.captcha,
             min_account_age_days: draft.min_account_age_days,
             paused: false,
+            admission: draft.admission.unwrap_or_default(),
+            queue_opens_at_ms: draft.queue_opens_at_ms,
+            queue_window_per_unit: draft.queue_window_per_unit.unwrap_or(QUEUE_WINDOW_PER_UNIT),
+            queue_pace_per_s: draft.queue_pace_per_s.unwrap_or(QUEUE_PACE_PER_S),
         }
+    }
+
+    #[test]
+    fn a_queue_sale_opens_its_line_before_the_start_and_a_race_sale_has_none() {
+        let queue = SaleDraft {
+            admission: Some(AdmissionMode::Queue),
+            ..valid()
+        };
+        let new = NewSale::parse(queue.clone(), Currency::USD).unwrap();
+        assert_eq!(
+            new.queue_opens_at_ms,
+            Some(queue.starts_at_ms - QUEUE_OPENS_BEFORE_MS)
+        );
+        let late = SaleDraft {
+            queue_opens_at_ms: Some(queue.starts_at_ms + 1),
+            ..queue.clone()
+        };
+        assert!(NewSale::parse(late, Currency::USD)
+            .unwrap_err()
+            .contains("queue_opens_at_ms"));
+        let race = SaleDraft {
+            admission: None,
+            queue_opens_at_ms: Some(1),
+            ..valid()
+        };
+        let new = NewSale::parse(race, Currency::USD).unwrap();
+        assert_eq!(
+            (new.admission(), new.queue_opens_at_ms),
+            (AdmissionMode::Race, None)
+        );
+        for (window, pace) in [(0, 200), (101, 200), (2, 0), (2, 100_001)] {
+            let odd = SaleDraft {
+                queue_window_per_unit: Some(window),
+                queue_pace_per_s: Some(pace),
+                ..queue.clone()
+            };
+            assert!(
+                NewSale::parse(odd, Currency::USD).is_err(),
+                "{window} {pace}"
+            );
+        }
+        // An earlier start takes the line's opening with it.
+        let current = sale_of(&NewSale::parse(queue.clone(), Currency::USD).unwrap());
+        let sooner = SalePatch {
+            starts_at_ms: Some(queue.starts_at_ms - QUEUE_OPENS_BEFORE_MS - 60_000),
+            ..SalePatch::default()
+        };
+        let draft = edited(current, sooner);
+        let new = NewSale::parse(draft.clone(), Currency::USD).unwrap();
+        assert_eq!(
+            new.queue_opens_at_ms,
+            Some(draft.starts_at_ms - QUEUE_OPENS_BEFORE_MS)
+        );
     }
 
     #[test]

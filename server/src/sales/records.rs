@@ -5,7 +5,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use app::api::{CaptchaKind, Sale};
+use app::api::{AdmissionMode, CaptchaKind, Sale};
 use app::money::Currency;
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
@@ -30,6 +30,10 @@ struct SaleRow {
     captcha: String,
     min_account_age_days: i32,
     paused: bool,
+    admission: String,
+    queue_opens_at: Option<DateTime<Utc>>,
+    queue_window_per_unit: i32,
+    queue_pace_per_s: i32,
 }
 
 impl TryFrom<SaleRow> for Sale {
@@ -41,6 +45,9 @@ impl TryFrom<SaleRow> for Sale {
         })?;
         let currency = Currency::parse(&row.currency).ok_or_else(|| {
             StoreError::Corrupt(format!("sale {} has currency `{}`", row.id, row.currency))
+        })?;
+        let admission = AdmissionMode::parse(&row.admission).ok_or_else(|| {
+            StoreError::Corrupt(format!("sale {} has admission `{}`", row.id, row.admission))
         })?;
         Ok(Sale {
             id: row.id,
@@ -58,6 +65,10 @@ impl TryFrom<SaleRow> for Sale {
             captcha,
             min_account_age_days: row.min_account_age_days,
             paused: row.paused,
+            admission,
+            queue_opens_at_ms: row.queue_opens_at.map(|at| at.timestamp_millis()),
+            queue_window_per_unit: row.queue_window_per_unit,
+            queue_pace_per_s: row.queue_pace_per_s,
         })
     }
 }
@@ -111,7 +122,8 @@ impl SaleRecords {
             SaleRow,
             r#"select id, title, description, image_url, price_cents, list_price_cents, currency, stock,
                       per_user_limit, starts_at, ends_at, payment_window_secs, captcha,
-                      min_account_age_days, paused
+                      min_account_age_days, paused, admission, queue_opens_at,
+                      queue_window_per_unit, queue_pace_per_s
                from sales where id = $1"#,
             id
         )
@@ -127,7 +139,8 @@ impl SaleRecords {
             SaleRow,
             r#"select id, title, description, image_url, price_cents, list_price_cents, currency, stock,
                       per_user_limit, starts_at, ends_at, payment_window_secs, captcha,
-                      min_account_age_days, paused
+                      min_account_age_days, paused, admission, queue_opens_at,
+                      queue_window_per_unit, queue_pace_per_s
                from sales
                where ends_at > $1::timestamptz - interval '7 days'
                order by starts_at desc, id desc
@@ -145,7 +158,8 @@ impl SaleRecords {
             SaleRow,
             r#"select id, title, description, image_url, price_cents, list_price_cents, currency, stock,
                       per_user_limit, starts_at, ends_at, payment_window_secs, captcha,
-                      min_account_age_days, paused
+                      min_account_age_days, paused, admission, queue_opens_at,
+                      queue_window_per_unit, queue_pace_per_s
                from sales order by starts_at desc, id desc limit 500"#
         )
         .fetch_all(&self.db)
@@ -159,11 +173,13 @@ impl SaleRecords {
             SaleRow,
             r#"insert into sales (title, description, image_url, price_cents, list_price_cents, currency, stock,
                                   per_user_limit, starts_at, ends_at, payment_window_secs, captcha,
-                                  min_account_age_days)
-               values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                                  min_account_age_days, admission, queue_opens_at, queue_window_per_unit,
+                                  queue_pace_per_s)
+               values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
                returning id, title, description, image_url, price_cents, list_price_cents, currency, stock,
                          per_user_limit, starts_at, ends_at, payment_window_secs, captcha,
-                         min_account_age_days, paused"#,
+                         min_account_age_days, paused, admission, queue_opens_at,
+                         queue_window_per_unit, queue_pace_per_s"#,
             new.title,
             new.description,
             new.image_url,
@@ -177,6 +193,10 @@ impl SaleRecords {
             new.payment_window_secs,
             new.captcha.as_str(),
             new.min_account_age_days,
+            new.admission().as_str(),
+            new.queue_opens_at_ms.map(instant).transpose()?,
+            new.queue_window_per_unit(),
+            new.queue_pace_per_s(),
         )
         .fetch_one(&self.db)
         .await?;
@@ -198,7 +218,8 @@ impl SaleRecords {
             SaleRow,
             r#"select id, title, description, image_url, price_cents, list_price_cents, currency, stock,
                       per_user_limit, starts_at, ends_at, payment_window_secs, captcha,
-                      min_account_age_days, paused
+                      min_account_age_days, paused, admission, queue_opens_at,
+                      queue_window_per_unit, queue_pace_per_s
                from sales where id = $1 for update"#,
             id
         )
@@ -219,7 +240,8 @@ impl SaleRecords {
             SaleRow,
             r#"select id, title, description, image_url, price_cents, list_price_cents, currency, stock,
                       per_user_limit, starts_at, ends_at, payment_window_secs, captcha,
-                      min_account_age_days, paused
+                      min_account_age_days, paused, admission, queue_opens_at,
+                      queue_window_per_unit, queue_pace_per_s
                from sales where ends_at > $1 order by id limit 500
                for no key update skip locked"#,
             instant(now_ms)?
@@ -240,11 +262,13 @@ impl SaleRecords {
             r#"update sales set title = $2, description = $3, image_url = $4, price_cents = $5,
                       list_price_cents = $6, stock = $7, per_user_limit = $8, starts_at = $9, ends_at = $10,
                       payment_window_secs = $11, captcha = $12, min_account_age_days = $13,
-                      currency = $14
+                      currency = $14, admission = $15, queue_opens_at = $16,
+                      queue_window_per_unit = $17, queue_pace_per_s = $18
                where id = $1
                returning id, title, description, image_url, price_cents, list_price_cents, currency, stock,
                          per_user_limit, starts_at, ends_at, payment_window_secs, captcha,
-                         min_account_age_days, paused"#,
+                         min_account_age_days, paused, admission, queue_opens_at,
+                         queue_window_per_unit, queue_pace_per_s"#,
             id,
             new.title,
             new.description,
@@ -259,6 +283,10 @@ impl SaleRecords {
             new.captcha.as_str(),
             new.min_account_age_days,
             new.currency().code(),
+            new.admission().as_str(),
+            new.queue_opens_at_ms.map(instant).transpose()?,
+            new.queue_window_per_unit(),
+            new.queue_pace_per_s(),
         )
         .fetch_optional(connection)
         .await?;
@@ -272,13 +300,39 @@ impl SaleRecords {
             r#"update sales set paused = $2 where id = $1
                returning id, title, description, image_url, price_cents, list_price_cents, currency, stock,
                          per_user_limit, starts_at, ends_at, payment_window_secs, captcha,
-                         min_account_age_days, paused"#,
+                         min_account_age_days, paused, admission, queue_opens_at,
+                         queue_window_per_unit, queue_pace_per_s"#,
             id,
             paused
         )
         .fetch_optional(&self.db)
         .await?;
         row.map(Sale::try_from).transpose()
+    }
+
+    /// Queue sales whose line is open or about to open at `now_ms`, or whose
+    /// end came less than a minute ago (their line's last word is written).
+    pub async fn lines_open(&self, now_ms: i64) -> Result<Vec<i64>, StoreError> {
+        let ids: Vec<i64> = sqlx::query_scalar(
+            "select id from sales where admission = 'queue' and queue_opens_at <= $1
+             and ends_at > $2 order by id limit 1000",
+        )
+        .bind(instant(now_ms + 5_000)?)
+        .bind(instant(now_ms - 60_000)?)
+        .fetch_all(&self.db)
+        .await?;
+        Ok(ids)
+    }
+
+    /// Units of a sale's paid orders (they cannot come back).
+    pub async fn paid_units(&self, sale_id: i64) -> Result<i64, StoreError> {
+        let units: i64 = sqlx::query_scalar(
+            "select coalesce(sum(units), 0)::int8 from orders where sale_id = $1 and status = 'paid'",
+        )
+        .bind(sale_id)
+        .fetch_one(&self.db)
+        .await?;
+        Ok(units)
     }
 
     /// Whether any sale is scheduled or live (not yet ended) at `now_ms`.

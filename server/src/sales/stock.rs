@@ -279,7 +279,9 @@ impl SaleStock {
     /// Runs the reserve script for `units` of `sale_id` for `user_id` under
     /// `order_id`, once per buy ticket (`ticket_tag`, living `ticket_ttl_ms`
     /// more), charged to the buyer's and the sale's rate buckets (`rates`, as
-    /// [`crate::guards::rate_limit::RateLimiter::buy_rates`] gives them).
+    /// [`crate::guards::rate_limit::RateLimiter::buy_rates`] gives them). A
+    /// queue sale's buyer names the admission `batch` their ticket came from.
+    #[allow(clippy::too_many_arguments)]
     pub async fn reserve(
         &self,
         sale_id: i64,
@@ -288,6 +290,7 @@ impl SaleStock {
         units: i32,
         (ticket_tag, ticket_ttl_ms): (&str, i64),
         rates: [(u64, u64); 2],
+        batch: Option<i64>,
     ) -> Result<Reservation, StoreError> {
         let mut redis = self.redis.clone();
         let mut invocation = self.reserve.prepare_invoke();
@@ -301,6 +304,7 @@ impl SaleStock {
             invocation.arg(interval).arg(tolerance);
         }
         invocation.arg(self.rebuying.spare_reservations);
+        invocation.arg(batch.map(|batch| batch.to_string()).unwrap_or_default());
         let reply: Vec<String> = invocation.invoke_async(&mut redis).await?;
         let number = |index: usize| -> Result<i64, StoreError> {
             reply

@@ -21,3 +21,4 @@ mod rebuying;
 mod sale_cache;
 mod sales_api;
 mod sign_in;
+mod waiting_room;

@@ -93,6 +93,10 @@ impl SaleFields {
             payment_window_secs: number(self.payment_minutes, "Payment window")?.saturating_mul(60),
             captcha: CaptchaKind::parse(&self.captcha.get_untracked()).unwrap_or(CaptchaKind::Pow),
             min_account_age_days: number(self.min_age, "Minimum account age")?,
+            admission: None,
+            queue_opens_at_ms: None,
+            queue_window_per_unit: None,
+            queue_pace_per_s: None,
         })
     }
 }

@@ -367,6 +367,10 @@ impl Rig {
             payment_window_secs: 3_600,
             captcha: options.captcha,
             min_account_age_days: 0,
+            admission: None,
+            queue_opens_at_ms: None,
+            queue_window_per_unit: None,
+            queue_pace_per_s: None,
         };
         let response = self
             .client
