@@ -59,6 +59,16 @@ pub async fn sale(sale_id: i64) -> Answer<Sale> {
     client::get(&format!("/api/sales/{sale_id}")).await
 }
 
+/// `POST /api/sales/{id}/queue`: joins a queue sale's line (once).
+pub async fn join_queue(sale_id: i64) -> Answer<crate::api::QueueStanding> {
+    client::post(&format!("/api/sales/{sale_id}/queue"), &()).await
+}
+
+/// `GET /api/sales/{id}/queue`: where the shopper stands in the line.
+pub async fn queue_standing(sale_id: i64) -> Answer<crate::api::QueueStanding> {
+    client::get(&format!("/api/sales/{sale_id}/queue")).await
+}
+
 /// Which challenge to ask for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Challenge {

@@ -35,6 +35,11 @@ test("an admin schedules a sale, watches a burst sell it out, pauses and resumes
   await page.getByLabel("List price (before the sale)").fill("129");
   await page.getByLabel("Stock (units)").fill("4");
   await page.getByLabel("CAPTCHA").selectOption("none");
+  // A fair opening is proposed; this burst tests the race.
+  await expect(page.getByLabel("Opening")).toHaveValue("queue");
+  await expect(page.getByLabel("Line opens (minutes before the start)")).toHaveValue("10");
+  await page.getByLabel("Opening").selectOption("race");
+  await expect(page.getByLabel("Line opens (minutes before the start)")).toHaveCount(0);
   // Fresh accounts are kept out unless the admin says otherwise (this burst's are fresh).
   await expect(page.getByLabel("Minimum account age (days)")).toHaveValue("7");
   await page.getByLabel("Minimum account age (days)").fill("0");

@@ -62,6 +62,8 @@ export interface SaleOptions {
   imageUrl?: string;
   priceCents?: number;
   currency?: string;
+  /** A waiting room: its line opens now, `window` shoppers deciding per unit. */
+  queue?: { window?: number };
 }
 
 /** Creates a sale through the admin API and returns it. */
@@ -81,6 +83,13 @@ export async function createSale(admin: APIRequestContext, options: SaleOptions 
       ends_at_ms: startsAt + 3_600_000,
       payment_window_secs: 900,
       captcha: options.captcha ?? "none",
+      ...(options.queue
+        ? {
+            admission: "queue",
+            queue_opens_at_ms: Date.now() - 1_000,
+            queue_window_per_unit: options.queue.window ?? 1,
+          }
+        : {}),
     },
   });
   expect(response.status()).toBe(201);

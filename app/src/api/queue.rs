@@ -109,7 +109,7 @@ pub struct QueueStanding {
 
 /// `GET /api/sales/{id}/draw`: the commitment and, after the start, the values
 /// that ordered the line, so anyone can recompute every drawn place (README,
-/// "Checking the draw"; the rule is [`crate::draw`]).
+/// "Checking the draw"; `method` states the rule).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SaleDraw {

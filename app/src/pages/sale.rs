@@ -5,8 +5,8 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
-use crate::api::Sale;
-use crate::components::{BuyPanel, LocalTime, Money};
+use crate::api::{AdmissionMode, Sale};
+use crate::components::{BuyPanel, LocalTime, Money, QueuePanel};
 use crate::money::discount_percent;
 use crate::pages::NotFound;
 use crate::server_fns::get_sale;
@@ -69,10 +69,17 @@ fn SaleDetails(sale: Sale) -> impl IntoView {
             <dl class="facts">
                 <dt>"Units"</dt><dd>{sale.stock}</dd>
                 <dt>"Limit"</dt><dd>{format!("{} per shopper", sale.per_user_limit)}</dd>
+                {sale.queue_opens_at_ms.map(|ms| view! {
+                    <dt>"Line opens"</dt><dd><LocalTime ms/></dd>
+                })}
                 <dt>"Starts"</dt><dd><LocalTime ms=sale.starts_at_ms/></dd>
                 <dt>"Ends"</dt><dd><LocalTime ms=sale.ends_at_ms/></dd>
             </dl>
-            <BuyPanel sale=sale.clone()/>
+            {if sale.admission == AdmissionMode::Queue {
+                view! { <QueuePanel sale=sale.clone()/> }
+            } else {
+                view! { <BuyPanel sale=sale.clone()/> }
+            }}
         </article>
     }
 }

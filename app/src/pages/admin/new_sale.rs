@@ -6,7 +6,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_navigate;
 use leptos_router::NavigateOptions;
 
-use crate::api::{CaptchaKind, SaleDraft};
+use crate::api::{AdmissionMode, CaptchaKind, SaleDraft};
 use crate::client::{self, Reply};
 use crate::clock::format_utc_seconds;
 use crate::endpoints;
@@ -28,6 +28,8 @@ struct SaleFields {
     payment_minutes: RwSignal<String>,
     captcha: RwSignal<String>,
     min_age: RwSignal<String>,
+    admission: RwSignal<String>,
+    line_opens_minutes: RwSignal<String>,
 }
 
 impl SaleFields {
@@ -49,6 +51,9 @@ impl SaleFields {
             // Accounts made after the announcement cannot buy: one machine's
             // hundred fresh accounts are worth nothing (OPERATIONS.md).
             min_age: field("7"),
+            // A waiting room makes the opening fair: proposed for every sale.
+            admission: field("queue"),
+            line_opens_minutes: field("10"),
         }
     }
 
@@ -72,6 +77,18 @@ impl SaleFields {
         if minutes < 1 {
             return Err("Duration: at least a minute".into());
         }
+        let admission =
+            AdmissionMode::parse(&self.admission.get_untracked()).unwrap_or(AdmissionMode::Queue);
+        let queue_opens_at_ms = match admission {
+            AdmissionMode::Race => None,
+            AdmissionMode::Queue => {
+                let before = number(self.line_opens_minutes, "Line opens")?;
+                if before < 0 {
+                    return Err("Line opens: 0 or more minutes before the start".into());
+                }
+                Some(starts_at_ms - i64::from(before) * 60_000)
+            }
+        };
         let currency = Currency::parse(self.currency.get_untracked().trim())
             .ok_or("Currency: an ISO 4217 code like EUR")?;
         let amount = |signal: RwSignal<String>, name: &str| {
@@ -93,8 +110,8 @@ impl SaleFields {
             payment_window_secs: number(self.payment_minutes, "Payment window")?.saturating_mul(60),
             captcha: CaptchaKind::parse(&self.captcha.get_untracked()).unwrap_or(CaptchaKind::Pow),
             min_account_age_days: number(self.min_age, "Minimum account age")?,
-            admission: None,
-            queue_opens_at_ms: None,
+            admission: Some(admission),
+            queue_opens_at_ms,
             queue_window_per_unit: None,
             queue_pace_per_s: None,
         })
@@ -187,6 +204,15 @@ pub fn NewSale() -> impl IntoView {
                 <option value="image">"Sliding puzzle (proof of work for who cannot drag)"</option>
                 <option value="none">"None"</option>
             </select>
+            <label for="admission">"Opening"</label>
+            <select id="admission" on:change=move |event| fields.admission.set(event_target_value(&event))>
+                <option value="queue" selected=true>"Waiting room: a random place for everyone who joins before the start"</option>
+                <option value="race">"Race: first come at the start"</option>
+            </select>
+            {move || (fields.admission.get() == "queue").then(|| view! {
+                {text_input("line_opens", "Line opens (minutes before the start)", fields.line_opens_minutes, "number")}
+                <p class="hint">"Shoppers join the line from then on; at the start their places are drawn, and they are let in at the pace the sale can serve."</p>
+            })}
             {text_input("min_age", "Minimum account age (days)", fields.min_age, "number")}
             <p class="hint">"Accounts younger than this cannot buy: 7 days keeps out accounts made for this sale. 0 lets anyone buy."</p>
             <p class="form-error" role="alert">{move || error.get()}</p>
