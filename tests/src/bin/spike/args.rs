@@ -124,6 +124,8 @@ pub struct Options {
     pub redis: RedisChoice,
     pub json: Option<PathBuf>,
     pub keep: bool,
+    /// How the spike's sales admit shoppers (a `queue` sale's line opens at once).
+    pub admission: app::api::AdmissionMode,
 }
 
 impl Default for Options {
@@ -148,6 +150,7 @@ impl Default for Options {
             redis: RedisChoice::Shared,
             json: None,
             keep: false,
+            admission: app::api::AdmissionMode::Race,
         }
     }
 }

@@ -367,8 +367,9 @@ impl Rig {
             payment_window_secs: 3_600,
             captcha: options.captcha,
             min_account_age_days: 0,
-            admission: None,
-            queue_opens_at_ms: None,
+            admission: Some(options.admission),
+            queue_opens_at_ms: (options.admission == app::api::AdmissionMode::Queue)
+                .then(|| server::clock::now_ms() - 1_000),
             queue_window_per_unit: None,
             queue_pace_per_s: None,
         };

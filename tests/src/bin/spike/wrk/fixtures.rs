@@ -40,6 +40,10 @@ pub(super) struct Fixtures<'a> {
     pub(super) plenty: Sale,
     /// The live sale page's ETag, for the 304 row.
     etag: String,
+    /// A queue sale whose line is open (it starts in an hour).
+    queue: Sale,
+    /// Each shopper's cookies once in that line: session and entry.
+    in_line: Vec<String>,
 }
 
 impl<'a> Fixtures<'a> {
@@ -58,6 +62,18 @@ impl<'a> Fixtures<'a> {
         let live = sale(1_000_000, 1, 2).await?;
         let limited = sale(1_000_000, 1, 3).await?;
         let plenty = sale(10_000_000, 1_000_000, 4).await?;
+        let queue = rig
+            .create_sale(
+                &Options {
+                    stock: 100,
+                    lead_secs: 3_600.0,
+                    admission: app::api::AdmissionMode::Queue,
+                    ..base.clone()
+                },
+                5,
+            )
+            .await?;
+        let in_line = join_line(rig, &queue).await?;
         tokio::time::sleep(Duration::from_millis(
             (plenty.starts_at_ms - server::clock::now_ms()).max(0) as u64 + 100,
         ))
@@ -72,6 +88,8 @@ impl<'a> Fixtures<'a> {
             limited,
             plenty,
             etag,
+            queue,
+            in_line,
         };
         let shopper = &rig.shoppers[0];
         for sale in [&fixtures.sold_out, &fixtures.limited] {
@@ -138,6 +156,29 @@ impl<'a> Fixtures<'a> {
                 409,
             ),
             ours("buy, winning", self.fresh_buys(&self.plenty, true), 202),
+            ours(
+                "GET /api/sales/{id}/queue (poll, entry cookie)",
+                self.in_line
+                    .iter()
+                    .map(|cookie| format!("GET /api/sales/{}/queue {cookie}", self.queue.id))
+                    .collect(),
+                200,
+            ),
+            ours(
+                "POST /api/sales/{id}/queue (join again, no entry cookie)",
+                self.rig
+                    .shoppers
+                    .iter()
+                    .map(|shopper| {
+                        format!(
+                            "POST /api/sales/{}/queue {}",
+                            self.queue.id,
+                            shopper.cookie.replace(' ', "")
+                        )
+                    })
+                    .collect(),
+                200,
+            ),
         ]
     }
 
@@ -186,6 +227,34 @@ pub(super) async fn start_bare(rig: &Rig, bare: &Path) -> Result<(Child, String)
     crate::process::wait_until_ready(&rig.client, &format!("{url}/"), Path::new("/dev/null"))
         .await?;
     Ok((child, url))
+}
+
+/// Every shopper joins the line of `sale`: their session cookie with the
+/// entry cookie the join set, as one `Cookie` value without spaces.
+async fn join_line(rig: &Rig, sale: &Sale) -> Result<Vec<String>, String> {
+    let mut cookies = Vec::new();
+    for shopper in &rig.shoppers {
+        let response = rig
+            .client
+            .post(rig.url(&format!("/api/sales/{}/queue", sale.id)))
+            .header("cookie", &shopper.cookie)
+            .header("origin", &rig.base_url)
+            .send()
+            .await
+            .map_err(|error| error.to_string())?;
+        if response.status() != 200 {
+            return Err(format!("joining the line answered {}", response.status()));
+        }
+        let entry = response
+            .headers()
+            .get("set-cookie")
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.split(';').next())
+            .ok_or("joining the line set no entry cookie")?
+            .to_owned();
+        cookies.push(format!("{};{entry}", shopper.cookie.replace(' ', "")));
+    }
+    Ok(cookies)
 }
 
 async fn sale_page_etag(rig: &Rig, sale: &Sale) -> Result<String, String> {
