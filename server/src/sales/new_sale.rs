@@ -9,6 +9,9 @@ use app::api::{
 use app::money::Currency;
 use chrono::DateTime;
 
+/// How long before the start a line may open at most.
+const QUEUE_OPEN_AT_MOST_MS: i64 = 30 * 24 * 3600 * 1000;
+
 /// A sale to create or the new state of an edited one: a [`SaleDraft`] that
 /// [`NewSale::parse`] has checked, so the stores can trust its values. Only made
 /// there; read through `Deref` as the draft it wraps.
@@ -74,6 +77,9 @@ impl NewSale {
                     .unwrap_or(draft.starts_at_ms.saturating_sub(QUEUE_OPENS_BEFORE_MS));
                 if opens > draft.starts_at_ms {
                     return Err("queue_opens_at_ms: at or before starts_at_ms".into());
+                }
+                if draft.starts_at_ms.saturating_sub(opens) > QUEUE_OPEN_AT_MOST_MS {
+                    return Err("queue_opens_at_ms: at most 30 days before starts_at_ms".into());
                 }
                 if DateTime::from_timestamp_millis(opens).is_none() {
                     return Err("queue_opens_at_ms is out of range".into());
@@ -312,6 +318,11 @@ mod tests {
             (new.admission(), new.queue_opens_at_ms),
             (AdmissionMode::Race, None)
         );
+        let early = SaleDraft {
+            queue_opens_at_ms: Some(queue.starts_at_ms - QUEUE_OPEN_AT_MOST_MS - 1),
+            ..queue.clone()
+        };
+        assert!(NewSale::parse(early, Currency::USD).is_err());
         for (window, pace) in [(0, 200), (101, 200), (2, 0), (2, 100_001)] {
             let odd = SaleDraft {
                 queue_window_per_unit: Some(window),
