@@ -39,6 +39,12 @@ the crowd and the sale
   --pow-bits <n>                proof-of-work difficulty the server sets (12)
   --lead <secs>                 the sale starts this long after set-up (3)
   --pay <percent>               share of winners who pay (50)
+  --admission race|queue        race: the crowd meets the buy at the start
+                                (default); queue: a waiting room whose line
+                                opens at set-up: the shoppers join at random
+                                moments of the --lead before the start (10 %
+                                in the 2 s after it), poll as told, and buy
+                                when let in
   --shoppers-per-ip <n>         shoppers behind one address (4)
 
 how they arrive
@@ -244,6 +250,10 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
             "--pow-bits" => options.pow_bits = number(flag, value)?,
             "--lead" => options.lead_secs = number(flag, value)?,
             "--pay" => options.pay_percent = number(flag, value)?,
+            "--admission" => {
+                options.admission = app::api::AdmissionMode::parse(value)
+                    .ok_or_else(|| format!("unknown admission `{value}`"))?
+            }
             "--shoppers-per-ip" => options.shoppers_per_ip = number(flag, value)?,
             "--concurrency" => {
                 options.pace = Pace::Closed {

@@ -32,6 +32,9 @@ pub enum Step {
     Pay,
     Healthz,
     NaiveBuy,
+    /// A queue sale's line: joining it, and each poll of one's place.
+    Join,
+    Poll,
 }
 
 impl Step {
@@ -45,6 +48,8 @@ impl Step {
             Step::Pay => "pay",
             Step::Healthz => "healthz",
             Step::NaiveBuy => "naive buy",
+            Step::Join => "join",
+            Step::Poll => "poll",
         }
     }
 }

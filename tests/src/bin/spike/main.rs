@@ -13,6 +13,7 @@ mod args;
 mod check;
 mod drill;
 mod fleet;
+mod line;
 mod load;
 mod naive;
 mod process;
@@ -199,8 +200,22 @@ async fn sale_round(
     let (sale, start, context, rows) = open_sale(rig, options, number).await?;
     let progress = Progress::start(format!("[spike {number}]"), context.recorder.clone());
     let cpu_before = fleet.map(|fleet| fleet.cpu(rig));
+    let queue = options.admission == app::api::AdmissionMode::Queue;
+    let created = Instant::now();
+    let redis_cpu_before = if queue {
+        line::redis_cpu_secs(&mut rig.redis.clone()).await
+    } else {
+        None
+    };
     let outcomes =
         match options.flow {
+            Flow::Full if queue => {
+                spawn_crowd(rig, &context, start, move |context, shopper, _| {
+                    let join_at = join_moment(created, start, shopper.index);
+                    async move { context.shop_in_line(&shopper, join_at).await }
+                })
+                .await?
+            }
             Flow::Full => spawn_crowd(
                 rig,
                 &context,
@@ -217,6 +232,7 @@ async fn sale_round(
         .zip(cpu_before)
         .map(|(fleet, before)| before.until(&fleet.cpu(rig)));
     let summary = context.recorder.summary();
+    let last_won_ms = summary.last_won_ms;
     let demand = i64::from(options.shoppers) * i64::from(options.limit);
     let (books, broken) = check::check_sale(rig, &sale, &outcomes, demand).await?;
     let mut round = Round::new(
@@ -230,7 +246,35 @@ async fn sale_round(
         rig.server().and_then(|server| server.memory_mib()),
     );
     round.cpu = cpu;
+    if queue {
+        let buys = context
+            .recorder
+            .summary()
+            .step(Step::Buy)
+            .map_or(0, |step| step.requests);
+        let redis_cpu = line::redis_cpu_secs(&mut rig.redis.clone())
+            .await
+            .zip(redis_cpu_before)
+            .map(|(after, before)| after - before);
+        let line = line::LineReport::new(&outcomes, (buys, won), last_won_ms, redis_cpu);
+        eprintln!("[spike {number}] {}", line.line());
+        round.line = Some(line);
+    }
     Ok(round)
+}
+
+/// When shopper `index` joins a queue sale's line: nine in ten at a moment
+/// spread evenly over the pre-queue (from set-up to the start, in an order
+/// unrelated to their index), the tenth in the 2 s after the start.
+fn join_moment(created: Instant, start: Instant, index: u32) -> Instant {
+    // A fixed scramble of the index (Knuth's multiplicative hash): spread
+    // without a random generator, the same every run.
+    let spread = f64::from(index.wrapping_mul(2_654_435_761) >> 8) / f64::from(1u32 << 24);
+    if index % 10 == 9 {
+        start + Duration::from_secs_f64(2.0 * spread)
+    } else {
+        created + (start - created).mul_f64(spread * 0.95)
+    }
 }
 
 /// From the last 202 until its order row was in Postgres, in milliseconds.

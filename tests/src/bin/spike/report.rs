@@ -33,6 +33,8 @@ pub struct Round {
     /// CPU each part spent from the opening until the last order was persisted
     /// (runs on a fleet of their own only).
     pub cpu: Option<CpuUse>,
+    /// A queue sale's waiting room (`--admission queue`).
+    pub line: Option<crate::line::LineReport>,
 }
 
 impl Round {
@@ -75,6 +77,7 @@ impl Round {
             broken,
             steps: summary.steps,
             cpu: None,
+            line: None,
         }
     }
 

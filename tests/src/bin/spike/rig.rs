@@ -371,7 +371,8 @@ impl Rig {
             queue_opens_at_ms: (options.admission == app::api::AdmissionMode::Queue)
                 .then(|| server::clock::now_ms() - 1_000),
             queue_window_per_unit: None,
-            queue_pace_per_s: None,
+            // The first window (2 per unit) fills in about a second.
+            queue_pace_per_s: Some((options.stock.saturating_mul(2)).clamp(200, 100_000)),
         };
         let response = self
             .client

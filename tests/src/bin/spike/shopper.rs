@@ -55,24 +55,28 @@ pub struct Outcome {
     pub failure: Option<String>,
     /// When the attempt ended (before polling and paying), since the wave began.
     pub decided_ms: Option<f64>,
+    /// A queue sale: this shopper's visit to the line.
+    pub line: Option<crate::line::LineVisit>,
 }
 
 /// One answer, reduced to what a client acts on.
-struct Answer {
-    status: u16,
+pub(crate) struct Answer {
+    pub(crate) status: u16,
     /// The API's error code, or `ok`.
-    code: String,
-    body: Value,
+    pub(crate) code: String,
+    pub(crate) body: Value,
     retry_after: Option<u64>,
+    /// The first `name=value` of a `Set-Cookie`, if any (the line's entry).
+    pub(crate) set_cookie: Option<String>,
 }
 
 impl Answer {
     /// The body as the API type of a successful answer.
-    fn parsed<T: serde::de::DeserializeOwned>(&self) -> Option<T> {
+    pub(crate) fn parsed<T: serde::de::DeserializeOwned>(&self) -> Option<T> {
         serde_json::from_value(self.body.clone()).ok()
     }
 
-    fn cool_down(&self) -> Duration {
+    pub(crate) fn cool_down(&self) -> Duration {
         self.retry_after
             .map(Duration::from_secs)
             .unwrap_or(COOL_DOWN)
@@ -92,7 +96,7 @@ pub enum Next<T> {
 }
 
 impl Context {
-    async fn call(
+    pub(crate) async fn call(
         &self,
         step: Step,
         wanted: Instant,
@@ -149,12 +153,18 @@ impl Context {
                     .get("retry-after")
                     .and_then(|value| value.to_str().ok())
                     .and_then(|value| value.parse().ok());
+                let set_cookie = response
+                    .headers()
+                    .get("set-cookie")
+                    .and_then(|value| value.to_str().ok())
+                    .and_then(|value| value.split(';').next())
+                    .map(str::to_owned);
                 let body: Value = response.json().await.unwrap_or(Value::Null);
-                Ok::<_, reqwest::Error>((status, retry_after, body))
+                Ok::<_, reqwest::Error>((status, retry_after, body, set_cookie))
             })
             .await;
         let answer = match answer {
-            Ok((status, retry_after, body)) => Answer {
+            Ok((status, retry_after, body, set_cookie)) => Answer {
                 status,
                 code: if (200..300).contains(&status) {
                     "ok".to_owned()
@@ -165,12 +175,14 @@ impl Context {
                 },
                 body,
                 retry_after,
+                set_cookie,
             },
             Err(error) => Answer {
                 status: 0,
                 code: format!("transport: {error}"),
                 body: Value::Null,
                 retry_after: None,
+                set_cookie: None,
             },
         };
         let outcome = match (step, answer.status) {
@@ -194,7 +206,9 @@ impl Context {
         match (answer.status, answer.code.as_str()) {
             (429 | 503, _) => Next::Again(answer.cool_down()),
             (425, _) | (409, "paused") => Next::Again(TOO_EARLY_WAIT),
-            (410, code) | (409, code @ "limit_reached") => Next::Done(code.to_owned()),
+            (410, code) | (409, code @ "limit_reached") | (403, code @ "not_admitted") => {
+                Next::Done(code.to_owned())
+            }
             (status, code) => Next::Fail(format!("{status} {code}")),
         }
     }
@@ -212,7 +226,12 @@ impl Context {
             None,
         )
         .await;
-        let mut outcome = Outcome::default();
+        self.purchase(shopper, Outcome::default()).await
+    }
+
+    /// Challenge, ticket and buy until the limit or an outcome, then the
+    /// order's poll and payment: the buy panel's part of a visit.
+    pub(crate) async fn purchase(&self, shopper: &ShopperId, mut outcome: Outcome) -> Outcome {
         let mut buy_path: Option<String> = None;
         while (outcome.orders.len() as i32) < self.limit {
             let path = match buy_path.take() {
@@ -387,7 +406,7 @@ impl Context {
         self.finish(shopper, outcome, last).await
     }
 
-    fn fail(&self, mut outcome: Outcome, failure: String) -> Outcome {
+    pub(crate) fn fail(&self, mut outcome: Outcome, failure: String) -> Outcome {
         outcome.failure = Some(failure);
         outcome
     }

@@ -1,0 +1,222 @@
+//! A spike shopper in a queue sale's waiting room (`--admission queue`), as
+//! the browser client does it: join once, keep the entry cookie, poll no
+//! sooner than `poll_after_ms`, and once let in go through the challenge,
+//! ticket and buy. A waitlisted shopper leaves (units come back only when
+//! orders lapse, long after the wave). What each visit saw becomes the round's
+//! fairness figures ([`LineReport`]).
+
+use std::time::{Duration, Instant};
+
+use app::api::{QueueStanding, QueueState};
+use serde::Serialize;
+
+use crate::load::Step;
+use crate::rig::ShopperId;
+use crate::shopper::{Context, Outcome};
+
+/// What one shopper's visit to the line was.
+#[derive(Clone, Debug, Default)]
+pub struct LineVisit {
+    /// When the server says they joined, and whether before the start.
+    pub joined_ms: i64,
+    pub before_start: bool,
+    /// When the poll first said "admitted", ms after the start; never if none.
+    pub admitted_ms: Option<f64>,
+    pub polls: u32,
+}
+
+impl Context {
+    /// Joins at `join_at`, waits in line as told, buys once let in.
+    pub async fn shop_in_line(&self, shopper: &ShopperId, join_at: Instant) -> Outcome {
+        tokio::time::sleep_until(join_at.into()).await;
+        let path = format!("/api/sales/{}/queue", self.sale_id);
+        let mut outcome = Outcome::default();
+        let mut visit = LineVisit::default();
+        // Join: once, with retries only for "not yet" and "slow down".
+        let (mut standing, shopper) = loop {
+            let answer = self
+                .call(
+                    Step::Join,
+                    Instant::now(),
+                    shopper,
+                    reqwest::Method::POST,
+                    &path,
+                    None,
+                )
+                .await;
+            match answer.status {
+                200 => {
+                    let Some(standing) = answer.parsed::<QueueStanding>() else {
+                        return self.fail(outcome, "join: not a standing".into());
+                    };
+                    // The browser keeps the entry cookie; so does this shopper.
+                    let mut with_entry = shopper.clone();
+                    if let Some(entry) = answer.set_cookie {
+                        with_entry.cookie = format!("{}; {entry}", shopper.cookie);
+                    }
+                    break (standing, with_entry);
+                }
+                429 | 503 => tokio::time::sleep(answer.cool_down()).await,
+                425 => tokio::time::sleep(Duration::from_millis(50)).await,
+                410 => return self.finish(shopper, outcome, answer.code).await,
+                status => return self.fail(outcome, format!("join: {status} {}", answer.code)),
+            }
+        };
+        visit.joined_ms = standing.joined_at_ms.unwrap_or_default();
+        visit.before_start = standing.joined_before_start == Some(true);
+        loop {
+            match standing.state {
+                QueueState::Admitted => break,
+                QueueState::Waiting => {}
+                QueueState::NotJoined => {
+                    return self.fail(outcome, "joined, then not in line".into());
+                }
+                other => {
+                    outcome.line = Some(visit);
+                    return self
+                        .finish(&shopper, outcome, other.as_str().to_owned())
+                        .await;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(u64::from(standing.poll_after_ms))).await;
+            let answer = self
+                .call(
+                    Step::Poll,
+                    Instant::now(),
+                    &shopper,
+                    reqwest::Method::GET,
+                    &path,
+                    None,
+                )
+                .await;
+            visit.polls += 1;
+            match answer.parsed::<QueueStanding>() {
+                Some(now) if answer.status == 200 => standing = now,
+                _ if matches!(answer.status, 429 | 503) => {
+                    tokio::time::sleep(answer.cool_down()).await;
+                }
+                _ => {
+                    return self.fail(outcome, format!("poll: {} {}", answer.status, answer.code));
+                }
+            }
+        }
+        visit.admitted_ms = Some(self.recorder.elapsed().as_secs_f64() * 1000.0);
+        outcome.line = Some(visit);
+        self.purchase(&shopper, outcome).await
+    }
+}
+
+/// The round's waiting-room figures.
+#[derive(Clone, Debug, Serialize)]
+pub struct LineReport {
+    pub joined_before_start: usize,
+    pub joined_after_start: usize,
+    pub admitted: usize,
+    /// Spearman's rank correlation between joining and admission among
+    /// pre-start entrants who were let in (0: place independent of joining).
+    pub rank_correlation: Option<f64>,
+    pub polls_per_shopper: f64,
+    /// Buy requests per unit sold: what the buy path saw.
+    pub buys_per_unit: Option<f64>,
+    /// From the start until the last unit was won.
+    pub sold_out_ms: Option<f64>,
+    /// Redis CPU (user + system, every node) over the round, per shopper, in
+    /// microseconds: the line's shards, the board, the draw and the buys.
+    pub redis_us_per_shopper: Option<f64>,
+}
+
+impl LineReport {
+    pub fn new(
+        outcomes: &[Outcome],
+        (buys, won): (u64, usize),
+        sold_out_ms: Option<f64>,
+        redis_cpu_secs: Option<f64>,
+    ) -> Self {
+        let visits: Vec<&LineVisit> = outcomes.iter().filter_map(|o| o.line.as_ref()).collect();
+        let early: Vec<&&LineVisit> = visits.iter().filter(|v| v.before_start).collect();
+        let admitted_early: Vec<(f64, f64)> = early
+            .iter()
+            .filter_map(|v| Some((v.joined_ms as f64, v.admitted_ms?)))
+            .collect();
+        let polls: u64 = visits.iter().map(|v| u64::from(v.polls)).sum();
+        Self {
+            joined_before_start: early.len(),
+            joined_after_start: visits.len() - early.len(),
+            admitted: visits.iter().filter(|v| v.admitted_ms.is_some()).count(),
+            rank_correlation: (admitted_early.len() >= 3).then(|| spearman(&admitted_early)),
+            polls_per_shopper: polls as f64 / visits.len().max(1) as f64,
+            buys_per_unit: (won > 0).then(|| buys as f64 / won as f64),
+            sold_out_ms,
+            redis_us_per_shopper: redis_cpu_secs
+                .map(|secs| secs * 1e6 / outcomes.len().max(1) as f64),
+        }
+    }
+
+    pub fn line(&self) -> String {
+        format!(
+            "line: {} joined before the start, {} after; {} let in; rank correlation of joining and admission {}; {:.1} polls a shopper; {} buy requests per unit sold; sold out {} after the start; Redis {} per shopper",
+            self.joined_before_start,
+            self.joined_after_start,
+            self.admitted,
+            self.rank_correlation
+                .map_or("-".to_owned(), |rho| format!("{rho:+.3}")),
+            self.polls_per_shopper,
+            self.buys_per_unit
+                .map_or("-".to_owned(), |per| format!("{per:.2}")),
+            self.sold_out_ms
+                .map_or("-".to_owned(), |ms| format!("{:.2} s", ms / 1000.0)),
+            self.redis_us_per_shopper
+                .map_or("-".to_owned(), |us| format!("{us:.1} µs")),
+        )
+    }
+}
+
+/// Seconds of CPU Redis has used (user + system), summed over its masters.
+pub async fn redis_cpu_secs(redis: &mut server::redis_connection::RedisConnection) -> Option<f64> {
+    let infos: Vec<(String, String)> = redis
+        .on_every_master(redis::cmd("INFO").arg("cpu"))
+        .await
+        .ok()?;
+    let mut total = 0.0;
+    for (_, info) in infos {
+        for line in info.lines() {
+            if let Some((key, value)) = line.split_once(':') {
+                if key == "used_cpu_user" || key == "used_cpu_sys" {
+                    total += value.trim().parse::<f64>().ok()?;
+                }
+            }
+        }
+    }
+    Some(total)
+}
+
+/// Spearman's rank correlation of the pairs' two values (ties by order).
+fn spearman(pairs: &[(f64, f64)]) -> f64 {
+    let n = pairs.len() as f64;
+    let ranks = |values: Vec<f64>| -> Vec<f64> {
+        let mut order: Vec<usize> = (0..values.len()).collect();
+        order.sort_by(|&a, &b| values[a].total_cmp(&values[b]));
+        let mut ranks = vec![0.0; values.len()];
+        for (rank, index) in order.into_iter().enumerate() {
+            ranks[index] = rank as f64;
+        }
+        ranks
+    };
+    let a = ranks(pairs.iter().map(|p| p.0).collect());
+    let b = ranks(pairs.iter().map(|p| p.1).collect());
+    let d2: f64 = a.iter().zip(&b).map(|(x, y)| (x - y).powi(2)).sum();
+    1.0 - 6.0 * d2 / (n * (n * n - 1.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spearman_sees_order_and_its_absence() {
+        let same: Vec<(f64, f64)> = (0..10).map(|i| (f64::from(i), f64::from(i))).collect();
+        assert!((spearman(&same) - 1.0).abs() < 1e-9);
+        let reversed: Vec<(f64, f64)> = (0..10).map(|i| (f64::from(i), f64::from(-i))).collect();
+        assert!((spearman(&reversed) + 1.0).abs() < 1e-9);
+    }
+}
