@@ -160,39 +160,29 @@ impl TestApp {
 
     /// Registers a shopper through the API; the returned client carries its cookie.
     pub async fn register(&self, username: &str) -> Shopper {
-        let client = reqwest::Client::builder()
-            .cookie_store(true)
-            .build()
-            .expect("a client");
-        let response = client
-            .post(self.url("/api/auth/register"))
-            .json(&serde_json::json!({ "username": username, "password": "correct horse battery" }))
-            .send()
-            .await
-            .expect("register answers");
-        assert_eq!(response.status(), 201, "registering {username}");
-        let account: app::api::Account = response.json().await.expect("an account");
-        Shopper {
-            client,
-            base: self.url(""),
-            user_id: account.user_id,
-        }
+        self.session_of("/api/auth/register", username, 201).await
     }
 
     /// A second session of an account [`TestApp::register`] made: the same
     /// shopper on another device (no cookie but the new session's).
     pub async fn log_in(&self, username: &str) -> Shopper {
+        self.session_of("/api/auth/login", username, 200).await
+    }
+
+    /// Posts `username` and the tests' password to `path` (register or log
+    /// in), which must answer `expected`: the shopper with the session cookie.
+    async fn session_of(&self, path: &str, username: &str, expected: u16) -> Shopper {
         let client = reqwest::Client::builder()
             .cookie_store(true)
             .build()
             .expect("a client");
         let response = client
-            .post(self.url("/api/auth/login"))
+            .post(self.url(path))
             .json(&serde_json::json!({ "username": username, "password": "correct horse battery" }))
             .send()
             .await
-            .expect("login answers");
-        assert_eq!(response.status(), 200, "logging {username} in");
+            .expect("the server answers");
+        assert_eq!(response.status(), expected, "{path} for {username}");
         let account: app::api::Account = response.json().await.expect("an account");
         Shopper {
             client,
@@ -477,6 +467,25 @@ pub fn queue_sale_starting_in(starts_in_ms: i64, stock: i32, window: i32) -> Sal
     }
 }
 
+/// Spearman's rank correlation of pairs of values (ties ranked by their
+/// order): 1 when the second follows the first, 0 when unrelated.
+pub fn spearman(pairs: &[(f64, f64)]) -> f64 {
+    let n = pairs.len() as f64;
+    let ranks = |values: Vec<f64>| -> Vec<f64> {
+        let mut order: Vec<usize> = (0..values.len()).collect();
+        order.sort_by(|&a, &b| values[a].total_cmp(&values[b]));
+        let mut ranks = vec![0.0; values.len()];
+        for (rank, index) in order.into_iter().enumerate() {
+            ranks[index] = rank as f64;
+        }
+        ranks
+    };
+    let a = ranks(pairs.iter().map(|pair| pair.0).collect());
+    let b = ranks(pairs.iter().map(|pair| pair.1).collect());
+    let d2: f64 = a.iter().zip(&b).map(|(x, y)| (x - y).powi(2)).sum();
+    1.0 - 6.0 * d2 / (n * (n * n - 1.0))
+}
+
 /// A 1×1 red PNG.
 pub const RED_DOT: &[u8] = &[
     0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44, 0x52,
@@ -485,3 +494,14 @@ pub const RED_DOT: &[u8] = &[
     0x00, 0x03, 0x01, 0x01, 0x00, 0x18, 0xDD, 0x8D, 0xB0, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4E,
     0x44, 0xAE, 0x42, 0x60, 0x82,
 ];
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn spearman_sees_order_and_its_absence() {
+        let same: Vec<(f64, f64)> = (0..10).map(|i| (f64::from(i), f64::from(i))).collect();
+        assert!((super::spearman(&same) - 1.0).abs() < 1e-9);
+        let reversed: Vec<(f64, f64)> = (0..10).map(|i| (f64::from(i), f64::from(-i))).collect();
+        assert!((super::spearman(&reversed) + 1.0).abs() < 1e-9);
+    }
+}

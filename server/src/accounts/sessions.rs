@@ -240,15 +240,19 @@ pub(crate) fn parse_ended_message(payload: &str) -> Option<TokenHash> {
 
 /// The session token of a request's cookies, if any.
 pub(crate) fn token_from(headers: &HeaderMap) -> Option<String> {
+    cookie(headers, COOKIE).filter(|value| !value.is_empty())
+}
+
+/// The value of the cookie `name` a request carries, if any.
+pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(|cookies| cookies.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE)
+        .find(|(found, _)| *found == name)
         .map(|(_, value)| value.to_owned())
-        .filter(|value| !value.is_empty())
 }
 
 /// `Set-Cookie` for a new session. `secure` in production (HTTPS only).

@@ -7,6 +7,8 @@
 //! per instance and sale). Joining is one constant-time script on the
 //! account's shard of the line, never on the sale's own slot.
 
+use std::sync::Arc;
+
 use app::api::{AdmissionMode, ErrorCode, QueueStanding, Sale, SaleDraw};
 use axum::extract::State;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, SET_COOKIE};
@@ -20,7 +22,7 @@ use super::error::ApiError;
 use super::extract::CurrentUser;
 use super::state::AppState;
 use crate::accounts::sessions::Session;
-use crate::queue::board::{Admission, Entry, Phase};
+use crate::queue::board::{Admission, Board, Entry, Phase};
 use crate::queue::leader::KEEP_AFTER_END_MS;
 use crate::queue::token;
 use crate::sales::id::SaleId;
@@ -49,24 +51,29 @@ async fn queue_sale(state: &AppState, sale_id: i64) -> Result<Sale, ApiError> {
     Ok(sale)
 }
 
-/// The shopper's entry: from the cookie when it is ours and complete, else
-/// from Redis (then `fresh` says the cookie should be written again).
-async fn entry_of(
+/// The line's board and the shopper's entry: from the cookie when it is ours
+/// and complete, else from Redis (then `fresh` says the cookie should be
+/// written again).
+async fn board_and_entry(
     state: &AppState,
     sale_id: i64,
     user_id: i64,
     headers: &HeaderMap,
-    drawn: bool,
-) -> Result<(Option<Entry>, bool), ApiError> {
+) -> Result<(Arc<Board>, Option<Entry>, bool), ApiError> {
+    let board = state.lines.board(sale_id).await?;
+    let drawn = board.phase != Phase::Gathering;
     let signer = state.lines.signer();
     let carried = token::from_headers(headers, sale_id)
         .and_then(|token| signer.verify(&token, sale_id, user_id));
     match carried {
         // A pre-start entry learns its place once, after the draw.
         Some(entry) if !(drawn && entry.before_start && entry.drawn.is_none()) => {
-            Ok((Some(entry), false))
+            Ok((board, Some(entry), false))
         }
-        _ => Ok((state.lines.entry(sale_id, user_id).await?, true)),
+        _ => {
+            let entry = state.lines.entry(sale_id, user_id).await?;
+            Ok((board, entry, true))
+        }
     }
 }
 
@@ -140,9 +147,7 @@ async fn join(
 ) -> Result<Response, ApiError> {
     let sale = queue_sale(&state, sale_id.get()).await?;
     let now = state.clock.now_ms();
-    let board = state.lines.board(sale.id).await?;
-    let drawn = board.phase != Phase::Gathering;
-    let (entry, fresh) = entry_of(&state, sale.id, user.user_id, &headers, drawn).await?;
+    let (board, entry, fresh) = board_and_entry(&state, sale.id, user.user_id, &headers).await?;
     let (entry, fresh) = match entry {
         Some(entry) => (entry, fresh),
         None => {
@@ -182,9 +187,7 @@ async fn standing(
 ) -> Result<Response, ApiError> {
     let sale = queue_sale(&state, sale_id.get()).await?;
     let now = state.clock.now_ms();
-    let board = state.lines.board(sale.id).await?;
-    let drawn = board.phase != Phase::Gathering;
-    let (entry, fresh) = entry_of(&state, sale.id, user.user_id, &headers, drawn).await?;
+    let (board, entry, fresh) = board_and_entry(&state, sale.id, user.user_id, &headers).await?;
     let standing = board.standing(&sale, entry.as_ref(), now);
     Ok(reply(&state, &sale, entry.as_ref(), fresh, standing, now))
 }
@@ -259,9 +262,7 @@ pub(crate) async fn admitted(
     if sale.admission != AdmissionMode::Queue {
         return Ok(None);
     }
-    let board = state.lines.board(sale.id).await?;
-    let drawn = board.phase != Phase::Gathering;
-    let (entry, _) = entry_of(state, sale.id, user_id, headers, drawn).await?;
+    let (board, entry, _) = board_and_entry(state, sale.id, user_id, headers).await?;
     let Some(entry) = entry else {
         return Err(ApiError::refused(
             ErrorCode::NotAdmitted,

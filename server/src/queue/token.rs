@@ -4,7 +4,7 @@
 //! copy: without it (another device, cookies cleared) the entry is read from
 //! the account's shard once and the cookie written again.
 
-use axum::http::{header, HeaderMap};
+use axum::http::HeaderMap;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 
@@ -99,15 +99,7 @@ fn read(payload: &str, sale_id: i64, user_id: i64) -> Option<Entry> {
 
 /// The token the request carries for `sale_id`, if any.
 pub(crate) fn from_headers(headers: &HeaderMap, sale_id: i64) -> Option<String> {
-    let name = cookie_name(sale_id);
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|cookies| cookies.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(found, _)| *found == name)
-        .map(|(_, value)| value.to_owned())
+    crate::accounts::sessions::cookie(headers, &cookie_name(sale_id))
 }
 
 /// `Set-Cookie` for an entry's token, kept until `max_age_secs` from now.

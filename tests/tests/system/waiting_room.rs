@@ -52,23 +52,6 @@ async fn join_all(shoppers: &[Shopper], sale_id: i64) -> Vec<QueueStanding> {
     joined
 }
 
-/// Spearman's rank correlation of two equally long lists of distinct ranks.
-fn spearman(a: &[f64], b: &[f64]) -> f64 {
-    let n = a.len() as f64;
-    let ranks = |values: &[f64]| -> Vec<f64> {
-        let mut order: Vec<usize> = (0..values.len()).collect();
-        order.sort_by(|&x, &y| values[x].total_cmp(&values[y]));
-        let mut ranks = vec![0.0; values.len()];
-        for (rank, index) in order.into_iter().enumerate() {
-            ranks[index] = rank as f64;
-        }
-        ranks
-    };
-    let (ra, rb) = (ranks(a), ranks(b));
-    let d2: f64 = ra.iter().zip(&rb).map(|(x, y)| (x - y).powi(2)).sum();
-    1.0 - 6.0 * d2 / (n * (n * n - 1.0))
-}
-
 #[tokio::test]
 async fn places_drawn_at_the_start_do_not_follow_the_order_of_joining() {
     let app = spawn_app().await;
@@ -76,20 +59,19 @@ async fn places_drawn_at_the_start_do_not_follow_the_order_of_joining() {
     let shoppers = app.shoppers("early", 200).await;
     join_all(&shoppers, sale.id).await;
     until_started(sale.starts_at_ms).await;
-    let mut joined_ms = Vec::new();
-    let mut places = Vec::new();
+    let mut pairs = Vec::new();
     for shopper in &shoppers {
         let standing = standing_until(shopper, sale.id, |s| s.place.is_some()).await;
         assert_eq!(standing.joined_before_start, Some(true));
-        joined_ms.push(standing.joined_at_ms.unwrap() as f64 + shopper.user_id as f64 * 1e-9);
-        places.push(standing.place.unwrap() as f64);
+        let joined = standing.joined_at_ms.unwrap() as f64 + shopper.user_id as f64 * 1e-9;
+        pairs.push((joined, standing.place.unwrap() as f64));
     }
-    let mut sorted = places.clone();
+    let mut sorted: Vec<f64> = pairs.iter().map(|pair| pair.1).collect();
     sorted.sort_by(f64::total_cmp);
     let expected: Vec<f64> = (1..=200).map(f64::from).collect();
     assert_eq!(sorted, expected, "every entrant has one place of 1..=200");
     // 200 independent places: the correlation is noise (sd ≈ 0.07).
-    let rho = spearman(&joined_ms, &places);
+    let rho = systests::spearman(&pairs);
     assert!(
         rho.abs() < 0.25,
         "rank correlation of joining and place: {rho}"

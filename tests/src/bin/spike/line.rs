@@ -143,7 +143,8 @@ impl LineReport {
             joined_before_start: early.len(),
             joined_after_start: visits.len() - early.len(),
             admitted: visits.iter().filter(|v| v.admitted_ms.is_some()).count(),
-            rank_correlation: (admitted_early.len() >= 3).then(|| spearman(&admitted_early)),
+            rank_correlation: (admitted_early.len() >= 3)
+                .then(|| systests::spearman(&admitted_early)),
             polls_per_shopper: polls as f64 / visits.len().max(1) as f64,
             buys_per_unit: (won > 0).then(|| buys as f64 / won as f64),
             sold_out_ms,
@@ -188,35 +189,4 @@ pub async fn redis_cpu_secs(redis: &mut server::redis_connection::RedisConnectio
         }
     }
     Some(total)
-}
-
-/// Spearman's rank correlation of the pairs' two values (ties by order).
-fn spearman(pairs: &[(f64, f64)]) -> f64 {
-    let n = pairs.len() as f64;
-    let ranks = |values: Vec<f64>| -> Vec<f64> {
-        let mut order: Vec<usize> = (0..values.len()).collect();
-        order.sort_by(|&a, &b| values[a].total_cmp(&values[b]));
-        let mut ranks = vec![0.0; values.len()];
-        for (rank, index) in order.into_iter().enumerate() {
-            ranks[index] = rank as f64;
-        }
-        ranks
-    };
-    let a = ranks(pairs.iter().map(|p| p.0).collect());
-    let b = ranks(pairs.iter().map(|p| p.1).collect());
-    let d2: f64 = a.iter().zip(&b).map(|(x, y)| (x - y).powi(2)).sum();
-    1.0 - 6.0 * d2 / (n * (n * n - 1.0))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn spearman_sees_order_and_its_absence() {
-        let same: Vec<(f64, f64)> = (0..10).map(|i| (f64::from(i), f64::from(i))).collect();
-        assert!((spearman(&same) - 1.0).abs() < 1e-9);
-        let reversed: Vec<(f64, f64)> = (0..10).map(|i| (f64::from(i), f64::from(-i))).collect();
-        assert!((spearman(&reversed) + 1.0).abs() < 1e-9);
-    }
 }
