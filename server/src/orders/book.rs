@@ -191,6 +191,9 @@ impl OrderBook {
         }
         let order = self.get(id, user_id).await?.ok_or(OrderError::NotFound)?;
         Err(match order.status {
+            // Paid already: a payment retried after its answer was lost (an
+            // instance died on the way back) is told so, not refused.
+            OrderStatus::Paid => return Ok(order),
             OrderStatus::Expired => OrderError::Expired,
             OrderStatus::PendingPayment if order.pay_before_ms <= now.timestamp_millis() => {
                 OrderError::Expired

@@ -14,7 +14,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use app::api::Sale;
+use app::api::{AdmissionMode, Sale};
 use redis::AsyncCommands;
 use server::redis_connection::RedisTarget;
 use server::secret::Secret;
@@ -39,7 +39,7 @@ pub struct DrillOptions {
 }
 
 /// Every drill, by name, with the fault it plays.
-pub const DRILLS: [(&str, &str); 7] = [
+pub const DRILLS: [(&str, &str); 9] = [
     (
         "instance-crash",
         "kill -9 one of two instances mid-spike, restart it",
@@ -47,6 +47,14 @@ pub const DRILLS: [(&str, &str); 7] = [
     (
         "redis-crash",
         "kill -9 Redis (AOF always) mid-spike, restart it",
+    ),
+    (
+        "instance-crash-queue",
+        "the same with a waiting room: joining, polling and the line's leader through the crash",
+    ),
+    (
+        "redis-crash-queue",
+        "the same with a waiting room: the line, its draw and its board through a Redis crash",
     ),
     (
         "redis-data-loss",
@@ -151,8 +159,10 @@ pub async fn run(options: DrillOptions) -> Result<bool, String> {
 async fn play(name: &str, options: &DrillOptions, scale: Scale) -> Result<DrillReport, String> {
     use faults::*;
     match name {
-        "instance-crash" => instance_crash(options, scale).await,
-        "redis-crash" => redis_crash(options, scale).await,
+        "instance-crash" => instance_crash(options, scale, AdmissionMode::Race).await,
+        "redis-crash" => redis_crash(options, scale, AdmissionMode::Race).await,
+        "instance-crash-queue" => instance_crash(options, scale, AdmissionMode::Queue).await,
+        "redis-crash-queue" => redis_crash(options, scale, AdmissionMode::Queue).await,
         "redis-data-loss" => redis_data_loss(options, scale).await,
         "postgres-outage" => postgres_outage(options, scale).await,
         "duplicate-messages" => duplicate_messages(options, scale).await,
@@ -244,7 +254,22 @@ impl Stage {
 
     /// A sale starting `lead_secs` from now and the instant it opens.
     async fn sale(&self) -> Result<(Sale, Instant), String> {
-        let sale = self.rig.create_sale(&self.options, 1).await?;
+        self.sale_admitting(AdmissionMode::Race).await
+    }
+
+    /// [`Stage::sale`] with its shoppers admitted by `admission` (a queue
+    /// sale's line opens at once and its start is 3 s away).
+    async fn sale_admitting(&self, admission: AdmissionMode) -> Result<(Sale, Instant), String> {
+        let options = Options {
+            admission,
+            lead_secs: if admission == AdmissionMode::Queue {
+                3.0
+            } else {
+                self.options.lead_secs
+            },
+            ..self.options.clone()
+        };
+        let sale = self.rig.create_sale(&options, 1).await?;
         let until =
             Duration::from_millis((sale.starts_at_ms - server::clock::now_ms()).max(0) as u64);
         Ok((sale, Instant::now() + until))
@@ -338,6 +363,27 @@ pub(crate) async fn crowd_with<T, F: Future<Output = Result<T, String>>>(
         .map(|shopper| {
             let (context, shopper) = (context.clone(), shopper.clone());
             tokio::spawn(async move { context.shop(&shopper, start).await })
+        })
+        .collect();
+    let (outcomes, detail) = tokio::join!(crate::gather(tasks), fault);
+    Ok((outcomes?, detail?))
+}
+
+/// [`crowd_with`] for a queue sale: every shopper joins its line at a moment
+/// between `created` and a little after `start` (as `spike --admission
+/// queue` spreads them), waits as told and buys when let in.
+pub(crate) async fn line_crowd_with<T, F: Future<Output = Result<T, String>>>(
+    context: &Arc<Context>,
+    shoppers: &[ShopperId],
+    (created, start): (Instant, Instant),
+    fault: F,
+) -> Result<(Vec<Outcome>, T), String> {
+    let tasks = shoppers
+        .iter()
+        .map(|shopper| {
+            let (context, shopper) = (context.clone(), shopper.clone());
+            let join_at = crate::join_moment(created, start, shopper.index);
+            tokio::spawn(async move { context.shop_in_line(&shopper, join_at).await })
         })
         .collect();
     let (outcomes, detail) = tokio::join!(crate::gather(tasks), fault);

@@ -163,7 +163,7 @@ where
 }
 
 /// Waits for every task and keeps their answers in shopper order.
-async fn gather<T>(tasks: Vec<tokio::task::JoinHandle<T>>) -> Result<Vec<T>, String> {
+pub(crate) async fn gather<T>(tasks: Vec<tokio::task::JoinHandle<T>>) -> Result<Vec<T>, String> {
     let mut answers = Vec::with_capacity(tasks.len());
     for task in tasks {
         answers.push(
@@ -266,7 +266,7 @@ async fn sale_round(
 /// When shopper `index` joins a queue sale's line: nine in ten at a moment
 /// spread evenly over the pre-queue (from set-up to the start, in an order
 /// unrelated to their index), the tenth in the 2 s after the start.
-fn join_moment(created: Instant, start: Instant, index: u32) -> Instant {
+pub(crate) fn join_moment(created: Instant, start: Instant, index: u32) -> Instant {
     // A fixed scramble of the index (Knuth's multiplicative hash): spread
     // without a random generator, the same every run.
     let spread = f64::from(index.wrapping_mul(2_654_435_761) >> 8) / f64::from(1u32 << 24);

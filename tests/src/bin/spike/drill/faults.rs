@@ -3,11 +3,14 @@
 
 use std::time::{Duration, Instant};
 
-use app::api::{BuyAccepted, Sale};
+use app::api::{AdmissionMode, BuyAccepted, Sale};
 use redis::AsyncCommands;
 use systests::private_servers::Persistence;
 
-use super::{crowd_with, demand, once_won, won_so_far, DrillOptions, DrillReport, Scale, Stage};
+use super::{
+    crowd_with, demand, line_crowd_with, once_won, won_so_far, DrillOptions, DrillReport, Scale,
+    Stage,
+};
 use crate::check;
 use crate::rig::Rig;
 
@@ -16,9 +19,11 @@ use crate::rig::Rig;
 pub(super) async fn instance_crash(
     drill: &DrillOptions,
     scale: Scale,
+    admission: AdmissionMode,
 ) -> Result<DrillReport, String> {
     let mut stage = Stage::new(drill, scale, Persistence::AofAlways, 2).await?;
-    let (sale, start) = stage.sale().await?;
+    let created = Instant::now();
+    let (sale, start) = stage.sale_admitting(admission).await?;
     let context = stage.context(&sale, start);
     let shoppers = stage.rig.shoppers.clone();
     let recorder = context.recorder.clone();
@@ -31,16 +36,21 @@ pub(super) async fn instance_crash(
         rig.start_instance(1).await?;
         Ok(format!("killed at {at} won, back 1 s later"))
     };
-    let (outcomes, detail) = crowd_with(&context, &shoppers, start, fault).await?;
+    let (outcomes, detail) = crowd(&context, &shoppers, (created, start), admission, fault).await?;
     stage
         .books(&sale, &outcomes, demand(shoppers.len(), &sale), detail)
         .await
 }
 
 /// (b) Redis dies mid-spike (SIGKILL) and restarts from its append-only file.
-pub(super) async fn redis_crash(drill: &DrillOptions, scale: Scale) -> Result<DrillReport, String> {
+pub(super) async fn redis_crash(
+    drill: &DrillOptions,
+    scale: Scale,
+    admission: AdmissionMode,
+) -> Result<DrillReport, String> {
     let mut stage = Stage::new(drill, scale, Persistence::AofAlways, 2).await?;
-    let (sale, start) = stage.sale().await?;
+    let created = Instant::now();
+    let (sale, start) = stage.sale_admitting(admission).await?;
     let context = stage.context(&sale, start);
     let shoppers = stage.rig.shoppers.clone();
     let recorder = context.recorder.clone();
@@ -53,10 +63,24 @@ pub(super) async fn redis_crash(drill: &DrillOptions, scale: Scale) -> Result<Dr
         redis.restart()?;
         Ok(format!("Redis killed at {at} won, back 1 s later"))
     };
-    let (outcomes, detail) = crowd_with(&context, &shoppers, start, fault).await?;
+    let (outcomes, detail) = crowd(&context, &shoppers, (created, start), admission, fault).await?;
     stage
         .books(&sale, &outcomes, demand(shoppers.len(), &sale), detail)
         .await
+}
+
+/// The crowd of a race sale at its start, or of a queue sale through its line.
+async fn crowd<T, F: std::future::Future<Output = Result<T, String>>>(
+    context: &std::sync::Arc<crate::shopper::Context>,
+    shoppers: &[crate::rig::ShopperId],
+    (created, start): (Instant, Instant),
+    admission: AdmissionMode,
+    fault: F,
+) -> Result<(Vec<crate::shopper::Outcome>, T), String> {
+    match admission {
+        AdmissionMode::Race => crowd_with(context, shoppers, start, fault).await,
+        AdmissionMode::Queue => line_crowd_with(context, shoppers, (created, start), fault).await,
+    }
 }
 
 /// (c) A first wave buys part of the stock; Redis then loses everything
