@@ -37,6 +37,11 @@ const LOAD_LOCK_TTL: Duration = Duration::from_millis(3_000);
 
 /// How long the last known copy of a sale is kept for an outage.
 const LAST_KNOWN_TTL: Duration = Duration::from_secs(24 * 3600);
+/// How long a request waits for a load before it is served the last known
+/// copy: a Postgres that has just gone away is not refused at once (the pool
+/// retries connecting for up to its 3 s acquire timeout), and a shopper at the
+/// opening second must not wait for that.
+const LOAD_PATIENCE: Duration = Duration::from_millis(1_000);
 
 /// Sale definitions, cached in memory and in Redis.
 #[derive(Clone)]
@@ -94,11 +99,18 @@ impl SaleCache {
                 return Ok(stale);
             }
         }
-        match self
-            .local
-            .try_get_with(id, self.load_and_remember(id))
-            .await
+        let loaded = match tokio::time::timeout(
+            LOAD_PATIENCE,
+            self.local.try_get_with(id, self.load_and_remember(id)),
+        )
+        .await
         {
+            Ok(loaded) => loaded,
+            // Too slow to wait for: as an outage (the load is given up here;
+            // the next request, or the probe, tries again).
+            Err(_) => Err(Arc::new(StoreError::Database(sqlx::Error::PoolTimedOut))),
+        };
+        match loaded {
             Ok(sale) => {
                 self.outage.store(false, Ordering::Relaxed);
                 Ok(sale)
