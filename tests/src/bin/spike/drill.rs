@@ -358,32 +358,40 @@ pub(crate) async fn crowd_with<T, F: Future<Output = Result<T, String>>>(
     start: Instant,
     fault: F,
 ) -> Result<(Vec<Outcome>, T), String> {
-    let tasks = shoppers
-        .iter()
-        .map(|shopper| {
-            let (context, shopper) = (context.clone(), shopper.clone());
-            tokio::spawn(async move { context.shop(&shopper, start).await })
-        })
-        .collect();
-    let (outcomes, detail) = tokio::join!(crate::gather(tasks), fault);
-    Ok((outcomes?, detail?))
+    crowd_admitted(
+        context,
+        shoppers,
+        (start, start),
+        AdmissionMode::Race,
+        fault,
+    )
+    .await
 }
 
-/// [`crowd_with`] for a queue sale: every shopper joins its line at a moment
-/// between `created` and a little after `start` (as `spike --admission
-/// queue` spreads them), waits as told and buys when let in.
-pub(crate) async fn line_crowd_with<T, F: Future<Output = Result<T, String>>>(
+/// [`crowd_with`] for a sale of either admission: a race sale's crowd shops
+/// from `start`; a queue sale's joins its line at moments between `created`
+/// and a little after `start` (as `spike --admission queue` spreads them),
+/// waits as told and buys when let in.
+pub(crate) async fn crowd_admitted<T, F: Future<Output = Result<T, String>>>(
     context: &Arc<Context>,
     shoppers: &[ShopperId],
     (created, start): (Instant, Instant),
+    admission: AdmissionMode,
     fault: F,
 ) -> Result<(Vec<Outcome>, T), String> {
     let tasks = shoppers
         .iter()
         .map(|shopper| {
             let (context, shopper) = (context.clone(), shopper.clone());
-            let join_at = crate::join_moment(created, start, shopper.index);
-            tokio::spawn(async move { context.shop_in_line(&shopper, join_at).await })
+            tokio::spawn(async move {
+                match admission {
+                    AdmissionMode::Race => context.shop(&shopper, start).await,
+                    AdmissionMode::Queue => {
+                        let join_at = crate::join_moment(created, start, shopper.index);
+                        context.shop_in_line(&shopper, join_at).await
+                    }
+                }
+            })
         })
         .collect();
     let (outcomes, detail) = tokio::join!(crate::gather(tasks), fault);

@@ -8,7 +8,7 @@ use redis::AsyncCommands;
 use systests::private_servers::Persistence;
 
 use super::{
-    crowd_with, demand, line_crowd_with, once_won, won_so_far, DrillOptions, DrillReport, Scale,
+    crowd_admitted, crowd_with, demand, once_won, won_so_far, DrillOptions, DrillReport, Scale,
     Stage,
 };
 use crate::check;
@@ -36,7 +36,8 @@ pub(super) async fn instance_crash(
         rig.start_instance(1).await?;
         Ok(format!("killed at {at} won, back 1 s later"))
     };
-    let (outcomes, detail) = crowd(&context, &shoppers, (created, start), admission, fault).await?;
+    let (outcomes, detail) =
+        crowd_admitted(&context, &shoppers, (created, start), admission, fault).await?;
     stage
         .books(&sale, &outcomes, demand(shoppers.len(), &sale), detail)
         .await
@@ -63,24 +64,11 @@ pub(super) async fn redis_crash(
         redis.restart()?;
         Ok(format!("Redis killed at {at} won, back 1 s later"))
     };
-    let (outcomes, detail) = crowd(&context, &shoppers, (created, start), admission, fault).await?;
+    let (outcomes, detail) =
+        crowd_admitted(&context, &shoppers, (created, start), admission, fault).await?;
     stage
         .books(&sale, &outcomes, demand(shoppers.len(), &sale), detail)
         .await
-}
-
-/// The crowd of a race sale at its start, or of a queue sale through its line.
-async fn crowd<T, F: std::future::Future<Output = Result<T, String>>>(
-    context: &std::sync::Arc<crate::shopper::Context>,
-    shoppers: &[crate::rig::ShopperId],
-    (created, start): (Instant, Instant),
-    admission: AdmissionMode,
-    fault: F,
-) -> Result<(Vec<crate::shopper::Outcome>, T), String> {
-    match admission {
-        AdmissionMode::Race => crowd_with(context, shoppers, start, fault).await,
-        AdmissionMode::Queue => line_crowd_with(context, shoppers, (created, start), fault).await,
-    }
 }
 
 /// (c) A first wave buys part of the stock; Redis then loses everything
