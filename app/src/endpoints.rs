@@ -163,6 +163,16 @@ pub async fn sale_stats(sale_id: i64) -> Answer<SaleStats> {
     client::get(&format!("/api/admin/sales/{sale_id}/stats")).await
 }
 
+/// `GET /api/admin/sales/{id}/line`: a queue sale's line, live.
+pub async fn sale_line(sale_id: i64) -> Answer<crate::api::LineLive> {
+    client::get(&format!("/api/admin/sales/{sale_id}/line")).await
+}
+
+/// `GET /api/admin/sales/{id}/fairness`: a queue sale's fairness report.
+pub async fn sale_fairness(sale_id: i64) -> Answer<crate::api::FairnessReport> {
+    client::get(&format!("/api/admin/sales/{sale_id}/fairness")).await
+}
+
 /// `GET /api/admin/sales/{id}/reconcile`.
 pub async fn sale_books(sale_id: i64) -> Answer<Reconciliation> {
     client::get(&format!("/api/admin/sales/{sale_id}/reconcile")).await

@@ -55,6 +55,23 @@ test("join the line before the start, keep the place through a reload, get in an
   await expect(latePanel).toHaveAttribute("data-state", "admitted", { timeout: 15_000 });
   await expect(late.locator(".queue-admitted")).toBeVisible();
   await context.close();
+
+  // The admin's live page shows the line and who won by when they joined.
+  const adminContext = await browser.newContext();
+  await adminContext.addCookies((await admin.storageState()).cookies);
+  const adminPage = await adminContext.newPage();
+  await adminPage.goto(`/admin/sales/${sale.id}`);
+  await expect(adminPage.locator(".sale-admission")).toContainText("Opening: waiting room · line opens");
+  const line = adminPage.locator(".line-panel");
+  await expect(line.locator(".line-before dd")).toHaveText("1");
+  await expect(line.locator(".line-after dd")).toHaveText("1");
+  await expect(line.locator(".line-admitted dd")).toHaveText("2", { timeout: 10_000 });
+  await expect(line.locator(".fairness-summary")).toContainText("1 of 2 entrants got a unit", { timeout: 15_000 });
+  await expect(line.locator(".fairness-by-join tbody tr")).toHaveCount(2);
+  await expect(line.locator(".draw-values")).toContainText("Revealed secret");
+  await expect(line.locator(".fairness-addresses tbody tr")).toHaveCount(1);
+  await adminPage.screenshot({ path: shot("admin-queue-fairness"), fullPage: true });
+  await adminContext.close();
 });
 
 test("the waiting room fits a phone", async ({ browser, baseURL }) => {

@@ -7,11 +7,14 @@
 --                  user id zero-padded to 20 digits (so ties go by id)
 -- KEYS[3] closed   set by line_close.lua when the draw took the shard's entries
 -- KEYS[4] counts   hash: `p`, `a` -> entrants of each kind in this shard
+-- KEYS[5] seconds  hash: `<kind>:<second ms>` -> entrants who joined then
+-- KEYS[6] addrs    sorted set: client address -> entrants who joined from it
 -- (all carry the shard's hash tag `{q:<sale>:<shard>}`)
 --
 -- ARGV[1] user id
 -- ARGV[2] the sale's start (ms)
 -- ARGV[3] when the line's keys may go (ms): after the sale and its payments
+-- ARGV[4] the client address (IPv6 by its /64)
 --
 -- Returns {"new", entry} or {"again", entry} (the account's earlier entry).
 --
@@ -36,7 +39,13 @@ redis.call('HSET', KEYS[1], ARGV[1], entry)
 if kind == 'a' then
   redis.call('ZADD', KEYS[2], now, string.format('%020d', tonumber(ARGV[1])))
 end
-for i = 1, 4 do
-  redis.call('PEXPIREAT', KEYS[i], ARGV[3])
+redis.call('HINCRBY', KEYS[5], kind .. ':' .. (now - now % 1000), 1)
+redis.call('ZINCRBY', KEYS[6], 1, ARGV[4])
+-- The shard's first entrant of a kind creates the keys it writes: they get
+-- their end of life then, once.
+if n == 1 then
+  for i = 1, 6 do
+    redis.call('PEXPIREAT', KEYS[i], ARGV[3])
+  end
 end
 return {'new', entry}

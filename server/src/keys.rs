@@ -206,6 +206,18 @@ impl RedisKeys {
         self.line_key(sale_id, shard, "counts")
     }
 
+    /// A shard's entrants by the second they joined (a hash: `p:<second ms>`
+    /// or `a:<second ms>` → count), for the fairness report.
+    pub fn line_seconds(&self, sale_id: i64, shard: u32) -> String {
+        self.line_key(sale_id, shard, "seconds")
+    }
+
+    /// A shard's entrants by client address (a sorted set: address, IPv6 by
+    /// its /64 → accounts), for the fairness report.
+    pub fn line_addresses(&self, sale_id: i64, shard: u32) -> String {
+        self.line_key(sale_id, shard, "addrs")
+    }
+
     /// The line's state every instance answers polls from (JSON
     /// `queue::board::Board`), written by the instance leading the line.
     pub fn line_board(&self, sale_id: i64) -> String {
@@ -228,19 +240,39 @@ impl RedisKeys {
         self.sale_key(sale_id, "q:bought")
     }
 
+    /// Shoppers let in, by admission batch (a hash: batch → count), written
+    /// with the board: the admin's pace chart.
+    pub fn line_admitted(&self, sale_id: i64) -> String {
+        self.sale_key(sale_id, "q:admitted")
+    }
+
     /// The instance leading the line (its token), renewed while it lives.
     pub fn line_lead(&self, sale_id: i64) -> String {
         self.sale_key(sale_id, "q:lead")
     }
 
-    /// `lua/line_join.lua`: a shard's entries, post-start order, closed flag, counts.
-    pub fn line_join_script(&self, sale_id: i64, shard: u32) -> [String; 4] {
+    /// `lua/line_join.lua`: a shard's entries, post-start order, closed flag,
+    /// counts, join seconds, addresses.
+    pub fn line_join_script(&self, sale_id: i64, shard: u32) -> [String; 6] {
         [
             self.line_entries(sale_id, shard),
             self.line_after(sale_id, shard),
             self.line_closed(sale_id, shard),
             self.line_counts(sale_id, shard),
+            self.line_seconds(sale_id, shard),
+            self.line_addresses(sale_id, shard),
         ]
+    }
+
+    /// Writing the board with the second's admissions, atomically.
+    pub fn line_board_transaction(&self, sale_id: i64) -> [String; 2] {
+        [self.line_board(sale_id), self.line_admitted(sale_id)]
+    }
+
+    /// What the admin's live view of a line reads at once: the admissions
+    /// and the reservations by batch.
+    pub fn line_history_pipeline(&self, sale_id: i64) -> [String; 2] {
+        [self.line_admitted(sale_id), self.line_bought(sale_id)]
     }
 
     /// `lua/line_close.lua`: a shard's closed flag and entries.
@@ -455,6 +487,7 @@ mod tests {
             keys.line_draw(7),
             keys.line_entrants(7),
             keys.line_bought(7),
+            keys.line_admitted(7),
             keys.line_lead(7),
         ];
         for key in &of_the_sale {
@@ -509,6 +542,8 @@ mod tests {
                 ("tally", keys.tally_pipeline(sale_id).into()),
                 ("queued order", keys.queued_order_pipeline(sale_id).into()),
                 ("line entry", keys.line_entry_pipeline(sale_id, 5).into()),
+                ("line board", keys.line_board_transaction(sale_id).into()),
+                ("line history", keys.line_history_pipeline(sale_id).into()),
             ];
             for (name, touched) in scripts.iter().chain(&transactions) {
                 let slot = Slot::for_key(&touched[0]);

@@ -131,3 +131,128 @@ pub struct SaleDraw {
     /// line in ascending order: the bytes `entries_digest` hashes).
     pub entrants_url: String,
 }
+
+/// Where a queue sale's line stands as a whole.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum LinePhase {
+    /// Before the draw: entries are taken, nobody is let in.
+    #[default]
+    Gathering,
+    /// Shoppers are let in as units are left.
+    Admitting,
+    /// No unit is left but unpaid orders hold some: each that comes back lets
+    /// the next in.
+    Waitlisted,
+    /// No unit is left and none can come back.
+    SoldOut,
+    /// The sale is over.
+    Ended,
+}
+
+impl LinePhase {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LinePhase::Gathering => "gathering",
+            LinePhase::Admitting => "admitting",
+            LinePhase::Waitlisted => "waitlisted",
+            LinePhase::SoldOut => "sold_out",
+            LinePhase::Ended => "ended",
+        }
+    }
+}
+
+/// Shoppers let in during one second, and how many of them reserved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct AdmissionSecond {
+    /// The second's first instant (server clock, ms).
+    pub at_ms: i64,
+    pub admitted: u64,
+    /// Of them, those who reserved a unit.
+    pub bought: u64,
+}
+
+/// `GET /api/admin/sales/{id}/line`: a queue sale's line as its leader last
+/// wrote it (a few times a second), with every second's admissions.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct LineLive {
+    pub phase: LinePhase,
+    /// Accounts that joined before the start (drawn places), and after it.
+    pub entrants_before_start: u64,
+    pub entrants_after_start: u64,
+    /// Shoppers let in so far, and of them those who joined after the start.
+    pub admitted: u64,
+    pub admitted_after_start: u64,
+    /// Admitted shoppers who reserved a unit.
+    pub bought: u64,
+    /// Admissions that ran out unused.
+    pub lapsed: u64,
+    /// Admitted shoppers still deciding (let in, not bought, not lapsed).
+    pub deciding: u64,
+    /// In line and not yet let in.
+    pub waiting: u64,
+    /// Of those waiting, how many wait on units that may come back (0 unless
+    /// `phase` is `waitlisted`).
+    pub waitlisted: u64,
+    pub stock_left: i64,
+    /// Units held by unpaid orders, which may come back.
+    pub may_come_back: i64,
+    /// How many may be deciding at once now: the window per unit × units left.
+    pub window: u64,
+    /// Admissions a second over the last ten seconds.
+    pub pace_per_s: f64,
+    /// Every second in which someone was let in, oldest first.
+    pub admissions: Vec<AdmissionSecond>,
+    /// When the leader last wrote the line (server clock); `null` before it did.
+    pub updated_at_ms: Option<i64>,
+}
+
+/// Entrants who joined during a stretch of time, and how many of them got a
+/// unit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct JoinStretch {
+    /// The stretch, `[from_ms, to_ms)` on the server's clock (whole seconds).
+    pub from_ms: i64,
+    pub to_ms: i64,
+    /// Whether these joined before the start (drawn) or after it (in arrival
+    /// order).
+    pub before_start: bool,
+    pub entrants: u64,
+    /// Of them, accounts that reserved a unit (whatever became of the order).
+    pub winners: u64,
+}
+
+/// How many accounts joined from one client address (IPv6: its /64).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct AddressEntrants {
+    pub address: String,
+    pub entrants: u64,
+}
+
+/// `GET /api/admin/sales/{id}/fairness`: who got the units of a queue sale,
+/// by when they joined, with the draw's values and where the crowd came from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct FairnessReport {
+    /// The draw as published (`GET /api/sales/{id}/draw`).
+    pub draw: SaleDraw,
+    /// Everyone who joined, and the accounts that reserved a unit.
+    pub entrants: u64,
+    pub winners: u64,
+    /// Entrants and winners by when they joined: up to 20 equal stretches
+    /// before the start and 10 after it, oldest first. With a fair draw the
+    /// share of winners is about the same in every stretch before the start.
+    pub by_join_time: Vec<JoinStretch>,
+    /// The ten client addresses most accounts joined from, most first.
+    pub top_addresses: Vec<AddressEntrants>,
+    /// Shoppers let in, those of them who reserved, and those who never did.
+    pub admitted: u64,
+    pub bought: u64,
+    pub never_bought: u64,
+}

@@ -8,6 +8,7 @@
 
 mod dashboard;
 mod dead_letters;
+mod line;
 mod live;
 mod new_sale;
 

@@ -6,7 +6,9 @@
 //! - [`error`]: [`error::ApiError`], the API's error bodies, their OpenAPI
 //!   descriptions, and the logging of failures at the boundary.
 //! - The areas: [`health`] (operations), [`sales`] (read API), [`purchase`]
-//!   (CAPTCHA → ticket → buy: the hot path), [`accounts`], [`orders`], [`admin`],
+//!   (CAPTCHA → ticket → buy: the hot path), [`queue`] (the waiting room),
+//!   [`accounts`], [`orders`], [`admin`] and [`line_report`] (the admin's view of
+//!   a line),
 //!   [`pictures`] (uploaded product pictures). [`api_router`] merges them, and
 //!   their operations into [`openapi`]'s document (`GET /api/openapi.json`).
 //! - [`csrf`] and [`page_cache`]: the layers for writes and for sale pages.
@@ -17,6 +19,7 @@ pub(crate) mod csrf;
 pub(crate) mod error;
 pub(crate) mod extract;
 pub(crate) mod health;
+pub(crate) mod line_report;
 pub(crate) mod openapi;
 pub(crate) mod orders;
 pub(crate) mod page_cache;
@@ -129,6 +132,7 @@ pub(crate) fn api_router(explorer: bool, metrics_public: bool) -> ApiRoutes {
         .merge(accounts::router())
         .merge(orders::router().layer(compression()))
         .merge(admin::router().layer(compression()))
+        .merge(line_report::router().layer(compression()))
         .merge(pictures::router())
         .split_for_parts();
     let (operations, operations_document) = health::router(metrics_public).split_for_parts();

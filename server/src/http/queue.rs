@@ -19,9 +19,10 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::error::refusals;
 use super::error::ApiError;
-use super::extract::CurrentUser;
+use super::extract::{ClientIp, CurrentUser};
 use super::state::AppState;
 use crate::accounts::sessions::Session;
+use crate::guards::rate_limit::address_bucket;
 use crate::queue::board::{Admission, Board, Entry, Phase};
 use crate::queue::leader::KEEP_AFTER_END_MS;
 use crate::queue::token;
@@ -36,7 +37,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 }
 
 /// The sale, if it is a queue sale.
-async fn queue_sale(state: &AppState, sale_id: i64) -> Result<Sale, ApiError> {
+pub(crate) async fn queue_sale(state: &AppState, sale_id: i64) -> Result<Sale, ApiError> {
     let sale = state
         .catalog
         .cached_sale(sale_id)
@@ -142,6 +143,7 @@ fn check_joinable(sale: &Sale, user: &Session, phase: Phase, now: i64) -> Result
 async fn join(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
+    ClientIp(address): ClientIp,
     sale_id: SaleId,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
@@ -155,7 +157,13 @@ async fn join(
             let keep_until = sale.ends_at_ms + KEEP_AFTER_END_MS;
             let (entry, _) = state
                 .lines
-                .join(sale.id, user.user_id, sale.starts_at_ms, keep_until)
+                .join(
+                    sale.id,
+                    user.user_id,
+                    sale.starts_at_ms,
+                    keep_until,
+                    &address_bucket(address),
+                )
                 .await?;
             (entry, true)
         }

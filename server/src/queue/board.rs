@@ -65,23 +65,8 @@ impl Entry {
     }
 }
 
-/// Where the line stands as a whole.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub(crate) enum Phase {
-    /// Before the draw: entries are taken, nobody is let in.
-    #[default]
-    Gathering,
-    /// Shoppers are let in as units are left.
-    Admitting,
-    /// No unit is left but unpaid orders hold some: each that comes back lets
-    /// the next in.
-    Waitlisted,
-    /// No unit is left and none can come back.
-    SoldOut,
-    /// The sale is over.
-    Ended,
-}
+/// Where the line stands as a whole (the admin's view shows it as is).
+pub(crate) use app::api::LinePhase as Phase;
 
 /// Shoppers let in during one second (batches are counted by the second).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

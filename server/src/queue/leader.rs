@@ -164,13 +164,28 @@ impl LineLeader {
             .expect("pacing lock is never poisoned")
             .insert(sale_id, pacing);
         board.updated_ms = now;
-        redis::cmd("SET")
-            .arg(keys.line_board(sale_id))
+        // The board and the second's admissions (the admin's pace chart) go
+        // together: a tick whose board is not written let nobody in.
+        let [board_key, admitted_key] = keys.line_board_transaction(sale_id);
+        let mut write = redis::pipe();
+        write
+            .atomic()
+            .cmd("SET")
+            .arg(board_key)
             .arg(serde_json::to_string(&board)?)
             .arg("PXAT")
             .arg(keep_until)
-            .query_async::<()>(&mut redis)
-            .await?;
+            .ignore();
+        if admitted > 0 {
+            write
+                .hincr(&admitted_key, now - now.rem_euclid(1_000), admitted)
+                .ignore()
+                .cmd("PEXPIREAT")
+                .arg(&admitted_key)
+                .arg(keep_until)
+                .ignore();
+        }
+        write.query_async::<()>(&mut redis).await?;
         Ok(TickOutcome::Led { admitted })
     }
 

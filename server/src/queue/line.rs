@@ -84,6 +84,7 @@ impl Lines {
         user_id: i64,
         starts_ms: i64,
         keep_until_ms: i64,
+        address: &str,
     ) -> Result<(Entry, bool), StoreError> {
         let mut redis = self.redis.clone();
         let reply: (String, String) = self
@@ -92,6 +93,7 @@ impl Lines {
             .arg(user_id)
             .arg(starts_ms)
             .arg(keep_until_ms)
+            .arg(address)
             .invoke_async(&mut redis)
             .await?;
         let entry = Entry::parse(user_id, &reply.1)

@@ -10,9 +10,12 @@
 //! - [`token`]: the signed entry a shopper's cookie carries, and the draw secret.
 //! - [`draw`]: the draw at the start.
 //! - [`leader`]: the instance leading a line: counting, drawing, admitting.
+//! - [`report`]: the admin's view: live counts, admissions by the second, and
+//!   the fairness report.
 
 pub(crate) mod board;
 pub(crate) mod draw;
 pub mod leader;
 pub mod line;
+pub mod report;
 pub mod token;

@@ -7,10 +7,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use app::api::{ErrorCode, QueueStanding, QueueState, SaleDraw};
+use app::api::{
+    ErrorCode, FairnessReport, JoinStretch, LineLive, LinePhase, QueueStanding, QueueState,
+    SaleDraw,
+};
 use server::clock::ShiftedClock;
 use systests::{
-    error_code, queue_sale_starting_in, sale_starting_in, spawn_app, spawn_app_with_clock, Shopper,
+    error_code, queue_sale_starting_in, sale_starting_in, spawn_app, spawn_app_with,
+    spawn_app_with_clock, Shopper,
 };
 
 /// Sleeps until the sale has started (on this machine's clock, which the
@@ -360,6 +364,146 @@ async fn a_returned_unit_lets_the_next_waitlisted_shopper_in_and_a_paid_one_ends
     assert_eq!(refused.status(), 410);
     let books = app.books(sale.id).await;
     assert_eq!((books.stock_left, books.drift), (0, 0));
+}
+
+/// Joins `shopper` through our proxy, which says it came from `address`.
+async fn join_from(shopper: &Shopper, sale_id: i64, address: &str) -> QueueStanding {
+    let response = shopper
+        .client
+        .post(shopper.url(&format!("/api/sales/{sale_id}/queue")))
+        .header("x-forwarded-for", address)
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .expect("server answers");
+    assert_eq!(response.status(), 200, "joining from {address}");
+    response.json().await.expect("a standing")
+}
+
+#[tokio::test]
+async fn the_admin_sees_the_line_live_and_a_fairness_report_of_who_won_by_when_they_joined() {
+    let app = spawn_app_with(|mut config| {
+        config.trusted_proxies = 1;
+        config
+    })
+    .await;
+    let admin = app.admin().await;
+    // Two units, one shopper deciding per unit: two let in at a time.
+    let sale = app.create_sale(&queue_sale_starting_in(2_500, 2, 1)).await;
+    let early = app.shoppers("fair", 6).await;
+    // Four accounts from one address, two from addresses of their own.
+    let addresses = [
+        "203.0.113.7",
+        "203.0.113.7",
+        "203.0.113.7",
+        "203.0.113.7",
+        "198.51.100.1",
+        "2001:db8:5:6::9",
+    ];
+    for (shopper, address) in early.iter().zip(addresses) {
+        join_from(shopper, sale.id, address).await;
+    }
+    until_started(sale.starts_at_ms).await;
+    let late = app.shoppers("fair-late", 1).await;
+    join_from(&late[0], sale.id, "198.51.100.2").await;
+    let everyone: Vec<&Shopper> = early.iter().chain(&late).collect();
+    let winners = admitted_ids(&everyone, sale.id, 2).await;
+    for shopper in everyone.iter().filter(|s| winners.contains(&s.user_id)) {
+        assert_eq!(shopper.buy(sale.id).await.0, 202);
+    }
+    // Both units taken and none unpaid-and-returned: the line sells out or
+    // waitlists; either way the leader has counted the two who bought.
+    let live: LineLive = loop {
+        let live: LineLive = admin
+            .get(&format!("/api/admin/sales/{}/line", sale.id))
+            .await
+            .json()
+            .await
+            .expect("the line");
+        if live.bought == 2 {
+            break live;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(
+        (live.entrants_before_start, live.entrants_after_start),
+        (6, 1)
+    );
+    assert_eq!(live.stock_left, 0);
+    assert!(matches!(
+        live.phase,
+        LinePhase::Waitlisted | LinePhase::SoldOut
+    ));
+    assert_eq!(live.waiting, 7 - live.admitted);
+    assert_eq!(
+        live.admissions.iter().map(|s| s.admitted).sum::<u64>(),
+        live.admitted,
+        "the pace chart adds up to everyone let in"
+    );
+    assert_eq!(live.admissions.iter().map(|s| s.bought).sum::<u64>(), 2);
+
+    let report: FairnessReport = admin
+        .get(&format!("/api/admin/sales/{}/fairness", sale.id))
+        .await
+        .json()
+        .await
+        .expect("the report");
+    assert_eq!((report.entrants, report.winners), (7, 2));
+    assert_eq!(report.never_bought, report.admitted - 2);
+    assert_eq!(report.draw.pre_start_entrants, 6);
+    assert_eq!(report.draw.revealed.len(), 64, "the secret is revealed");
+    let (before, after): (Vec<&JoinStretch>, Vec<&JoinStretch>) =
+        report.by_join_time.iter().partition(|s| s.before_start);
+    assert_eq!(before.iter().map(|s| s.entrants).sum::<u64>(), 6);
+    assert_eq!(
+        before.iter().map(|s| s.winners).sum::<u64>(),
+        2,
+        "both winners joined before"
+    );
+    assert_eq!(
+        after
+            .iter()
+            .map(|s| (s.entrants, s.winners))
+            .collect::<Vec<_>>(),
+        [(1, 0)]
+    );
+    // Each winner is counted in the stretch of the second it joined.
+    for shopper in everyone.iter().filter(|s| winners.contains(&s.user_id)) {
+        let joined = shopper.standing(sale.id).await.joined_at_ms.unwrap();
+        let stretch = before
+            .iter()
+            .find(|s| s.from_ms <= joined && joined < s.to_ms)
+            .expect("a stretch holds the join");
+        assert!(stretch.winners >= 1, "{stretch:?}");
+    }
+    let top: Vec<(&str, u64)> = report
+        .top_addresses
+        .iter()
+        .map(|row| (row.address.as_str(), row.entrants))
+        .collect();
+    assert_eq!(top[0], ("203.0.113.7", 4));
+    assert!(
+        top.contains(&("2001:db8:5:6::/64", 1)),
+        "IPv6 by its /64: {top:?}"
+    );
+    assert_eq!(top.iter().map(|row| row.1).sum::<u64>(), 7);
+
+    // A shopper may not look; a race sale has no line.
+    assert_eq!(
+        early[0]
+            .get(&format!("/api/admin/sales/{}/fairness", sale.id))
+            .await
+            .status(),
+        403
+    );
+    let race = app.create_sale(&sale_starting_in(60_000, 1)).await;
+    assert_eq!(
+        admin
+            .get(&format!("/api/admin/sales/{}/line", race.id))
+            .await
+            .status(),
+        404
+    );
 }
 
 /// The bytes of a hex string.

@@ -6,7 +6,10 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
-use crate::api::{OrderStatus, Reconciliation, Sale, SaleOrder, SalePatch, SaleState, SaleStats};
+use super::line::LinePanel;
+use crate::api::{
+    AdmissionMode, OrderStatus, Reconciliation, Sale, SaleOrder, SalePatch, SaleState, SaleStats,
+};
 use crate::client::{self, Remote};
 use crate::components::charts::{Bars, TimeSeries};
 use crate::components::{LocalTime, Money};
@@ -164,6 +167,15 @@ pub fn LiveSale() -> impl IntoView {
         let now = client::device_now_ms() as i64;
         sale.with(|sale| Some(sale_state(sale.as_ref()?, now, current.stock_left)))
     });
+    // A queue sale's waiting room, made once (the sale is read again every
+    // five seconds; the panel follows its line on its own).
+    let line_of = Memo::new(move |_| {
+        sale.with(|sale| {
+            sale.as_ref()
+                .filter(|sale| sale.admission == AdmissionMode::Queue)
+                .map(|sale| sale.id)
+        })
+    });
     let saved = move |updated: Sale| {
         message.set(Some("Saved.".into()));
         sale.set(Some(updated));
@@ -182,12 +194,15 @@ pub fn LiveSale() -> impl IntoView {
             let Remote::Ready(current) = current else { return ().into_any() };
             view! { <StatGrid stats=current/> }.into_any()
         }}
-        <h2>"Attempts and wins per second"</h2>
-        <TimeSeries first=attempts_per_second second=wins_per_second first_label="attempts/s" second_label="wins/s" capacity=HISTORY/>
-        <h2>"Outcomes"</h2>
-        <Bars bars=outcomes/>
-        <h2>"Books: Redis against Postgres"</h2>
-        {move || books.get().map(|books| view! { <BooksTable books/> })}
+        {move || line_of.get().map(|sale_id| view! { <LinePanel sale_id/> })}
+        {view! {
+            <h2>"Attempts and wins per second"</h2>
+            <TimeSeries first=attempts_per_second second=wins_per_second first_label="attempts/s" second_label="wins/s" capacity=HISTORY/>
+            <h2>"Outcomes"</h2>
+            <Bars bars=outcomes/>
+            <h2>"Books: Redis against Postgres"</h2>
+            {move || books.get().map(|books| view! { <BooksTable books/> })}
+        }.into_any()}
         {move || sale.get().filter(|current| client::device_now_ms() < current.starts_at_ms as f64).map(|current| view! {
             <EditBeforeStart sale=current on_saved=saved/>
         })}
@@ -235,6 +250,18 @@ fn SaleHeading(
         <h1>{sale.title.clone()}</h1>
         <p class="hint">
             <LocalTime ms=sale.starts_at_ms seconds=true/>" → "<LocalTime ms=sale.ends_at_ms seconds=true/>" · "<Money minor=sale.price_cents currency=sale.currency/>{format!(" per unit · limit {}", sale.per_user_limit)}
+        </p>
+        <p class="hint sale-admission" data-admission=sale.admission.as_str()>
+            {match (sale.admission, sale.queue_opens_at_ms) {
+                (AdmissionMode::Queue, Some(opens)) => view! {
+                    "Opening: waiting room · line opens "<LocalTime ms=opens seconds=true/>
+                    {format!(
+                        " · up to {} deciding per unit left · at most {} let in a second",
+                        sale.queue_window_per_unit, sale.queue_pace_per_s
+                    )}
+                }.into_any(),
+                _ => view! { "Opening: first come, first served" }.into_any(),
+            }}
         </p>
         <div class="admin-actions">
             {move || match (sale.paused, state.get()) {

@@ -123,6 +123,8 @@ pub struct LineReport {
     /// Redis CPU (user + system, every node) over the round, per shopper, in
     /// microseconds: the line's shards, the board, the draw and the buys.
     pub redis_us_per_shopper: Option<f64>,
+    /// Of it, the master holding the sale's slot (the same on one server).
+    pub sale_node_us_per_shopper: Option<f64>,
 }
 
 impl LineReport {
@@ -130,7 +132,7 @@ impl LineReport {
         outcomes: &[Outcome],
         (buys, won): (u64, usize),
         sold_out_ms: Option<f64>,
-        redis_cpu_secs: Option<f64>,
+        redis_cpu_secs: Option<(f64, Option<f64>)>,
     ) -> Self {
         let visits: Vec<&LineVisit> = outcomes.iter().filter_map(|o| o.line.as_ref()).collect();
         let early: Vec<&&LineVisit> = visits.iter().filter(|v| v.before_start).collect();
@@ -149,13 +151,16 @@ impl LineReport {
             buys_per_unit: (won > 0).then(|| buys as f64 / won as f64),
             sold_out_ms,
             redis_us_per_shopper: redis_cpu_secs
+                .map(|(secs, _)| secs * 1e6 / outcomes.len().max(1) as f64),
+            sale_node_us_per_shopper: redis_cpu_secs
+                .and_then(|(_, sale)| sale)
                 .map(|secs| secs * 1e6 / outcomes.len().max(1) as f64),
         }
     }
 
     pub fn line(&self) -> String {
         format!(
-            "line: {} joined before the start, {} after; {} let in; rank correlation of joining and admission {}; {:.1} polls a shopper; {} buy requests per unit sold; sold out {} after the start; Redis {} per shopper",
+            "line: {} joined before the start, {} after; {} let in; rank correlation of joining and admission {}; {:.1} polls a shopper; {} buy requests per unit sold; sold out {} after the start; Redis {} per shopper, {} of it on the sale's node",
             self.joined_before_start,
             self.joined_after_start,
             self.admitted,
@@ -168,18 +173,23 @@ impl LineReport {
                 .map_or("-".to_owned(), |ms| format!("{:.2} s", ms / 1000.0)),
             self.redis_us_per_shopper
                 .map_or("-".to_owned(), |us| format!("{us:.1} µs")),
+            self.sale_node_us_per_shopper
+                .map_or("-".to_owned(), |us| format!("{us:.1} µs")),
         )
     }
 }
 
-/// Seconds of CPU Redis has used (user + system), summed over its masters.
-pub async fn redis_cpu_secs(redis: &mut server::redis_connection::RedisConnection) -> Option<f64> {
+/// Seconds of CPU each Redis master has used (user + system), by node.
+pub async fn redis_cpu_secs(
+    redis: &mut server::redis_connection::RedisConnection,
+) -> Option<Vec<(String, f64)>> {
     let infos: Vec<(String, String)> = redis
         .on_every_master(redis::cmd("INFO").arg("cpu"))
         .await
         .ok()?;
-    let mut total = 0.0;
-    for (_, info) in infos {
+    let mut nodes = Vec::new();
+    for (node, info) in infos {
+        let mut total = 0.0;
         for line in info.lines() {
             if let Some((key, value)) = line.split_once(':') {
                 if key == "used_cpu_user" || key == "used_cpu_sys" {
@@ -187,6 +197,56 @@ pub async fn redis_cpu_secs(redis: &mut server::redis_connection::RedisConnectio
                 }
             }
         }
+        nodes.push((node, total));
     }
-    Some(total)
+    nodes.sort_by(|a, b| a.0.cmp(&b.0));
+    Some(nodes)
+}
+
+/// The master that holds `key` ("" on a single server): the one whose
+/// `CLUSTER COUNTKEYSINSLOT` of the key's slot is not zero.
+pub async fn node_of(
+    redis: &mut server::redis_connection::RedisConnection,
+    key: &str,
+) -> Option<String> {
+    if matches!(redis, server::redis_connection::RedisConnection::Node(_)) {
+        return Some(String::new());
+    }
+    let slot: i64 = redis::cmd("CLUSTER")
+        .arg("KEYSLOT")
+        .arg(key)
+        .query_async(redis)
+        .await
+        .ok()?;
+    let counts: Vec<(String, i64)> = redis
+        .on_every_master(redis::cmd("CLUSTER").arg("COUNTKEYSINSLOT").arg(slot))
+        .await
+        .ok()?;
+    counts
+        .into_iter()
+        .find(|(_, count)| *count > 0)
+        .map(|(node, _)| node)
+}
+
+/// Redis CPU over a round: `(every master, the sale's master)` in seconds,
+/// from readings of [`redis_cpu_secs`] before and after.
+pub fn redis_cpu_used(
+    before: &[(String, f64)],
+    after: &[(String, f64)],
+    sale_node: Option<&str>,
+) -> (f64, Option<f64>) {
+    let used = |node: &str, secs: f64| {
+        before
+            .iter()
+            .find(|(name, _)| name == node)
+            .map_or(0.0, |(_, was)| secs - was)
+    };
+    let total = after.iter().map(|(node, secs)| used(node, *secs)).sum();
+    let sale = sale_node.and_then(|sale_node| {
+        after
+            .iter()
+            .find(|(node, _)| node == sale_node)
+            .map(|(node, secs)| used(node, *secs))
+    });
+    (total, sale)
 }

@@ -252,10 +252,11 @@ async fn sale_round(
             .summary()
             .step(Step::Buy)
             .map_or(0, |step| step.requests);
+        let sale_node = line::node_of(&mut rig.redis.clone(), &rig.keys.stock(sale.id)).await;
         let redis_cpu = line::redis_cpu_secs(&mut rig.redis.clone())
             .await
             .zip(redis_cpu_before)
-            .map(|(after, before)| after - before);
+            .map(|(after, before)| line::redis_cpu_used(&before, &after, sale_node.as_deref()));
         let line = line::LineReport::new(&outcomes, (buys, won), last_won_ms, redis_cpu);
         eprintln!("[spike {number}] {}", line.line());
         round.line = Some(line);
