@@ -63,9 +63,9 @@ test("join the line before the start, keep the place through a reload, get in an
   await adminPage.goto(`/admin/sales/${sale.id}`);
   await expect(adminPage.locator(".sale-admission")).toContainText("Opening: waiting room · line opens");
   const line = adminPage.locator(".line-panel");
-  await expect(line.locator(".line-before dd")).toHaveText("1");
-  await expect(line.locator(".line-after dd")).toHaveText("1");
-  await expect(line.locator(".line-admitted dd")).toHaveText("2", { timeout: 10_000 });
+  await expect(line.locator(".stat-line-before dd")).toHaveText("1");
+  await expect(line.locator(".stat-line-after dd")).toHaveText("1");
+  await expect(line.locator(".stat-line-admitted dd")).toHaveText("2", { timeout: 10_000 });
   await expect(line.locator(".fairness-summary")).toContainText("1 of 2 entrants got a unit", { timeout: 15_000 });
   await expect(line.locator(".fairness-by-join tbody tr")).toHaveCount(2);
   await expect(line.locator(".draw-values")).toContainText("Revealed secret");

@@ -41,6 +41,28 @@ lazy_page! {
     DeadLettersRoute => DeadLetters
 }
 
+/// Counters, one cell each (class `stat-<key>`): `(key, label, value)`;
+/// `alarm(key, value)` marks the cells that need a look.
+fn stat_grid<const N: usize>(
+    class: &'static str,
+    cells: [(&'static str, &'static str, String); N],
+    alarm: impl Fn(&str, &str) -> bool,
+) -> impl IntoView {
+    view! {
+        <dl class=format!("stat-grid {class}")>
+            {cells.into_iter().map(|(key, label, value)| {
+                let alarm = alarm(key, &value).to_string();
+                view! {
+                    <div class=format!("stat stat-{key}") data-alarm=alarm>
+                        <dt>{label}</dt>
+                        <dd>{value}</dd>
+                    </div>
+                }
+            }).collect_view()}
+        </dl>
+    }
+}
+
 /// What to show while a view is not ready: loading, log in, admins only, error.
 fn not_ready<T>(remote: &Remote<T>, here: &str) -> Option<AnyView> {
     Some(match remote {

@@ -120,41 +120,34 @@ pub(super) fn LinePanel(sale_id: i64) -> impl IntoView {
 fn LineNumbers(line: LineLive) -> impl IntoView {
     let cells = [
         (
-            "before",
+            "line-before",
             "Joined before the start",
             line.entrants_before_start.to_string(),
         ),
         (
-            "after",
+            "line-after",
             "Joined after the start",
             line.entrants_after_start.to_string(),
         ),
-        ("waiting", "Waiting", line.waiting.to_string()),
-        ("admitted", "Let in", line.admitted.to_string()),
+        ("line-waiting", "Waiting", line.waiting.to_string()),
+        ("line-admitted", "Let in", line.admitted.to_string()),
         (
-            "deciding",
+            "line-deciding",
             "Deciding now / window",
             format!("{} / {}", line.deciding, line.window),
         ),
-        ("bought", "Bought", line.bought.to_string()),
-        ("lapsed", "Lapsed", line.lapsed.to_string()),
-        ("waitlisted", "Waitlisted", line.waitlisted.to_string()),
+        ("line-bought", "Bought", line.bought.to_string()),
+        ("line-lapsed", "Lapsed", line.lapsed.to_string()),
+        ("line-waitlisted", "Waitlisted", line.waitlisted.to_string()),
         (
-            "pace",
+            "line-pace",
             "Pace (last 10 s)",
             format!("{}/s", line.pace_per_s.round() as i64),
         ),
     ];
     view! {
         <p class="line-phase" data-phase=line.phase.as_str()>{phase_label(line.phase)}</p>
-        <dl class="stat-grid line-numbers">
-            {cells.into_iter().map(|(key, label, value)| view! {
-                <div class=format!("stat line-{key}")>
-                    <dt>{label}</dt>
-                    <dd>{value}</dd>
-                </div>
-            }).collect_view()}
-        </dl>
+        {super::stat_grid("line-numbers", cells, |_, _| false)}
     }
 }
 

@@ -306,19 +306,7 @@ fn StatGrid(stats: SaleStats) -> impl IntoView {
         ),
         ("drift", "Drift", stats.drift.to_string()),
     ];
-    view! {
-        <dl class="stat-grid">
-            {cells.into_iter().map(|(key, label, value)| {
-                let alarm = (key == "drift" && value != "0").to_string();
-                view! {
-                    <div class=format!("stat stat-{key}") data-alarm=alarm>
-                        <dt>{label}</dt>
-                        <dd>{value}</dd>
-                    </div>
-                }
-            }).collect_view()}
-        </dl>
-    }
+    super::stat_grid("", cells, |key, value| key == "drift" && value != "0")
 }
 
 /// The sale's orders, filtered by status, a page at a time.
