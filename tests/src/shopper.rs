@@ -100,10 +100,43 @@ impl Shopper {
         status
     }
 
+    /// Challenge, proof of work, ticket and buy of a `pow` sale; the buy's
+    /// status and body (or the first refusal's).
+    pub async fn buy_with_work(&self, sale_id: i64) -> (u16, serde_json::Value) {
+        let challenge = self
+            .post(
+                &format!("/api/sales/{sale_id}/captcha"),
+                serde_json::json!({}),
+            )
+            .await;
+        if challenge.status() != 200 {
+            let status = challenge.status().as_u16();
+            return (status, challenge.json().await.unwrap_or_default());
+        }
+        let challenge: app::api::CaptchaChallenge = challenge.json().await.expect("a challenge");
+        let salt = challenge
+            .salt
+            .as_deref()
+            .expect("a pow challenge has a salt");
+        let bits = challenge.difficulty_bits.expect("and a difficulty");
+        let nonce = app::pow::search(salt, bits, 0, u64::MAX).expect("a solution");
+        let ticket = self
+            .post(
+                &format!("/api/sales/{sale_id}/ticket"),
+                serde_json::json!({ "captcha_id": challenge.captcha_id, "answer": nonce.to_string() }),
+            )
+            .await;
+        self.buy_with(ticket).await
+    }
+
     /// Ticket then buy; returns the buy's status and body (or the ticket's, if
     /// the ticket was refused).
     pub async fn buy(&self, sale_id: i64) -> (u16, serde_json::Value) {
-        let ticket = self.ticket(sale_id).await;
+        self.buy_with(self.ticket(sale_id).await).await
+    }
+
+    /// Buys with the ticket in `ticket`, the ticket route's answer.
+    async fn buy_with(&self, ticket: reqwest::Response) -> (u16, serde_json::Value) {
         if ticket.status() != 200 {
             let status = ticket.status().as_u16();
             return (status, ticket.json().await.unwrap_or_default());

@@ -269,24 +269,28 @@ impl Captchas {
     }
 
     /// Keeps what the answer to `captcha_id` must be until the challenge
-    /// expires, and counts it to the account (sent together: one round trip).
+    /// expires, and counts it to the account. Sent at once, but not in one
+    /// pipeline: the answer's key has no tag and the count has the sale's, so
+    /// on a cluster they are in different slots (a pipeline must keep to one).
     async fn remember(
         &self,
         captcha_id: &str,
         (sale_id, user_id): (i64, i64),
         expected: String,
     ) -> Result<(), StoreError> {
-        let mut redis = self.redis.clone();
-        let mut write = redis::pipe();
-        write
-            .cmd("SET")
+        let (mut answers, mut counts) = (self.redis.clone(), self.redis.clone());
+        let mut answer = redis::cmd("SET");
+        answer
             .arg(self.keys.captcha(captcha_id))
             .arg(expected)
             .arg("PX")
-            .arg(CHALLENGE_TTL_MS)
-            .ignore();
-        count(&mut write, &self.keys.challenges_issued(sale_id, user_id));
-        write.query_async::<()>(&mut redis).await?;
+            .arg(CHALLENGE_TTL_MS);
+        let mut counted = redis::pipe();
+        count(&mut counted, &self.keys.challenges_issued(sale_id, user_id));
+        futures_util::try_join!(
+            answer.query_async::<()>(&mut answers),
+            counted.query_async::<()>(&mut counts),
+        )?;
         Ok(())
     }
 

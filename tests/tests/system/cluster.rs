@@ -157,3 +157,73 @@ async fn a_unit_returned_on_one_instance_clears_the_other_instances_sold_out_fla
         "the notice crossed the cluster and cleared the flag: {answer:?}"
     );
 }
+
+/// A queue sale on a cluster, with two instances: the line's shards on every
+/// node, the sale's own keys on one; shoppers join and wait on both
+/// instances, are let in, solve their proof of work, buy, and the admin's
+/// report reads every shard.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_queue_sale_draws_admits_and_sells_on_a_cluster() {
+    let cluster = PrivateRedisCluster::start(3).unwrap();
+    let first = spawn_app_with(on(&cluster)).await;
+    let second = first.another_instance(on(&cluster)).await;
+    // With proof of work: a challenge's keys are the sale's and its own.
+    let sale = first
+        .create_sale(&app::api::SaleDraft {
+            captcha: app::api::CaptchaKind::Pow,
+            ..systests::queue_sale_starting_in(2_000, 3, 1)
+        })
+        .await;
+    let keys = first.state().stock.keys().clone();
+    let nodes: std::collections::BTreeSet<u16> = (0..server::keys::LINE_SHARDS)
+        .map(|shard| {
+            cluster
+                .node_of(&keys.line_entries(sale.id, shard))
+                .expect("a node")
+        })
+        .collect();
+    assert_eq!(nodes.len(), 3, "the line's shards are on every node");
+    let shoppers = first.shoppers("line", 12).await;
+    let shoppers: Vec<systests::Shopper> = shoppers
+        .into_iter()
+        .enumerate()
+        .map(|(i, shopper)| {
+            if i % 2 == 0 {
+                shopper
+            } else {
+                shopper.on(&second)
+            }
+        })
+        .collect();
+    for shopper in &shoppers {
+        assert_eq!(shopper.join(sale.id).await.status(), 200, "joining");
+    }
+    let mut bought = 0;
+    for _ in 0..200 {
+        for shopper in &shoppers {
+            let standing = shopper.standing(sale.id).await;
+            if standing.state == app::api::QueueState::Admitted {
+                let (status, body) = shopper.buy_with_work(sale.id).await;
+                assert_eq!(status, 202, "{body}");
+                bought += 1;
+            }
+        }
+        if bought == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(bought, 3, "three shoppers were let in and bought");
+    first.drain(sale.id).await;
+    assert_eq!(first.books(sale.id).await.drift, 0);
+    let report: app::api::FairnessReport = first
+        .admin()
+        .await
+        .get(&format!("/api/admin/sales/{}/fairness", sale.id))
+        .await
+        .json()
+        .await
+        .expect("the report");
+    assert_eq!((report.entrants, report.winners), (12, 3));
+    assert_eq!(report.draw.pre_start_entrants, 12);
+}

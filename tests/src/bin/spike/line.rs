@@ -22,6 +22,8 @@ pub struct LineVisit {
     pub before_start: bool,
     /// When the poll first said "admitted", ms after the start; never if none.
     pub admitted_ms: Option<f64>,
+    /// The drawn place, once a poll told it (pre-start entrants).
+    pub place: Option<u64>,
     pub polls: u32,
 }
 
@@ -65,6 +67,7 @@ impl Context {
         visit.joined_ms = standing.joined_at_ms.unwrap_or_default();
         visit.before_start = standing.joined_before_start == Some(true);
         loop {
+            visit.place = visit.place.or(standing.place);
             match standing.state {
                 QueueState::Admitted => break,
                 QueueState::Waiting => {}
@@ -112,9 +115,14 @@ pub struct LineReport {
     pub joined_before_start: usize,
     pub joined_after_start: usize,
     pub admitted: usize,
-    /// Spearman's rank correlation between joining and admission among
-    /// pre-start entrants who were let in (0: place independent of joining).
+    /// Spearman's rank correlation between joining and the drawn place among
+    /// pre-start entrants who learnt theirs (0: place independent of joining).
     pub rank_correlation: Option<f64>,
+    /// Those it was computed over.
+    pub placed: usize,
+    /// The same between joining and the moment a poll found them let in,
+    /// among those let in (noisier: few, and polls come at intervals).
+    pub admitted_rank_correlation: Option<f64>,
     pub polls_per_shopper: f64,
     /// Buy requests per unit sold: what the buy path saw.
     pub buys_per_unit: Option<f64>,
@@ -140,12 +148,18 @@ impl LineReport {
             .iter()
             .filter_map(|v| Some((v.joined_ms as f64, v.admitted_ms?)))
             .collect();
+        let placed: Vec<(f64, f64)> = early
+            .iter()
+            .filter_map(|v| Some((v.joined_ms as f64, v.place? as f64)))
+            .collect();
         let polls: u64 = visits.iter().map(|v| u64::from(v.polls)).sum();
         Self {
             joined_before_start: early.len(),
             joined_after_start: visits.len() - early.len(),
             admitted: visits.iter().filter(|v| v.admitted_ms.is_some()).count(),
-            rank_correlation: (admitted_early.len() >= 3)
+            rank_correlation: (placed.len() >= 3).then(|| systests::spearman(&placed)),
+            placed: placed.len(),
+            admitted_rank_correlation: (admitted_early.len() >= 3)
                 .then(|| systests::spearman(&admitted_early)),
             polls_per_shopper: polls as f64 / visits.len().max(1) as f64,
             buys_per_unit: (won > 0).then(|| buys as f64 / won as f64),
@@ -160,11 +174,14 @@ impl LineReport {
 
     pub fn line(&self) -> String {
         format!(
-            "line: {} joined before the start, {} after; {} let in; rank correlation of joining and admission {}; {:.1} polls a shopper; {} buy requests per unit sold; sold out {} after the start; Redis {} per shopper, {} of it on the sale's node",
+            "line: {} joined before the start, {} after; {} let in; rank correlation of joining and drawn place {} ({} placed), of joining and admission {}; {:.1} polls a shopper; {} buy requests per unit sold; sold out {} after the start; Redis {} per shopper, {} of it on the sale's node",
             self.joined_before_start,
             self.joined_after_start,
             self.admitted,
             self.rank_correlation
+                .map_or("-".to_owned(), |rho| format!("{rho:+.3}")),
+            self.placed,
+            self.admitted_rank_correlation
                 .map_or("-".to_owned(), |rho| format!("{rho:+.3}")),
             self.polls_per_shopper,
             self.buys_per_unit
