@@ -133,6 +133,14 @@ pub struct LineReport {
     pub redis_us_per_shopper: Option<f64>,
     /// Of it, the master holding the sale's slot (the same on one server).
     pub sale_node_us_per_shopper: Option<f64>,
+    /// Microseconds Redis commands ran per shopper (`INFO commandstats`):
+    /// every master, the sale's, and the mean of the others on a cluster.
+    pub command_us_per_shopper: Option<f64>,
+    pub sale_node_command_us_per_shopper: Option<f64>,
+    pub other_node_command_us_per_shopper: Option<f64>,
+    /// The commands that ran longest on the sale's node beyond the other
+    /// nodes' mean, in µs per shopper.
+    pub sale_node_beyond_others: Vec<(String, f64)>,
 }
 
 impl LineReport {
@@ -140,8 +148,9 @@ impl LineReport {
         outcomes: &[Outcome],
         (buys, won): (u64, usize),
         sold_out_ms: Option<f64>,
-        redis_cpu_secs: Option<(f64, Option<f64>)>,
+        redis_use: Option<RoundUse>,
     ) -> Self {
+        let per_shopper = |value: f64| value / outcomes.len().max(1) as f64;
         let visits: Vec<&LineVisit> = outcomes.iter().filter_map(|o| o.line.as_ref()).collect();
         let early: Vec<&&LineVisit> = visits.iter().filter(|v| v.before_start).collect();
         let admitted_early: Vec<(f64, f64)> = early
@@ -164,17 +173,43 @@ impl LineReport {
             polls_per_shopper: polls as f64 / visits.len().max(1) as f64,
             buys_per_unit: (won > 0).then(|| buys as f64 / won as f64),
             sold_out_ms,
-            redis_us_per_shopper: redis_cpu_secs
-                .map(|(secs, _)| secs * 1e6 / outcomes.len().max(1) as f64),
-            sale_node_us_per_shopper: redis_cpu_secs
-                .and_then(|(_, sale)| sale)
-                .map(|secs| secs * 1e6 / outcomes.len().max(1) as f64),
+            redis_us_per_shopper: redis_use
+                .as_ref()
+                .map(|used| per_shopper(used.all.cpu_secs * 1e6)),
+            sale_node_us_per_shopper: redis_use
+                .as_ref()
+                .and_then(|used| used.sale_node.as_ref())
+                .map(|node| per_shopper(node.cpu_secs * 1e6)),
+            command_us_per_shopper: redis_use
+                .as_ref()
+                .map(|used| per_shopper(used.all.command_us)),
+            sale_node_command_us_per_shopper: redis_use
+                .as_ref()
+                .and_then(|used| used.sale_node.as_ref())
+                .map(|node| per_shopper(node.command_us)),
+            other_node_command_us_per_shopper: redis_use
+                .as_ref()
+                .and_then(|used| used.other_nodes_mean.as_ref())
+                .map(|node| per_shopper(node.command_us)),
+            sale_node_beyond_others: redis_use
+                .as_ref()
+                .and_then(|used| {
+                    Some(
+                        used.sale_node
+                            .as_ref()?
+                            .most_beyond(used.other_nodes_mean.as_ref()?, 6),
+                    )
+                })
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(command, usec)| (command, per_shopper(usec)))
+                .collect(),
         }
     }
 
     pub fn line(&self) -> String {
         format!(
-            "line: {} joined before the start, {} after; {} let in; rank correlation of joining and drawn place {} ({} placed), of joining and admission {}; {:.1} polls a shopper; {} buy requests per unit sold; sold out {} after the start; Redis {} per shopper, {} of it on the sale's node",
+            "line: {} joined before the start, {} after; {} let in; rank correlation of joining and drawn place {} ({} placed), of joining and admission {}; {:.1} polls a shopper; {} buy requests per unit sold; sold out {} after the start; Redis CPU {} per shopper, {} of it on the sale's node; Redis commands {} per shopper, {} on the sale's node, {} on each other node",
             self.joined_before_start,
             self.joined_after_start,
             self.admitted,
@@ -192,29 +227,56 @@ impl LineReport {
                 .map_or("-".to_owned(), |us| format!("{us:.1} µs")),
             self.sale_node_us_per_shopper
                 .map_or("-".to_owned(), |us| format!("{us:.1} µs")),
+            self.command_us_per_shopper
+                .map_or("-".to_owned(), |us| format!("{us:.1} µs")),
+            self.sale_node_command_us_per_shopper
+                .map_or("-".to_owned(), |us| format!("{us:.1} µs")),
+            self.other_node_command_us_per_shopper
+                .map_or("-".to_owned(), |us| format!("{us:.1} µs")),
         )
     }
 }
 
-/// Seconds of CPU each Redis master has used (user + system), by node.
+/// What one Redis master has spent so far: CPU seconds (user + system) and
+/// the microseconds its commands ran (`INFO commandstats`: no I/O, no idle).
+#[derive(Clone, Debug, Default)]
+pub struct NodeUse {
+    pub cpu_secs: f64,
+    pub command_us: f64,
+    /// Of `command_us`, each command's (`hget` → µs).
+    pub by_command: std::collections::BTreeMap<String, f64>,
+}
+
+/// Each Redis master's [`NodeUse`], by node.
 pub async fn redis_cpu_secs(
     redis: &mut server::redis_connection::RedisConnection,
-) -> Option<Vec<(String, f64)>> {
+) -> Option<Vec<(String, NodeUse)>> {
     let infos: Vec<(String, String)> = redis
-        .on_every_master(redis::cmd("INFO").arg("cpu"))
+        .on_every_master(redis::cmd("INFO").arg("cpu").arg("commandstats"))
         .await
         .ok()?;
     let mut nodes = Vec::new();
     for (node, info) in infos {
-        let mut total = 0.0;
+        let mut spent = NodeUse::default();
         for line in info.lines() {
-            if let Some((key, value)) = line.split_once(':') {
-                if key == "used_cpu_user" || key == "used_cpu_sys" {
-                    total += value.trim().parse::<f64>().ok()?;
-                }
+            let Some((key, value)) = line.split_once(':') else {
+                continue;
+            };
+            if key == "used_cpu_user" || key == "used_cpu_sys" {
+                spent.cpu_secs += value.trim().parse::<f64>().ok()?;
+            } else if key.starts_with("cmdstat_") {
+                let usec = value
+                    .split(',')
+                    .find_map(|field| field.strip_prefix("usec="))
+                    .and_then(|usec| usec.parse::<f64>().ok())
+                    .unwrap_or(0.0);
+                spent.command_us += usec;
+                spent
+                    .by_command
+                    .insert(key.trim_start_matches("cmdstat_").to_owned(), usec);
             }
         }
-        nodes.push((node, total));
+        nodes.push((node, spent));
     }
     nodes.sort_by(|a, b| a.0.cmp(&b.0));
     Some(nodes)
@@ -245,25 +307,98 @@ pub async fn node_of(
         .map(|(node, _)| node)
 }
 
-/// Redis CPU over a round: `(every master, the sale's master)` in seconds,
-/// from readings of [`redis_cpu_secs`] before and after.
+/// What Redis spent over a round: every master's together, the sale's
+/// master, and the mean of the others (`None` on one server).
+#[derive(Clone, Debug, Default)]
+pub struct RoundUse {
+    pub all: NodeUse,
+    pub sale_node: Option<NodeUse>,
+    pub other_nodes_mean: Option<NodeUse>,
+}
+
+impl NodeUse {
+    /// What was spent since `was`.
+    fn since(&self, was: &NodeUse) -> NodeUse {
+        let mut by_command = self.by_command.clone();
+        for (command, usec) in &mut by_command {
+            *usec -= was.by_command.get(command).copied().unwrap_or(0.0);
+        }
+        NodeUse {
+            cpu_secs: self.cpu_secs - was.cpu_secs,
+            command_us: self.command_us - was.command_us,
+            by_command,
+        }
+    }
+
+    /// `self` plus `other`, times `factor`.
+    fn plus(&self, other: &NodeUse, factor: f64) -> NodeUse {
+        let mut by_command = self.by_command.clone();
+        for (command, usec) in &other.by_command {
+            *by_command.entry(command.clone()).or_default() += usec;
+        }
+        by_command.values_mut().for_each(|usec| *usec *= factor);
+        NodeUse {
+            cpu_secs: (self.cpu_secs + other.cpu_secs) * factor,
+            command_us: (self.command_us + other.command_us) * factor,
+            by_command,
+        }
+    }
+
+    /// The commands that took the most more time here than in `other`.
+    pub fn most_beyond(&self, other: &NodeUse, count: usize) -> Vec<(String, f64)> {
+        let mut beyond: Vec<(String, f64)> = self
+            .by_command
+            .iter()
+            .map(|(command, usec)| {
+                let there = other.by_command.get(command).copied().unwrap_or(0.0);
+                (command.clone(), usec - there)
+            })
+            .collect();
+        beyond.sort_by(|a, b| b.1.total_cmp(&a.1));
+        beyond.truncate(count);
+        beyond
+    }
+}
+
+/// [`RoundUse`] from readings of [`redis_cpu_secs`] before and after.
 pub fn redis_cpu_used(
-    before: &[(String, f64)],
-    after: &[(String, f64)],
+    before: &[(String, NodeUse)],
+    after: &[(String, NodeUse)],
     sale_node: Option<&str>,
-) -> (f64, Option<f64>) {
-    let used = |node: &str, secs: f64| {
-        before
+) -> RoundUse {
+    let spent: Vec<(&str, NodeUse)> = after
+        .iter()
+        .map(|(node, now)| {
+            let was = before
+                .iter()
+                .find(|(name, _)| name == node)
+                .map(|(_, was)| was.clone())
+                .unwrap_or_default();
+            (node.as_str(), now.since(&was))
+        })
+        .collect();
+    let all = spent
+        .iter()
+        .fold(NodeUse::default(), |total, (_, node)| total.plus(node, 1.0));
+    let others: Vec<&NodeUse> = spent
+        .iter()
+        .filter(|(node, _)| Some(*node) != sale_node)
+        .map(|(_, spent)| spent)
+        .collect();
+    let other_nodes_mean = (spent.len() > 1 && !others.is_empty()).then(|| {
+        others
             .iter()
-            .find(|(name, _)| name == node)
-            .map_or(0.0, |(_, was)| secs - was)
-    };
-    let total = after.iter().map(|(node, secs)| used(node, *secs)).sum();
-    let sale = sale_node.and_then(|sale_node| {
-        after
-            .iter()
-            .find(|(node, _)| node == sale_node)
-            .map(|(node, secs)| used(node, *secs))
+            .fold(NodeUse::default(), |total, node| total.plus(node, 1.0))
+            .plus(&NodeUse::default(), 1.0 / others.len() as f64)
     });
-    (total, sale)
+    RoundUse {
+        all,
+        sale_node: sale_node.and_then(|sale_node| {
+            spent
+                .iter()
+                .find(|(node, _)| *node == sale_node)
+                .map(|(_, spent)| spent.clone())
+        }),
+        other_nodes_mean,
+    }
 }
