@@ -12,6 +12,12 @@ use crate::keys::LINE_SHARDS;
 /// then loses it, and the next in line comes in.
 pub(crate) const ADMISSION_MS: i64 = 120_000;
 
+/// How many admitted shoppers may be deciding at once with `stock_left`
+/// units left: the sale's window per unit for each.
+pub(crate) fn window(sale: &Sale, stock_left: i64) -> u64 {
+    stock_left.max(0) as u64 * sale.queue_window_per_unit.max(0) as u64
+}
+
 /// A place in a sale's line. Everyone who joined before the start comes
 /// before everyone who joined after it (the derived order says so: the
 /// variants' order, then their fields).

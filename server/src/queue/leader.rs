@@ -13,7 +13,7 @@ use std::time::Duration;
 use app::api::{AdmissionMode, Sale};
 use redis::Script;
 
-use super::board::{Batch, Board, Phase, Place, ADMISSION_MS};
+use super::board::{window, Batch, Board, Phase, Place, ADMISSION_MS};
 use super::draw::draw;
 use super::line::Lines;
 use crate::clock::Clock;
@@ -301,7 +301,7 @@ impl LineLeader {
         };
         let pace = f64::from(sale.queue_pace_per_s);
         pacing.credit = (pacing.credit + pace * elapsed as f64 / 1_000.0).min(pace.max(1.0));
-        let window = (stock_left.max(0) as u64) * sale.queue_window_per_unit as u64;
+        let window = window(sale, stock_left);
         let room = window.saturating_sub(board.undecided(now));
         let wanted = room.min(pacing.credit.floor() as u64);
         let admitted = if sale.paused {

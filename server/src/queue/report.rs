@@ -13,7 +13,7 @@ use app::api::{
     AddressEntrants, AdmissionSecond, FairnessReport, JoinStretch, LineLive, LinePhase, Sale,
 };
 
-use super::board::Entry;
+use super::board::{window, Entry};
 use super::line::Lines;
 use crate::keys::{line_shard, LINE_SHARDS};
 use crate::store::StoreError;
@@ -64,7 +64,7 @@ pub async fn live(lines: &Lines, sale: &Sale, now: i64) -> Result<LineLive, Stor
         },
         stock_left,
         may_come_back: board.may_come_back,
-        window: stock_left.max(0) as u64 * sale.queue_window_per_unit.max(0) as u64,
+        window: window(sale, stock_left),
         pace_per_s: board.pace_per_s,
         admissions: admission_seconds(&admitted, &bought),
         updated_at_ms: (board.updated_ms > 0).then_some(board.updated_ms),

@@ -195,14 +195,12 @@ pub fn LiveSale() -> impl IntoView {
             view! { <StatGrid stats=current/> }.into_any()
         }}
         {move || line_of.get().map(|sale_id| view! { <LinePanel sale_id/> })}
-        {view! {
-            <h2>"Attempts and wins per second"</h2>
-            <TimeSeries first=attempts_per_second second=wins_per_second first_label="attempts/s" second_label="wins/s" capacity=HISTORY/>
-            <h2>"Outcomes"</h2>
-            <Bars bars=outcomes/>
-            <h2>"Books: Redis against Postgres"</h2>
-            {move || books.get().map(|books| view! { <BooksTable books/> })}
-        }.into_any()}
+        <h2>"Attempts and wins per second"</h2>
+        <TimeSeries first=attempts_per_second second=wins_per_second first_label="attempts/s" second_label="wins/s" capacity=HISTORY/>
+        <h2>"Outcomes"</h2>
+        <Bars bars=outcomes/>
+        <h2>"Books: Redis against Postgres"</h2>
+        {move || books.get().map(|books| view! { <BooksTable books/> })}
         {move || sale.get().filter(|current| client::device_now_ms() < current.starts_at_ms as f64).map(|current| view! {
             <EditBeforeStart sale=current on_saved=saved/>
         })}

@@ -9,9 +9,10 @@ use std::time::{Duration, Instant};
 
 use app::api::{QueueStanding, QueueState};
 use serde::Serialize;
+use server::keys::LINE_SHARDS;
 
 use crate::load::Step;
-use crate::rig::ShopperId;
+use crate::rig::{Rig, ShopperId};
 use crate::shopper::{Context, Outcome};
 
 /// What one shopper's visit to the line was.
@@ -144,13 +145,58 @@ pub struct LineReport {
 }
 
 impl LineReport {
-    pub fn new(
+    /// The report of round `number` of sale `sale_id`, with Redis' use since
+    /// `redis_before` split by node (and the sale's node's share of the line's
+    /// shards, on a cluster); says both on stderr.
+    pub async fn measure(
+        rig: &Rig,
+        (sale_id, number): (i64, usize),
+        outcomes: &[Outcome],
+        (buys, won): (u64, usize),
+        sold_out_ms: Option<f64>,
+        redis_before: Option<Vec<(String, NodeUse)>>,
+    ) -> Self {
+        let mut redis = rig.redis.clone();
+        let sale_node = node_of(&mut redis, &rig.keys.stock(sale_id)).await;
+        if sale_node.as_deref().is_some_and(|node| !node.is_empty()) {
+            let mut shards_there = 0;
+            for shard in 0..LINE_SHARDS {
+                let key = rig.keys.line_entries(sale_id, shard);
+                if node_of(&mut redis, &key).await == sale_node {
+                    shards_there += 1;
+                }
+            }
+            eprintln!(
+                "[spike {number}] the sale's node holds {shards_there} of the line's {LINE_SHARDS} shards"
+            );
+        }
+        let used = redis_use(&mut redis)
+            .await
+            .zip(redis_before)
+            .map(|(after, before)| round_use(&before, &after, sale_node.as_deref()));
+        let report = Self::new(outcomes, (buys, won), sold_out_ms, used);
+        eprintln!("[spike {number}] {}", report.line());
+        if !report.sale_node_beyond_others.is_empty() {
+            eprintln!(
+                "[spike {number}] commands on the sale's node beyond the others' mean, µs per shopper: {:?}",
+                report.sale_node_beyond_others
+            );
+        }
+        report
+    }
+
+    fn new(
         outcomes: &[Outcome],
         (buys, won): (u64, usize),
         sold_out_ms: Option<f64>,
         redis_use: Option<RoundUse>,
     ) -> Self {
         let per_shopper = |value: f64| value / outcomes.len().max(1) as f64;
+        let all = redis_use.as_ref().map(|used| &used.all);
+        let sale = redis_use.as_ref().and_then(|used| used.sale_node.as_ref());
+        let others = redis_use
+            .as_ref()
+            .and_then(|used| used.other_nodes_mean.as_ref());
         let visits: Vec<&LineVisit> = outcomes.iter().filter_map(|o| o.line.as_ref()).collect();
         let early: Vec<&&LineVisit> = visits.iter().filter(|v| v.before_start).collect();
         let admitted_early: Vec<(f64, f64)> = early
@@ -173,33 +219,14 @@ impl LineReport {
             polls_per_shopper: polls as f64 / visits.len().max(1) as f64,
             buys_per_unit: (won > 0).then(|| buys as f64 / won as f64),
             sold_out_ms,
-            redis_us_per_shopper: redis_use
-                .as_ref()
-                .map(|used| per_shopper(used.all.cpu_secs * 1e6)),
-            sale_node_us_per_shopper: redis_use
-                .as_ref()
-                .and_then(|used| used.sale_node.as_ref())
-                .map(|node| per_shopper(node.cpu_secs * 1e6)),
-            command_us_per_shopper: redis_use
-                .as_ref()
-                .map(|used| per_shopper(used.all.command_us)),
-            sale_node_command_us_per_shopper: redis_use
-                .as_ref()
-                .and_then(|used| used.sale_node.as_ref())
-                .map(|node| per_shopper(node.command_us)),
-            other_node_command_us_per_shopper: redis_use
-                .as_ref()
-                .and_then(|used| used.other_nodes_mean.as_ref())
-                .map(|node| per_shopper(node.command_us)),
-            sale_node_beyond_others: redis_use
-                .as_ref()
-                .and_then(|used| {
-                    Some(
-                        used.sale_node
-                            .as_ref()?
-                            .most_beyond(used.other_nodes_mean.as_ref()?, 6),
-                    )
-                })
+            redis_us_per_shopper: all.map(|node| per_shopper(node.cpu_secs * 1e6)),
+            sale_node_us_per_shopper: sale.map(|node| per_shopper(node.cpu_secs * 1e6)),
+            command_us_per_shopper: all.map(|node| per_shopper(node.command_us)),
+            sale_node_command_us_per_shopper: sale.map(|node| per_shopper(node.command_us)),
+            other_node_command_us_per_shopper: others.map(|node| per_shopper(node.command_us)),
+            sale_node_beyond_others: sale
+                .zip(others)
+                .map(|(sale, others)| sale.most_beyond(others, 6))
                 .unwrap_or_default()
                 .into_iter()
                 .map(|(command, usec)| (command, per_shopper(usec)))
@@ -248,7 +275,7 @@ pub struct NodeUse {
 }
 
 /// Each Redis master's [`NodeUse`], by node.
-pub async fn redis_cpu_secs(
+pub async fn redis_use(
     redis: &mut server::redis_connection::RedisConnection,
 ) -> Option<Vec<(String, NodeUse)>> {
     let infos: Vec<(String, String)> = redis
@@ -317,29 +344,16 @@ pub struct RoundUse {
 }
 
 impl NodeUse {
-    /// What was spent since `was`.
-    fn since(&self, was: &NodeUse) -> NodeUse {
-        let mut by_command = self.by_command.clone();
-        for (command, usec) in &mut by_command {
-            *usec -= was.by_command.get(command).copied().unwrap_or(0.0);
-        }
-        NodeUse {
-            cpu_secs: self.cpu_secs - was.cpu_secs,
-            command_us: self.command_us - was.command_us,
-            by_command,
-        }
-    }
-
-    /// `self` plus `other`, times `factor`.
-    fn plus(&self, other: &NodeUse, factor: f64) -> NodeUse {
+    /// `self` + `weight` × `other`, command by command (−1: what was spent
+    /// since `other`; 1 / n of a sum: the mean).
+    fn add(&self, other: &NodeUse, weight: f64) -> NodeUse {
         let mut by_command = self.by_command.clone();
         for (command, usec) in &other.by_command {
-            *by_command.entry(command.clone()).or_default() += usec;
+            *by_command.entry(command.clone()).or_default() += weight * usec;
         }
-        by_command.values_mut().for_each(|usec| *usec *= factor);
         NodeUse {
-            cpu_secs: (self.cpu_secs + other.cpu_secs) * factor,
-            command_us: (self.command_us + other.command_us) * factor,
+            cpu_secs: self.cpu_secs + weight * other.cpu_secs,
+            command_us: self.command_us + weight * other.command_us,
             by_command,
         }
     }
@@ -360,8 +374,8 @@ impl NodeUse {
     }
 }
 
-/// [`RoundUse`] from readings of [`redis_cpu_secs`] before and after.
-pub fn redis_cpu_used(
+/// [`RoundUse`] from readings of [`redis_use`] before and after.
+pub fn round_use(
     before: &[(String, NodeUse)],
     after: &[(String, NodeUse)],
     sale_node: Option<&str>,
@@ -374,22 +388,22 @@ pub fn redis_cpu_used(
                 .find(|(name, _)| name == node)
                 .map(|(_, was)| was.clone())
                 .unwrap_or_default();
-            (node.as_str(), now.since(&was))
+            (node.as_str(), now.add(&was, -1.0))
         })
         .collect();
     let all = spent
         .iter()
-        .fold(NodeUse::default(), |total, (_, node)| total.plus(node, 1.0));
+        .fold(NodeUse::default(), |total, (_, node)| total.add(node, 1.0));
     let others: Vec<&NodeUse> = spent
         .iter()
         .filter(|(node, _)| Some(*node) != sale_node)
         .map(|(_, spent)| spent)
         .collect();
     let other_nodes_mean = (spent.len() > 1 && !others.is_empty()).then(|| {
-        others
+        let total = others
             .iter()
-            .fold(NodeUse::default(), |total, node| total.plus(node, 1.0))
-            .plus(&NodeUse::default(), 1.0 / others.len() as f64)
+            .fold(NodeUse::default(), |total, node| total.add(node, 1.0));
+        NodeUse::default().add(&total, 1.0 / others.len() as f64)
     });
     RoundUse {
         all,

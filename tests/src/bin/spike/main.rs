@@ -202,8 +202,8 @@ async fn sale_round(
     let cpu_before = fleet.map(|fleet| fleet.cpu(rig));
     let queue = options.admission == app::api::AdmissionMode::Queue;
     let created = Instant::now();
-    let redis_cpu_before = if queue {
-        line::redis_cpu_secs(&mut rig.redis.clone()).await
+    let redis_before = if queue {
+        line::redis_use(&mut rig.redis.clone()).await
     } else {
         None
     };
@@ -252,32 +252,15 @@ async fn sale_round(
             .summary()
             .step(Step::Buy)
             .map_or(0, |step| step.requests);
-        let sale_node = line::node_of(&mut rig.redis.clone(), &rig.keys.stock(sale.id)).await;
-        if sale_node.as_deref().is_some_and(|node| !node.is_empty()) {
-            let mut shards_there = 0;
-            for shard in 0..server::keys::LINE_SHARDS {
-                let key = rig.keys.line_entries(sale.id, shard);
-                if line::node_of(&mut rig.redis.clone(), &key).await == sale_node {
-                    shards_there += 1;
-                }
-            }
-            eprintln!(
-                "[spike {number}] the sale's node holds {shards_there} of the line's {} shards",
-                server::keys::LINE_SHARDS
-            );
-        }
-        let redis_cpu = line::redis_cpu_secs(&mut rig.redis.clone())
-            .await
-            .zip(redis_cpu_before)
-            .map(|(after, before)| line::redis_cpu_used(&before, &after, sale_node.as_deref()));
-        let line = line::LineReport::new(&outcomes, (buys, won), last_won_ms, redis_cpu);
-        eprintln!("[spike {number}] {}", line.line());
-        if !line.sale_node_beyond_others.is_empty() {
-            eprintln!(
-                "[spike {number}] commands on the sale's node beyond the others' mean, µs per shopper: {:?}",
-                line.sale_node_beyond_others
-            );
-        }
+        let line = line::LineReport::measure(
+            rig,
+            (sale.id, number),
+            &outcomes,
+            (buys, won),
+            last_won_ms,
+            redis_before,
+        )
+        .await;
         round.line = Some(line);
     }
     Ok(round)
