@@ -195,12 +195,18 @@ pub fn LiveSale() -> impl IntoView {
             view! { <StatGrid stats=current/> }.into_any()
         }}
         {move || line_of.get().map(|sale_id| view! { <LinePanel sale_id/> })}
-        <h2>"Attempts and wins per second"</h2>
-        <TimeSeries first=attempts_per_second second=wins_per_second first_label="attempts/s" second_label="wins/s" capacity=HISTORY/>
-        <h2>"Outcomes"</h2>
-        <Bars bars=outcomes/>
-        <h2>"Books: Redis against Postgres"</h2>
-        {move || books.get().map(|books| view! { <BooksTable books/> })}
+        // The charts and the books as one erased view: written inline, every
+        // shopper's main bundle measured 282 KB brotli instead of 274 (the
+        // split build left code of the larger view type outside the lazy
+        // admin chunk). scripts/wasm-size's budget catches it.
+        {view! {
+            <h2>"Attempts and wins per second"</h2>
+            <TimeSeries first=attempts_per_second second=wins_per_second first_label="attempts/s" second_label="wins/s" capacity=HISTORY/>
+            <h2>"Outcomes"</h2>
+            <Bars bars=outcomes/>
+            <h2>"Books: Redis against Postgres"</h2>
+            {move || books.get().map(|books| view! { <BooksTable books/> })}
+        }.into_any()}
         {move || sale.get().filter(|current| client::device_now_ms() < current.starts_at_ms as f64).map(|current| view! {
             <EditBeforeStart sale=current on_saved=saved/>
         })}
