@@ -15,12 +15,15 @@
 -- ARGV[2] the sale's start (ms)
 -- ARGV[3] when the line's keys may go (ms): after the sale and its payments
 -- ARGV[4] the client address (IPv6 by its /64)
+-- ARGV[5] empty, or when the account joined (ms) by its signed entry, which
+--         Redis lost: the entry is written back with that time
 --
 -- Returns {"new", entry} or {"again", entry} (the account's earlier entry).
 --
 -- Invariant: one entry per account, never changed; an entry is `p` only if it
--- was written before the start on this node's clock and before the draw closed
--- the shard, so the draw, which closes first and reads after, sees every `p`.
+-- was written before the draw closed the shard and, on this node's clock (or
+-- by a signed entry written back), before the start, so the draw, which closes
+-- first and reads after, sees every `p`.
 -- Constant time.
 
 local earlier = redis.call('HGET', KEYS[1], ARGV[1])
@@ -29,6 +32,9 @@ if earlier then
 end
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+if ARGV[5] ~= '' then
+  now = math.min(now, tonumber(ARGV[5]))
+end
 local kind = 'p'
 if now >= tonumber(ARGV[2]) or redis.call('EXISTS', KEYS[3]) == 1 then
   kind = 'a'

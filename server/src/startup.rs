@@ -182,8 +182,13 @@ impl Application {
             keys.clone(),
             LineSigner::new(config.secret_key.clone()),
         );
-        let line_leader =
-            LineLeader::new(lines.clone(), catalog.clone(), clock.clone(), worker_name());
+        let line_leader = LineLeader::new(
+            lines.clone(),
+            catalog.clone(),
+            db.clone(),
+            clock.clone(),
+            worker_name(),
+        );
         let state = AppState::new(Services {
             lines,
             line_leader,

@@ -53,29 +53,54 @@ pub(crate) async fn queue_sale(state: &AppState, sale_id: i64) -> Result<Sale, A
 }
 
 /// The line's board and the shopper's entry: from the cookie when it is ours
-/// and complete, else from Redis (then `fresh` says the cookie should be
-/// written again).
+/// and the board trusts it, else from Redis (then `fresh` says the cookie
+/// should be written again). With `rejoin` (the client's address), an entry
+/// the cookie proves but Redis lost is written back with its join time.
 async fn board_and_entry(
     state: &AppState,
-    sale_id: i64,
+    sale: &Sale,
     user_id: i64,
     headers: &HeaderMap,
+    rejoin: Option<&str>,
 ) -> Result<(Arc<Board>, Option<Entry>, bool), ApiError> {
-    let board = state.lines.board(sale_id).await?;
-    let drawn = board.phase != Phase::Gathering;
-    let signer = state.lines.signer();
-    let carried = token::from_headers(headers, sale_id)
-        .and_then(|token| signer.verify(&token, sale_id, user_id));
-    match carried {
-        // A pre-start entry learns its place once, after the draw.
-        Some(entry) if !(drawn && entry.before_start && entry.drawn.is_none()) => {
-            Ok((board, Some(entry), false))
-        }
-        _ => {
-            let entry = state.lines.entry(sale_id, user_id).await?;
-            Ok((board, entry, true))
-        }
+    let board = state.lines.board(sale.id).await?;
+    let carried = token::from_headers(headers, sale.id)
+        .and_then(|token| state.lines.signer().verify(&token, sale.id, user_id));
+    if let Some(entry) = carried.filter(|entry| board.trusts(entry)) {
+        return Ok((board, Some(entry), false));
     }
+    let entry = match (state.lines.entry(sale.id, user_id).await?, carried, rejoin) {
+        (Some(entry), _, _) => Some(entry),
+        (None, Some(lost), Some(address)) => {
+            Some(join_line(state, sale, user_id, address, Some(lost)).await?)
+        }
+        (None, _, _) => None,
+    };
+    Ok((board, entry, true))
+}
+
+/// Puts the account in line (`line_join.lua`), at its earlier join time when
+/// `lost` (a signed entry Redis no longer has) says when that was.
+async fn join_line(
+    state: &AppState,
+    sale: &Sale,
+    user_id: i64,
+    address: &str,
+    lost: Option<Entry>,
+) -> Result<Entry, ApiError> {
+    let keep_until = sale.ends_at_ms + KEEP_AFTER_END_MS;
+    let (entry, _) = state
+        .lines
+        .join(
+            sale.id,
+            user_id,
+            sale.starts_at_ms,
+            keep_until,
+            address,
+            lost.map(|entry| entry.joined_ms),
+        )
+        .await?;
+    Ok(entry)
 }
 
 /// The answer, with the entry's cookie when it was (re)read.
@@ -149,23 +174,17 @@ async fn join(
 ) -> Result<Response, ApiError> {
     let sale = queue_sale(&state, sale_id.get()).await?;
     let now = state.clock.now_ms();
-    let (board, entry, fresh) = board_and_entry(&state, sale.id, user.user_id, &headers).await?;
+    let address = address_bucket(address);
+    let (board, entry, fresh) =
+        board_and_entry(&state, &sale, user.user_id, &headers, Some(&address)).await?;
     let (entry, fresh) = match entry {
         Some(entry) => (entry, fresh),
         None => {
             check_joinable(&sale, &user, board.phase, now)?;
-            let keep_until = sale.ends_at_ms + KEEP_AFTER_END_MS;
-            let (entry, _) = state
-                .lines
-                .join(
-                    sale.id,
-                    user.user_id,
-                    sale.starts_at_ms,
-                    keep_until,
-                    &address_bucket(address),
-                )
-                .await?;
-            (entry, true)
+            (
+                join_line(&state, &sale, user.user_id, &address, None).await?,
+                true,
+            )
         }
     };
     let standing = board.standing(&sale, Some(&entry), now);
@@ -190,12 +209,15 @@ async fn join(
 async fn standing(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
+    ClientIp(address): ClientIp,
     sale_id: SaleId,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let sale = queue_sale(&state, sale_id.get()).await?;
     let now = state.clock.now_ms();
-    let (board, entry, fresh) = board_and_entry(&state, sale.id, user.user_id, &headers).await?;
+    let address = address_bucket(address);
+    let (board, entry, fresh) =
+        board_and_entry(&state, &sale, user.user_id, &headers, Some(&address)).await?;
     let standing = board.standing(&sale, entry.as_ref(), now);
     Ok(reply(&state, &sale, entry.as_ref(), fresh, standing, now))
 }
@@ -270,7 +292,7 @@ pub(crate) async fn admitted(
     if sale.admission != AdmissionMode::Queue {
         return Ok(None);
     }
-    let (board, entry, _) = board_and_entry(state, sale.id, user_id, headers).await?;
+    let (board, entry, _) = board_and_entry(state, sale, user_id, headers, None).await?;
     let Some(entry) = entry else {
         return Err(ApiError::refused(
             ErrorCode::NotAdmitted,

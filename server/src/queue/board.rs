@@ -112,6 +112,15 @@ pub(crate) struct Board {
     pub pace_per_s: f64,
     /// When the leader wrote this (its clock).
     pub updated_ms: i64,
+    /// When the leader found the line lost by Redis and wrote it again (0:
+    /// never). Entries that joined before then and have no drawn place are
+    /// looked up in Redis again, and written back from the shopper's signed
+    /// entry when Redis no longer has them.
+    #[serde(default)]
+    pub restored_ms: i64,
+    /// Whether the draw's entrants are kept in Postgres (`line_draws`).
+    #[serde(default)]
+    pub draw_kept: bool,
 }
 
 /// What an admission looks like from one place.
@@ -127,6 +136,19 @@ pub(crate) enum Admission {
 }
 
 impl Board {
+    /// Whether a shopper's signed entry can answer for itself, or must be
+    /// looked up in Redis: a pre-start entry learns its place once after the
+    /// draw, and after Redis lost the line an entry older than the loss
+    /// without a drawn place may be gone (a drawn one is written back equal).
+    pub fn trusts(&self, entry: &Entry) -> bool {
+        let placed = entry.before_start && entry.drawn.is_some();
+        let drawn = self.phase != Phase::Gathering;
+        if drawn && entry.before_start && !placed {
+            return false;
+        }
+        placed || entry.joined_ms >= self.restored_ms
+    }
+
     /// Whether `place` has been let in, and until when.
     pub fn admission(&self, place: Place, now_ms: i64) -> Admission {
         match self.frontier {
@@ -335,6 +357,41 @@ mod tests {
         assert!(Place::Drawn(u64::MAX) < Place::After(i64::MIN, 0));
         assert!(Place::After(5, 9) < Place::After(6, 1));
         assert!(Place::After(5, 1) < Place::After(5, 2));
+    }
+
+    #[test]
+    fn a_signed_entry_answers_alone_unless_it_lacks_a_place_it_could_have_or_predates_a_loss() {
+        let entry = |joined_ms, before_start, drawn| Entry {
+            user_id: 7,
+            joined_ms,
+            before_start,
+            n: 1,
+            drawn,
+        };
+        let gathering = Board::default();
+        assert!(gathering.trusts(&entry(1_000, true, None)));
+        let drawn = board_through(Place::Drawn(4), 10_000);
+        assert!(!drawn.trusts(&entry(1_000, true, None)), "learns its place");
+        assert!(drawn.trusts(&entry(1_000, true, Some(3))));
+        assert!(drawn.trusts(&entry(9_000, false, None)));
+        let restored = Board {
+            restored_ms: 8_000,
+            ..drawn
+        };
+        assert!(
+            restored.trusts(&entry(1_000, true, Some(3))),
+            "written back equal"
+        );
+        assert!(!restored.trusts(&entry(7_000, false, None)), "may be lost");
+        assert!(
+            restored.trusts(&entry(9_000, false, None)),
+            "joined after the loss"
+        );
+        let lost_early = Board {
+            restored_ms: 8_000,
+            ..Board::default()
+        };
+        assert!(!lost_early.trusts(&entry(1_000, true, None)));
     }
 
     #[test]

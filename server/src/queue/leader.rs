@@ -13,8 +13,11 @@ use std::time::Duration;
 use app::api::{AdmissionMode, Sale};
 use redis::Script;
 
+use sqlx::PgPool;
+
 use super::board::{window, Batch, Board, Phase, Place, ADMISSION_MS};
-use super::draw::draw;
+use super::draw::{draw, drawn_entrants, restore};
+use super::kept;
 use super::line::Lines;
 use crate::clock::Clock;
 use crate::keys::LINE_SHARDS;
@@ -57,6 +60,7 @@ pub enum TickOutcome {
 pub struct LineLeader {
     lines: Lines,
     catalog: Catalog,
+    db: PgPool,
     clock: Arc<dyn Clock>,
     /// This instance's lease token.
     token: Arc<str>,
@@ -66,10 +70,17 @@ pub struct LineLeader {
 }
 
 impl LineLeader {
-    pub fn new(lines: Lines, catalog: Catalog, clock: Arc<dyn Clock>, token: String) -> Self {
+    pub fn new(
+        lines: Lines,
+        catalog: Catalog,
+        db: PgPool,
+        clock: Arc<dyn Clock>,
+        token: String,
+    ) -> Self {
         Self {
             lines,
             catalog,
+            db,
             clock,
             token: token.into(),
             lead: Arc::new(Script::new(include_str!("../../lua/line_lead.lua"))),
@@ -149,15 +160,18 @@ impl LineLeader {
             .arg(keys.line_board(sale_id))
             .query_async(&mut redis)
             .await?;
+        let mut pacing = self.pacing(sale_id);
         let mut board: Board = match json {
             Some(json) => serde_json::from_str(&json)
                 .map_err(|error| StoreError::Corrupt(format!("line board: {error}")))?,
-            None => Board::default(),
+            None => self.new_or_lost(&sale, &pacing, now, keep_until).await?,
         };
-        let mut pacing = self.pacing(sale_id);
         let admitted = self
             .step(&sale, &mut board, &mut pacing, now, keep_until)
             .await?;
+        if board.phase != Phase::Gathering && !board.draw_kept {
+            board.draw_kept = self.keep_draw(sale_id).await;
+        }
         pacing.last_tick_ms = now;
         self.pacing
             .lock()
@@ -187,6 +201,114 @@ impl LineLeader {
         }
         write.query_async::<()>(&mut redis).await?;
         Ok(TickOutcome::Led { admitted })
+    }
+
+    /// The board of a line Redis has none of: a line just opened, or one
+    /// Redis lost. A drawn line kept in Postgres is written back, places and
+    /// all; its admissions go on after the furthest place that bought (those
+    /// before it who had not bought yet lose their turn: their challenges and
+    /// tickets went with Redis too). A line lost before its draw starts again,
+    /// and shoppers' signed entries put them back as they poll.
+    async fn new_or_lost(
+        &self,
+        sale: &Sale,
+        pacing: &Pacing,
+        now: i64,
+        keep_until: i64,
+    ) -> Result<Board, StoreError> {
+        // This leader led it before, so Redis lost it.
+        let lost = pacing.last_tick_ms != 0;
+        let kept = if now >= sale.starts_at_ms {
+            match kept::load(&self.db, sale.id).await {
+                Ok(kept) => kept,
+                // A new line does not wait for Postgres; a lost one does.
+                Err(error) if error.is_outage() && !lost => None,
+                Err(error) => return Err(error),
+            }
+        } else {
+            None
+        };
+        let Some(kept) = kept else {
+            return Ok(Board {
+                restored_ms: if lost { now } else { 0 },
+                ..Board::default()
+            });
+        };
+        let order = restore(&self.lines, sale.id, kept, keep_until).await?;
+        let bought: std::collections::HashSet<i64> =
+            kept::buyers(&self.db, sale.id).await?.into_iter().collect();
+        let through = order
+            .iter()
+            .rposition(|user_id| bought.contains(user_id))
+            .map_or(0, |index| index as u64 + 1);
+        let buyers = order[..through as usize]
+            .iter()
+            .filter(|user_id| bought.contains(user_id))
+            .count() as u64;
+        tracing::warn!(
+            sale_id = sale.id,
+            entrants = order.len(),
+            through,
+            "line lost by Redis, written back from the kept draw"
+        );
+        let mut board = Board {
+            phase: Phase::Admitting,
+            before: order.len() as u64,
+            restored_ms: now,
+            draw_kept: true,
+            ..Board::default()
+        };
+        if through > 0 {
+            // One batch of everyone up to there, already over: their buys
+            // counted as the reserve would have.
+            let at_ms = now - now.rem_euclid(1_000) - ADMISSION_MS;
+            let keys = self.lines.keys();
+            let mut redis = self.lines.redis();
+            redis::pipe()
+                .hset(keys.line_bought(sale.id), at_ms, buyers)
+                .ignore()
+                .cmd("PEXPIREAT")
+                .arg(keys.line_bought(sale.id))
+                .arg(keep_until)
+                .ignore()
+                .query_async::<()>(&mut redis)
+                .await?;
+            board.frontier = Some(Place::Drawn(through));
+            board.admitted = through;
+            board.batches.push(Batch {
+                at_ms,
+                through: Place::Drawn(through),
+                count: through,
+                bought: buyers,
+            });
+        }
+        Ok(board)
+    }
+
+    /// Keeps the line's drawn entrants in Postgres, once: whether they are
+    /// kept (if not, a later tick tries again; admissions never wait for it).
+    async fn keep_draw(&self, sale_id: i64) -> bool {
+        let kept = async {
+            let Some(record) = self.lines.draw_record(sale_id).await? else {
+                return Ok(false);
+            };
+            let drawn = drawn_entrants(&self.lines, sale_id, record.drawn_at_ms).await?;
+            kept::keep(&self.db, sale_id, &drawn).await?;
+            Ok::<_, StoreError>(true)
+        };
+        match kept.await {
+            Ok(kept) => kept,
+            Err(error) => {
+                if !error.is_outage() {
+                    tracing::warn!(
+                        sale_id,
+                        error = %crate::store::error_chain(&error),
+                        "cannot keep the draw"
+                    );
+                }
+                false
+            }
+        }
     }
 
     fn pacing(&self, sale_id: i64) -> Pacing {

@@ -78,6 +78,9 @@ impl Lines {
 
     /// Puts `user_id` in the sale's line once; `(entry, true)` when this call
     /// put it there, `(earlier entry, false)` when it was there already.
+    /// `joined_ms`: when a signed entry Redis lost says it joined (its place
+    /// among later joins is kept; a pre-start one the draw missed goes first
+    /// among the post-start ones).
     pub(crate) async fn join(
         &self,
         sale_id: i64,
@@ -85,6 +88,7 @@ impl Lines {
         starts_ms: i64,
         keep_until_ms: i64,
         address: &str,
+        joined_ms: Option<i64>,
     ) -> Result<(Entry, bool), StoreError> {
         let mut redis = self.redis.clone();
         let reply: (String, String) = self
@@ -94,6 +98,7 @@ impl Lines {
             .arg(starts_ms)
             .arg(keep_until_ms)
             .arg(address)
+            .arg(joined_ms.map(|ms| ms.to_string()).unwrap_or_default())
             .invoke_async(&mut redis)
             .await?;
         let entry = Entry::parse(user_id, &reply.1)

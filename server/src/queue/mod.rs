@@ -8,13 +8,16 @@
 //! - [`line`]: the Redis side the handlers use: join, look an entry up, read the
 //!   board and the draw.
 //! - [`token`]: the signed entry a shopper's cookie carries, and the draw secret.
-//! - [`draw`]: the draw at the start.
+//! - [`draw`]: the draw at the start, and writing a drawn line back after
+//!   Redis lost it.
+//! - [`kept`]: the draw kept in Postgres for that.
 //! - [`leader`]: the instance leading a line: counting, drawing, admitting.
 //! - [`report`]: the admin's view: live counts, admissions by the second, and
 //!   the fairness report.
 
 pub(crate) mod board;
 pub(crate) mod draw;
+pub(crate) mod kept;
 pub mod leader;
 pub mod line;
 pub mod report;

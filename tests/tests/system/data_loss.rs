@@ -1,9 +1,12 @@
 //! Redis loses its data (restarted empty, or a failover to a replica that missed
 //! writes): every sale it held is rebuilt from Postgres, once, and the sale goes
-//! on selling exactly what is left.
+//! on selling exactly what is left; a queue sale's drawn line comes back with
+//! the same places, and shoppers who joined after the start keep their turn.
 
-use app::api::{ErrorCode, SaleStatus};
-use systests::{error_code, sale_starting_in, TestApp};
+use std::time::Duration;
+
+use app::api::{ErrorCode, QueueStanding, QueueState, SaleDraw, SaleStatus};
+use systests::{error_code, queue_sale_starting_in, sale_starting_in, Shopper, TestApp};
 
 /// Deletes every key of the sale (its hash tag): what a Redis that came back
 /// empty no longer has.
@@ -147,4 +150,147 @@ async fn a_buy_is_the_first_to_notice_and_units_owed_back_return_once_after_the_
         (books.stock_left, books.pending_units, books.drift),
         (0, 3, 0)
     );
+}
+
+/// Deletes every key of the sale and of its line's shards, at once.
+async fn lose_line(app: &TestApp, sale_id: i64) {
+    let mut redis = systests::redis_connection().await;
+    let mut keys = Vec::new();
+    for pattern in [format!("{{s:{sale_id}}}:*"), format!("{{q:{sale_id}:*}}:*")] {
+        let found: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{}{pattern}", app.redis_prefix))
+            .query_async(&mut redis)
+            .await
+            .unwrap();
+        assert!(!found.is_empty(), "{pattern}");
+        keys.extend(found);
+    }
+    let _: i64 = redis::cmd("DEL")
+        .arg(&keys)
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+}
+
+/// Asks until `done` holds (the leader ticks every 200 ms), for up to 10 s.
+async fn standing_until(
+    shopper: &Shopper,
+    sale_id: i64,
+    done: impl Fn(&QueueStanding) -> bool,
+) -> QueueStanding {
+    let mut last = None;
+    for _ in 0..200 {
+        let standing = shopper.standing(sale_id).await;
+        if done(&standing) {
+            return standing;
+        }
+        last = Some(standing);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("shopper {} never got there: {last:?}", shopper.user_id);
+}
+
+async fn published_draw(app: &TestApp, sale_id: i64) -> SaleDraw {
+    app.get(&format!("/api/sales/{sale_id}/draw"))
+        .await
+        .json()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_drawn_line_redis_lost_comes_back_with_the_same_places_and_later_joiners_keep_their_turn()
+{
+    let app = systests::spawn_app().await;
+    // Two units, one deciding shopper per unit left.
+    let sale = app.create_sale(&queue_sale_starting_in(2_500, 2, 1)).await;
+    let names: Vec<String> = (0..6).map(|i| format!("drawn-{i}")).collect();
+    let mut early = Vec::new();
+    for name in &names {
+        let shopper = app.register(name).await;
+        assert_eq!(shopper.join(sale.id).await.status(), 200);
+        early.push(shopper);
+    }
+    tokio::time::sleep(Duration::from_millis(
+        (sale.starts_at_ms - server::clock::now_ms() + 50).max(0) as u64,
+    ))
+    .await;
+    let mut places = Vec::new();
+    for shopper in &early {
+        let standing = standing_until(shopper, sale.id, |s| s.place.is_some()).await;
+        places.push(standing.place.unwrap());
+    }
+    let at = |place: u64| places.iter().position(|&p| p == place).unwrap();
+    // Places 1 and 2 are let in; the first buys, the second not yet.
+    standing_until(&early[at(1)], sale.id, |s| s.state == QueueState::Admitted).await;
+    assert_eq!(early[at(1)].buy(sale.id).await.0, 202);
+    app.drain(sale.id).await;
+    let late = app.register("late").await;
+    let late_joined: QueueStanding = late.join(sale.id).await.json().await.unwrap();
+    assert_eq!(late_joined.joined_before_start, Some(false));
+    let drawn = published_draw(&app, sale.id).await;
+    assert_eq!(drawn.pre_start_entrants, 6);
+    // The leader keeps the draw in Postgres within a tick or two.
+    for _ in 0..100 {
+        let kept: i64 = sqlx::query_scalar("select count(*) from line_draws where sale_id = $1")
+            .bind(sale.id)
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+        if kept == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    lose_line(&app, sale.id).await;
+    let later = app.register("after-the-loss").await;
+    assert_eq!(later.join(sale.id).await.status(), 200);
+
+    // The published draw is the one made at the start, not a new one (read
+    // once an instance's copy of a second ago has gone).
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let again = published_draw(&app, sale.id).await;
+    assert_eq!(
+        (
+            &again.revealed,
+            &again.entries_digest,
+            &again.seed,
+            again.pre_start_entrants,
+            again.drawn_at_ms
+        ),
+        (
+            &drawn.revealed,
+            &drawn.entries_digest,
+            &drawn.seed,
+            drawn.pre_start_entrants,
+            drawn.drawn_at_ms
+        ),
+    );
+    // Every drawn place is back in Redis: another device, without the entry
+    // cookie, reads the same place.
+    for (name, place) in names.iter().zip(&places) {
+        let phone = app.log_in(name).await;
+        assert_eq!(phone.standing(sale.id).await.place, Some(*place), "{name}");
+    }
+    // The sale is rebuilt (one unit left, held by nobody), and the line goes
+    // on after the place that bought: place 2 is let in again.
+    let status: SaleStatus = app
+        .get(&format!("/api/sales/{}/status", sale.id))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(status.stock_left, 1);
+    standing_until(&early[at(2)], sale.id, |s| s.state == QueueState::Admitted).await;
+    assert_eq!(early[at(2)].buy(sale.id).await.0, 202);
+    // The shopper who joined after the start, before the loss, is back in
+    // line at their own time (their signed entry said when), ahead of the one
+    // who joined after the loss.
+    let back = late.standing(sale.id).await;
+    assert_eq!(back.joined_at_ms, late_joined.joined_at_ms);
+    let elsewhere = app.log_in("late").await.standing(sale.id).await;
+    assert_eq!(elsewhere.joined_at_ms, late_joined.joined_at_ms);
+    let behind = later.standing(sale.id).await;
+    assert!(behind.joined_at_ms > late_joined.joined_at_ms);
 }
