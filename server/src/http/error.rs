@@ -3,16 +3,14 @@
 //! API's `{error, message}` and never carries internals.
 //!
 //! A storage failure is logged once, here at the boundary: the response carries
-//! the error in its extensions and [`log_failures`], a middleware inside the
+//! the error in its extensions and [`log_failure`], called by the layer inside the
 //! `TraceLayer` (whose span names the matched route), writes it with its source
 //! chain. Refusals (4xx) are answers, not failures, and are not logged.
 
 use std::sync::Arc;
 
 use app::api::{ErrorBody, ErrorCode};
-use axum::extract::Request;
 use axum::http::{header, HeaderValue, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
@@ -139,7 +137,7 @@ pub(crate) fn status_of(code: ErrorCode) -> StatusCode {
     StatusCode::from_u16(code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
-/// A failure carried from the handler to [`log_failures`] in the response's
+/// A failure carried from the handler to [`log_failure`] in the response's
 /// extensions (which need `Clone`, hence the `Arc`).
 #[derive(Clone, Debug)]
 struct Failure(Arc<StoreError>);
@@ -181,11 +179,9 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// Middleware: logs the storage failure behind a response, once, with its
-/// source chain; an outage as a warning, anything else (bad data, a bug) as an
-/// error.
-pub(crate) async fn log_failures(request: Request, next: Next) -> Response {
-    let response = next.run(request).await;
+/// Logs the storage failure behind a response, once, with its source chain;
+/// an outage as a warning, anything else (bad data, a bug) as an error.
+pub(crate) fn log_failure(response: &Response) {
     if let Some(Failure(error)) = response.extensions().get::<Failure>() {
         let chain = error_chain(error.as_ref());
         if error.is_outage() {
@@ -194,19 +190,17 @@ pub(crate) async fn log_failures(request: Request, next: Next) -> Response {
             tracing::error!(error = %chain, "request failed");
         }
     }
-    response
 }
 
-/// Middleware: a request still unanswered after `limit` is answered 503
-/// `unavailable` (with `Retry-After`) and its handler dropped, so a stuck
-/// dependency cannot hold connections and memory without end. A buy dropped this
-/// way is safe to retry: the same ticket returns the same order.
+/// A request still unanswered after `limit` is answered 503 `unavailable`
+/// (with `Retry-After`) and its handler dropped, so a stuck dependency cannot
+/// hold connections and memory without end. A buy dropped this way is safe to
+/// retry: the same ticket returns the same order.
 pub(crate) async fn time_limit(
     limit: std::time::Duration,
-    request: Request,
-    next: Next,
+    answer: impl std::future::Future<Output = Response>,
 ) -> Response {
-    match tokio::time::timeout(limit, next.run(request)).await {
+    match tokio::time::timeout(limit, answer).await {
         Ok(response) => response,
         Err(_) => {
             // The request's span (TraceLayer, outside) names the route.
