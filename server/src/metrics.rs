@@ -10,11 +10,13 @@
 
 use std::collections::HashSet;
 use std::sync::{Arc, RwLock};
+use std::time::Instant;
 
 use app::api::ErrorCode;
-use axum::extract::State;
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::Method;
-use axum::response::IntoResponse;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -43,7 +45,7 @@ struct PurchaseLabels {
 
 /// The method label: the standard methods by name, anything else `other` (a
 /// made-up method must not make a series of its own).
-pub(crate) fn method_label(method: &Method) -> &'static str {
+fn method_label(method: &Method) -> &'static str {
     match *method {
         Method::GET => "GET",
         Method::POST => "POST",
@@ -175,14 +177,7 @@ impl Metrics {
             .collect()
     }
 
-    /// Counts one request and its time, labelled by its route template.
-    pub(crate) fn observe(
-        &self,
-        method: &'static str,
-        route: Option<&str>,
-        status: u16,
-        seconds: f64,
-    ) {
+    fn observe(&self, method: &'static str, route: Option<&str>, status: u16, seconds: f64) {
         let route_labels = RouteLabels {
             method,
             route: self.routes.get(route.unwrap_or("unmatched")),
@@ -204,6 +199,25 @@ impl Metrics {
         let _ = prometheus_client::encoding::text::encode(&mut text, &self.registry);
         text
     }
+}
+
+/// Middleware: counts every request and times it, labelled by its route template.
+pub(crate) async fn track(
+    State(metrics): State<Arc<Metrics>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let route = request.extensions().get::<MatchedPath>().cloned();
+    let method = method_label(request.method());
+    let started = Instant::now();
+    let response = next.run(request).await;
+    metrics.observe(
+        method,
+        route.as_ref().map(MatchedPath::as_str),
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
+    response
 }
 
 /// `GET /metrics`.

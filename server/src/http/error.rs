@@ -3,14 +3,16 @@
 //! API's `{error, message}` and never carries internals.
 //!
 //! A storage failure is logged once, here at the boundary: the response carries
-//! the error in its extensions and [`log_failure`], called by the layer inside the
+//! the error in its extensions and [`log_failures`], a middleware inside the
 //! `TraceLayer` (whose span names the matched route), writes it with its source
 //! chain. Refusals (4xx) are answers, not failures, and are not logged.
 
 use std::sync::Arc;
 
 use app::api::{ErrorBody, ErrorCode};
+use axum::extract::Request;
 use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
@@ -137,7 +139,7 @@ pub(crate) fn status_of(code: ErrorCode) -> StatusCode {
     StatusCode::from_u16(code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
-/// A failure carried from the handler to [`log_failure`] in the response's
+/// A failure carried from the handler to [`log_failures`] in the response's
 /// extensions (which need `Clone`, hence the `Arc`).
 #[derive(Clone, Debug)]
 struct Failure(Arc<StoreError>);
@@ -179,9 +181,11 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// Logs the storage failure behind a response, once, with its source chain;
-/// an outage as a warning, anything else (bad data, a bug) as an error.
-pub(crate) fn log_failure(response: &Response) {
+/// Middleware: logs the storage failure behind a response, once, with its
+/// source chain; an outage as a warning, anything else (bad data, a bug) as an
+/// error.
+pub(crate) async fn log_failures(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
     if let Some(Failure(error)) = response.extensions().get::<Failure>() {
         let chain = error_chain(error.as_ref());
         if error.is_outage() {
@@ -190,17 +194,19 @@ pub(crate) fn log_failure(response: &Response) {
             tracing::error!(error = %chain, "request failed");
         }
     }
+    response
 }
 
-/// A request still unanswered after `limit` is answered 503 `unavailable`
-/// (with `Retry-After`) and its handler dropped, so a stuck dependency cannot
-/// hold connections and memory without end. A buy dropped this way is safe to
-/// retry: the same ticket returns the same order.
+/// Middleware: a request still unanswered after `limit` is answered 503
+/// `unavailable` (with `Retry-After`) and its handler dropped, so a stuck
+/// dependency cannot hold connections and memory without end. A buy dropped this
+/// way is safe to retry: the same ticket returns the same order.
 pub(crate) async fn time_limit(
     limit: std::time::Duration,
-    answer: impl std::future::Future<Output = Response>,
+    request: Request,
+    next: Next,
 ) -> Response {
-    match tokio::time::timeout(limit, answer).await {
+    match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
         Err(_) => {
             // The request's span (TraceLayer, outside) names the route.

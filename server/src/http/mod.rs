@@ -31,14 +31,12 @@ pub(crate) mod sales;
 pub mod state;
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use app::ssr::Ports;
 use app::{shell, App};
 use axum::body::Body;
-use axum::extract::{MatchedPath, State};
+use axum::extract::MatchedPath;
 use axum::http::{header, HeaderValue, Request, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::Router;
@@ -55,8 +53,8 @@ use utoipa_axum::router::OpenApiRouter;
 use state::AppState;
 
 /// All routes: the JSON API, operations, static assets and the Leptos pages,
-/// inside the layers every request passes (outermost first): tracing, then
-/// [`around`] (metrics, failure logging, the time limit). The cross-site write guard wraps the API
+/// inside the layers every request passes (outermost first): tracing, failure
+/// logging, metrics, the time limit. The cross-site write guard wraps the API
 /// and the pages (whose server functions are posted to), not the operations
 /// endpoints; the sale-page cache wraps the pages only: a layer costs every
 /// request it wraps, even one it has nothing to do for.
@@ -72,13 +70,16 @@ pub(crate) fn router(
     let shop = api
         .merge(pages(&state).layer(compression()))
         .layer(axum::middleware::from_fn(csrf::same_site_writes));
-    let around_every = Around {
-        metrics: state.metrics.clone(),
-        request_timeout,
-    };
     operations
         .merge(shop)
-        .layer(axum::middleware::from_fn_with_state(around_every, around))
+        .layer(axum::middleware::from_fn(move |request, next| {
+            error::time_limit(request_timeout, request, next)
+        }))
+        .layer(axum::middleware::from_fn_with_state(
+            state.metrics.clone(),
+            crate::metrics::track,
+        ))
+        .layer(axum::middleware::from_fn(error::log_failures))
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &Request<Body>| {
                 let route = request
@@ -89,33 +90,6 @@ pub(crate) fn router(
             }),
         )
         .with_state(state)
-}
-
-/// What [`around`] needs.
-#[derive(Clone)]
-struct Around {
-    metrics: Arc<crate::metrics::Metrics>,
-    request_timeout: std::time::Duration,
-}
-
-/// The layer every request passes inside its trace span: the time limit, the
-/// request counted and timed by its route template, and the storage failure
-/// behind its answer logged once. One layer, not three: each `from_fn` layer
-/// boxes the request's future and clones the service below it on every
-/// request (measured in BENCHMARKS.md, session 16).
-async fn around(State(around): State<Around>, request: Request<Body>, next: Next) -> Response {
-    let route = request.extensions().get::<MatchedPath>().cloned();
-    let method = crate::metrics::method_label(request.method());
-    let started = Instant::now();
-    let response = error::time_limit(around.request_timeout, next.run(request)).await;
-    around.metrics.observe(
-        method,
-        route.as_ref().map(MatchedPath::as_str),
-        response.status().as_u16(),
-        started.elapsed().as_secs_f64(),
-    );
-    error::log_failure(&response);
-    response
 }
 
 /// Answers of a kilobyte or more (pages, lists, the OpenAPI document),

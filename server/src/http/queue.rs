@@ -37,7 +37,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 }
 
 /// The sale, if it is a queue sale.
-pub(crate) async fn queue_sale(state: &AppState, sale_id: i64) -> Result<Arc<Sale>, ApiError> {
+pub(crate) async fn queue_sale(state: &AppState, sale_id: i64) -> Result<Sale, ApiError> {
     let sale = state
         .catalog
         .cached_sale(sale_id)

@@ -2,8 +2,6 @@
 //! open (started, not ended, not paused) and old enough an account. Shared by
 //! the purchase routes and the waiting room.
 
-use std::sync::Arc;
-
 use app::api::{ErrorCode, Sale};
 
 use super::error::ApiError;
@@ -17,7 +15,7 @@ pub(crate) async fn open_sale(
     catalog: &Catalog,
     sale_id: i64,
     now_ms: i64,
-) -> Result<Arc<Sale>, ApiError> {
+) -> Result<Sale, ApiError> {
     let sale = catalog
         .cached_sale(sale_id)
         .await?

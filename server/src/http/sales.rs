@@ -1,9 +1,7 @@
 //! The shopper's read API: the list of sales, one sale (cacheable), and the tiny
 //! uncacheable status the client's countdown and buy button run on.
 
-use std::sync::Arc;
-
-use app::api::{SaleListing, SaleStatus};
+use app::api::{Sale, SaleListing, SaleStatus};
 use axum::extract::State;
 use axum::http::header::CACHE_CONTROL;
 use axum::response::IntoResponse;
@@ -55,14 +53,11 @@ async fn list(State(catalog): State<Catalog>) -> Result<Json<Vec<SaleListing>>, 
     )
 )]
 async fn show(State(catalog): State<Catalog>, id: SaleId) -> Result<impl IntoResponse, ApiError> {
-    let sale = catalog
+    let sale: Sale = catalog
         .cached_sale(id.get())
         .await?
         .ok_or_else(|| ApiError::not_found("sale"))?;
-    Ok((
-        [(CACHE_CONTROL, "public, max-age=5")],
-        Json(Arc::unwrap_or_clone(sale)),
-    ))
+    Ok(([(CACHE_CONTROL, "public, max-age=5")], Json(sale)))
 }
 
 /// `GET /api/sales/{id}/status`: state, server clock and stock left. Never cached:

@@ -133,10 +133,6 @@ impl Lines {
 
     /// The line's board, at most [`BOARD_FRESH`] old (one reader per sale).
     pub(crate) async fn board(&self, sale_id: i64) -> Result<Arc<Board>, StoreError> {
-        // Every poll asks: nothing is made for it unless the board is read.
-        if let Some(board) = self.boards.get(&sale_id).await {
-            return Ok(board);
-        }
         let key = self.keys.line_board(sale_id);
         let redis = self.redis.clone();
         self.boards

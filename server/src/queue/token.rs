@@ -37,28 +37,18 @@ fn payload(sale_id: i64, entry: &Entry) -> String {
 /// secret, so every instance can do both and nothing needs storing.
 #[derive(Clone)]
 pub struct LineSigner {
-    /// HMAC-SHA256 with the server's secret as its key, before any message:
-    /// each use starts from a copy (keying once, not at every poll).
-    keyed: Hmac<Sha256>,
+    key: Secret<Vec<u8>>,
 }
 
 impl LineSigner {
     pub fn new(key: Secret<Vec<u8>>) -> Self {
-        let keyed =
-            Hmac::<Sha256>::new_from_slice(key.expose()).expect("HMAC accepts keys of any length");
-        Self { keyed }
+        Self { key }
     }
 
     fn mac(&self, purpose: &str) -> Hmac<Sha256> {
-        let mut mac = self.keyed.clone();
+        let mut mac = Hmac::<Sha256>::new_from_slice(self.key.expose())
+            .expect("HMAC accepts keys of any length");
         mac.update(purpose.as_bytes());
-        mac
-    }
-
-    /// The MAC of an entry's payload.
-    fn entry_mac(&self, payload: &str) -> Hmac<Sha256> {
-        let mut mac = self.mac("line-entry:");
-        mac.update(payload.as_bytes());
         mac
     }
 
@@ -74,21 +64,21 @@ impl LineSigner {
     /// The token of `entry` in `sale_id`.
     pub(crate) fn issue(&self, sale_id: i64, entry: &Entry) -> String {
         let payload = payload(sale_id, entry);
-        let tag = self.entry_mac(&payload).finalize().into_bytes();
+        let mac = self.mac(&format!("line-entry:{payload}"));
+        let tag = mac.finalize().into_bytes();
         format!("{payload}.{}", URL_SAFE_NO_PAD.encode(&tag[..TAG_BYTES]))
     }
 
     /// The entry a token carries, if it is ours, for this sale and this user.
     pub(crate) fn verify(&self, token: &str, sale_id: i64, user_id: i64) -> Option<Entry> {
         let (payload, tag) = token.rsplit_once('.')?;
-        let mut bytes = [0u8; 32];
-        let length = URL_SAFE_NO_PAD.decode_slice(tag, &mut bytes).ok()?;
-        if length != TAG_BYTES {
+        let tag = URL_SAFE_NO_PAD.decode(tag).ok()?;
+        self.mac(&format!("line-entry:{payload}"))
+            .verify_truncated_left(&tag)
+            .ok()?;
+        if tag.len() != TAG_BYTES {
             return None;
         }
-        self.entry_mac(payload)
-            .verify_truncated_left(&bytes[..length])
-            .ok()?;
         read(payload, sale_id, user_id)
     }
 }
@@ -101,19 +91,10 @@ fn read(payload: &str, sale_id: i64, user_id: i64) -> Option<Entry> {
     if sale.parse::<i64>().ok()? != sale_id || user.parse::<i64>().ok()? != user_id {
         return None;
     }
-    let before_start = match *kind {
-        "p" => true,
-        "a" => false,
-        _ => return None,
-    };
+    let mut entry = Entry::parse(user_id, &format!("{joined_ms}:{kind}:{n}"))?;
     let drawn: u64 = drawn.parse().ok()?;
-    Some(Entry {
-        user_id,
-        joined_ms: joined_ms.parse().ok()?,
-        before_start,
-        n: n.parse().ok()?,
-        drawn: (before_start && drawn > 0).then_some(drawn),
-    })
+    entry.drawn = (entry.before_start && drawn > 0).then_some(drawn);
+    Some(entry)
 }
 
 /// The token the request carries for `sale_id`, if any.

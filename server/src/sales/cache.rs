@@ -49,14 +49,13 @@ pub(crate) struct SaleCache {
     records: SaleRecords,
     redis: RedisConnection,
     keys: RedisKeys,
-    /// Shared copies: a hit costs a reference count, not a copy of the sale.
-    local: Cache<i64, Option<Arc<Sale>>>,
+    local: Cache<i64, Option<Sale>>,
     /// The highest sale id, kept [`CACHE_TTL`] / 2 and read by one request at a
     /// time: a flood of made-up ids above it is refused without a sale query
     /// (read after the shared copy, never before it).
     highest: Cache<(), i64>,
     /// The last copy of each sale read successfully, served during an outage.
-    last_known: Cache<i64, Option<Arc<Sale>>>,
+    last_known: Cache<i64, Option<Sale>>,
     /// Set when a load failed for an outage, cleared by the next that succeeds.
     outage: Arc<AtomicBool>,
     /// Whether a background load is probing for the end of the outage.
@@ -90,7 +89,7 @@ impl SaleCache {
 
     /// A sale from the caches, loading it on a miss; `None` if there is no such
     /// id. During an outage, the last known copy.
-    pub async fn get(&self, id: i64) -> Result<Option<Arc<Sale>>, StoreError> {
+    pub async fn get(&self, id: i64) -> Result<Option<Sale>, StoreError> {
         if let Some(fresh) = self.local.get(&id).await {
             return Ok(fresh);
         }
@@ -141,21 +140,21 @@ impl SaleCache {
     /// The copy of a sale kept in Redis for outages (written at every load and
     /// change), for an instance that never read the sale itself: one started
     /// while Postgres is down.
-    async fn known_copy(&self, id: i64) -> Option<Option<Arc<Sale>>> {
+    async fn known_copy(&self, id: i64) -> Option<Option<Sale>> {
         let mut redis = self.redis.clone();
         let json: Option<String> = redis::cmd("GET")
             .arg(self.keys.sale_known(id))
             .query_async(&mut redis)
             .await
             .ok()?;
-        let sale: Arc<Sale> = Arc::new(serde_json::from_str(&json?).ok()?);
+        let sale: Sale = serde_json::from_str(&json?).ok()?;
         self.last_known.insert(id, Some(sale.clone())).await;
         Some(Some(sale))
     }
 
     /// Loads a sale and keeps the copy for outages.
-    async fn load_and_remember(&self, id: i64) -> Result<Option<Arc<Sale>>, StoreError> {
-        let sale = self.load_shared(id).await?.map(Arc::new);
+    async fn load_and_remember(&self, id: i64) -> Result<Option<Sale>, StoreError> {
+        let sale = self.load_shared(id).await?;
         self.last_known.insert(id, sale.clone()).await;
         Ok(sale)
     }
@@ -185,9 +184,7 @@ impl SaleCache {
         let id = sale.id;
         self.local.invalidate(&id).await;
         self.highest.invalidate(&()).await;
-        self.last_known
-            .insert(id, Some(Arc::new(sale.clone())))
-            .await;
+        self.last_known.insert(id, Some(sale.clone())).await;
         let mut redis = self.redis.clone();
         let written: Result<(), StoreError> = async {
             let [cache, known] = self.keys.sale_copies_pipeline(id);

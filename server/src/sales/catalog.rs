@@ -100,7 +100,7 @@ impl Catalog {
     }
 
     /// A sale from the caches, loading it on a miss.
-    pub async fn cached_sale(&self, id: i64) -> Result<Option<Arc<Sale>>, StoreError> {
+    pub async fn cached_sale(&self, id: i64) -> Result<Option<Sale>, StoreError> {
         self.cache.get(id).await
     }
 
@@ -338,7 +338,6 @@ impl SaleCatalog for Catalog {
     async fn sale(&self, id: i64) -> Result<Option<Sale>, PortError> {
         self.cached_sale(id)
             .await
-            .map(|sale| sale.map(Arc::unwrap_or_clone))
             .map_err(|error| PortError(crate::store::error_chain(&error)))
     }
 }
