@@ -12,7 +12,6 @@ use std::time::Duration;
 
 use app::api::{AdmissionMode, Sale};
 use redis::Script;
-
 use sqlx::PgPool;
 
 use super::board::{window, Batch, Board, Phase, Place, ADMISSION_MS};
