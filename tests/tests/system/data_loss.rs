@@ -294,3 +294,96 @@ async fn a_drawn_line_redis_lost_comes_back_with_the_same_places_and_later_joine
     let behind = later.standing(sale.id).await;
     assert!(behind.joined_at_ms > late_joined.joined_at_ms);
 }
+
+/// How long a drawn line of 100,000 entrants takes to be drawn, kept in
+/// Postgres, and written back after Redis lost it. A measurement for
+/// BENCHMARKS.md, not a check of behaviour (the test above is that); run it
+/// with the release build:
+/// `cargo test --release -p systests --test system -- --ignored --nocapture line_of_100_000`.
+#[tokio::test]
+#[ignore = "a measurement: see its comment for the command"]
+async fn measure_drawing_keeping_and_restoring_a_line_of_100_000() {
+    const ENTRANTS: i64 = 100_000;
+    let app = systests::spawn_app().await;
+    let sale = app
+        .create_sale(&queue_sale_starting_in(4_000, 100, 1))
+        .await;
+    let keys = server::keys::RedisKeys::new(app.redis_prefix.clone());
+    let mut redis = systests::redis_connection().await;
+    // Entries as the join script writes them; the line never reads the
+    // accounts, so the ids need no users.
+    let joined = server::clock::now_ms();
+    for shard in 0..server::keys::LINE_SHARDS {
+        let entries: Vec<(i64, String)> = (1..=ENTRANTS)
+            .filter(|id| server::keys::line_shard(*id) == shard)
+            .map(|id| (id, format!("{joined}:p:{id}")))
+            .collect();
+        for chunk in entries.chunks(1_000) {
+            let _: () = redis::cmd("HSET")
+                .arg(keys.line_entries(sale.id, shard))
+                .arg(chunk)
+                .query_async(&mut redis)
+                .await
+                .unwrap();
+        }
+        let _: () = redis::cmd("HSET")
+            .arg(keys.line_counts(sale.id, shard))
+            .arg("p")
+            .arg(entries.len())
+            .query_async(&mut redis)
+            .await
+            .unwrap();
+    }
+    let start = std::time::Instant::now()
+        + Duration::from_millis((sale.starts_at_ms - server::clock::now_ms()).max(0) as u64);
+    let exists = |key: String| {
+        let mut redis = redis.clone();
+        async move {
+            redis::cmd("EXISTS")
+                .arg(key)
+                .query_async::<bool>(&mut redis)
+                .await
+                .unwrap()
+        }
+    };
+    while !exists(keys.line_draw(sale.id)).await {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let drawn = start.elapsed();
+    loop {
+        let kept: i64 = sqlx::query_scalar("select count(*) from line_draws where sale_id = $1")
+            .bind(sale.id)
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+        if kept == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let kept_at = start.elapsed();
+    let bytes: i32 = sqlx::query_scalar(
+        "select pg_column_size(user_ids) + pg_column_size(joined_ms) from line_draws where sale_id = $1",
+    )
+    .bind(sale.id)
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    lose_line(&app, sale.id).await;
+    let lost = std::time::Instant::now();
+    while !exists(keys.line_draw(sale.id)).await {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let restored = lost.elapsed();
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    assert_eq!(
+        published_draw(&app, sale.id).await.pre_start_entrants,
+        ENTRANTS as u64
+    );
+    println!(
+        "{ENTRANTS} entrants: drawn {:.2} s after the start, kept {:.2} s after it ({bytes} bytes in Postgres), written back {:.2} s after the loss",
+        drawn.as_secs_f64(),
+        kept_at.as_secs_f64(),
+        restored.as_secs_f64()
+    );
+}
