@@ -63,6 +63,26 @@ impl Shopper {
         response.json().await.expect("a standing")
     }
 
+    /// Asks this shopper's standing until `done` holds (the leader ticks
+    /// every 200 ms and an instance's board is at most 250 ms old), for up to
+    /// 10 s.
+    pub async fn standing_until(
+        &self,
+        sale_id: i64,
+        done: impl Fn(&app::api::QueueStanding) -> bool,
+    ) -> app::api::QueueStanding {
+        let mut last = None;
+        for _ in 0..200 {
+            let standing = self.standing(sale_id).await;
+            if done(&standing) {
+                return standing;
+            }
+            last = Some(standing);
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("shopper {} never got there: {last:?}", self.user_id);
+    }
+
     /// Asks for a ticket of a `none`-CAPTCHA sale; returns the raw response.
     pub async fn ticket(&self, sale_id: i64) -> reqwest::Response {
         self.post(

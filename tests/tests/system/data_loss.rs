@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use app::api::{ErrorCode, QueueStanding, QueueState, SaleDraw, SaleStatus};
-use systests::{error_code, queue_sale_starting_in, sale_starting_in, Shopper, TestApp};
+use systests::{error_code, queue_sale_starting_in, sale_starting_in, TestApp};
 
 /// Deletes every key of the sale (its hash tag): what a Redis that came back
 /// empty no longer has.
@@ -172,22 +172,20 @@ async fn lose_line(app: &TestApp, sale_id: i64) {
         .unwrap();
 }
 
-/// Asks until `done` holds (the leader ticks every 200 ms), for up to 10 s.
-async fn standing_until(
-    shopper: &Shopper,
-    sale_id: i64,
-    done: impl Fn(&QueueStanding) -> bool,
-) -> QueueStanding {
-    let mut last = None;
-    for _ in 0..200 {
-        let standing = shopper.standing(sale_id).await;
-        if done(&standing) {
-            return standing;
+/// Waits (up to 10 s) until the sale's draw is kept in Postgres.
+async fn until_kept(app: &TestApp, sale_id: i64) {
+    for _ in 0..1_000 {
+        let kept: i64 = sqlx::query_scalar("select count(*) from line_draws where sale_id = $1")
+            .bind(sale_id)
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+        if kept == 1 {
+            return;
         }
-        last = Some(standing);
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    panic!("shopper {} never got there: {last:?}", shopper.user_id);
+    panic!("the draw of sale {sale_id} was never kept");
 }
 
 async fn published_draw(app: &TestApp, sale_id: i64) -> SaleDraw {
@@ -217,12 +215,14 @@ async fn a_drawn_line_redis_lost_comes_back_with_the_same_places_and_later_joine
     .await;
     let mut places = Vec::new();
     for shopper in &early {
-        let standing = standing_until(shopper, sale.id, |s| s.place.is_some()).await;
+        let standing = shopper.standing_until(sale.id, |s| s.place.is_some()).await;
         places.push(standing.place.unwrap());
     }
     let at = |place: u64| places.iter().position(|&p| p == place).unwrap();
     // Places 1 and 2 are let in; the first buys, the second not yet.
-    standing_until(&early[at(1)], sale.id, |s| s.state == QueueState::Admitted).await;
+    early[at(1)]
+        .standing_until(sale.id, |s| s.state == QueueState::Admitted)
+        .await;
     assert_eq!(early[at(1)].buy(sale.id).await.0, 202);
     app.drain(sale.id).await;
     let late = app.register("late").await;
@@ -231,17 +231,7 @@ async fn a_drawn_line_redis_lost_comes_back_with_the_same_places_and_later_joine
     let drawn = published_draw(&app, sale.id).await;
     assert_eq!(drawn.pre_start_entrants, 6);
     // The leader keeps the draw in Postgres within a tick or two.
-    for _ in 0..100 {
-        let kept: i64 = sqlx::query_scalar("select count(*) from line_draws where sale_id = $1")
-            .bind(sale.id)
-            .fetch_one(&app.db)
-            .await
-            .unwrap();
-        if kept == 1 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    until_kept(&app, sale.id).await;
 
     lose_line(&app, sale.id).await;
     let later = app.register("after-the-loss").await;
@@ -282,7 +272,9 @@ async fn a_drawn_line_redis_lost_comes_back_with_the_same_places_and_later_joine
         .await
         .unwrap();
     assert_eq!(status.stock_left, 1);
-    standing_until(&early[at(2)], sale.id, |s| s.state == QueueState::Admitted).await;
+    early[at(2)]
+        .standing_until(sale.id, |s| s.state == QueueState::Admitted)
+        .await;
     assert_eq!(early[at(2)].buy(sale.id).await.0, 202);
     // The shopper who joined after the start, before the loss, is back in
     // line at their own time (their signed entry said when), ahead of the one
@@ -350,17 +342,7 @@ async fn measure_drawing_keeping_and_restoring_a_line_of_100_000() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let drawn = start.elapsed();
-    loop {
-        let kept: i64 = sqlx::query_scalar("select count(*) from line_draws where sale_id = $1")
-            .bind(sale.id)
-            .fetch_one(&app.db)
-            .await
-            .unwrap();
-        if kept == 1 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    until_kept(&app, sale.id).await;
     let kept_at = start.elapsed();
     let bytes: i32 = sqlx::query_scalar(
         "select pg_column_size(user_ids) + pg_column_size(joined_ms) from line_draws where sale_id = $1",

@@ -26,25 +26,6 @@ async fn until_started(starts_at_ms: i64) {
     }
 }
 
-/// Asks `shopper`'s standing until `done` holds (the leader ticks every
-/// 200 ms and an instance's board is at most 250 ms old), for up to 10 s.
-async fn standing_until(
-    shopper: &Shopper,
-    sale_id: i64,
-    done: impl Fn(&QueueStanding) -> bool,
-) -> QueueStanding {
-    let mut last = None;
-    for _ in 0..200 {
-        let standing = shopper.standing(sale_id).await;
-        if done(&standing) {
-            return standing;
-        }
-        last = Some(standing);
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("shopper {} never got there: {last:?}", shopper.user_id);
-}
-
 /// Joins every shopper, one after the other; each must be let in line.
 async fn join_all(shoppers: &[Shopper], sale_id: i64) -> Vec<QueueStanding> {
     let mut joined = Vec::new();
@@ -65,7 +46,7 @@ async fn places_drawn_at_the_start_do_not_follow_the_order_of_joining() {
     until_started(sale.starts_at_ms).await;
     let mut pairs = Vec::new();
     for shopper in &shoppers {
-        let standing = standing_until(shopper, sale.id, |s| s.place.is_some()).await;
+        let standing = shopper.standing_until(sale.id, |s| s.place.is_some()).await;
         assert_eq!(standing.joined_before_start, Some(true));
         let joined = standing.joined_at_ms.unwrap() as f64 + shopper.user_id as f64 * 1e-9;
         pairs.push((joined, standing.place.unwrap() as f64));
@@ -106,7 +87,7 @@ async fn the_published_draw_reproduces_every_place_and_keeps_its_commitment() {
     until_started(sale.starts_at_ms).await;
     let mut places = Vec::new();
     for shopper in &shoppers {
-        let standing = standing_until(shopper, sale.id, |s| s.place.is_some()).await;
+        let standing = shopper.standing_until(sale.id, |s| s.place.is_some()).await;
         places.push((shopper.user_id, standing.place.unwrap()));
     }
     let draw: SaleDraw = app
@@ -181,7 +162,7 @@ async fn joining_twice_or_from_another_device_keeps_the_entry() {
     let theirs: QueueStanding = someone_else.join(sale.id).await.json().await.unwrap();
     assert_ne!(theirs.joined_at_ms, None);
     // One entry per account: the line counts three.
-    let counted = standing_until(&shopper, sale.id, |s| s.entrants == 3).await;
+    let counted = shopper.standing_until(sale.id, |s| s.entrants == 3).await;
     assert_eq!(counted.joined_at_ms, first.joined_at_ms);
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(shopper.standing(sale.id).await.entrants, 3);
@@ -230,7 +211,7 @@ async fn only_admitted_shoppers_get_a_challenge_or_a_ticket() {
     let mut admitted = None;
     let mut waiting = Vec::new();
     for shopper in &shoppers {
-        let standing = standing_until(shopper, sale.id, |s| s.place.is_some()).await;
+        let standing = shopper.standing_until(sale.id, |s| s.place.is_some()).await;
         if standing.place == Some(1) {
             admitted = Some(shopper);
         } else {
@@ -238,7 +219,9 @@ async fn only_admitted_shoppers_get_a_challenge_or_a_ticket() {
         }
     }
     let admitted = admitted.expect("someone drew place 1");
-    let standing = standing_until(admitted, sale.id, |s| s.state == QueueState::Admitted).await;
+    let standing = admitted
+        .standing_until(sale.id, |s| s.state == QueueState::Admitted)
+        .await;
     assert!(standing.admitted_until_ms.unwrap() > server::clock::now_ms() + 100_000);
     for shopper in &waiting {
         let (status, body) = shopper.buy(sale.id).await;
@@ -333,22 +316,28 @@ async fn a_returned_unit_lets_the_next_waitlisted_shopper_in_and_a_paid_one_ends
     until_started(sale.starts_at_ms).await;
     let mut by_place: Vec<(u64, &Shopper)> = Vec::new();
     for shopper in &shoppers {
-        let standing = standing_until(shopper, sale.id, |s| s.place.is_some()).await;
+        let standing = shopper.standing_until(sale.id, |s| s.place.is_some()).await;
         by_place.push((standing.place.unwrap(), shopper));
     }
     by_place.sort_by_key(|(place, _)| *place);
     let (first, second, third) = (by_place[0].1, by_place[1].1, by_place[2].1);
-    standing_until(first, sale.id, |s| s.state == QueueState::Admitted).await;
+    first
+        .standing_until(sale.id, |s| s.state == QueueState::Admitted)
+        .await;
     let (status, body) = first.buy(sale.id).await;
     assert_eq!(status, 202, "{body}");
     let order_id = body["order_id"].as_str().unwrap().to_owned();
     // Every unit claimed, one unpaid: the line waits for it.
-    let waitlisted = standing_until(second, sale.id, |s| s.state == QueueState::Waitlisted).await;
+    let waitlisted = second
+        .standing_until(sale.id, |s| s.state == QueueState::Waitlisted)
+        .await;
     assert_eq!(waitlisted.may_come_back, 1);
     app.drain(sale.id).await;
     assert_eq!(first.order_action(&order_id, "cancel").await.status(), 200);
     // The unit came back: the next in line is let in, the third still waits.
-    standing_until(second, sale.id, |s| s.state == QueueState::Admitted).await;
+    second
+        .standing_until(sale.id, |s| s.state == QueueState::Admitted)
+        .await;
     // (While the returned unit is to be had the line moves again: waiting.)
     assert_eq!(third.standing(sale.id).await.state, QueueState::Waiting);
     let (status, body) = second.buy(sale.id).await;
@@ -357,7 +346,9 @@ async fn a_returned_unit_lets_the_next_waitlisted_shopper_in_and_a_paid_one_ends
     let order_id = body["order_id"].as_str().unwrap().to_owned();
     assert_eq!(second.order_action(&order_id, "pay").await.status(), 200);
     // Paid: nothing can come back, and whoever still waits learns it.
-    let sold_out = standing_until(third, sale.id, |s| s.state == QueueState::SoldOut).await;
+    let sold_out = third
+        .standing_until(sale.id, |s| s.state == QueueState::SoldOut)
+        .await;
     assert_eq!(sold_out.chance, 0.0);
     let late = app.register("too-late").await;
     let refused = late.join(sale.id).await;
