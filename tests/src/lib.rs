@@ -120,6 +120,24 @@ impl TestApp {
             .expect("the test server answers")
     }
 
+    /// `GET /api/sales/{id}/status`, as a visitor.
+    pub async fn status(&self, sale_id: i64) -> app::api::SaleStatus {
+        self.get(&format!("/api/sales/{sale_id}/status"))
+            .await
+            .json()
+            .await
+            .expect("a sale's status")
+    }
+
+    /// `GET /api/sales/{id}/draw`, as a visitor.
+    pub async fn draw(&self, sale_id: i64) -> app::api::SaleDraw {
+        self.get(&format!("/api/sales/{sale_id}/draw"))
+            .await
+            .json()
+            .await
+            .expect("a sale's draw")
+    }
+
     /// Sends a GET for every path at once; the statuses, in the paths' order.
     pub async fn get_all(&self, paths: Vec<String>) -> Vec<u16> {
         let tasks: Vec<_> = paths

@@ -126,12 +126,7 @@ async fn an_admin_schedules_edits_and_pauses_a_sale() {
         )
         .await;
     assert_eq!(paused.status(), 200);
-    let status: app::api::SaleStatus = app
-        .get(&format!("/api/sales/{}/status", sale.id))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let status = app.status(sale.id).await;
     assert_eq!(status.state, app::api::SaleState::Paused);
     admin
         .post(
@@ -139,12 +134,7 @@ async fn an_admin_schedules_edits_and_pauses_a_sale() {
             serde_json::json!({}),
         )
         .await;
-    let status: app::api::SaleStatus = app
-        .get(&format!("/api/sales/{}/status", sale.id))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let status = app.status(sale.id).await;
     assert_eq!(status.state, app::api::SaleState::Scheduled);
 
     // What an admin types is text: the shopper page shows it inert.

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use app::api::{ErrorCode, QueueStanding, QueueState, SaleDraw, SaleStatus};
+use app::api::{ErrorCode, QueueStanding, QueueState};
 use systests::{error_code, queue_sale_starting_in, sale_starting_in, TestApp};
 
 /// Deletes every key of the sale (its hash tag): what a Redis that came back
@@ -55,12 +55,7 @@ async fn a_sale_redis_lost_is_rebuilt_from_postgres_and_sells_exactly_the_rest()
 
     lose_sale(&app, sale.id).await;
 
-    let status: SaleStatus = app
-        .get(&format!("/api/sales/{}/status", sale.id))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let status = app.status(sale.id).await;
     assert_eq!(status.stock_left, 4, "6 units, 2 held by Ben and Cat");
     let (code, body) = shoppers[1].buy(sale.id).await;
     assert_eq!(
@@ -188,14 +183,6 @@ async fn until_kept(app: &TestApp, sale_id: i64) {
     panic!("the draw of sale {sale_id} was never kept");
 }
 
-async fn published_draw(app: &TestApp, sale_id: i64) -> SaleDraw {
-    app.get(&format!("/api/sales/{sale_id}/draw"))
-        .await
-        .json()
-        .await
-        .unwrap()
-}
-
 #[tokio::test]
 async fn a_drawn_line_redis_lost_comes_back_with_the_same_places_and_later_joiners_keep_their_turn()
 {
@@ -228,7 +215,7 @@ async fn a_drawn_line_redis_lost_comes_back_with_the_same_places_and_later_joine
     let late = app.register("late").await;
     let late_joined: QueueStanding = late.join(sale.id).await.json().await.unwrap();
     assert_eq!(late_joined.joined_before_start, Some(false));
-    let drawn = published_draw(&app, sale.id).await;
+    let drawn = app.draw(sale.id).await;
     assert_eq!(drawn.pre_start_entrants, 6);
     // The leader keeps the draw in Postgres within a tick or two.
     until_kept(&app, sale.id).await;
@@ -240,7 +227,7 @@ async fn a_drawn_line_redis_lost_comes_back_with_the_same_places_and_later_joine
     // The published draw is the one made at the start, not a new one (read
     // once an instance's copy of a second ago has gone).
     tokio::time::sleep(Duration::from_millis(1_100)).await;
-    let again = published_draw(&app, sale.id).await;
+    let again = app.draw(sale.id).await;
     assert_eq!(
         (
             &again.revealed,
@@ -265,12 +252,7 @@ async fn a_drawn_line_redis_lost_comes_back_with_the_same_places_and_later_joine
     }
     // The sale is rebuilt (one unit left, held by nobody), and the line goes
     // on after the place that bought: place 2 is let in again.
-    let status: SaleStatus = app
-        .get(&format!("/api/sales/{}/status", sale.id))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let status = app.status(sale.id).await;
     assert_eq!(status.stock_left, 1);
     early[at(2)]
         .standing_until(sale.id, |s| s.state == QueueState::Admitted)
@@ -358,10 +340,7 @@ async fn measure_drawing_keeping_and_restoring_a_line_of_100_000() {
     }
     let restored = lost.elapsed();
     tokio::time::sleep(Duration::from_millis(1_100)).await;
-    assert_eq!(
-        published_draw(&app, sale.id).await.pre_start_entrants,
-        ENTRANTS as u64
-    );
+    assert_eq!(app.draw(sale.id).await.pre_start_entrants, ENTRANTS as u64);
     println!(
         "{ENTRANTS} entrants: drawn {:.2} s after the start, kept {:.2} s after it ({bytes} bytes in Postgres), written back {:.2} s after the loss",
         drawn.as_secs_f64(),

@@ -89,12 +89,7 @@ async fn status_reports_the_stock_left_in_redis() {
         .await
         .unwrap();
 
-    let status: SaleStatus = app
-        .get(&format!("/api/sales/{}/status", sale.id))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let status = app.status(sale.id).await;
     assert_eq!(status.stock_left, 0);
     assert_eq!(status.state, SaleState::SoldOut);
 }
@@ -127,12 +122,7 @@ async fn unknown_and_malformed_ids_get_the_api_error_body() {
 
 /// The stock left a status shows (read from this instance's short-lived copy).
 async fn stock_left(app: &systests::TestApp, sale_id: i64) -> i64 {
-    let status: SaleStatus = app
-        .get(&format!("/api/sales/{sale_id}/status"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let status = app.status(sale_id).await;
     status.stock_left
 }
 

@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use app::api::{
     ErrorCode, FairnessReport, JoinStretch, LineLive, LinePhase, QueueStanding, QueueState,
-    SaleDraw,
 };
 use server::clock::ShiftedClock;
 use systests::{
@@ -67,22 +66,12 @@ async fn places_drawn_at_the_start_do_not_follow_the_order_of_joining() {
 async fn the_published_draw_reproduces_every_place_and_keeps_its_commitment() {
     let app = spawn_app().await;
     let sale = app.create_sale(&queue_sale_starting_in(2_500, 3, 1)).await;
-    let before: SaleDraw = app
-        .get(&format!("/api/sales/{}/draw", sale.id))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let before = app.draw(sale.id).await;
     assert_eq!(before.revealed, "", "nothing revealed before the start");
     assert_eq!(before.commitment.len(), 64);
     let shoppers = app.shoppers("verify", 30).await;
     join_all(&shoppers, sale.id).await;
-    let counted: SaleDraw = app
-        .get(&format!("/api/sales/{}/draw", sale.id))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let counted = app.draw(sale.id).await;
     assert_eq!(counted.commitment, before.commitment);
     until_started(sale.starts_at_ms).await;
     let mut places = Vec::new();
@@ -90,12 +79,7 @@ async fn the_published_draw_reproduces_every_place_and_keeps_its_commitment() {
         let standing = shopper.standing_until(sale.id, |s| s.place.is_some()).await;
         places.push((shopper.user_id, standing.place.unwrap()));
     }
-    let draw: SaleDraw = app
-        .get(&format!("/api/sales/{}/draw", sale.id))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let draw = app.draw(sale.id).await;
     assert_eq!(
         draw.commitment, before.commitment,
         "the commitment never moved"
