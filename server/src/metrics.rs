@@ -10,13 +10,11 @@
 
 use std::collections::HashSet;
 use std::sync::{Arc, RwLock};
-use std::time::Instant;
 
 use app::api::ErrorCode;
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::State;
 use axum::http::Method;
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::IntoResponse;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -177,9 +175,11 @@ impl Metrics {
             .collect()
     }
 
-    fn observe(&self, method: &'static str, route: Option<&str>, status: u16, seconds: f64) {
+    /// Counts a request and its time, labelled by its route template
+    /// (`unmatched` without one). Called by [`crate::http::frame`].
+    pub(crate) fn observe(&self, method: &Method, route: Option<&str>, status: u16, seconds: f64) {
         let route_labels = RouteLabels {
-            method,
+            method: method_label(method),
             route: self.routes.get(route.unwrap_or("unmatched")),
         };
         self.latency.get_or_create(&route_labels).observe(seconds);
@@ -199,25 +199,6 @@ impl Metrics {
         let _ = prometheus_client::encoding::text::encode(&mut text, &self.registry);
         text
     }
-}
-
-/// Middleware: counts every request and times it, labelled by its route template.
-pub(crate) async fn track(
-    State(metrics): State<Arc<Metrics>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let route = request.extensions().get::<MatchedPath>().cloned();
-    let method = method_label(request.method());
-    let started = Instant::now();
-    let response = next.run(request).await;
-    metrics.observe(
-        method,
-        route.as_ref().map(MatchedPath::as_str),
-        response.status().as_u16(),
-        started.elapsed().as_secs_f64(),
-    );
-    response
 }
 
 /// `GET /metrics`.
@@ -270,14 +251,9 @@ mod tests {
     fn requests_are_counted_by_method_and_route_template() {
         let metrics = Metrics::new();
         for _ in 0..2 {
-            metrics.observe("GET", Some("/api/sales/{id}"), 404, 0.001);
+            metrics.observe(&Method::GET, Some("/api/sales/{id}"), 404, 0.001);
         }
-        metrics.observe(
-            method_label(&Method::from_bytes(b"BREW").unwrap()),
-            None,
-            405,
-            0.001,
-        );
+        metrics.observe(&Method::from_bytes(b"BREW").unwrap(), None, 405, 0.001);
         let text = metrics.render();
         assert!(
             text.contains(

@@ -6,7 +6,6 @@
 
 use axum::extract::Request;
 use axum::http::Method;
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::error::ApiError;
@@ -29,21 +28,21 @@ pub(crate) fn is_cross_site(
     }
 }
 
-/// Middleware around the API and the pages: refuses cross-site writes with 403
-/// `forbidden`.
-pub(crate) async fn same_site_writes(request: Request, next: Next) -> Response {
+/// The refusal of a cross-site write to the API (403 `forbidden`), if this is
+/// one. [`super::frame`] asks it of every routed request; only writes to
+/// `/api/` paths (the API and the pages' server functions) are ever refused.
+pub(crate) fn refusal(request: &Request) -> Option<Response> {
     let writes = matches!(
         *request.method(),
         Method::POST | Method::PUT | Method::PATCH | Method::DELETE
     );
-    if writes && request.uri().path().starts_with("/api/") {
-        let headers = request.headers();
-        let text = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
-        if is_cross_site(text("origin"), text("host"), text("sec-fetch-site")) {
-            return ApiError::forbidden("requests from other sites are refused").into_response();
-        }
+    if !writes || !request.uri().path().starts_with("/api/") {
+        return None;
     }
-    next.run(request).await
+    let headers = request.headers();
+    let text = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
+    is_cross_site(text("origin"), text("host"), text("sec-fetch-site"))
+        .then(|| ApiError::forbidden("requests from other sites are refused").into_response())
 }
 
 #[cfg(test)]

@@ -3,16 +3,14 @@
 //! API's `{error, message}` and never carries internals.
 //!
 //! A storage failure is logged once, here at the boundary: the response carries
-//! the error in its extensions and [`log_failures`], a middleware inside the
-//! `TraceLayer` (whose span names the matched route), writes it with its source
-//! chain. Refusals (4xx) are answers, not failures, and are not logged.
+//! the error in its extensions and [`log_failure`], called by
+//! [`super::frame`] inside the request's span (which names the matched route),
+//! writes it with its source chain. Refusals (4xx) are answers, not failures, and are not logged.
 
 use std::sync::Arc;
 
 use app::api::{ErrorBody, ErrorCode};
-use axum::extract::Request;
 use axum::http::{header, HeaderValue, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
@@ -139,7 +137,7 @@ pub(crate) fn status_of(code: ErrorCode) -> StatusCode {
     StatusCode::from_u16(code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
-/// A failure carried from the handler to [`log_failures`] in the response's
+/// A failure carried from the handler to [`log_failure`] in the response's
 /// extensions (which need `Clone`, hence the `Arc`).
 #[derive(Clone, Debug)]
 struct Failure(Arc<StoreError>);
@@ -181,44 +179,39 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// Middleware: logs the storage failure behind a response, once, with its
-/// source chain; an outage as a warning, anything else (bad data, a bug) as an
-/// error.
-pub(crate) async fn log_failures(request: Request, next: Next) -> Response {
-    let response = next.run(request).await;
-    if let Some(Failure(error)) = response.extensions().get::<Failure>() {
-        let chain = error_chain(error.as_ref());
-        if error.is_outage() {
-            tracing::warn!(error = %chain, "a dependency is unavailable");
-        } else {
-            tracing::error!(error = %chain, "request failed");
+/// Logs the storage failure behind a response, once, with its source chain:
+/// an outage as a warning, anything else (bad data, a bug) as an error. A 5xx
+/// with no failure behind it (a page that failed to render, say) is logged with
+/// its status. Called by [`super::frame`] inside the request's span.
+pub(crate) fn log_failure(response: &Response) {
+    match response.extensions().get::<Failure>() {
+        Some(Failure(error)) => {
+            let chain = error_chain(error.as_ref());
+            if error.is_outage() {
+                tracing::warn!(error = %chain, "a dependency is unavailable");
+            } else {
+                tracing::error!(error = %chain, "request failed");
+            }
         }
+        None if response.status().is_server_error() => {
+            tracing::error!(status = response.status().as_u16(), "request failed");
+        }
+        None => {}
     }
-    response
 }
 
-/// Middleware: a request still unanswered after `limit` is answered 503
-/// `unavailable` (with `Retry-After`) and its handler dropped, so a stuck
-/// dependency cannot hold connections and memory without end. A buy dropped this
-/// way is safe to retry: the same ticket returns the same order.
-pub(crate) async fn time_limit(
-    limit: std::time::Duration,
-    request: Request,
-    next: Next,
-) -> Response {
-    match tokio::time::timeout(limit, next.run(request)).await {
-        Ok(response) => response,
-        Err(_) => {
-            // The request's span (TraceLayer, outside) names the route.
-            tracing::warn!(limit_ms = limit.as_millis() as u64, "request timed out");
-            ApiError::Rejected {
-                code: ErrorCode::Unavailable,
-                message: "the service took too long to answer, please retry".into(),
-                retry_after_secs: Some(1),
-            }
-            .into_response()
-        }
+/// The answer to a request still unanswered after `limit`: 503 `unavailable`
+/// with `Retry-After` (its handler is dropped, so a stuck dependency cannot
+/// hold connections and memory without end). A buy dropped this way is safe to
+/// retry: the same ticket returns the same order.
+pub(crate) fn timed_out(limit: std::time::Duration) -> Response {
+    tracing::warn!(limit_ms = limit.as_millis() as u64, "request timed out");
+    ApiError::Rejected {
+        code: ErrorCode::Unavailable,
+        message: "the service took too long to answer, please retry".into(),
+        retry_after_secs: Some(1),
     }
+    .into_response()
 }
 
 /// Any other `/api/...` path: a JSON 404, not the HTML page of the shop.

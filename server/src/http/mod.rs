@@ -11,13 +11,15 @@
 //!   a line),
 //!   [`pictures`] (uploaded product pictures). [`api_router`] merges them, and
 //!   their operations into [`openapi`]'s document (`GET /api/openapi.json`).
-//! - [`csrf`] and [`page_cache`]: the layers for writes and for sale pages.
+//! - [`frame`] (with [`csrf`]): what every routed request passes; [`page_cache`]:
+//!   the layer of the sale pages.
 
 pub(crate) mod accounts;
 pub(crate) mod admin;
 pub(crate) mod csrf;
 pub(crate) mod error;
 pub(crate) mod extract;
+pub(crate) mod frame;
 pub(crate) mod health;
 pub(crate) mod line_report;
 pub(crate) mod openapi;
@@ -35,8 +37,7 @@ use std::sync::Arc;
 use app::ssr::Ports;
 use app::{shell, App};
 use axum::body::Body;
-use axum::extract::MatchedPath;
-use axum::http::{header, HeaderValue, Request, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::Router;
@@ -46,18 +47,16 @@ use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove
 use tower_http::compression::CompressionLayer;
 use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::trace::TraceLayer;
 use utoipa::openapi::OpenApi as Document;
 use utoipa_axum::router::OpenApiRouter;
 
 use state::AppState;
 
 /// All routes: the JSON API, operations, static assets and the Leptos pages,
-/// inside the layers every request passes (outermost first): tracing, failure
-/// logging, metrics, the time limit. The cross-site write guard wraps the API
-/// and the pages (whose server functions are posted to), not the operations
-/// endpoints; the sale-page cache wraps the pages only: a layer costs every
-/// request it wraps, even one it has nothing to do for.
+/// each inside the [`frame`] every routed request passes (its span, the
+/// cross-site write guard, the time limit, metrics, the failure log). The
+/// sale-page cache wraps the pages only: a layer costs every request it wraps,
+/// even one it has nothing to do for.
 pub(crate) fn router(
     state: AppState,
     request_timeout: std::time::Duration,
@@ -67,28 +66,10 @@ pub(crate) fn router(
     let ApiRoutes {
         api, operations, ..
     } = api_router(api_explorer, metrics_public);
-    let shop = api
-        .merge(pages(&state).layer(compression()))
-        .layer(axum::middleware::from_fn(csrf::same_site_writes));
     operations
-        .merge(shop)
-        .layer(axum::middleware::from_fn(move |request, next| {
-            error::time_limit(request_timeout, request, next)
-        }))
-        .layer(axum::middleware::from_fn_with_state(
-            state.metrics.clone(),
-            crate::metrics::track,
-        ))
-        .layer(axum::middleware::from_fn(error::log_failures))
-        .layer(
-            TraceLayer::new_for_http().make_span_with(|request: &Request<Body>| {
-                let route = request
-                    .extensions()
-                    .get::<MatchedPath>()
-                    .map(MatchedPath::as_str);
-                tracing::info_span!("request", method = %request.method(), route)
-            }),
-        )
+        .merge(api)
+        .merge(pages(&state).layer(compression()))
+        .layer(frame::Frame::new(request_timeout, state.metrics.clone()))
         .with_state(state)
 }
 
@@ -109,9 +90,9 @@ fn compression() -> CompressionLayer<impl Predicate> {
 /// The routes that answer JSON (the API and its document) and the operations
 /// endpoints, each as a router, with the document describing both.
 pub(crate) struct ApiRoutes {
-    /// `/api/…` and `/pictures/…`: wrapped in the cross-site write guard.
+    /// `/api/…` and `/pictures/…`.
     pub api: Router<AppState>,
-    /// `/healthz`, `/readyz`, `/metrics` (unless it has an address of its own): no guard.
+    /// `/healthz`, `/readyz`, `/metrics` (unless it has an address of its own).
     pub operations: Router<AppState>,
     /// Served as JSON already; kept for the tests that hold it against the routers.
     #[cfg_attr(not(test), allow(dead_code))]
