@@ -5,7 +5,8 @@
 //! A storage failure is logged once, here at the boundary: the response carries
 //! the error in its extensions and [`log_failure`], called by
 //! [`super::frame`] inside the request's span (which names the matched route),
-//! writes it with its source chain. Refusals (4xx) are answers, not failures, and are not logged.
+//! writes it with its source chain. Refusals (4xx) are answers, not failures,
+//! and are not logged.
 
 use std::sync::Arc;
 
