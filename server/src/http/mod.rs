@@ -32,7 +32,7 @@ pub(crate) mod sale_rules;
 pub(crate) mod sales;
 pub mod state;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use app::ssr::Ports;
 use app::{shell, App};
@@ -42,7 +42,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::Router;
 use leptos::prelude::provide_context;
-use leptos_axum::{generate_route_list, LeptosRoutes};
+use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
 use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
 use tower_http::compression::CompressionLayer;
 use tower_http::services::ServeDir;
@@ -129,6 +129,15 @@ pub(crate) fn api_router(explorer: bool, metrics_public: bool) -> ApiRoutes {
     }
 }
 
+/// The routes of the Leptos app, listed once per process. Leptos lists them by
+/// walking the whole app, and while it walks, every resource in the process
+/// waits (`SuppressResourceLoad` is a process-wide flag): a page another
+/// instance in the same process rendered meanwhile never finished.
+fn page_routes() -> Vec<AxumRouteListing> {
+    static ROUTES: OnceLock<Vec<AxumRouteListing>> = OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
+}
+
 /// The Leptos pages (sale pages served from the page cache), the hashed
 /// assets they load, and the fallback page.
 fn pages(state: &AppState) -> Router<AppState> {
@@ -160,7 +169,7 @@ fn pages(state: &AppState) -> Router<AppState> {
     Router::new()
         .leptos_routes_with_context(
             state,
-            generate_route_list(App),
+            page_routes(),
             move || {
                 provide_context(ports.clone());
                 provide_context(nonce.clone());

@@ -54,6 +54,36 @@ async fn missing_sales_and_unknown_pages_are_real_404s() {
     }
 }
 
+/// Leptos walks the whole app to list its routes, and while it does, every
+/// resource in the process waits (a process-wide flag): a page rendered at that
+/// moment by another instance in the same process never finished and was
+/// answered 503 at the time limit. The route list is now made once per process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_render_while_another_instance_starts_in_the_same_process() {
+    let app = spawn_app_with(|mut config| {
+        config.request_timeout = std::time::Duration::from_secs(2);
+        config
+    })
+    .await;
+    let starting = tokio::spawn(async {
+        for _ in 0..12 {
+            drop(spawn_app().await);
+        }
+    });
+    let mut rendered = 0;
+    while !starting.is_finished() {
+        let response = app.get("/sales/not-a-number").await;
+        assert_eq!(
+            response.status(),
+            404,
+            "render {rendered} while instances started"
+        );
+        rendered += 1;
+    }
+    starting.await.unwrap();
+    assert!(rendered > 0, "no page was rendered while instances started");
+}
+
 #[tokio::test]
 async fn demo_mode_creates_one_sale_only_when_nothing_is_open() {
     let app = spawn_app_with(|config| config.with_demo(true)).await;
