@@ -82,8 +82,16 @@ pub fn CredentialsForm(
         }
     });
     let account = use_account();
-    let username = RwSignal::new(String::new());
-    let password = RwSignal::new(String::new());
+    // The fields are read when the form is sent, not mirrored in signals: a
+    // shopper on a slow network types before the page's script has arrived, and
+    // hydration would have set a mirrored field back to the signal's "".
+    let password_field = NodeRef::<leptos::html::Input>::new();
+    let typed = |field: NodeRef<leptos::html::Input>| {
+        field
+            .get_untracked()
+            .map(|input| input.value())
+            .unwrap_or_default()
+    };
     let error = RwSignal::new(None::<String>);
     let pending = RwSignal::new(false);
 
@@ -95,8 +103,8 @@ pub fn CredentialsForm(
         pending.set(true);
         error.set(None);
         let credentials = Credentials {
-            username: username.get_untracked(),
-            password: password.get_untracked(),
+            username: typed(first_field),
+            password: typed(password_field),
             challenge: None,
             nonce: None,
         };
@@ -128,19 +136,16 @@ pub fn CredentialsForm(
                 required
                 minlength="3"
                 maxlength="32"
-                prop:value=move || username.get()
-                on:input=move |event| username.set(event_target_value(&event))
             />
             <label for=password_id.clone()>"Password"</label>
             <input
+                node_ref=password_field
                 id=password_id
                 name="password"
                 type="password"
                 autocomplete=if purpose == Purpose::Login { "current-password" } else { "new-password" }
                 required
                 minlength="8"
-                prop:value=move || password.get()
-                on:input=move |event| password.set(event_target_value(&event))
             />
             <p class="form-error" role="alert">{move || error.get()}</p>
             <button type="submit" disabled=move || pending.get()>{purpose.action()}</button>

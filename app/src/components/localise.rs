@@ -12,7 +12,8 @@
 /// the second for `data-seconds`) and `flashsaleMoney(value, currency)` (the
 /// browser's currency format), and applies them to every `time[data-local]`
 /// and `data[data-currency]`, now and in what streams in until the page has
-/// loaded (later ones are rendered local already).
+/// loaded (later ones are rendered local already). Only the element's text
+/// node is rewritten: the comment markers beside it are what hydration walks.
 pub const LOCALISE_SCRIPT: &str = r#"(function () {
   var format = { year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", timeZoneName: "short" };
   var precise = Object.assign({ second: "2-digit" }, format);
@@ -25,7 +26,9 @@ pub const LOCALISE_SCRIPT: &str = r#"(function () {
     var text = node.localName === "time"
       ? window.flashsaleLocalTime(Number(node.dataset.local), node.dataset.seconds === "1")
       : window.flashsaleMoney(node.value, node.dataset.currency);
-    if (node.textContent !== text) node.textContent = text;
+    var first = node.firstChild;
+    if (first && first.nodeType === 3) { if (first.nodeValue !== text) first.nodeValue = text; }
+    else node.insertBefore(document.createTextNode(text), first);
   }
   var selector = "time[data-local], data[data-currency]";
   function within(node) {
