@@ -126,7 +126,9 @@ pub fn CredentialsForm(
     let password_id = format!("{id_prefix}password");
 
     view! {
-        <form class="credentials" on:submit=submit>
+        // Until the page's script has arrived, Enter must not send the form the
+        // browser's way (a GET, with the password in the address).
+        <form class="credentials" onsubmit="event.preventDefault()" on:submit=submit>
             <label for=username_id.clone()>"Username"</label>
             <input
                 node_ref=first_field
