@@ -90,10 +90,16 @@ where
         let Frame { limit, metrics } = self.frame.clone();
         Box::pin(
             async move {
+                // The refusal and the time limit's answer are the frame's own
+                // (the latter logs itself); only the route's answer is checked
+                // for a failure to log.
                 let response = match answer {
                     Err(refusal) => refusal,
                     Ok(future) => match tokio::time::timeout(limit, future).await {
-                        Ok(Ok(response)) => response,
+                        Ok(Ok(response)) => {
+                            error::log_failure(&response);
+                            response
+                        }
                         Ok(Err(never)) => match never {},
                         Err(_) => error::timed_out(limit),
                     },
@@ -104,7 +110,6 @@ where
                     response.status().as_u16(),
                     started.elapsed().as_secs_f64(),
                 );
-                error::log_failure(&response);
                 Ok(response)
             }
             .instrument(span),
