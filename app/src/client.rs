@@ -67,6 +67,17 @@ pub enum Remote<T> {
     Ready(T),
 }
 
+/// A private page refused before asking the API gets the state the API's 401
+/// or 403 would have given it.
+impl<T> From<crate::account::Refusal> for Remote<T> {
+    fn from(refusal: crate::account::Refusal) -> Self {
+        match refusal {
+            crate::account::Refusal::LogIn => Remote::NeedLogin,
+            crate::account::Refusal::AdminsOnly => Remote::Forbidden,
+        }
+    }
+}
+
 impl<T> Remote<T> {
     /// From an API reply: 401 and 403 get their own states.
     pub fn from_reply(reply: Result<Reply<T>, Failure>) -> Self {

@@ -137,6 +137,8 @@ test("the new-sale form fits a phone, and an empty sale has no pager", async ({ 
   await page.setViewportSize({ width: 390, height: 844 });
   await page.goto("/admin/sales/new");
   await expect(page.locator("main[data-hydrated=true]")).toBeAttached();
+  // The form shows once the session says this is an admin.
+  await expect(page.getByLabel("Starts (your time zone)")).toBeVisible();
   await expect(page.getByLabel("Starts (your time zone)")).not.toHaveValue("");
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   expect(overflow).toBeLessThanOrEqual(0);

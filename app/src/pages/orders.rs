@@ -19,6 +19,7 @@ lazy_page! {
     OrderRoute => OrderPage
 }
 
+use crate::account::{load_when_allowed, Audience};
 use crate::api::{Order, OrderStatus, Sale};
 use crate::client;
 use crate::clock::format_remaining;
@@ -76,7 +77,8 @@ enum Loaded<T> {
 #[component]
 pub fn OrdersPage() -> impl IntoView {
     let orders = RwSignal::new(Loaded::<Vec<Order>>::Loading);
-    Effect::new(move |_| {
+    let refuse = move |_| orders.set(Loaded::NeedLogin);
+    load_when_allowed(Audience::Accounts, refuse, move || {
         client::spawn(async move {
             let loaded = match endpoints::orders().await {
                 Ok(reply) if reply.status == 401 => Loaded::NeedLogin,
@@ -132,9 +134,9 @@ pub fn OrderPage() -> impl IntoView {
         }
     });
 
-    Effect::new(move |_| {
-        let id = id();
-        client::spawn(poll(id, order, device_now));
+    let refuse = move |_| order.set(Loaded::NeedLogin);
+    load_when_allowed(Audience::Accounts, refuse, move || {
+        client::spawn(poll(id(), order, device_now));
     });
 
     let act = move |action: OrderAction| {

@@ -3,6 +3,7 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
+use crate::account::{load_when_allowed, Audience};
 use crate::api::{Sale, SaleStats};
 use crate::client::{self, Remote};
 use crate::components::LocalTime;
@@ -13,34 +14,38 @@ use crate::sale_state::sale_state;
 #[component]
 pub fn AdminDashboard() -> impl IntoView {
     let rows = RwSignal::new(Remote::<Vec<(Sale, Option<SaleStats>)>>::Loading);
-    Effect::new(move |_| {
-        client::spawn(async move {
-            loop {
-                let sales = Remote::from_reply(endpoints::admin_sales().await);
-                let loaded = match sales {
-                    Remote::Ready(sales) => {
-                        let mut with_stats = Vec::with_capacity(sales.len());
-                        for sale in sales {
-                            let stats = endpoints::sale_stats(sale.id)
-                                .await
-                                .ok()
-                                .and_then(|reply| reply.body.ok());
-                            with_stats.push((sale, stats));
+    load_when_allowed(
+        Audience::Admins,
+        move |refusal| rows.set(refusal.into()),
+        move || {
+            client::spawn(async move {
+                loop {
+                    let sales = Remote::from_reply(endpoints::admin_sales().await);
+                    let loaded = match sales {
+                        Remote::Ready(sales) => {
+                            let mut with_stats = Vec::with_capacity(sales.len());
+                            for sale in sales {
+                                let stats = endpoints::sale_stats(sale.id)
+                                    .await
+                                    .ok()
+                                    .and_then(|reply| reply.body.ok());
+                                with_stats.push((sale, stats));
+                            }
+                            Remote::Ready(with_stats)
                         }
-                        Remote::Ready(with_stats)
+                        Remote::Loading => Remote::Loading,
+                        Remote::NeedLogin => Remote::NeedLogin,
+                        Remote::Forbidden => Remote::Forbidden,
+                        Remote::Failed(message) => Remote::Failed(message),
+                    };
+                    if rows.try_set(loaded).is_some() {
+                        return;
                     }
-                    Remote::Loading => Remote::Loading,
-                    Remote::NeedLogin => Remote::NeedLogin,
-                    Remote::Forbidden => Remote::Forbidden,
-                    Remote::Failed(message) => Remote::Failed(message),
-                };
-                if rows.try_set(loaded).is_some() {
-                    return;
+                    client::sleep_ms(5_000).await;
                 }
-                client::sleep_ms(5_000).await;
-            }
-        });
-    });
+            });
+        },
+    );
     view! {
         <Title text="Admin · Flash sale"/>
         <div class="admin-head">

@@ -4,6 +4,7 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
+use crate::account::{load_when_allowed, Audience};
 use crate::api::DeadLetter;
 use crate::client::{self, Remote};
 use crate::endpoints::{self, LetterAction};
@@ -19,7 +20,11 @@ pub fn DeadLetters() -> impl IntoView {
             let _ = letters.try_set(loaded);
         });
     };
-    Effect::new(move |_| reload());
+    load_when_allowed(
+        Audience::Admins,
+        move |refusal| letters.set(refusal.into()),
+        reload,
+    );
     // Retry (`retry`: saved) or release (`release`: units back on sale) a letter.
     let act = move |id: String, action: LetterAction, done: &'static str| {
         client::spawn(async move {

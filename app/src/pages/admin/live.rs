@@ -7,6 +7,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
 use super::line::LinePanel;
+use crate::account::{load_when_allowed, Audience};
 use crate::api::{
     AdmissionMode, OrderStatus, Reconciliation, Sale, SaleOrder, SalePatch, SaleState, SaleStats,
 };
@@ -146,7 +147,11 @@ pub fn LiveSale() -> impl IntoView {
         books,
     } = live;
     let message = RwSignal::new(None::<String>);
-    Effect::new(move |_| client::spawn(poll(id(), live)));
+    load_when_allowed(
+        Audience::Admins,
+        move |refusal| stats.set(refusal.into()),
+        move || client::spawn(poll(id(), live)),
+    );
 
     let series = Memo::new(move |_| rates(&readings.get()));
     let attempts_per_second = Signal::derive(move || series.get().0);

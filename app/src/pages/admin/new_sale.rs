@@ -6,8 +6,9 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_navigate;
 use leptos_router::NavigateOptions;
 
+use crate::account::{load_when_allowed, Audience};
 use crate::api::{AdmissionMode, CaptchaKind, SaleDraft};
-use crate::client::{self, Reply};
+use crate::client::{self, Remote, Reply};
 use crate::clock::format_utc_seconds;
 use crate::endpoints;
 use crate::money::Currency;
@@ -135,19 +136,27 @@ pub fn NewSale() -> impl IntoView {
             ));
         }
     });
-    // The shop's currency, unless the admin has typed one meanwhile.
-    Effect::new(move |_| {
-        client::spawn(async move {
-            if let Ok(Reply {
-                body: Ok(defaults), ..
-            }) = endpoints::sale_defaults().await
-            {
-                if fields.currency.get_untracked().is_empty() {
-                    let _ = fields.currency.try_set(defaults.currency.code().to_owned());
+    // Whether this is an admin. Until then the form is hidden; a visitor or a
+    // shopper reads why instead. Then the shop's currency, unless the admin has
+    // typed one meanwhile.
+    let access = RwSignal::new(Remote::<()>::Loading);
+    load_when_allowed(
+        Audience::Admins,
+        move |refusal| access.set(refusal.into()),
+        move || {
+            access.set(Remote::Ready(()));
+            client::spawn(async move {
+                if let Ok(Reply {
+                    body: Ok(defaults), ..
+                }) = endpoints::sale_defaults().await
+                {
+                    if fields.currency.get_untracked().is_empty() {
+                        let _ = fields.currency.try_set(defaults.currency.code().to_owned());
+                    }
                 }
-            }
-        });
-    });
+            });
+        },
+    );
 
     let submit = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
@@ -179,7 +188,8 @@ pub fn NewSale() -> impl IntoView {
     view! {
         <Title text="New sale · Admin"/>
         <h1>"Schedule a sale"</h1>
-        <form class="admin-form" on:submit=submit>
+        {move || super::not_ready(&access.get(), "/admin/sales/new")}
+        <form class="admin-form" on:submit=submit hidden=move || !matches!(access.get(), Remote::Ready(_))>
             {text_input("title", "Title", fields.title, "text")}
             <label for="description">"Description"</label>
             <textarea
