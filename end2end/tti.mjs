@@ -7,6 +7,10 @@
 // at growing intervals, up to a second apart, and hid differences under that.
 //
 //   node end2end/tti.mjs http://127.0.0.1:3000/sales/1 [runs]
+//   node end2end/tti.mjs http://127.0.0.1:3000/sales/1 --waterfall
+//
+// `--waterfall`: one Fast 3G load, each request's sent / first byte / done
+// (ms from navigation) and bytes, then the moment the page hydrated.
 //
 // Prints one Markdown row per profile and encoding: the median of `runs` (5)
 // and the bytes on the wire. "plain" asks for no compression
@@ -15,7 +19,8 @@
 import { chromium } from "@playwright/test";
 
 const url = process.argv[2];
-const runs = Number(process.argv[3] ?? 5);
+const waterfall = process.argv[3] === "--waterfall";
+const runs = waterfall ? 1 : Number(process.argv[3] ?? 5);
 if (!url) {
   console.error("usage: node end2end/tti.mjs <sale page URL> [runs]");
   process.exit(2);
@@ -50,8 +55,20 @@ async function once(profile, plain) {
     await cdp.send("Network.setExtraHTTPHeaders", { headers: { "Accept-Encoding": "identity" } });
   }
   let bytes = 0;
+  const requests = new Map();
+  let start;
+  cdp.on("Network.requestWillBeSent", (event) => {
+    start ??= event.timestamp;
+    requests.set(event.requestId, { path: new URL(event.request.url).pathname, sent: event.timestamp });
+  });
+  cdp.on("Network.responseReceived", (event) => {
+    const request = requests.get(event.requestId);
+    if (request) request.first = event.timestamp;
+  });
   cdp.on("Network.loadingFinished", (event) => {
     bytes += event.encodedDataLength;
+    const request = requests.get(event.requestId);
+    if (request) Object.assign(request, { done: event.timestamp, bytes: event.encodedDataLength });
   });
   await page.addInitScript(() => {
     new MutationObserver((_, observer) => {
@@ -64,11 +81,22 @@ async function once(profile, plain) {
   await page.goto(url, { waitUntil: "commit" });
   await page.locator("main[data-hydrated=true]").waitFor({ state: "attached", timeout: 120_000 });
   const elapsed = await page.evaluate(() => window.__hydratedAt);
+  if (waterfall) {
+    const ms = (at) => (at === undefined ? "" : Math.round((at - start) * 1000));
+    console.log("| request | sent | first byte | done | bytes |\n|---|---:|---:|---:|---:|");
+    for (const r of requests.values()) console.log(`| ${r.path} | ${ms(r.sent)} | ${ms(r.first)} | ${ms(r.done)} | ${r.bytes ?? ""} |`);
+    console.log(`| **hydrated** | | | **${Math.round(elapsed)}** | |`);
+  }
   await context.close();
   return { elapsed, bytes };
 }
 
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+if (waterfall) {
+  await once(PROFILES[2], false);
+  await browser.close();
+  process.exit(0);
+}
 console.log("| profile | encoding | time to interactive (median of " + runs + ") | bytes on the wire |");
 console.log("|---|---|---:|---:|");
 for (const profile of PROFILES) {
