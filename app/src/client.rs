@@ -1,7 +1,7 @@
 //! The browser's transport to the JSON API (the hot path is plain routes, not
 //! server functions; [`crate::endpoints`] names every route) and the few browser
 //! services components need. Under `hydrate` they are the browser's
-//! (`client/browser.rs`: `fetch` through gloo-net, timers, pointer capture); in
+//! (`client/browser.rs`: `fetch` with the browser parsing JSON, timers, pointer capture); in
 //! the server build the same functions exist and answer "not in a browser"
 //! (`client/server.rs`), so components compile once and their event handlers,
 //! which only ever run in the browser, need no `cfg` of their own.

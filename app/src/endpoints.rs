@@ -54,6 +54,11 @@ pub fn status_path(sale_id: i64) -> String {
     format!("/api/sales/{sale_id}/status")
 }
 
+/// `GET /api/sales`: the home page's list.
+pub async fn sales() -> Answer<Vec<crate::api::SaleListing>> {
+    client::get("/api/sales").await
+}
+
 /// `GET /api/sales/{id}`.
 pub async fn sale(sale_id: i64) -> Answer<Sale> {
     client::get(&format!("/api/sales/{sale_id}")).await

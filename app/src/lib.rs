@@ -12,8 +12,8 @@
 //! - [`pow`]: the proof-of-work CAPTCHA, solved in WASM and checked on the server.
 //! - [`slide`]: the sliding puzzle's answer (the drag path), written by the WASM
 //!   client and judged on the server.
-//! - [`server_fns`]: the `#[server]` functions that load page data; their bodies
-//!   call the ports of [`ssr`] and stay thin.
+//! - [`page_data`]: what the home and sale pages load: through the ports of
+//!   [`ssr`] during SSR, from the public JSON routes in the browser.
 //! - [`ssr`] (feature `ssr` only): the port traits the server implements and hands
 //!   over as Leptos context. `app` never names Redis or SQL.
 //! - [`client`]: the browser's transport to the JSON API (fetch, `Retry-After`).
@@ -32,10 +32,10 @@ pub mod components;
 pub mod draw;
 pub mod endpoints;
 pub mod money;
+pub mod page_data;
 pub mod pages;
 pub mod pow;
 pub mod sale_state;
-pub mod server_fns;
 pub mod slide;
 #[cfg(feature = "ssr")]
 pub mod ssr;

@@ -1,4 +1,4 @@
-//! The ports through which page data reaches the `#[server]` functions during SSR.
+//! The ports through which page data ([`crate::page_data`]) is read during SSR.
 //! `server` implements them over Redis and Postgres and hands them over as Leptos
 //! context, so `app` depends on no storage and the dependency points one way.
 
@@ -29,15 +29,15 @@ pub struct Ports {
     pub catalog: Arc<dyn SaleCatalog>,
 }
 
-/// The ports of the current request; a server function without them is a wiring
+/// The ports of the current request; a page render without them is a wiring
 /// bug in `server`, reported as a server error rather than a panic.
-pub fn ports() -> Result<Ports, ServerFnError> {
-    use_context::<Ports>().ok_or_else(|| ServerFnError::new("the server did not provide its ports"))
+pub fn ports() -> Result<Ports, String> {
+    use_context::<Ports>().ok_or_else(|| "the server did not provide its ports".to_string())
 }
 
 /// Maps a storage failure to what the client may see: a generic sentence. The
 /// cause is logged by the caller's tracing span on the server.
-pub fn unavailable(error: PortError) -> ServerFnError {
+pub fn unavailable(error: PortError) -> String {
     leptos::logging::error!("page data unavailable: {error}");
-    ServerFnError::new("sales are unavailable right now, please retry")
+    "sales are unavailable right now, please retry".to_string()
 }

@@ -1,21 +1,23 @@
-//! The browser's side of [`crate::client`]: `fetch` through gloo-net, timers,
-//! pointer capture and the page's own time formatting. Compiled under `hydrate`
-//! only; `server.rs` has the same functions for the server build.
+//! The browser's side of [`crate::client`]: `fetch`, timers, pointer capture and
+//! the page's own time formatting. Compiled under `hydrate` only; `server.rs`
+//! has the same functions for the server build.
+//!
+//! JSON is read by the browser (`Response.json()`, i.e. `JSON.parse`) and
+//! turned into our types by `serde-wasm-bindgen`, and written the same way
+//! back (`JSON.stringify`): the WASM carries no JSON parser of its own, which
+//! was the largest piece of the shoppers' bundle that was not the framework.
 
+use js_sys::futures::JsFuture;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use wasm_bindgen::JsCast;
+use wasm_bindgen::{JsCast, JsValue};
 
 use super::{Failure, Reply};
 use crate::api::{ErrorBody, ErrorCode};
 
 /// `GET path`.
 pub async fn get<T: DeserializeOwned>(path: &str) -> Result<Reply<T>, Failure> {
-    let response = gloo_net::http::Request::get(path)
-        .send()
-        .await
-        .map_err(|error| error.to_string())?;
-    read(response).await
+    read(fetch("GET", path, None).await?).await
 }
 
 /// `POST path` with a JSON body.
@@ -23,7 +25,7 @@ pub async fn post<B: Serialize, T: DeserializeOwned>(
     path: &str,
     body: &B,
 ) -> Result<Reply<T>, Failure> {
-    send(gloo_net::http::Request::post(path).json(body)).await
+    read(fetch("POST", path, Some((&json(body)?, "application/json"))).await?).await
 }
 
 /// `PATCH path` with a JSON body.
@@ -31,7 +33,7 @@ pub async fn patch<B: Serialize, T: DeserializeOwned>(
     path: &str,
     body: &B,
 ) -> Result<Reply<T>, Failure> {
-    send(gloo_net::http::Request::patch(path).json(body)).await
+    read(fetch("PATCH", path, Some((&json(body)?, "application/json"))).await?).await
 }
 
 /// `POST path` with the file chosen in the `<input type="file">` that fired
@@ -46,47 +48,85 @@ pub async fn post_chosen_file<T: DeserializeOwned>(
         .and_then(|input| input.files())
         .and_then(|files| files.get(0))
         .ok_or_else(|| "no file was chosen".to_string())?;
-    let request = gloo_net::http::Request::post(path)
-        .header("content-type", &file.type_())
-        .body(file);
-    send(request).await
+    read(fetch("POST", path, Some((&file.clone().into(), &file.type_()))).await?).await
 }
 
-/// Sends a request that was built (or failed to build) and reads the answer.
-async fn send<T: DeserializeOwned>(
-    request: Result<gloo_net::http::Request, gloo_net::Error>,
-) -> Result<Reply<T>, Failure> {
-    let response = request
-        .map_err(|error| error.to_string())?
-        .send()
-        .await
+/// `body` as JSON text, the way the API reads it (`i64`s as plain numbers,
+/// maps as objects).
+fn json<B: Serialize>(body: &B) -> Result<JsValue, Failure> {
+    let value = body
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
         .map_err(|error| error.to_string())?;
-    read(response).await
+    js_sys::JSON::stringify(&value)
+        .map(JsValue::from)
+        .map_err(describe)
 }
 
-async fn read<T: DeserializeOwned>(
-    response: gloo_net::http::Response,
-) -> Result<Reply<T>, Failure> {
+/// Sends `method path` with an optional body and its content type; the answer
+/// is whatever status the server gave (only a network failure is an error).
+async fn fetch(
+    method: &str,
+    path: &str,
+    body: Option<(&JsValue, &str)>,
+) -> Result<web_sys::Response, Failure> {
+    let init = web_sys::RequestInit::new();
+    init.set_method(method);
+    if let Some((body, _)) = body {
+        init.set_body(body);
+    }
+    let request = web_sys::Request::new_with_str_and_init(path, &init).map_err(describe)?;
+    if let Some((_, content_type)) = body {
+        request
+            .headers()
+            .set("content-type", content_type)
+            .map_err(describe)?;
+    }
+    let window = web_sys::window().ok_or_else(|| "not in a browser".to_string())?;
+    JsFuture::from(window.fetch_with_request(&request))
+        .await
+        .map_err(describe)?
+        .dyn_into()
+        .map_err(describe)
+}
+
+/// What a failed browser call says.
+fn describe(error: JsValue) -> Failure {
+    error
+        .dyn_ref::<js_sys::Error>()
+        .map(|error| String::from(error.message()))
+        .or_else(|| error.as_string())
+        .unwrap_or_else(|| "the request failed".to_string())
+}
+
+/// The answer's body parsed by the browser.
+async fn body(response: &web_sys::Response) -> Result<JsValue, Failure> {
+    JsFuture::from(response.json().map_err(describe)?)
+        .await
+        .map_err(describe)
+}
+
+async fn read<T: DeserializeOwned>(response: web_sys::Response) -> Result<Reply<T>, Failure> {
     let status = response.status();
     let retry_after_secs = response
         .headers()
         .get("retry-after")
+        .ok()
+        .flatten()
         .and_then(|value| value.trim().parse().ok());
     let body = if (200..300).contains(&status) {
-        if status == 204 {
-            // No content: only `()`-like targets make sense; try `null`.
-            Ok(serde_json::from_str("null").map_err(|error| error.to_string())?)
+        // No content (204): only `()`-like targets make sense; they read `null`.
+        let value = if status == 204 {
+            JsValue::NULL
         } else {
-            Ok(response
-                .json::<T>()
-                .await
-                .map_err(|error| error.to_string())?)
-        }
+            body(&response).await?
+        };
+        Ok(serde_wasm_bindgen::from_value(value).map_err(|error| error.to_string())?)
     } else {
-        Err(response
-            .json::<ErrorBody>()
+        Err(body(&response)
             .await
-            .unwrap_or_else(|_| ErrorBody {
+            .ok()
+            .and_then(|value| serde_wasm_bindgen::from_value(value).ok())
+            .unwrap_or_else(|| ErrorBody {
                 error: ErrorCode::Unknown,
                 message: format!("the server did not answer as expected (HTTP {status})"),
             }))

@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::components::SaleCard;
-use crate::server_fns::list_sales;
+use crate::page_data::list_sales;
 
 lazy_page! {
     /// `/`, loaded on demand: a shopper at the opening second is on a sale page,
@@ -15,7 +15,7 @@ lazy_page! {
 /// The list of sales, server-rendered; each countdown ticks after hydration.
 #[component]
 pub fn HomePage() -> impl IntoView {
-    let sales = Resource::new(|| (), |_| list_sales());
+    let sales = Resource::new_serde_wb(|| (), |_| list_sales());
     view! {
         <Title text="Flash sales"/>
         <h1>"Flash sales"</h1>

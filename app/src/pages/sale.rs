@@ -8,8 +8,8 @@ use leptos_router::hooks::use_params_map;
 use crate::api::{AdmissionMode, Sale};
 use crate::components::{BuyPanel, LocalTime, Money, QueuePanel};
 use crate::money::discount_percent;
+use crate::page_data::get_sale;
 use crate::pages::NotFound;
-use crate::server_fns::get_sale;
 
 /// The sale page.
 #[component]
@@ -21,7 +21,7 @@ pub fn SalePage() -> impl IntoView {
             .get("id")
             .and_then(|raw| raw.parse::<i64>().ok())
     };
-    let sale = Resource::new(id, |id| async move {
+    let sale = Resource::new_serde_wb(id, |id| async move {
         match id {
             Some(id) => get_sale(id).await,
             None => Ok(None),

@@ -30,7 +30,7 @@ pub(crate) fn is_cross_site(
 
 /// The refusal of a cross-site write to the API (403 `forbidden`), if this is
 /// one. [`super::frame`] asks it of every routed request; only writes to
-/// `/api/` paths (the API and the pages' server functions) are ever refused.
+/// `/api/` paths are ever refused.
 pub(crate) fn refusal(request: &Request) -> Option<Response> {
     let writes = matches!(
         *request.method(),
