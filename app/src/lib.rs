@@ -59,6 +59,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options=options.clone()/>
+                {split_loader_preload(&options)}
                 <HashedStylesheet options id="leptos"/>
                 <MetaTags/>
             </head>
@@ -68,6 +69,40 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             </body>
         </html>
     }
+}
+
+/// A `modulepreload` of the split build's chunk loader (`__wasm_split.*.js`),
+/// which the JS glue imports: without it the browser learns of the loader only
+/// once the glue has arrived, a third round trip before the WASM may start
+/// compiling (on Fast 3G the WASM then waited for it; BENCHMARKS.md, #24).
+/// Nothing without a split build.
+fn split_loader_preload(options: &LeptosOptions) -> impl IntoView {
+    static LOADER: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    let loader = LOADER.get_or_init(|| {
+        // Named as `HydrationScripts` names it: hashed from the hash file
+        // beside the server's executable, or Leptos' fixed placeholder.
+        let name = if options.hash_files {
+            let hashes = std::env::current_exe()
+                .ok()?
+                .parent()?
+                .join(options.hash_file.as_ref());
+            let hash = std::fs::read_to_string(hashes)
+                .ok()?
+                .lines()
+                .find_map(|line| Some(line.trim().strip_prefix("split:")?.trim().to_owned()))?;
+            format!("__wasm_split.{hash}.js")
+        } else {
+            "__wasm_split.______________________.js".to_owned()
+        };
+        let pkg =
+            std::path::Path::new(options.site_root.as_ref()).join(options.site_pkg_dir.as_ref());
+        pkg.join(&name)
+            .exists()
+            .then(|| format!("/{}/{name}", options.site_pkg_dir))
+    });
+    loader
+        .clone()
+        .map(|href| view! { <link rel="modulepreload" href=href/> })
 }
 
 /// The brand and the account's links. Logging out on a private page (orders,

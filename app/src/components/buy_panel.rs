@@ -74,6 +74,7 @@ pub fn BuyPanel(sale: Sale) -> AnyView {
         leptos::lazy_preload!(flow::attempt);
         if captcha == crate::api::CaptchaKind::Image {
             leptos::lazy_preload!(flow::slid);
+            leptos::lazy_preload!(puzzle_view);
         }
     });
 
@@ -161,7 +162,9 @@ pub fn BuyPanel(sale: Sale) -> AnyView {
                 <SessionEnded on_login=logged_in/>
             })}
             {move || sliding().map(|(picture, puzzle, missed)| view! {
-                <Puzzle picture puzzle missed on_answer=slid on_instead=instead/>
+                <Suspense fallback=|| ()>
+                    {Suspend::new(puzzle_view(picture, puzzle, missed, slid, instead))}
+                </Suspense>
             })}
             // A visitor gets the action itself, not a disabled button that
             // looks like one.
@@ -339,9 +342,32 @@ fn SessionEnded(on_login: Callback<Account>) -> impl IntoView {
     view! {
         <div class="session-ended" role="alert">
             <p>"Your session has ended. Log in again to go on; your orders are kept."</p>
-            <CredentialsForm purpose=Purpose::Login on_success=on_login id_prefix="relogin-" focus_first=true/>
+            <Suspense fallback=|| ()>{Suspend::new(relogin_form(on_login))}</Suspense>
         </div>
     }
+}
+
+/// The log-in form of [`SessionEnded`]. Its own WASM chunk (shared with the
+/// log-in page), fetched only when a session ends: the sale page does not
+/// carry the form at the opening second.
+#[leptos::lazy]
+fn relogin_form(on_login: Callback<Account>) -> AnyView {
+    view! { <CredentialsForm purpose=Purpose::Login on_success=on_login id_prefix="relogin-" focus_first=true/> }
+        .into_any()
+}
+
+/// The sliding puzzle. Its own WASM chunk, preloaded on a puzzle sale once
+/// the panel has hydrated (with the answer's code, `flow::slid`): a sale
+/// without a puzzle never fetches it.
+#[leptos::lazy]
+fn puzzle_view(
+    picture: String,
+    puzzle: SlidePuzzle,
+    missed: Option<String>,
+    on_answer: Callback<String>,
+    on_instead: Callback<()>,
+) -> AnyView {
+    view! { <Puzzle picture puzzle missed on_answer on_instead/> }.into_any()
 }
 
 /// The line under the button: why it is asleep, when that needs saying.

@@ -78,7 +78,12 @@ pub fn CredentialsForm(
     let first_field = NodeRef::<leptos::html::Input>::new();
     Effect::new(move |_| {
         if let Some(field) = first_field.get().filter(|_| focus_first) {
-            let _ = field.focus();
+            // On the next frame: in place, the form arrives in its own chunk
+            // through a `Suspense`, and is not in the document yet when the
+            // field first exists.
+            request_animation_frame(move || {
+                let _ = field.focus();
+            });
         }
     });
     let account = use_account();
